@@ -1,0 +1,54 @@
+"""Ingest and verify speed against doing it by hand (cp + sync + sha256sum) and against bagit.
+
+Run by hand: ``.venv/bin/python benchmarks/ingest.py [WORKDIR]``. Prints the ratios; targets:
+ingest / copy-then-hash <= 1.0, custody verify --all / bagit validate <= 0.7.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import bagit
+from _common import custody, fresh, make_dataset, run, timed
+
+
+def main() -> None:
+    work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="custody-bench-"))
+    data = work / "evidence"
+    if not data.exists():
+        print(f"generating the evidence set in {data} ...")
+        make_dataset(data)
+    size = sum(p.stat().st_size for p in data.iterdir())
+    print(f"evidence set: {len(list(data.iterdir()))} files, {size / 1e6:.0f} MB")
+
+    copy = fresh(work / "copy")
+
+    def by_hand() -> None:
+        run(["cp", "-r", str(data), str(copy)])
+        run(["sync"])
+        run(["sh", "-c", f"sha256sum {copy}/* > /dev/null"])
+
+    baseline = timed("cp -r + sync + sha256sum", by_hand)
+    archive = fresh(work / "archive")
+    custody(archive.parent / archive.name, "init", str(archive), "--admin", "bench")
+    ours = timed("custody ingest --recursive", lambda: custody(archive, "ingest", "--recursive", str(data)))
+
+    bag_dir = fresh(work / "bag")
+    shutil.copytree(data, bag_dir)
+    bagit.make_bag(str(bag_dir), checksums=["sha256", "sha512"], processes=2)
+    bagit_cli = [sys.executable, "-m", "bagit", "--validate", "--processes", "2", "--quiet", str(bag_dir)]
+    # Both sides run as a command, so both pay interpreter start-up.
+    bag_time = timed("bagit --validate (sha256 + sha512, 2 processes)", lambda: run(bagit_cli))
+    verify = timed("custody verify --all", lambda: custody(archive, "verify", "--all"))
+
+    print(f"\ningest / copy-then-hash      = {ours / baseline:.2f}  (target <= 1.0)")
+    print(f"verify / bagit validate      = {verify / bag_time:.2f}  (target <= 0.7)")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.rmtree(bag_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``custody`` command line: parses options, calls the library, renders results."""

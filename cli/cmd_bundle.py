@@ -1,0 +1,83 @@
+"""Bundle commands: export, verify-bundle, import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from custody.bundle.check import check_bundle
+from custody.bundle.export import export_bundle
+from custody.bundle.receive import import_bundle
+from custody.errors import InputError
+from custody.verify import read_note_file
+
+from .cmd_log import TsaCa, render_report
+from .render import out, print_json
+from .state import STATE
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def export(
+    items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
+    case: Annotated[str | None, typer.Option(help="Export every item of this case.")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Bundle file to write (.zip, or .zip.age).")] = None,
+    purpose: Annotated[str, typer.Option(help="Why the evidence leaves the archive (logged).")] = "",
+    recipient: Annotated[
+        list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Export items as a sealed BagIt bundle (zip), optionally encrypted with age; logged."""
+    if out_path is None:
+        raise InputError("export: --out FILE is required")
+    result = export_bundle(STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [])
+    if json_:
+        print_json(result.to_json())
+        return
+    what = "encrypted bundle" if result.encrypted else "bundle"
+    stamped = f", seal timestamped {result.seal_timestamp}" if result.seal_timestamp else ""
+    out.print(
+        f"Wrote {what} {result.bundle_id} to {result.path} "
+        f"({len(result.items)} items, export event {result.export_seq}{stamped})"
+    )
+
+
+def verify_bundle(
+    file: Annotated[Path, typer.Argument(help="Bundle file (.zip or age-encrypted).", readable=False)],
+    identity: Annotated[Path | None, typer.Option(help="age identity file, for encrypted bundles.")] = None,
+    against_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--against-checkpoint", help="A checkpoint you obtained independently (repeatable)."),
+    ] = None,
+    tsa_ca: TsaCa = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Verify a bundle completely, with no archive: bag, seal, signatures, chain, proofs, timestamps."""
+    against = [(str(p), read_note_file(p)) for p in against_checkpoint or []]
+    render_report(check_bundle(file, identity, against, tsa_ca), json_)
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="Bundle file (.zip or age-encrypted).", readable=False)],
+    identity: Annotated[Path | None, typer.Option(help="age identity file, for encrypted bundles.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Verify a bundle, then take its items in with their original records, keys and events."""
+    result = import_bundle(STATE.acting(), file, identity)
+    if json_:
+        print_json(result.to_json())
+        return
+    if result.already_imported:
+        out.print(f"Bundle {result.bundle_id} was already imported (receipt event {result.receipt_seq}); nothing to do")
+        return
+    pairs = ", ".join(f"{theirs} -> {ours}" for theirs, ours in result.items.items())
+    out.print(f"Imported bundle {result.bundle_id}: {pairs} (receipt event {result.receipt_seq})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(export)
+    app.command("verify-bundle")(verify_bundle)
+    app.command("import")(import_)

@@ -1,0 +1,265 @@
+"""Item commands: ingest, list, show, get, annotate, similar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from custody.annotate import annotate as annotate_item
+from custody.errors import InputError
+from custody.ingest import Source, ingest_manifest
+from custody.ingest import ingest as ingest_files
+from custody.items import get_content, list_items, show_item
+from custody.records import Provenance
+from custody.similarity import DEFAULT_THRESHOLD, similar_items
+from custody.timeutil import parse_iso
+
+from .render import err, out, print_json, short, table
+from .state import STATE
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+Opt = typer.Option
+
+
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files (or folders with --recursive) to ingest.", readable=False)
+    ] = None,
+    recursive: Annotated[bool, Opt("--recursive", "-r", help="Ingest folders' contents.")] = False,
+    follow_symlinks: Annotated[bool, Opt(help="Ingest symlink targets (never outside the given tree).")] = False,
+    manifest: Annotated[
+        Path | None, Opt(help="CSV with a 'path' column and any provenance columns, one row per file.")
+    ] = None,
+    source_url: Annotated[str | None, Opt(help="Where the file was found (URL).")] = None,
+    collected_by: Annotated[str | None, Opt(help="Who collected it.")] = None,
+    collected_at: Annotated[str | None, Opt(help="When it was collected (ISO 8601 with offset).")] = None,
+    method: Annotated[str | None, Opt(help="How it was collected.")] = None,
+    case: Annotated[str | None, Opt(help="Case id.")] = None,
+    note: Annotated[str | None, Opt(help="Free-text note.")] = None,
+    platform: Annotated[str | None, Opt(help="Platform it was posted on (e.g. Telegram).")] = None,
+    posted_at: Annotated[str | None, Opt(help="When it was posted (ISO 8601 with offset).")] = None,
+    uploader: Annotated[str | None, Opt(help="Account that posted it.")] = None,
+    title: Annotated[str | None, Opt(help="Title of the post.")] = None,
+    description: Annotated[str | None, Opt(help="Text of the post.")] = None,
+    language: Annotated[str | None, Opt(help="Language of the material.")] = None,
+    collected_from: Annotated[str | None, Opt(help="Person or organisation who handed it over.")] = None,
+    capture_device: Annotated[str | None, Opt(help="Device that captured it, as stated by the source.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Hash, sign and store files with their provenance; every ingest is logged."""
+    for name, value in (("--collected-at", collected_at), ("--posted-at", posted_at)):
+        if value is not None:
+            parse_iso(value, name)
+    provenance = Provenance(
+        source_url=source_url,
+        collected_by=collected_by,
+        collected_at=collected_at,
+        method=method,
+        case=case,
+        note=note,
+        platform=platform,
+        posted_at=posted_at,
+        uploader=uploader,
+        title=title,
+        description=description,
+        language=language,
+        collected_from=collected_from,
+        capture_device=capture_device,
+    )
+    if manifest is None and not paths:
+        raise InputError("ingest: name files or folders, or pass --manifest FILE.csv")
+    if manifest is not None and paths:
+        raise InputError("ingest: give either paths or --manifest, not both")
+    acting = STATE.acting()
+    progress = Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=json_,
+    )
+    task = progress.add_task("ingest", total=None)
+
+    def on_start(sources: list[Source]) -> None:
+        progress.update(task, total=sum(s.path.stat().st_size for s in sources))
+
+    with progress:
+        if manifest is not None:
+            results = ingest_manifest(
+                acting,
+                manifest,
+                provenance,
+                follow_symlinks=follow_symlinks,
+                on_bytes=lambda n: progress.advance(task, n),
+                on_start=on_start,
+            )
+        else:
+            results = ingest_files(
+                acting,
+                paths or [],
+                provenance,
+                recursive=recursive,
+                follow_symlinks=follow_symlinks,
+                on_bytes=lambda n: progress.advance(task, n),
+                on_start=on_start,
+            )
+    if json_:
+        print_json([r.to_json() for r in results])
+        return
+    table(
+        f"Ingested {len(results)} file(s)",
+        ["item", "file", "size", "media type", "sha256", "duplicate of"],
+        [[r.item_id, r.original_name, r.size, r.media_type, short(r.sha256), r.duplicate_of or ""] for r in results],
+    )
+
+
+def list_(
+    case: Annotated[str | None, typer.Option(help="Only items of this case.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List items with their signed records."""
+    records = list_items(STATE.acting(), case)
+    if json_:
+        print_json(records)
+        return
+    table(
+        "Items",
+        ["item", "name", "size", "media type", "sha256", "case"],
+        [
+            [
+                r["item_id"],
+                r["original_name"],
+                r["size"],
+                r["media_type"],
+                short(r["sha256"]),
+                (r.get("provenance") or {}).get("case"),
+            ]
+            for r in records
+        ],
+    )
+
+
+def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], json_: JsonOpt = False) -> None:
+    """Show an item's record, acquisitions and annotations (logged as a view)."""
+    view = show_item(STATE.acting(), item)
+    if json_:
+        print_json(view.to_json())
+        return
+    _render_view(view.to_json())
+
+
+def _render_view(data: dict[str, Any]) -> None:
+    rec = data["record"]
+    rows = [
+        [k, rec[k]]
+        for k in (
+            "item_id",
+            "original_name",
+            "size",
+            "media_type",
+            "sha256",
+            "blake3",
+            "source_path",
+            "ingested_at",
+            "ingested_by",
+        )
+    ]
+    rows += [[f"provenance.{k}", v] for k, v in rec["provenance"].items() if v is not None]
+    rows += [["cases", ", ".join(data["cases"])], ["signed by", data["signer"]]]
+    metadata = rec.get("metadata") or {}
+    for key, value in metadata.items():
+        if key not in {"tools", "raw_sha256"}:
+            rows.append([f"metadata.{key}", value])
+    if metadata.get("tool_missing"):
+        rows.append(["[red]tool missing[/]", f"{metadata['tool_missing']}: metadata could not be read at ingest"])
+    rows += [["[yellow]flag[/]", f"{f['code']}: {f['message']}"] for f in rec.get("flags") or []]
+    rows += [["[yellow]warning[/]", w] for w in rec.get("warnings") or []]
+    table(f"Item {rec['item_id']}", ["field", "value"], rows)
+    table(
+        "Acquisitions",
+        ["event", "file", "source", "collected by", "case"],
+        [
+            [
+                a["seq"],
+                a["original_name"],
+                a["source_path"],
+                a["provenance"].get("collected_by"),
+                a["provenance"].get("case"),
+            ]
+            for a in data["acquisitions"]
+        ],
+    )
+    if data["annotations"]:
+        table(
+            "Annotations",
+            ["event", "time", "text", "tags", "supersedes", "status"],
+            [
+                [
+                    a["seq"],
+                    a["time"],
+                    a["text"],
+                    ", ".join(a["tags"]),
+                    a["supersedes"],
+                    "superseded" if a["superseded"] else "current",
+                ]
+                for a in data["annotations"]
+            ],
+        )
+
+
+def get(
+    item: Annotated[str, typer.Argument(help="Item id.")],
+    out_path: Annotated[Path, typer.Option("--out", help="File (or existing folder) to write.")],
+    purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")],
+) -> None:
+    """Copy an item's bytes out, re-checking both digests; logged with the purpose."""
+    target = get_content(STATE.acting(), item, out_path, purpose)
+    out.print(f"Wrote {target} (digests re-checked)")
+
+
+def annotate(
+    item: Annotated[str, typer.Argument(help="Item id.")],
+    text: Annotated[str, typer.Argument(help="The annotation.")],
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
+    supersedes: Annotated[int | None, typer.Option(help="Seq of an earlier annotation this corrects.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Append an annotation (never edited; corrections supersede)."""
+    event = annotate_item(STATE.acting(), item, text, tag or [], supersedes)
+    if json_:
+        print_json(event.to_json())
+        return
+    out.print(f"Annotated {item} (event {event.seq})")
+
+
+def similar(
+    item: Annotated[str, typer.Argument(help="Item id.")],
+    threshold: Annotated[int, Opt(help="Largest perceptual-hash distance (bits) to list.")] = DEFAULT_THRESHOLD,
+    json_: JsonOpt = False,
+) -> None:
+    """List items that are likely the same picture or footage (re-encoded, resized, re-uploaded)."""
+    matches = similar_items(STATE.acting(), item, threshold)
+    if json_:
+        print_json([m.to_json() for m in matches])
+        return
+    table(
+        f"Items similar to {item}",
+        ["item", "distance", "name", "media type"],
+        [[m.item_id, m.distance, m.original_name, m.media_type] for m in matches],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.command("list")(list_)
+    app.command()(show)
+    app.command()(get)
+    app.command()(annotate)
+    app.command()(similar)

@@ -1,0 +1,194 @@
+"""Log commands: log, verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from custody.errors import InputError
+from custody.items import history
+from custody.log.proofs import (
+    archive_vkey,
+    checkpoint_json,
+    consistency,
+    inclusion,
+    latest_note,
+    sign_checkpoint,
+    verify_event_inclusion,
+)
+from custody.timestamp.stamps import stamp_pending
+from custody.verify import Report, read_note_file, verify_archive
+
+from .render import out, print_json, short, table
+from .state import STATE
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TsaCa = Annotated[
+    Path | None,
+    typer.Option("--tsa-ca", help="PEM root certificate of the time-stamp authority to check RFC 3161 tokens against."),
+]
+
+
+def log(
+    item: Annotated[str | None, typer.Argument(help="Only this item's events.")] = None, json_: JsonOpt = False
+) -> None:
+    """Print the custody log (every event, or one item's)."""
+    events = history(STATE.acting(), item)
+    if json_:
+        print_json([e.to_json() for e in events])
+        return
+    table(
+        "Custody log",
+        ["seq", "time", "actor", "action", "item", "payload"],
+        [[e.seq, e.time, short(e.actor, 12), e.action, e.item, _brief(e.payload)] for e in events],
+    )
+
+
+def _brief(payload: dict[str, object]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in payload.items() if k not in {"public_key", "archive_public_key"})
+    return text if len(text) < 120 else text[:117] + "…"
+
+
+def _verdict(ok: bool, warning: bool) -> str:
+    if not ok:
+        return "[red]FAIL[/]"
+    return "[yellow]WARN[/]" if warning else "[green]PASS[/]"
+
+
+def render_report(report: Report, json_: bool) -> None:
+    """Failures and warnings one per line, passes summarised per check; exit 1 on any failure."""
+    if json_:
+        print_json(report.to_json())
+    else:
+        summary: dict[str, list[int]] = {}
+        for c in report.checks:
+            counts = summary.setdefault(c.check, [0, 0])
+            counts[0 if c.ok else 1] += 1
+        rows = [
+            [name, f"{ok} passed", "" if not bad else f"[red]{bad} failed[/]"] for name, (ok, bad) in summary.items()
+        ]
+        table("Verification", ["check", "passed", "failed"], rows)
+        notable = [c for c in report.checks if not c.ok or c.warning]
+        if notable:
+            table(
+                "Failures and warnings",
+                ["check", "subject", "result", "detail"],
+                [[c.check, c.subject, _verdict(c.ok, c.warning), c.detail] for c in notable],
+            )
+        verdict = "[green]ALL CHECKS PASSED[/]" if report.ok else f"[red]{len(report.failures)} CHECK(S) FAILED[/]"
+        out.print(verdict)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def verify(
+    items: Annotated[list[str] | None, typer.Argument(help="Item ids to verify.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Verify every item, the log, tree and checkpoints.")] = False,
+    against_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--against-checkpoint", help="A published checkpoint note the log must extend (repeatable)."),
+    ] = None,
+    event: Annotated[
+        int | None, typer.Option("--event", help="Verify this event's inclusion (with --checkpoint).")
+    ] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="Checkpoint note file for --event.")] = None,
+    tsa_ca: TsaCa = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Re-hash stored bytes and check every signature, the whole log and its timestamps; exit 1 on any failure.
+
+    With --all, each checkpoint's RFC 3161 token is checked against --tsa-ca (default: the configured TSA root)
+    and the attested time is reported.
+    """
+    if event is not None:
+        if checkpoint is None:
+            raise InputError(
+                "verify --event needs --checkpoint FILE (a checkpoint note, e.g. from 'custody checkpoint --export')"
+            )
+        ok, detail = verify_event_inclusion(STATE.acting(), event, read_note_file(checkpoint))
+        report = Report()
+        report.add("inclusion", f"event {event}", ok, detail)
+        render_report(report, json_)
+    if not items and not all_:
+        raise InputError("verify: name item ids or pass --all")
+    against = [(str(p), read_note_file(p)) for p in against_checkpoint or []]
+    report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca)
+    render_report(report, json_)
+
+
+def checkpoint(
+    export: Annotated[Path | None, typer.Option("--export", help="Write the latest checkpoint note to FILE.")] = None,
+    vkey: Annotated[bool, typer.Option("--vkey", help="Print the archive's C2SP verifier key.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Sign the current tree head (if needed) and print, export or describe checkpoints."""
+    if vkey:
+        typer.echo(archive_vkey(STATE.archive()))
+        return
+    if export is not None:
+        note_text = latest_note(STATE.archive())
+        export.write_text(note_text, encoding="utf-8")
+        out.print(f"Wrote the latest checkpoint to {export}")
+        return
+    acting = STATE.acting()
+    row = sign_checkpoint(acting)
+    if json_:
+        print_json(checkpoint_json(acting.archive, row))
+        return
+    typer.echo(row.note, nl=False)
+
+
+def timestamp(
+    pending: Annotated[
+        bool, typer.Option("--pending", help="Fetch tokens for every checkpoint that has none yet.")
+    ] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Fetch RFC 3161 tokens from the configured TSA for untimestamped checkpoints."""
+    if not pending:
+        raise InputError("timestamp: pass --pending to fetch tokens for untimestamped checkpoints")
+    result = stamp_pending(STATE.acting())
+    if json_:
+        print_json(result.to_json())
+        return
+    if not result.stamped:
+        out.print("Every checkpoint already has a timestamp")
+        return
+    for num, size, when in result.stamped:
+        out.print(f"checkpoint #{num} (tree size {size}): attested {when}")
+
+
+def proof(
+    event: Annotated[int | None, typer.Option("--event", help="Inclusion proof of this event's seq.")] = None,
+    consistency_from: Annotated[
+        int | None, typer.Option("--consistency", help="Consistency proof from this old tree size.")
+    ] = None,
+    to: Annotated[int | None, typer.Option("--to", help="New tree size (default: latest checkpoint).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Print an inclusion proof (--event) or a consistency proof (--consistency)."""
+    if (event is None) == (consistency_from is None):
+        raise InputError("proof: give exactly one of --event SEQ or --consistency OLD_SIZE")
+    acting = STATE.acting()
+    data = (
+        inclusion(acting, event).to_json()
+        if event is not None
+        else consistency(acting, consistency_from or 0, to).to_json()
+    )
+    if json_:
+        print_json(data)
+        return
+    table(
+        "Proof",
+        ["field", "value"],
+        [[k, "\n".join(v) if isinstance(v, list) else v] for k, v in data.items() if k != "event"],
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(log)
+    app.command()(verify)
+    app.command()(checkpoint)
+    app.command()(proof)
+    app.command()(timestamp)

@@ -1,0 +1,78 @@
+"""Entry point: the typer app, global options and the error boundary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from custody.errors import CustodyError
+
+from . import cmd_actor, cmd_archive, cmd_bundle, cmd_config, cmd_items, cmd_log
+from .render import error, warn
+from .state import STATE
+
+app = typer.Typer(
+    name="custody",
+    help="Evidence chain-of-custody archive: signed, hashed, immutable ingest with a verifiable custody log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global(
+    archive: Annotated[
+        str | None,
+        typer.Option("--archive", envvar="CUSTODY_ARCHIVE", help="Archive folder (default: the current folder)."),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--as", envvar="CUSTODY_ACTOR", help="Act as this actor (default: the OS user)."),
+    ] = None,
+) -> None:
+    """Passphrases come from CUSTODY_PASSPHRASE or a prompt."""
+    STATE.archive_path = archive
+    STATE.actor = actor
+
+
+cmd_archive.register(app)
+cmd_actor.register(app)
+cmd_items.register(app)
+cmd_log.register(app)
+cmd_bundle.register(app)
+cmd_config.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; expected errors become one line on stderr and an exit code."""
+    STATE.reset()
+    try:
+        result = app(args=argv, prog_name="custody", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except CustodyError as exc:
+        error(str(exc))
+        code = exc.exit_code
+    except typer.Exit as exc:
+        code = int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        error("interrupted; nothing half-written was kept")
+        code = 130
+    except typer.TyperException as exc:
+        # Usage errors (unknown option, missing argument) show themselves the click way.
+        exc.show()  # type: ignore[attr-defined]
+        code = int(getattr(exc, "exit_code", 2))
+    for notice in STATE.notices():
+        warn(notice)
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,195 @@
+"""Opening an archive and acting in it as a named actor with an unlocked key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import keys, roles
+from .config import ArchiveConfig, find_archive, read_config
+from .db import migrate
+from .db.engine import Database
+from .db.models import Actor
+from .errors import ActorError, ConfigError, PermissionDeniedError
+from .log import checkpoints, events
+from .log.events import LogEvent
+from .store.base import BlobStore
+from .store.local import LocalBlobStore
+
+Passphrase = Callable[[str], str]
+"""Asks for a passphrase; the argument says whose key it unlocks."""
+
+
+def signing_key_path(cfg: ArchiveConfig, actor: str) -> Path:
+    return cfg.keys_dir / f"{actor}.signing.pem"
+
+
+def archive_key_path(cfg: ArchiveConfig, actor: str) -> Path:
+    return cfg.keys_dir / f"{actor}.archive.pem"
+
+
+def open_store(cfg: ArchiveConfig) -> BlobStore:
+    """The blob store the configuration names."""
+    url = cfg.store_url
+    if url.startswith("file:"):
+        path = Path(url[len("file:") :])
+        return LocalBlobStore(path if path.is_absolute() else cfg.root / path)
+    if url.startswith("s3://"):
+        from .store.s3 import S3BlobStore
+
+        # Spool files hold evidence bytes briefly before upload: keep them inside the archive folder.
+        spool = cfg.root / "spool"
+        spool.mkdir(mode=0o700, exist_ok=True)
+        return S3BlobStore.from_url(url, spool_dir=spool, **cfg.store_options)
+    raise ConfigError(f"unsupported store URL '{url}' in {cfg.root}/custody.toml")
+
+
+class Archive:
+    """An open archive: configuration, catalog database and blob store."""
+
+    def __init__(self, cfg: ArchiveConfig, db: Database, store: BlobStore) -> None:
+        self.config = cfg
+        self.db = db
+        self.store = store
+        self.notices: list[str] = []
+        """Things the user should know that did not stop the command (e.g. a TSA that did not answer)."""
+
+    def timestamp_checkpoint(self, num: int | None) -> None:
+        """Ask the configured TSA for a token over checkpoint ``num``; a failure becomes a notice."""
+        if num is None:
+            return
+        from .timestamp.stamps import stamp_new_checkpoint
+
+        notice = stamp_new_checkpoint(self, num)
+        if notice:
+            self.notices.append(notice)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, check_schema: bool = True) -> Archive:
+        """Open the archive at ``path`` (or ``CUSTODY_ARCHIVE``, or the current folder)."""
+        root = Path(path).resolve() if path is not None else find_archive(None)
+        cfg = read_config(root)
+        db = Database(cfg.resolved_db_url())
+        db.check_reachable()
+        if check_schema and migrate.pending(db):
+            raise ConfigError(
+                f"the catalog of {root} is at migration {migrate.current_revision(db)}, "
+                f"this custody needs {migrate.head_revision()}; run 'custody upgrade'"
+            )
+        return cls(cfg, db, open_store(cfg))
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def actor(self, session: Session, name: str) -> Actor:
+        """The registered actor ``name``; ActorError naming it otherwise."""
+        row = session.get(Actor, name)
+        if row is None:
+            raise ActorError(
+                f"unknown actor '{name}'; 'custody actor list' shows who is registered "
+                "(pass --as NAME or set CUSTODY_ACTOR)"
+            )
+        return row
+
+    def act(self, name: str, passphrase: Passphrase) -> Acting:
+        """Act as ``name``: the actor must exist; keys are unlocked when first needed."""
+        with self.db.read() as session:
+            row = self.actor(session, name)
+            return Acting(self, row.name, row.role, row.key_id, passphrase)
+
+
+@dataclass
+class Acting:
+    """One actor acting on one archive for the length of a command."""
+
+    archive: Archive
+    name: str
+    role: str
+    key_id: str
+    _ask: Passphrase
+    _passphrase: str | None = None
+    _signer: keys.Signer | None = None
+    _archive_signer: keys.Signer | None = None
+    appended: bool = field(default=False)
+
+    def _secret(self) -> str:
+        if self._passphrase is None:
+            self._passphrase = self._ask(self.name)
+        return self._passphrase
+
+    @property
+    def signer(self) -> keys.Signer:
+        """The actor's unlocked signing key (asks for the passphrase once)."""
+        if self._signer is None:
+            path = signing_key_path(self.archive.config, self.name)
+            key = keys.load_private(path, self._secret(), self.name)
+            if keys.key_id(key.public_key()) != self.key_id:
+                raise ActorError(f"{path} does not hold the key registered for {self.name}; restore the right key file")
+            self._signer = keys.Signer(self.name, key)
+        return self._signer
+
+    @property
+    def archive_signer(self) -> keys.Signer:
+        """The archive's checkpoint key, as this actor's copy unlocks it."""
+        if self._archive_signer is None:
+            path = archive_key_path(self.archive.config, self.name)
+            key = keys.load_private(path, self._secret(), f"{self.name} (archive key copy)")
+            self._archive_signer = keys.Signer(self.archive.config.origin, key)
+        return self._archive_signer
+
+    def unlock(self) -> None:
+        """Unlock both keys now, so a wrong passphrase fails before any work starts."""
+        _ = self.signer
+        _ = self.archive_signer
+
+    def require(self, permission: roles.Permission, item: str | None = None) -> None:
+        """Refuse (and log the refusal) unless this actor's role grants ``permission``."""
+        if roles.allows(self.role, permission):
+            return
+        self.unlock()
+        with self.writing() as session:
+            self.append(
+                session,
+                "refuse",
+                {"attempted": permission.value, "role": self.role},
+                item=item,
+            )
+        raise PermissionDeniedError(
+            f"{self.name} (role {self.role}) may not {permission.value}"
+            + (f" {item}" if item else "")
+            + f"; it needs one of the roles: {', '.join(roles.roles_with(permission))}. "
+            "The refusal was logged."
+        )
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction; a checkpoint is signed before it commits if events were added.
+
+        Once committed, the checkpoint is timestamped when a TSA is configured (never inside the
+        transaction: the log must not wait on a third party).
+        """
+        written: int | None = None
+        with self.archive.db.write() as session:
+            self.appended = False
+            yield session
+            if self.appended:
+                row = checkpoints.write(session, self.archive_signer, self.archive.config.origin)
+                written = row.num if row is not None else None
+        self.archive.timestamp_checkpoint(written)
+
+    def append(self, session: Session, action: str, payload: dict[str, Any], item: str | None = None) -> LogEvent:
+        """Sign and append one event in the current write transaction."""
+        event = events.append(session, self.signer, action, payload, item=item)
+        self.appended = True
+        return event
+
+
+def registered_actors(session: Session) -> list[Actor]:
+    """All actors, by name."""
+    return list(session.scalars(select(Actor).order_by(Actor.name)))

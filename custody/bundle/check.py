@@ -1,0 +1,379 @@
+"""verify-bundle: check everything in a bundle with no archive present."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import blake3
+from cryptography import x509
+
+from .. import keys, records
+from ..canonical import canonical
+from ..errors import BundleError, CustodyError, ProofError
+from ..hashing import CHUNK_SIZE, sha256_hex
+from ..log import merkle, note
+from ..log.events import LogEvent
+from ..timestamp import tsa
+from ..verify import Report
+from . import layout
+from .safezip import SafeBundle, open_bundle
+
+AGE_MAGIC = b"age-encryption.org/v1"
+
+
+@contextmanager
+def plain_zip(path: Path, identity: Path | None) -> Iterator[Path]:
+    """The bundle as a zip: decrypted into a private temp file when it is age-encrypted."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(AGE_MAGIC))
+    except FileNotFoundError:
+        raise BundleError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+    if head != AGE_MAGIC:
+        yield path
+        return
+    if identity is None:
+        raise BundleError(f"{path}: is age-encrypted; pass --identity AGE_KEY_FILE")
+    import pyrage
+
+    try:
+        lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
+        identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
+    except (OSError, ValueError, pyrage.IdentityError) as exc:
+        raise BundleError(f"{identity}: not an age identity file ({exc})") from None
+    if not identities:
+        raise BundleError(f"{identity}: holds no AGE-SECRET-KEY line")
+    with tempfile.TemporaryDirectory(prefix="custody-bundle-") as tmp:
+        clear = Path(tmp) / "bundle.zip"
+        try:
+            with open(path, "rb") as src, open(clear, "wb") as dst:
+                pyrage.decrypt_io(src, dst, identities)
+        except pyrage.DecryptError:
+            raise BundleError(f"{path}: the identity in {identity} cannot decrypt this bundle") from None
+        yield clear
+
+
+def _digests(bundle: SafeBundle, name: str) -> tuple[str, str, str, int]:
+    sha256, sha512, b3 = hashlib.sha256(), hashlib.sha512(), blake3.blake3()
+    size = 0
+    with bundle.open(name) as fh:
+        try:
+            while chunk := fh.read(CHUNK_SIZE):
+                sha256.update(chunk)
+                sha512.update(chunk)
+                b3.update(chunk)
+                size += len(chunk)
+        except Exception as exc:
+            raise BundleError(f"{bundle.path}: {name} is corrupt inside the zip ({exc})") from None
+    return sha256.hexdigest(), sha512.hexdigest(), b3.hexdigest(), size
+
+
+def _manifest(bundle: SafeBundle, name: str, report: Report) -> dict[str, str]:
+    if not bundle.has(name):
+        report.add("bag", name, False, "required manifest is missing")
+        return {}
+    try:
+        return layout.parse_manifest(bundle.read_text(name), name)
+    except ValueError as exc:
+        report.add("bag", name, False, str(exc))
+        return {}
+
+
+def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
+    """Completeness and every digest; returns payload path -> BLAKE3."""
+    for required in (
+        layout.BAGIT_TXT,
+        layout.BAG_INFO,
+        layout.TAGMANIFEST,
+        layout.ITEMS,
+        layout.EVENTS,
+        layout.PROOFS,
+        layout.CHECKPOINT,
+        layout.VKEY,
+        layout.SEAL_SIG,
+        layout.SEAL_PUB,
+    ):
+        if not bundle.has(required):
+            report.add("bag", required, False, "required file is missing")
+    sha256 = _manifest(bundle, layout.MANIFESTS["sha256"], report)
+    sha512 = _manifest(bundle, layout.MANIFESTS["sha512"], report)
+    tags = _manifest(bundle, layout.TAGMANIFEST, report)
+    payload_files = {n for n in bundle.files if n.startswith("data/")}
+    listed = set(sha256) | set(sha512)
+    for name in sorted(payload_files - listed):
+        report.add("bag", name, False, "payload file is in no manifest (added after sealing?)")
+    for name in sorted(listed - payload_files):
+        report.add("bag", name, False, "payload file listed in the manifest is missing")
+    for name in sorted(set(bundle.files) - payload_files - set(tags) - layout.SEAL_FILES - {layout.TAGMANIFEST}):
+        report.add("bag", name, False, "tag file is in no manifest (added after sealing?)")
+    for name in sorted(set(tags) - set(bundle.files)):
+        report.add("bag", name, False, "tag file listed in the tag manifest is missing")
+    blake3_of: dict[str, str] = {}
+    octets = 0
+    for name in sorted(payload_files & listed):
+        got256, got512, got_b3, size = _digests(bundle, name)
+        octets += size
+        blake3_of[name] = got_b3
+        ok = sha256.get(name) == got256 and sha512.get(name) == got512
+        report.add(
+            "payload",
+            name,
+            ok,
+            "SHA-256 and SHA-512 match the manifests" if ok else "content differs from the manifest digests",
+        )
+    for name in sorted(set(tags) & set(bundle.files)):
+        ok = tags[name] == hashlib.sha256(bundle.read(name, limit=1024**3)).hexdigest()
+        if not ok:
+            report.add("tag-file", name, False, "content differs from the tag manifest")
+    if not any(c.check == "tag-file" for c in report.failures):
+        report.add("tag-file", layout.TAGMANIFEST, True, f"{len(tags)} tag files match")
+    info = bundle.read_text(layout.BAG_INFO) if bundle.has(layout.BAG_INFO) else ""
+    oxum = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("Payload-Oxum:")), None)
+    if oxum != f"{octets}.{len(payload_files)}":
+        report.add("bag", layout.BAG_INFO, False, f"Payload-Oxum {oxum} does not match {octets}.{len(payload_files)}")
+    return blake3_of
+
+
+def _load_keys(bundle: SafeBundle, report: Report) -> dict[str, Any]:
+    found = {}
+    for name in sorted(n for n in bundle.files if n.startswith(layout.KEYS_DIR)):
+        kid = name[len(layout.KEYS_DIR) :].removesuffix(".pem")
+        try:
+            public = keys.load_public_pem(bundle.read(name), name)
+        except CustodyError as exc:
+            report.add("key", name, False, str(exc))
+            continue
+        if keys.key_id(public) != kid:
+            report.add("key", name, False, "file name is not the SHA-256 of the key it holds")
+            continue
+        found[kid] = public
+    return found
+
+
+def _check_seal(bundle: SafeBundle, bundled: dict[str, Any], exporter: str | None, report: Report) -> None:
+    try:
+        public = keys.load_public_pem(bundle.read(layout.SEAL_PUB), layout.SEAL_PUB)
+        signature = bundle.read(layout.SEAL_SIG)
+        manifest = bundle.read(layout.TAGMANIFEST)
+    except CustodyError as exc:
+        report.add("seal", layout.SEAL_SIG, False, str(exc))
+        return
+    if not keys.verify_signature(public, signature, manifest):
+        report.add("seal", layout.SEAL_SIG, False, "seal signature over tagmanifest-sha256.txt does not verify")
+        return
+    kid = keys.key_id(public)
+    if kid not in bundled or kid != exporter:
+        report.add("seal", layout.SEAL_PUB, False, "seal key is not the key of the actor who logged the export")
+        return
+    report.add("seal", layout.SEAL_SIG, True, f"tag manifest sealed by key {kid[:16]}…")
+
+
+def _event_time(event: LogEvent) -> datetime:
+    return datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+
+
+def _check_token(
+    bundle: SafeBundle,
+    token_name: str,
+    data_name: str,
+    roots: list[x509.Certificate] | None,
+    not_before: datetime | None,
+    report: Report,
+) -> None:
+    try:
+        resp = tsa.parse_response(bundle.read(token_name), token_name)
+        attestation = tsa.check_token(
+            resp, bundle.read(data_name), roots=roots, source=token_name, not_before=not_before
+        )
+    except CustodyError as exc:
+        report.add("timestamp", token_name, False, str(exc))
+        return
+    report.add("timestamp", token_name, True, attestation.describe(), warning=not attestation.chain_checked)
+
+
+def _check_timestamps(
+    bundle: SafeBundle, events: list[LogEvent], export: LogEvent | None, tsa_ca: Path | None, report: Report
+) -> None:
+    """The RFC 3161 tokens over the seal and the checkpoint, when the bundle carries them."""
+    roots = tsa.load_roots(tsa_ca) if tsa_ca is not None else None
+    if bundle.has(layout.SEAL_TSR):
+        _check_token(
+            bundle, layout.SEAL_TSR, layout.SEAL_SIG, roots, _event_time(export) if export else None, report
+        )
+    else:
+        report.add(
+            "timestamp",
+            layout.SEAL_TSR,
+            True,
+            "absent: the seal proves who sealed the bundle, not when (no TSA answered at export)",
+            warning=True,
+        )
+    if bundle.has(layout.CHECKPOINT_TSR):
+        try:
+            size = note.parse_checkpoint(bundle.read_text(layout.CHECKPOINT).split("\n\n", 1)[0] + "\n").size
+        except ProofError:
+            size = 0
+        covered = [e for e in events if e.seq < size]
+        latest = _event_time(max(covered, key=lambda e: e.seq)) if covered else None
+        _check_token(bundle, layout.CHECKPOINT_TSR, layout.CHECKPOINT, roots, latest, report)
+
+
+def check_bundle(
+    path: Path,
+    identity: Path | None = None,
+    against: list[tuple[str, str]] | None = None,
+    tsa_ca: Path | None = None,
+) -> Report:
+    """Verify a bundle file completely; nothing is written anywhere. ``tsa_ca`` is the TSA root to trust."""
+    if tsa_ca is not None:
+        tsa.load_roots(tsa_ca)  # a bad CA file is the user's error, before any work
+    report = Report()
+    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
+        if not layout.is_bundle_id(bundle.root):
+            report.add("bag", bundle.root, False, "top-level folder is not a bundle id")
+        blake3_of = _check_bag(bundle, report)
+        bundled_keys = _load_keys(bundle, report)
+        try:
+            signed_records = json.loads(bundle.read_text(layout.ITEMS))
+            events = [LogEvent.from_json(json.loads(line)) for line in bundle.read_text(layout.EVENTS).splitlines()]
+            proofs = json.loads(bundle.read_text(layout.PROOFS))
+        except (ValueError, KeyError, TypeError) as exc:
+            report.add("bag", "custody/", False, f"custody files are malformed: {exc}")
+            return report
+        except BundleError as exc:
+            report.add("bag", "custody/", False, str(exc))
+            return report
+        export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
+        if export is None:
+            report.add("export-event", bundle.root, False, "events.jsonl has no export event for this bundle")
+        _check_seal(bundle, bundled_keys, export.actor if export else None, report)
+        _check_records(signed_records, bundled_keys, blake3_of, report)
+        _check_events(events, signed_records, bundled_keys, report)
+        _check_log(bundle, events, proofs, against or [], report)
+        _check_timestamps(bundle, events, export, tsa_ca, report)
+    return report
+
+
+def _check_records(
+    signed: list[dict[str, Any]], bundled: dict[str, Any], blake3_of: dict[str, str], report: Report
+) -> None:
+    for entry in signed:
+        record = entry.get("record", {})
+        item = str(record.get("item_id"))
+        public = bundled.get(str(entry.get("signer")))
+        text = canonical(record).decode()
+        ok = public is not None and records.signature_valid(text, str(entry.get("signature")), public)
+        report.add("record-signature", item, ok, "" if ok else "record signature does not verify with the bundled key")
+        name = layout.payload_name(item, str(record.get("original_name")))
+        ok = blake3_of.get(name) == record.get("blake3")
+        report.add(
+            "payload-blake3",
+            item,
+            ok,
+            "BLAKE3 matches the signed record" if ok else f"{name} does not have the BLAKE3 of the signed record",
+        )
+
+
+def _check_events(
+    events: list[LogEvent], signed: list[dict[str, Any]], bundled: dict[str, Any], report: Report
+) -> None:
+    by_seq = {e.seq: e for e in events}
+    bad = 0
+    for event in events:
+        public = bundled.get(event.actor)
+        try:
+            ok = public is not None and keys.verify_signature(
+                public, keys.unb64(event.sig), canonical(event.unsigned())
+            )
+        except ValueError:
+            ok = False
+        if not ok:
+            bad += 1
+            report.add("event-signature", f"event {event.seq}", False, "signature does not verify with the bundled key")
+        before = by_seq.get(event.seq - 1)
+        if before is not None and event.prev != before.chain_hash():
+            report.add("chain", f"event {event.seq}", False, "prev does not hash the preceding event")
+    if not bad:
+        report.add("event-signature", "events.jsonl", True, f"{len(events)} event signatures verify")
+    for entry in signed:
+        record = entry.get("record", {})
+        item = str(record.get("item_id"))
+        ingest = next((e for e in events if e.item == item and e.action == "ingest"), None)
+        ok = ingest is not None and ingest.payload.get("record_sha256") == sha256_hex(canonical(record))
+        report.add(
+            "item-chain",
+            item,
+            ok,
+            "ingest event binds the signed record" if ok else "no ingest event in events.jsonl binds this record",
+        )
+
+
+def _check_log(
+    bundle: SafeBundle, events: list[LogEvent], proofs: dict[str, Any], against: list[tuple[str, str]], report: Report
+) -> None:
+    try:
+        vkey = bundle.read_text(layout.VKEY).strip()
+        cp = note.open_checkpoint(bundle.read_text(layout.CHECKPOINT), vkey)
+    except CustodyError as exc:
+        report.add("checkpoint", layout.CHECKPOINT, False, str(exc))
+        return
+    report.add("checkpoint", layout.CHECKPOINT, True, f"signed by {vkey.split('+', 1)[0]}, tree size {cp.size}")
+    inclusion = proofs.get("inclusion", {})
+    failed = 0
+    for event in events:
+        try:
+            path = [bytes.fromhex(h) for h in inclusion.get(str(event.seq), [])]
+            ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), event.seq, cp.size, path, cp.root)
+        except (ValueError, ProofError):
+            ok = False
+        if not ok:
+            failed += 1
+            report.add("inclusion", f"event {event.seq}", False, "not proven to be in the signed log")
+    if not failed:
+        report.add("inclusion", "events.jsonl", True, f"{len(events)} events proven in the log of size {cp.size}")
+    for label, text in against:
+        _check_against(cp, vkey, proofs.get("consistency", {}), label, text, report)
+
+
+def _check_against(
+    cp: note.Checkpoint, vkey: str, consistency: dict[str, Any], label: str, text: str, report: Report
+) -> None:
+    try:
+        theirs = note.open_checkpoint(text, vkey)
+    except ProofError as exc:
+        report.add("against-checkpoint", label, False, f"{exc} (is it from this archive?)")
+        return
+    if theirs.size > cp.size:
+        report.add(
+            "against-checkpoint",
+            label,
+            False,
+            f"your checkpoint (size {theirs.size}) is newer than the bundle's ({cp.size}); "
+            f"ask the archive for 'custody proof --consistency {cp.size} --to {theirs.size}'",
+        )
+        return
+    if theirs.size == cp.size:
+        ok = theirs.root == cp.root
+    else:
+        try:
+            path = [bytes.fromhex(h) for h in consistency.get(str(theirs.size), [])]
+            ok = merkle.verify_consistency(theirs.size, cp.size, theirs.root, cp.root, path)
+        except (ValueError, ProofError):
+            ok = False
+    report.add(
+        "against-checkpoint",
+        label,
+        ok,
+        f"the bundle's log extends your checkpoint of size {theirs.size}"
+        if ok
+        else f"the bundle's log does not extend your checkpoint of size {theirs.size}",
+    )

@@ -1,0 +1,370 @@
+"""Export: stream items into a sealed BagIt zip, optionally age-encrypted, and log the export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import blake3
+
+from .. import keys
+from ..archive import Acting
+from ..canonical import parse
+from ..db.models import Actor, Event, Item, ItemCase
+from ..errors import InputError, IntegrityError, TimestampError
+from ..hashing import CHUNK_SIZE
+from ..items import get_item
+from ..log import checkpoints, merkle, tree
+from ..log.events import LogEvent
+from ..log.proofs import archive_vkey
+from ..roles import Permission
+from ..timestamp import stamps, tsa
+from ..timestamp.settings import tsa_settings
+from ..timeutil import iso, utc_now
+from . import layout
+from .report import report_html, verify_md
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was written."""
+
+    bundle_id: str
+    path: Path
+    items: list[str]
+    encrypted: bool
+    export_seq: int
+    checkpoint_size: int
+    seal_timestamp: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle_id": self.bundle_id,
+            "path": str(self.path),
+            "items": self.items,
+            "encrypted": self.encrypted,
+            "export_seq": self.export_seq,
+            "checkpoint_size": self.checkpoint_size,
+            "seal_timestamp": self.seal_timestamp,
+        }
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+        size /= 1000
+    return f"{n} bytes"
+
+
+def _recipients(texts: Sequence[str]) -> list[Any]:
+    import pyrage
+
+    result = []
+    for text in texts:
+        try:
+            result.append(pyrage.x25519.Recipient.from_str(text.strip()))
+        except Exception:
+            raise InputError(f"--recipient '{text}' is not an age X25519 public key (age1...)") from None
+    return result
+
+
+def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[Item]:
+    with acting.archive.db.read() as session:
+        if case is not None:
+            rows = list(
+                session.query(Item)
+                .join(ItemCase, ItemCase.item_id == Item.item_id)
+                .where(ItemCase.case_id == case)
+                .order_by(Item.num)
+            )
+            if not rows:
+                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
+            return rows
+        return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
+
+
+class _Bag:
+    """Writes one bag's entries into a zip stream, remembering every digest."""
+
+    def __init__(self, zf: zipfile.ZipFile, root: str) -> None:
+        self.zf = zf
+        self.root = root
+        self.payload: dict[str, dict[str, str]] = {"sha256": {}, "sha512": {}}
+        self.tags: dict[str, str] = {}
+        self.octets = 0
+
+    def add_payload(self, name: str, stream: IO[bytes], expect_sha256: str, expect_blake3: str, item: str) -> None:
+        sha256, sha512, b3 = hashlib.sha256(), hashlib.sha512(), blake3.blake3()
+        info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=utc_now().timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED  # evidence media is already compressed
+        info.external_attr = 0o100444 << 16
+        size = 0
+        with self.zf.open(info, "w", force_zip64=True) as out:
+            while chunk := stream.read(CHUNK_SIZE):
+                sha256.update(chunk)
+                sha512.update(chunk)
+                b3.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        if sha256.hexdigest() != expect_sha256 or b3.hexdigest() != expect_blake3:
+            raise IntegrityError(
+                f"{item}: stored bytes no longer match the recorded digests; export stopped. "
+                f"Run 'custody verify {item}'"
+            )
+        self.payload["sha256"][name] = sha256.hexdigest()
+        self.payload["sha512"][name] = sha512.hexdigest()
+        self.octets += size
+
+    def add_tag(self, name: str, data: bytes, listed: bool = True) -> None:
+        info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=utc_now().timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o100444 << 16
+        self.zf.writestr(info, data)
+        if listed:
+            self.tags[name] = hashlib.sha256(data).hexdigest()
+
+
+def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
+    """The items' events, the export itself, and the registration of every key that signed any of them."""
+    rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
+    events = {row.seq: LogEvent.from_row(row) for row in rows}
+    events[export.seq] = export
+    keys_needed = signers | {e.actor for e in events.values()}
+    for row in session.query(Event).where(Event.action.in_(["archive.init", "actor.add"])).order_by(Event.seq):
+        event = LogEvent.from_row(row)
+        if event.action == "archive.init" or event.payload.get("key_id") in keys_needed:
+            events[event.seq] = event
+    return [events[seq] for seq in sorted(events)]
+
+
+def export_bundle(
+    acting: Acting,
+    item_ids: Sequence[str],
+    out: Path,
+    purpose: str,
+    *,
+    case: str | None = None,
+    recipients: Sequence[str] = (),
+) -> ExportResult:
+    """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged."""
+    if not purpose.strip():
+        raise InputError("export: --purpose must say why the evidence leaves the archive")
+    if not item_ids and case is None:
+        raise InputError("export: name item ids or pass --case ID")
+    if out.exists() or out.is_symlink():
+        raise InputError(f"{out}: already exists; choose another --out path (nothing is overwritten)")
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: folder {out.parent} does not exist")
+    age_recipients = _recipients(recipients)
+    acting.unlock()
+    acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
+    items = _select(acting, item_ids, case)
+    bundle_id = layout.new_bundle_id()
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    encrypted = bool(age_recipients)
+    state: dict[str, Any] = {}
+    try:
+        with open(tmp, "xb") as sink:
+            if encrypted:
+                _write_encrypted(
+                    sink,
+                    age_recipients,
+                    lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state),
+                )
+            else:
+                _write_zip(acting, sink, bundle_id, items, purpose, recipients, state)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(tmp, out)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if "export_seq" in state:
+            # The export was logged before the bundle was complete; record that it did not finish.
+            with acting.writing() as session:
+                acting.append(
+                    session,
+                    "export.failed",
+                    {"bundle_id": bundle_id, "export_seq": state["export_seq"], "reason": str(exc)[:500]},
+                )
+        raise
+    stamped = state.get("seal_timestamp")
+    return ExportResult(
+        bundle_id,
+        out,
+        [i.item_id for i in items],
+        encrypted,
+        state["export_seq"],
+        state["checkpoint_size"],
+        iso(stamped) if stamped is not None else None,
+    )
+
+
+def _write_encrypted(sink: IO[bytes], age_recipients: list[Any], produce: Any) -> None:
+    """Pipe the zip through age in memory-bounded chunks, so the plain zip never touches disk."""
+    import pyrage
+
+    read_fd, write_fd = os.pipe()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as stream:
+                produce(stream)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer, name="bundle-zip")
+    thread.start()
+    with os.fdopen(read_fd, "rb") as source:
+        try:
+            pyrage.encrypt_io(source, sink, age_recipients)
+        finally:
+            source.close()
+            thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _write_zip(
+    acting: Acting,
+    stream: IO[bytes],
+    bundle_id: str,
+    items: list[Item],
+    purpose: str,
+    recipients: Sequence[str],
+    state: dict[str, Any],
+) -> None:
+    archive = acting.archive
+    with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
+        bag = _Bag(zf, bundle_id)
+        records = []
+        for item in items:
+            record = parse(item.record)
+            name = layout.payload_name(item.item_id, str(record["original_name"]))
+            with archive.store.open_read(item.sha256) as blob:
+                bag.add_payload(name, blob, item.sha256, item.blake3, item.item_id)
+            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id})
+        manifests = {alg: layout.manifest_text(list(d.items())) for alg, d in bag.payload.items()}
+        item_list = [i.item_id for i in items]
+        with acting.writing() as session:
+            event = acting.append(
+                session,
+                "export",
+                {
+                    "bundle_id": bundle_id,
+                    "items": item_list,
+                    "purpose": purpose,
+                    "recipients": list(recipients),
+                    "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
+                },
+            )
+        state["export_seq"] = event.seq
+        with archive.db.read() as session:
+            checkpoint = checkpoints.latest(session)
+            assert checkpoint is not None and checkpoint.size > event.seq
+            events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records})
+            signers = {r["signer"] for r in records} | {e.actor for e in events}
+            nodes = tree.DbNodes(session)
+            proofs = {
+                str(e.seq): [h.hex() for h in merkle.inclusion_proof(e.seq, checkpoint.size, nodes)] for e in events
+            }
+            older = sorted({row.size for row in checkpoints.all_checkpoints(session) if row.size < checkpoint.size})
+            consistency = {
+                str(size): [h.hex() for h in merkle.consistency_proof(size, checkpoint.size, nodes)] for size in older
+            }
+            actors = {row.key_id: row for row in session.query(Actor)}
+            stamp = stamps.token_of(session, checkpoint.num)
+            checkpoint_tsr = stamp.response if stamp is not None else None
+        state["checkpoint_size"] = checkpoint.size
+        names = {kid: row.name for kid, row in actors.items()}
+        today = utc_now()
+        bag.add_tag(layout.BAGIT_TXT, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+        for alg, text in manifests.items():
+            bag.add_tag(layout.MANIFESTS[alg], text.encode())
+        info_lines = [
+            f"Source-Organization: {archive.config.organization or archive.config.origin}",
+            f"Bagging-Date: {today:%Y-%m-%d}",
+            f"External-Identifier: {bundle_id}",
+            f"Payload-Oxum: {bag.octets}.{len(items)}",
+            f"Bag-Size: {_human_size(bag.octets)}",
+            f"Custody-Exported-By: {acting.name} (key {acting.key_id})",
+            f"Custody-Purpose: {' '.join(purpose.split())}",
+            f"Custody-Origin: {archive.config.origin}",
+            f"Custody-Export-Event: {event.seq}",
+        ]
+        bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())
+        bag.add_tag(layout.ITEMS, json.dumps(records, indent=1, ensure_ascii=False).encode())
+        bag.add_tag(layout.EVENTS, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in events).encode())
+        bag.add_tag(
+            layout.PROOFS,
+            json.dumps(
+                {"tree_size": checkpoint.size, "inclusion": proofs, "consistency": consistency}, indent=1
+            ).encode(),
+        )
+        bag.add_tag(layout.CHECKPOINT, checkpoint.note.encode())
+        bag.add_tag(layout.VKEY, (archive_vkey(archive) + "\n").encode())
+        if checkpoint_tsr is not None:
+            bag.add_tag(layout.CHECKPOINT_TSR, checkpoint_tsr)
+            bag.add_tag(
+                layout.CHECKPOINT_TSA_CERTS,
+                tsa.certificates_pem(tsa.parse_response(checkpoint_tsr, f"token of checkpoint #{checkpoint.num}")),
+            )
+        for kid in sorted(signers):
+            if kid in actors:
+                bag.add_tag(f"{layout.KEYS_DIR}{kid}.pem", actors[kid].public_key_pem.encode())
+        verified = [
+            f"SHA-256 and BLAKE3 of each of the {len(items)} payload files were recomputed while writing the bundle "
+            "and match the signed records.",
+            f"Every event listed has an inclusion proof to the archive checkpoint of tree size {checkpoint.size}.",
+        ]
+        bag.add_tag(
+            layout.REPORT,
+            report_html(
+                bundle_id,
+                archive.config.origin,
+                f"{acting.name} ({acting.key_id[:16]}…)",
+                purpose,
+                records,
+                [e.to_json() for e in events],
+                names,
+                checkpoint.size,
+                verified,
+            ).encode(),
+        )
+        bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
+        tagmanifest = layout.manifest_text(list(bag.tags.items())).encode()
+        bag.add_tag(layout.TAGMANIFEST, tagmanifest, listed=False)
+        seal = acting.signer.sign(tagmanifest)
+        bag.add_tag(layout.SEAL_SIG, seal, listed=False)
+        bag.add_tag(layout.SEAL_PUB, keys.public_pem(acting.signer.public_key).encode(), listed=False)
+        _timestamp_seal(acting, bag, bundle_id, seal, state)
+
+
+def _timestamp_seal(acting: Acting, bag: _Bag, bundle_id: str, seal: bytes, state: dict[str, Any]) -> None:
+    """Add the TSA's token over the seal; a TSA that does not answer leaves the bundle untimestamped."""
+    settings = tsa_settings(acting.archive.config)
+    if settings is None:
+        return
+    try:
+        token = tsa.request_token(settings.url, seal, timeout=settings.timeout, roots=settings.roots())
+    except TimestampError as exc:
+        acting.archive.notices.append(
+            f"bundle {bundle_id} was sealed without a trusted timestamp: {exc}. The bundle is complete; "
+            "its seal proves who sealed it, not when (export again once the TSA answers if a timestamp is needed)"
+        )
+        return
+    bag.add_tag(layout.SEAL_TSR, token.response, listed=False)
+    bag.add_tag(
+        layout.SEAL_TSA_CERTS, tsa.certificates_pem(tsa.parse_response(token.response, "seal token")), listed=False
+    )
+    state["seal_timestamp"] = token.gen_time

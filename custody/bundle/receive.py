@@ -1,0 +1,180 @@
+"""Import: take a verified bundle's items in, keep the sender's proofs verbatim, log our receipt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ..archive import Acting
+from ..canonical import canonical_text
+from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow, Item
+from ..errors import BundleError, IntegrityError
+from ..hashing import CHUNK_SIZE, Digests, DualHasher
+from ..ingest import add_acquisition, new_item
+from ..keys import b64
+from ..log import note
+from ..roles import Permission
+from . import layout
+from .check import check_bundle, plain_zip
+from .safezip import SafeBundle, open_bundle
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did (or that it had been done before)."""
+
+    bundle_id: str
+    already_imported: bool
+    items: dict[str, str]  # sender's item id -> our item id
+    receipt_seq: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bundle_id": self.bundle_id,
+            "already_imported": self.already_imported,
+            "items": self.items,
+            "receipt_seq": self.receipt_seq,
+        }
+
+
+def _bundle_id(path: Path, identity: Path | None) -> str:
+    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
+        return bundle.root
+
+
+def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[str, Any]) -> None:
+    writer = acting.archive.store.open_writer()
+    hasher = DualHasher()
+    try:
+        with bundle.open(name) as fh:
+            while chunk := fh.read(CHUNK_SIZE):
+                hasher.update(chunk)
+                writer.write(chunk)
+        got = hasher.digests()
+        if (got.sha256, got.blake3) != (record["sha256"], record["blake3"]):
+            raise IntegrityError(f"{bundle.path}: {name} changed while importing; nothing was imported")
+        writer.commit(got.sha256)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> ImportResult:
+    """Verify a bundle completely, then import it in one transaction; a second import is a no-op."""
+    acting.unlock()
+    acting.require(Permission.IMPORT)
+    bundle_id = _bundle_id(path, identity)
+    with acting.archive.db.read() as session:
+        previous = session.get(ImportRow, bundle_id)
+        if previous is not None:
+            mapped = {
+                r.original_item_id: r.local_item_id
+                for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
+            }
+            return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
+    report = check_bundle(path, identity)
+    if not report.ok:
+        first = report.failures[0]
+        raise BundleError(
+            f"{path}: bundle {bundle_id} fails verification ({len(report.failures)} failed checks, first: "
+            f"{first.check} {first.subject}: {first.detail}); nothing was imported. Run 'custody verify-bundle'"
+        )
+    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
+        signed = json.loads(bundle.read_text(layout.ITEMS))
+        events = [json.loads(line) for line in bundle.read_text(layout.EVENTS).splitlines()]
+        vkey = bundle.read_text(layout.VKEY).strip()
+        checkpoint_text = bundle.read_text(layout.CHECKPOINT)
+        checkpoint = note.open_checkpoint(checkpoint_text, vkey)
+        seal = bundle.read(layout.SEAL_SIG)
+        key_files = {
+            n[len(layout.KEYS_DIR) :].removesuffix(".pem"): bundle.read_text(n)
+            for n in bundle.files
+            if n.startswith(layout.KEYS_DIR)
+        }
+        for entry in signed:
+            record = entry["record"]
+            _store_payload(acting, bundle, layout.payload_name(record["item_id"], record["original_name"]), record)
+        export = next(e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bundle_id)
+        mapping: dict[str, str] = {}
+        with acting.writing() as session:
+            if session.get(ImportRow, bundle_id) is not None:
+                raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
+            for entry in signed:
+                mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry)
+            receipt = acting.append(
+                session,
+                "import",
+                {
+                    "bundle_id": bundle_id,
+                    "origin": checkpoint.origin,
+                    "vkey": vkey,
+                    "seal": b64(seal),
+                    "seal_sha256": hashlib.sha256(seal).hexdigest(),
+                    "exported_by": export["actor"],
+                    "export_seq": export["seq"],
+                    "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
+                    "items": mapping,
+                },
+            )
+            session.add(
+                ImportRow(
+                    bundle_id=bundle_id,
+                    origin=checkpoint.origin,
+                    vkey=vkey,
+                    seal=b64(seal),
+                    checkpoint=checkpoint_text,
+                    receipt_seq=receipt.seq,
+                )
+            )
+            session.flush()
+            for entry in signed:
+                record = entry["record"]
+                session.add(
+                    ImportedRecord(
+                        bundle_id=bundle_id,
+                        original_item_id=record["item_id"],
+                        local_item_id=mapping[record["item_id"]],
+                        record=canonical_text(record),
+                        signature=entry["signature"],
+                        signer_key_id=entry["signer"],
+                    )
+                )
+            for event in events:
+                session.add(ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)))
+            for kid, pem in sorted(key_files.items()):
+                session.add(ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem))
+    return ImportResult(bundle_id, False, mapping, receipt.seq)
+
+
+def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, Any]) -> str:
+    """Our item for one of the sender's: an existing one gains an acquisition, else a new item."""
+    record = entry["record"]
+    acquisition = {
+        "original_name": record["original_name"],
+        "source_path": f"bundle:{bundle_id}/{layout.payload_name(record['item_id'], record['original_name'])}",
+        "fs_times": {},
+        "provenance": record.get("provenance") or {},
+    }
+    existing = session.scalars(select(Item).where(Item.sha256 == record["sha256"])).first()
+    if existing is not None:
+        add_acquisition(acting, session, existing, {**acquisition, "imported_from": bundle_id})
+        return str(existing.item_id)
+    imported = {
+        "bundle_id": bundle_id,
+        "origin_archive": record.get("archive"),
+        "original_item_id": record["item_id"],
+        "original_signer": entry["signer"],
+        "original_record_sha256": hashlib.sha256(canonical_text(record).encode()).hexdigest(),
+    }
+    extra: dict[str, Any] = {"imported": imported}
+    # The payload was re-hashed against these values on its way into the store.
+    digests = Digests(str(record["sha256"]), str(record["blake3"]), int(record["size"]))
+    if "metadata" in record:
+        extra["metadata"] = record["metadata"]
+    item_id, _seq = new_item(acting, session, digests, record["media_type"], acquisition, extra)
+    return item_id

@@ -1,0 +1,95 @@
+"""``custody config``: change the archive's settings in ``custody.toml``; every change is logged."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .archive import Acting, Archive
+from .config import CONFIG_NAME, ArchiveConfig, write_config
+from .errors import ConfigError
+from .roles import Permission
+from .timestamp.settings import check_url, install_ca
+from .timestamp.tsa import load_roots
+
+SETTINGS: dict[str, str] = {
+    "tsa.url": "RFC 3161 time-stamp authority URL; checkpoints and bundle seals get tokens from it",
+    "tsa.ca": "PEM file with the TSA's root CA certificate (copied into the archive folder)",
+    "tsa.timeout": "seconds to wait for the TSA before leaving a checkpoint untimestamped (default 10)",
+    "organization": "organisation named as Source-Organization in bundles",
+}
+
+
+def show_settings(archive: Archive) -> dict[str, Any]:
+    """The settings ``config set`` manages, as they are now."""
+    cfg = archive.config
+    return {
+        "tsa.url": cfg.tsa.get("url"),
+        "tsa.ca": cfg.tsa.get("ca"),
+        "tsa.timeout": cfg.tsa.get("timeout"),
+        "organization": cfg.organization or None,
+    }
+
+
+def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveConfig, dict[str, Any]]:
+    """The new configuration and what the log event records of the change."""
+    tsa = dict(cfg.tsa)
+    logged: dict[str, Any] = {"setting": key, "value": value}
+    if key == "organization":
+        return dataclasses.replace(cfg, organization=value or ""), logged
+    field = key.split(".", 1)[1]
+    if value is None:
+        if key == "tsa.url":
+            tsa.clear()  # without a URL the rest means nothing
+        else:
+            tsa.pop(field, None)
+    elif key == "tsa.url":
+        tsa["url"] = check_url(value)
+    elif key == "tsa.ca":
+        pem = Path(value).expanduser()
+        subjects = [c.subject.rfc4514_string() for c in load_roots(pem)]
+        tsa["ca"] = install_ca(cfg.root, pem)
+        logged = {
+            "setting": key,
+            "value": tsa["ca"],
+            "sha256": hashlib.sha256(pem.read_bytes()).hexdigest(),
+            "subjects": subjects,
+        }
+    else:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds <= 300:
+            raise ConfigError(f"tsa.timeout: '{value}' is not a number of seconds between 0 and 300")
+        tsa["timeout"] = seconds
+    if tsa and "url" not in tsa:
+        raise ConfigError(f"{key}: set tsa.url first; it names the authority the other TSA settings belong to")
+    return dataclasses.replace(cfg, tsa=tsa), logged
+
+
+def set_setting(acting: Acting, key: str, value: str | None) -> dict[str, Any]:
+    """Set (or with None, remove) one setting; admins only; the change is a log event."""
+    if key not in SETTINGS:
+        raise ConfigError(f"unknown setting '{key}'; settable: {', '.join(SETTINGS)}")
+    acting.unlock()
+    acting.require(Permission.ADMINISTER)
+    archive = acting.archive
+    before = archive.config
+    after, logged = _changed(before, key, value)
+    path = before.root / CONFIG_NAME
+    saved = path.read_bytes()
+    try:
+        with acting.writing() as session:
+            write_config(after)
+            # The checkpoint of this very event is then timestamped with the new settings.
+            archive.config = after
+            acting.append(session, "configure", logged)
+    except BaseException:
+        # The event did not commit: the configuration must not have changed either.
+        path.write_bytes(saved)
+        archive.config = before
+        raise
+    return show_settings(archive)

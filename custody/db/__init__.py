@@ -1,0 +1,1 @@
+"""The catalog database: typed ORM models, engines and migrations."""

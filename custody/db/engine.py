@@ -1,0 +1,99 @@
+"""Engines for the catalog: SQLite (embedded default) or PostgreSQL, with write serialisation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ..errors import ConfigError
+
+# Advisory-lock key that serialises appends to the log across processes on PostgreSQL.
+_PG_APPEND_LOCK = 0x637573746F6479  # "custody"
+SQLITE_BUSY_TIMEOUT_MS = 120_000
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event issue BEGIN itself, so writers can take the lock up front.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """A reader engine and a writer engine whose transactions serialise log appends."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite"):
+                self.kind = "sqlite"
+                self.reader = _sqlite_engine(url, "BEGIN")
+                self.writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
+            elif url.startswith("postgresql"):
+                self.kind = "postgresql"
+                self.reader = create_engine(url, pool_pre_ping=True)
+                self.writer = self.reader
+            else:
+                raise ConfigError(f"unsupported database URL '{url}'; use sqlite:/// or postgresql+psycopg://")
+        except ImportError as exc:
+            raise ConfigError(f"database driver missing for '{url}': {exc}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session."""
+        with Session(self.reader, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction holding the archive-wide append lock until commit."""
+        with Session(self.writer, expire_on_commit=False) as session, session.begin():
+            if self.kind == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_APPEND_LOCK})
+            yield session
+
+    def server_version(self) -> str:
+        """The database server's version string."""
+        with self.reader.connect() as conn:
+            if self.kind == "postgresql":
+                return str(conn.execute(text("SHOW server_version")).scalar_one())
+            return "SQLite " + str(conn.execute(text("select sqlite_version()")).scalar_one())
+
+    def check_reachable(self) -> None:
+        """Fail with a clear message when the database cannot be reached."""
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(text("select 1"))
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise ConfigError(f"cannot reach the database {self.safe_url()}: {reason}") from None
+
+    def safe_url(self) -> str:
+        """The URL without any password, for messages."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.reader.dispose()
+        self.writer.dispose()

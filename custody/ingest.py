@@ -1,0 +1,374 @@
+"""Ingest: hash (SHA-256 + BLAKE3) while storing, in one read, then sign and log the item."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import records
+from .archive import Acting
+from .canonical import canonical, parse
+from .db.models import Item, ItemCase
+from .errors import InputError, StoreError
+from .hashing import CHUNK_SIZE, Digests, DualHasher, sha256_hex
+from .metadata import Extraction, compute_flags, extract, sniff_media_type
+from .roles import Permission
+from .timeutil import from_timestamp, iso, parse_iso, utc_now
+
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to ingest, already checked to be a readable regular file."""
+
+    path: Path
+    follow_symlinks: bool
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one file."""
+
+    item_id: str
+    sha256: str
+    blake3: str
+    size: int
+    media_type: str
+    original_name: str
+    source_path: str
+    duplicate_of: str | None
+    event_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _inside(path: Path, tree: Path) -> bool:
+    return path == tree or tree in path.parents
+
+
+def _check_file(path: Path, tree: Path, follow: bool) -> Source:
+    if path.is_symlink():
+        if not follow:
+            raise InputError(f"{path}: is a symbolic link; pass --follow-symlinks to ingest its target")
+        target = path.resolve()
+        if not _inside(target, tree.resolve()):
+            raise InputError(f"{path}: symbolic link points outside {tree} (to {target}); refused")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; check the path") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file (device, socket or pipe); refused")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied; make it readable for this user")
+    return Source(path, follow)
+
+
+def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> list[Source]:
+    """Check every path before anything is ingested, so a bad one aborts the whole batch."""
+    sources: list[Source] = []
+    for given in paths:
+        if given.is_symlink() or not given.is_dir():
+            if not given.exists() and not given.is_symlink():
+                raise InputError(f"{given}: no such file or folder; check the path")
+            sources.append(_check_file(given, given.parent, follow_symlinks))
+            continue
+        if not recursive:
+            raise InputError(f"{given}: is a folder; pass --recursive to ingest everything in it")
+        for dirpath, dirnames, filenames in os.walk(given, followlinks=False):
+            dirnames.sort()
+            for name in [*sorted(filenames), *[d for d in dirnames if (Path(dirpath) / d).is_symlink()]]:
+                candidate = Path(dirpath) / name
+                if candidate.is_symlink() and candidate.resolve().is_dir():
+                    raise InputError(f"{candidate}: symbolic link to a folder; refused")
+                sources.append(_check_file(candidate, given, follow_symlinks))
+    return sources
+
+
+def _open(source: Source) -> int:
+    flags = os.O_RDONLY | (0 if source.follow_symlinks else os.O_NOFOLLOW)
+    try:
+        return os.open(source.path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{source.path}: is a symbolic link; pass --follow-symlinks") from None
+        raise InputError(f"{source.path}: cannot read ({exc.strerror})") from None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    digests: Digests
+    media_type: str
+    fs_times: dict[str, str]
+    fs_mtime: datetime
+    extraction: Extraction
+
+
+def _store_raw_metadata(acting: Acting, raw: dict[str, Any]) -> str:
+    """Keep the complete tag dump as its own content-addressed JSON blob; returns its SHA-256."""
+    data = canonical(raw)
+    digest = hashlib.sha256(data).hexdigest()
+    writer = acting.archive.store.open_writer(durable=False)
+    try:
+        writer.write(data)
+        writer.commit(digest)
+    except BaseException:
+        writer.abort()
+        raise
+    return digest
+
+
+def _store(acting: Acting, source: Source, on_bytes: Callable[[int], None]) -> _Stored:
+    """Stream the file once into the store, hashing on the way; nothing stays on failure.
+
+    The blob is made durable by the batch's single ``store.sync()`` before anything is recorded.
+    """
+    fd = _open(source)
+    writer = acting.archive.store.open_writer(durable=False)
+    try:
+        with os.fdopen(fd, "rb", buffering=0) as fh:
+            st = os.fstat(fh.fileno())
+            hasher = DualHasher()
+            head = b""
+            while chunk := fh.read(CHUNK_SIZE):
+                if len(head) < _SNIFF_BYTES:
+                    head += chunk[: _SNIFF_BYTES - len(head)]
+                hasher.update(chunk)
+                writer.write(chunk)
+                on_bytes(len(chunk))
+        digests = hasher.digests()
+        media_type = sniff_media_type(head, source.path.name)
+        # Metadata is read from our own copy of the bytes, never from the source a second time.
+        extraction = extract(writer.pending_path, media_type)
+        writer.commit(digests.sha256)
+        if extraction.raw:
+            extraction.metadata["raw_sha256"] = _store_raw_metadata(acting, extraction.raw)
+    except OSError as exc:
+        writer.abort()
+        raise InputError(f"{source.path}: read failed ({exc.strerror}); nothing was stored") from None
+    except StoreError as exc:
+        writer.abort()
+        raise StoreError(f"{source.path}: not ingested, nothing recorded: {exc}") from None
+    except BaseException:
+        writer.abort()
+        raise
+    fs_times = {
+        "modified": from_timestamp(st.st_mtime),
+        "accessed": from_timestamp(st.st_atime),
+        "changed": from_timestamp(st.st_ctime),
+    }
+    return _Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
+
+
+def _acquisition(source: Source, stored: _Stored, provenance: records.Provenance) -> dict[str, Any]:
+    return {
+        "original_name": source.path.name,
+        "source_path": str(source.path.absolute()),
+        "fs_times": stored.fs_times,
+        "provenance": provenance.to_json(),
+    }
+
+
+def add_case(session: Session, item_id: str, case: str | None) -> None:
+    if case and session.get(ItemCase, (item_id, case)) is None:
+        session.add(ItemCase(item_id=item_id, case_id=case))
+
+
+def new_item(
+    acting: Acting,
+    session: Session,
+    digests: Digests,
+    media_type: str,
+    acquisition: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
+    num = (session.scalar(select(func.max(Item.num))) or 0) + 1
+    item_id = f"EV-{num:06d}"
+    record: dict[str, Any] = {
+        "type": records.RECORD_TYPE,
+        "archive": acting.archive.config.archive_id,
+        "item_id": item_id,
+        "sha256": digests.sha256,
+        "blake3": digests.blake3,
+        "size": digests.size,
+        "media_type": media_type,
+        **acquisition,
+        "ingested_at": iso(utc_now()),
+        "ingested_by": acting.key_id,
+        **(extra or {}),
+    }
+    signed = records.sign(record, acting.signer)
+    session.add(
+        Item(
+            item_id=item_id,
+            num=num,
+            sha256=digests.sha256,
+            blake3=digests.blake3,
+            size=digests.size,
+            media_type=media_type,
+            record=signed.text,
+            signer_key_id=signed.signer_key_id,
+            signature=signed.signature,
+        )
+    )
+    session.flush()
+    event = acting.append(
+        session,
+        "ingest",
+        {"record_sha256": sha256_hex(signed.text.encode("utf-8")), "sha256": digests.sha256},
+        item=item_id,
+    )
+    add_case(session, item_id, acquisition["provenance"].get("case"))
+    return item_id, event.seq
+
+
+def add_acquisition(acting: Acting, session: Session, existing: Item, acquisition: dict[str, Any]) -> int:
+    """Log another acquisition of bytes the archive already holds; returns the event seq."""
+    seq = acting.append(
+        session, "acquire", {"sha256": existing.sha256, "acquisition": acquisition}, item=existing.item_id
+    ).seq
+    add_case(session, existing.item_id, acquisition["provenance"].get("case"))
+    return seq
+
+
+# Files are stored one by one, then recorded together: one transaction, one checkpoint per batch.
+BATCH_FILES = 64
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+def _record_one(
+    acting: Acting, session: Session, source: Source, stored: _Stored, provenance: records.Provenance
+) -> IngestResult:
+    existing = session.scalars(select(Item).where(Item.sha256 == stored.digests.sha256)).first()
+    acquisition = _acquisition(source, stored, provenance)
+    if existing is None:
+        extraction = stored.extraction
+        collected = parse_iso(provenance.collected_at, "collected_at") if provenance.collected_at else None
+        flags = compute_flags(
+            extraction.metadata,
+            extraction.warnings,
+            ingested_at=utc_now(),
+            collected_at=collected,
+            fs_mtime=stored.fs_mtime,
+            name=source.path.name,
+            media_type=stored.media_type,
+        )
+        extra = {"metadata": extraction.metadata, "flags": flags, "warnings": extraction.warnings}
+        item_id, seq = new_item(acting, session, stored.digests, stored.media_type, acquisition, extra)
+        duplicate_of = None
+        media_type = stored.media_type
+    else:
+        item_id = duplicate_of = existing.item_id
+        media_type = existing.media_type
+        seq = add_acquisition(acting, session, existing, acquisition)
+    return IngestResult(
+        item_id=item_id,
+        sha256=stored.digests.sha256,
+        blake3=stored.digests.blake3,
+        size=stored.digests.size,
+        media_type=media_type,
+        original_name=source.path.name,
+        source_path=str(source.path.absolute()),
+        duplicate_of=duplicate_of,
+        event_seq=seq,
+    )
+
+
+def ingest_batch(
+    acting: Acting,
+    sources: list[tuple[Source, records.Provenance]],
+    on_bytes: Callable[[int], None] = lambda _n: None,
+) -> list[IngestResult]:
+    """Store each file (one read, both digests), then sign and log them all in one transaction.
+
+    An interruption leaves no row and no event for the batch; blobs already stored are complete
+    and content-addressed, so a re-run finds them and only records them.
+    """
+    stored = [(source, provenance, _store(acting, source, on_bytes)) for source, provenance in sources]
+    acting.archive.store.sync()
+    with acting.writing() as session:
+        return [_record_one(acting, session, source, blob, provenance) for source, provenance, blob in stored]
+
+
+def ingest_one(
+    acting: Acting,
+    source: Source,
+    provenance: records.Provenance,
+    on_bytes: Callable[[int], None] = lambda _n: None,
+) -> IngestResult:
+    """Ingest one checked file; a second copy of known bytes becomes an acquisition event."""
+    return ingest_batch(acting, [(source, provenance)], on_bytes)[0]
+
+
+def _batches(sources: list[Source]) -> Iterable[list[Source]]:
+    batch: list[Source] = []
+    size = 0
+    for source in sources:
+        batch.append(source)
+        size += source.path.stat().st_size
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def ingest(
+    acting: Acting,
+    paths: Iterable[Path],
+    provenance: records.Provenance,
+    *,
+    recursive: bool = False,
+    follow_symlinks: bool = False,
+    on_bytes: Callable[[int], None] = lambda _n: None,
+    on_start: Callable[[list[Source]], None] = lambda _s: None,
+) -> list[IngestResult]:
+    """Ingest files (checked up front; any bad path aborts before anything is stored)."""
+    acting.unlock()
+    acting.require(Permission.INGEST)
+    sources = collect(paths, recursive, follow_symlinks)
+    on_start(sources)
+    results: list[IngestResult] = []
+    for batch in _batches(sources):
+        results.extend(ingest_batch(acting, [(source, provenance) for source in batch], on_bytes))
+    return results
+
+
+def ingest_manifest(
+    acting: Acting,
+    manifest: Path,
+    defaults: records.Provenance,
+    *,
+    follow_symlinks: bool = False,
+    on_bytes: Callable[[int], None] = lambda _n: None,
+    on_start: Callable[[list[Source]], None] = lambda _s: None,
+) -> list[IngestResult]:
+    """Ingest a batch described by a CSV (path + provenance columns) all at once, or nothing."""
+    from .manifest import read_manifest
+
+    acting.unlock()
+    acting.require(Permission.INGEST)
+    rows = read_manifest(manifest, defaults, follow_symlinks)
+    on_start([source for source, _p in rows])
+    return ingest_batch(acting, rows, on_bytes)
+
+
+def record_of(item: Item) -> dict[str, Any]:
+    """The parsed signed record of an item."""
+    result: dict[str, Any] = parse(item.record)
+    return result

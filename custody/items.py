@@ -1,0 +1,160 @@
+"""Reading the archive: listing items, showing one with its history, getting its bytes out."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .archive import Acting, Archive
+from .canonical import parse
+from .db.models import Item, ItemCase
+from .errors import InputError, IntegrityError, ItemNotFoundError
+from .hashing import CHUNK_SIZE, DualHasher
+from .log.events import LogEvent, events_for
+from .roles import Permission
+
+
+def get_item(session: Session, item_id: str) -> Item:
+    """The item ``item_id``; ItemNotFoundError naming it otherwise."""
+    row = session.get(Item, item_id)
+    if row is None:
+        raise ItemNotFoundError(f"no item '{item_id}' in this archive; 'custody list' shows the ids")
+    return row
+
+
+def list_items(acting: Acting, case: str | None = None) -> list[dict[str, Any]]:
+    """The signed records of every item (of one case, if given), in id order."""
+    acting.require(Permission.VIEW)
+    with acting.archive.db.read() as session:
+        query = select(Item).order_by(Item.num)
+        if case is not None:
+            query = query.join(ItemCase, ItemCase.item_id == Item.item_id).where(ItemCase.case_id == case)
+        return [parse(row.record) for row in session.scalars(query)]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One item as ``show`` presents it."""
+
+    record: dict[str, Any]
+    signature: str
+    signer: str
+    cases: list[str]
+    acquisitions: list[dict[str, Any]]
+    annotations: list[dict[str, Any]]
+    events: list[LogEvent]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "signature": self.signature,
+            "signer": self.signer,
+            "cases": self.cases,
+            "acquisitions": self.acquisitions,
+            "annotations": self.annotations,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+def _view(session: Session, item_id: str) -> ItemView:
+    row = get_item(session, item_id)
+    record = parse(row.record)
+    history = events_for(session, item_id)
+    acquisitions = [
+        {
+            "seq": next((e.seq for e in history if e.action == "ingest"), None),
+            **{k: record[k] for k in ("original_name", "source_path", "fs_times", "provenance")},
+        }
+    ]
+    acquisitions += [{"seq": e.seq, **e.payload["acquisition"]} for e in history if e.action == "acquire"]
+    superseded = {e.payload.get("supersedes") for e in history if e.action == "annotate"}
+    annotations = [
+        {
+            "seq": e.seq,
+            "time": e.time,
+            "actor": e.actor,
+            "text": e.payload["text"],
+            "tags": e.payload.get("tags", []),
+            "supersedes": e.payload.get("supersedes"),
+            "superseded": e.seq in superseded,
+        }
+        for e in history
+        if e.action == "annotate"
+    ]
+    cases = sorted(session.scalars(select(ItemCase.case_id).where(ItemCase.item_id == item_id)))
+    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history)
+
+
+def show_item(acting: Acting, item_id: str) -> ItemView:
+    """The record, acquisitions and annotations of one item; the view itself is logged."""
+    acting.unlock()
+    acting.require(Permission.VIEW, item_id)
+    with acting.writing() as session:
+        get_item(session, item_id)
+        acting.append(session, "view", {}, item=item_id)
+        return _view(session, item_id)
+
+
+def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
+    """Copy an item's bytes to ``out``, re-checking both digests; logged with the purpose."""
+    if not purpose.strip():
+        raise InputError(f"get {item_id}: --purpose must say why the bytes are taken out")
+    acting.unlock()
+    acting.require(Permission.ACCESS, item_id)
+    archive: Archive = acting.archive
+    with archive.db.read() as session:
+        row = get_item(session, item_id)
+        sha256, blake3_hex, size = row.sha256, row.blake3, row.size
+    target = out / parse_name(archive, item_id) if out.is_dir() else out
+    if target.exists() or target.is_symlink():
+        raise InputError(f"{target}: already exists; choose another --out path (nothing is overwritten)")
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        hasher = DualHasher()
+        with archive.store.open_read(sha256) as src, open(tmp, "xb") as dst:
+            while chunk := src.read(CHUNK_SIZE):
+                hasher.update(chunk)
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+        got = hasher.digests()
+        if (got.sha256, got.blake3, got.size) != (sha256, blake3_hex, size):
+            raise IntegrityError(
+                f"{item_id}: stored bytes no longer match the recorded digests; nothing was written. "
+                "Run 'custody verify' and alert the archive's administrator"
+            )
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write ({exc.strerror})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    with acting.writing() as session:
+        acting.append(
+            session,
+            "access",
+            {"purpose": purpose, "kind": "get", "sha256": sha256, "out_name": target.name},
+            item=item_id,
+        )
+    return target
+
+
+def parse_name(archive: Archive, item_id: str) -> str:
+    """The original file name of an item, for outputs named after it."""
+    with archive.db.read() as session:
+        name = parse(get_item(session, item_id).record)["original_name"]
+    return Path(str(name)).name or item_id
+
+
+def history(acting: Acting, item_id: str | None = None) -> list[LogEvent]:
+    """The custody log (of one item, if given) in ``seq`` order."""
+    acting.require(Permission.VIEW, item_id)
+    with acting.archive.db.read() as session:
+        if item_id is not None:
+            get_item(session, item_id)
+        return events_for(session, item_id)

@@ -1,0 +1,1 @@
+"""The custody log: events, Merkle tree, checkpoints and proofs."""

@@ -1,0 +1,170 @@
+"""Checkpoints for publication, and inclusion / consistency proofs against them."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .. import keys
+from ..archive import Acting, Archive
+from ..db.models import CheckpointRow, Event
+from ..errors import EventNotFoundError, ProofError
+from ..roles import Permission
+from . import checkpoints, merkle, note, tree
+from .events import LogEvent
+
+
+def archive_vkey(archive: Archive) -> str:
+    """The archive's C2SP verifier key: ``origin+keyhash+base64(0x01||pubkey)``."""
+    pem = (archive.config.keys_dir / "archive.pub.pem").read_bytes()
+    return note.vkey(archive.config.origin, keys.load_public_pem(pem, "keys/archive.pub.pem"))
+
+
+def _latest(session: Session) -> CheckpointRow:
+    row = checkpoints.latest(session)
+    if row is None:
+        raise ProofError("the archive has no checkpoint yet; run 'custody checkpoint'")
+    return row
+
+
+def sign_checkpoint(acting: Acting) -> CheckpointRow:
+    """Sign the current tree head if any event is not yet covered; return the latest checkpoint."""
+    acting.require(Permission.CHECKPOINT)
+    with acting.archive.db.write() as session:
+        written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin)
+        row = written or _latest(session)
+        num = written.num if written is not None else None
+    acting.archive.timestamp_checkpoint(num)
+    return row
+
+
+def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, Any]:
+    """The JSON form of a stored checkpoint with its RFC 3161 token, if any (schemas/checkpoint.schema.json)."""
+    from ..timestamp.stamps import token_of
+
+    with archive.db.read() as session:
+        stamp = token_of(session, row.num)
+        timestamp = (
+            None
+            if stamp is None
+            else {
+                "tsa_url": stamp.tsa_url,
+                "attested_time": stamp.gen_time,
+                "token": base64.b64encode(stamp.response).decode("ascii"),
+            }
+        )
+    return {
+        "number": row.num,
+        "origin": archive.config.origin,
+        "size": row.size,
+        "root": row.root,
+        "note": row.note,
+        "time": row.time,
+        "timestamp": timestamp,
+    }
+
+
+def latest_note(archive: Archive) -> str:
+    """The newest signed checkpoint note, for publication."""
+    with archive.db.read() as session:
+        return _latest(session).note
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Proof that one event is leaf ``leaf_index`` of the tree a checkpoint signs."""
+
+    leaf_index: int
+    tree_size: int
+    hashes: list[bytes]
+    checkpoint: str
+    event: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "leaf_index": self.leaf_index,
+            "tree_size": self.tree_size,
+            "hashes": [h.hex() for h in self.hashes],
+            "checkpoint": self.checkpoint,
+            "event": self.event,
+        }
+
+
+def _event(session: Session, seq: int) -> LogEvent:
+    row = session.get(Event, seq)
+    if row is None:
+        raise EventNotFoundError(f"no event {seq} in the log; 'custody log' lists them")
+    return LogEvent.from_row(row)
+
+
+def inclusion_in(session: Session, seq: int, checkpoint: CheckpointRow) -> InclusionProof:
+    """An inclusion proof of event ``seq`` to ``checkpoint``, inside an open session."""
+    event = _event(session, seq)
+    if seq >= checkpoint.size:
+        raise ProofError(f"event {seq} is newer than the checkpoint (size {checkpoint.size}); run 'custody checkpoint'")
+    hashes = merkle.inclusion_proof(seq, checkpoint.size, tree.DbNodes(session))
+    return InclusionProof(seq, checkpoint.size, hashes, checkpoint.note, event.to_json())
+
+
+def inclusion(acting: Acting, seq: int) -> InclusionProof:
+    """Inclusion proof of event ``seq`` to the latest checkpoint."""
+    acting.require(Permission.VIEW)
+    with acting.archive.db.read() as session:
+        return inclusion_in(session, seq, _latest(session))
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """Proof that the tree of ``new_size`` leaves extends the tree of ``old_size``."""
+
+    old_size: int
+    new_size: int
+    hashes: list[bytes]
+    old_root: bytes
+    new_root: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+            "hashes": [h.hex() for h in self.hashes],
+            "old_root": self.old_root.hex(),
+            "new_root": self.new_root.hex(),
+        }
+
+
+def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+    """Consistency proof between two tree sizes (``new_size`` defaults to the latest checkpoint)."""
+    acting.require(Permission.VIEW)
+    with acting.archive.db.read() as session:
+        target = new_size if new_size is not None else _latest(session).size
+        size = tree.tree_size(session)
+        if not 0 < old_size <= target <= size:
+            raise ProofError(
+                f"consistency proof needs 0 < old size ({old_size}) <= new size ({target}) <= log size ({size})"
+            )
+        nodes = tree.DbNodes(session)
+        hashes = merkle.consistency_proof(old_size, target, nodes) if old_size < target else []
+        return ConsistencyProof(old_size, target, hashes, merkle.root(old_size, nodes), merkle.root(target, nodes))
+
+
+def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bool, str]:
+    """Check that event ``seq`` is in the tree a published checkpoint note signs."""
+    acting.require(Permission.VERIFY)
+    vkey = archive_vkey(acting.archive)
+    cp = note.open_checkpoint(published, vkey)
+    with acting.archive.db.read() as session:
+        event = _event(session, seq)
+        if seq >= cp.size:
+            return False, f"event {seq} is not covered by the checkpoint (size {cp.size})"
+        proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
+    ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), seq, cp.size, proof, cp.root)
+    detail = (
+        f"event {seq} is leaf {seq} of the signed tree of size {cp.size}"
+        if ok
+        else f"event {seq} as stored is not in the tree the checkpoint signs (size {cp.size})"
+    )
+    return ok, detail

@@ -1,0 +1,16 @@
+"""Media metadata and provenance signals: what a file says about itself, read without changing it."""
+
+from .extract import Extraction, extract
+from .flags import compute_flags
+from .similar import hash_distance, perceptual_hash
+from .sniff import extension_mismatch, sniff_media_type
+
+__all__ = [
+    "Extraction",
+    "compute_flags",
+    "extension_mismatch",
+    "extract",
+    "hash_distance",
+    "perceptual_hash",
+    "sniff_media_type",
+]

@@ -1,0 +1,49 @@
+"""A summary of the archive for administrators: where things live and how much there is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .archive import Acting
+from .db import migrate
+from .db.models import Actor, Event, Item
+from .log import checkpoints
+from .roles import Permission
+from .timestamp import stamps
+
+
+def archive_status(acting: Acting) -> dict[str, Any]:
+    """Database, store, counts, latest checkpoint and actors, as a JSON-able dict."""
+    acting.require(Permission.VIEW)
+    archive = acting.archive
+    with archive.db.read() as session:
+        latest = checkpoints.latest(session)
+        result: dict[str, Any] = {
+            "archive": {
+                "root": str(archive.config.root),
+                "origin": archive.config.origin,
+                "id": archive.config.archive_id,
+            },
+            "database": {
+                "kind": archive.db.kind,
+                "version": archive.db.server_version(),
+                "url": archive.db.safe_url(),
+                "schema": migrate.current_revision(archive.db),
+            },
+            "store": archive.store.describe(),
+            "items": session.scalar(select(func.count()).select_from(Item)) or 0,
+            "bytes_stored": int(session.scalar(select(func.coalesce(func.sum(Item.size), 0))) or 0),
+            "events": session.scalar(select(func.count()).select_from(Event)) or 0,
+            "latest_checkpoint": None
+            if latest is None
+            else {"number": latest.num, "size": latest.size, "root": latest.root, "time": latest.time},
+            "tsa": {
+                "url": archive.config.tsa.get("url"),
+                "ca": archive.config.tsa.get("ca"),
+                "untimestamped": len(stamps.untimestamped(session)),
+            },
+            "actors": [{"name": a.name, "role": a.role} for a in session.scalars(select(Actor).order_by(Actor.name))],
+        }
+    return result

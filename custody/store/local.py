@@ -1,0 +1,169 @@
+"""Local content-addressed store: one read-only file per blob, named by its SHA-256."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import StoreError
+from .base import LockInfo
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(path: Path) -> None:
+    """Flush the file system holding ``path`` in one call (Linux syncfs), else everything."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _LocalWriter:
+    """Writes to a private temp file; only ``commit`` makes a blob appear under its digest."""
+
+    def __init__(self, store: LocalBlobStore, durable: bool) -> None:
+        self._store = store
+        self._durable = durable
+        self.tmp_path = store.tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+        fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh: BinaryIO | None = os.fdopen(fd, "wb")
+
+    @property
+    def pending_path(self) -> Path:
+        if self._fh is not None:
+            self._fh.flush()
+        return self.tmp_path
+
+    def write(self, chunk: bytes) -> None:
+        if self._fh is None:
+            raise StoreError("blob writer already closed")
+        self._fh.write(chunk)
+
+    def commit(self, sha256_hex: str) -> bool:
+        if self._fh is None:
+            raise StoreError("blob writer already closed")
+        try:
+            self._fh.flush()
+            if self._durable:
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            final = self._store.path_for(sha256_hex)
+            if final.exists():
+                self.tmp_path.unlink()
+                return False
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.tmp_path, _READ_ONLY)
+            # link() refuses to replace, so two racing writers never overwrite a blob.
+            try:
+                os.link(self.tmp_path, final)
+            except FileExistsError:
+                self.tmp_path.unlink()
+                return False
+            self.tmp_path.unlink()
+            if self._durable:
+                _fsync_dir(final.parent)
+            return True
+        except OSError as exc:
+            self.abort()
+            raise StoreError(f"cannot store blob {sha256_hex} in {self._store.root}: {exc.strerror}") from None
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.tmp_path.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    """Blobs under ``ROOT/sha256/ab/cd/<digest>``, mode 0444, never rewritten."""
+
+    kind = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / "tmp"
+        try:
+            (root / "sha256").mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store at {root}: {exc.strerror}") from None
+        self._remove_stale_parts()
+
+    def _remove_stale_parts(self) -> None:
+        # A process killed mid-ingest leaves its temp file behind; it was never a blob.
+        for part in self.tmp_dir.glob("*.part"):
+            pid_text = part.name.split("-", 1)[0]
+            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+                part.unlink(missing_ok=True)
+
+    def path_for(self, sha256_hex: str) -> Path:
+        if not _HEX64.match(sha256_hex):
+            raise StoreError(f"'{sha256_hex}' is not a SHA-256 digest")
+        return self.root / "sha256" / sha256_hex[:2] / sha256_hex[2:4] / sha256_hex
+
+    def open_writer(self, durable: bool = True) -> _LocalWriter:
+        """A writer; ``durable=False`` leaves flushing to a later :meth:`sync` of the whole batch."""
+        return _LocalWriter(self, durable)
+
+    def sync(self) -> None:
+        """Make every blob committed so far durable (one file-system flush for a batch)."""
+        _syncfs(self.root)
+
+    def exists(self, sha256_hex: str) -> bool:
+        return self.path_for(sha256_hex).is_file()
+
+    def open_read(self, sha256_hex: str) -> BinaryIO:
+        path = self.path_for(sha256_hex)
+        try:
+            return path.open("rb")
+        except FileNotFoundError:
+            raise StoreError(f"blob {sha256_hex} is missing from the store at {self.root}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read blob {sha256_hex}: {exc.strerror}") from None
+
+    def lock_info(self, sha256_hex: str) -> LockInfo:
+        mode = self.path_for(sha256_hex).stat().st_mode
+        writable = bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        return LockInfo(locked=not writable, mode="read-only" if not writable else "writable")
+
+    def iter_digests(self) -> Iterator[str]:
+        for path in (self.root / "sha256").glob("*/*/*"):
+            if _HEX64.match(path.name):
+                yield path.name
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": self.kind, "path": str(self.root), "lock": "files read-only (mode 0444)"}

@@ -1,0 +1,1 @@
+"""Trusted time: RFC 3161 tokens over checkpoints and bundle seals."""

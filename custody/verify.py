@@ -1,0 +1,506 @@
+"""Verification: re-hash stored bytes, check every signature, walk the chain, check the tree."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import keys, records
+from .archive import Acting, Archive, registered_actors
+from .canonical import parse
+from .db.models import Event, Item
+from .errors import CustodyError, ProofError
+from .hashing import digest_stream, sha256_hex
+from .items import get_item
+from .log import checkpoints, merkle, note, tree
+from .log.events import GENESIS_PREV, LogEvent, canonical_pair
+from .log.sigcheck import Job, bad_signatures
+from .roles import Permission, Role
+from .timeutil import utc_now
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification step and its outcome."""
+
+    check: str
+    subject: str
+    ok: bool
+    detail: str = ""
+    warning: bool = False  # passed, but someone should act (e.g. retention ending soon)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "subject": self.subject,
+            "ok": self.ok,
+            "detail": self.detail,
+            "warning": self.warning,
+        }
+
+
+@dataclass
+class Report:
+    """Every check made; the verification passes only if all passed."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, check: str, subject: str, ok: bool, detail: str = "", warning: bool = False) -> None:
+        self.checks.append(Check(check, subject, ok, detail, warning))
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "failures": len(self.failures),
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+@dataclass
+class _KeyInfo:
+    name: str
+    role: str
+    public_key: Ed25519PublicKey
+    pem: str
+    seq: int
+    raw: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.raw = keys.raw_public(self.public_key)
+
+
+@dataclass
+class LogState:
+    """What a full walk of the log established."""
+
+    size: int = 0
+    keys: dict[str, _KeyInfo] = field(default_factory=dict)
+    archive_key: Ed25519PublicKey | None = None
+    origin: str | None = None
+    roots: dict[int, bytes] = field(default_factory=dict)  # tree size -> root, for sizes asked
+    ingest_records: dict[str, str] = field(default_factory=dict)  # item -> record_sha256
+    root: bytes = merkle.EMPTY_ROOT
+
+    @property
+    def vkey(self) -> str | None:
+        if self.archive_key is None or self.origin is None:
+            return None
+        return note.vkey(self.origin, self.archive_key)
+
+
+def _register(state: LogState, event: LogEvent, report: Report) -> None:
+    """Learn keys from ``archive.init`` and ``actor.add`` events, refusing unauthorised ones."""
+    payload = event.payload
+    if event.action == "archive.init" and event.seq == 0:
+        try:
+            state.archive_key = keys.load_public_pem(payload["archive_public_key"], "archive key")
+            state.origin = str(payload["origin"])
+        except (KeyError, CustodyError) as exc:
+            report.add("archive-key", "event 0", False, f"archive.init payload unusable: {exc}")
+        return
+    if event.action != "actor.add":
+        return
+    signer = state.keys.get(event.actor)
+    bootstrap = event.seq == 1 and payload.get("key_id") == event.actor
+    if not bootstrap and (signer is None or signer.role != Role.ADMIN.value):
+        report.add("actor-registration", f"event {event.seq}", False, "actor added by a non-admin key")
+        return
+    try:
+        public_key = keys.load_public_pem(payload["public_key"], f"event {event.seq}")
+    except (KeyError, CustodyError) as exc:
+        report.add("actor-registration", f"event {event.seq}", False, str(exc))
+        return
+    if keys.key_id(public_key) != payload.get("key_id"):
+        report.add("actor-registration", f"event {event.seq}", False, "key id does not match the public key")
+        return
+    state.keys[keys.key_id(public_key)] = _KeyInfo(
+        str(payload["name"]), str(payload["role"]), public_key, str(payload["public_key"]), event.seq
+    )
+
+
+# Below this many events, spawning signature-checking processes costs more than it saves.
+_PARALLEL_FROM = 20_000
+_BATCH = 4096
+
+
+def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -> LogState:
+    """Stream every event: sequence, hash chain, signatures, and the Merkle root at given sizes.
+
+    Signatures of large logs are checked in worker processes while this one hashes.
+    """
+    state = LogState()
+    wanted = set(root_sizes)
+    builder = merkle.RootBuilder()
+    expected_seq = 0
+    prev_hash = GENESIS_PREV
+    bad_sigs: list[int] = []
+    chain_broken = False
+    deferred: list[tuple[int, str, bytes, bytes]] = []
+    total = session.scalar(select(func.count()).select_from(Event)) or 0
+    pool = (
+        ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+        if total >= _PARALLEL_FROM
+        else None
+    )
+    pending: list[Future[list[int]]] = []
+    batch: list[Job] = []
+
+    def flush() -> None:
+        if pool is None:
+            bad_sigs.extend(bad_signatures(batch))
+        else:
+            pending.append(pool.submit(bad_signatures, list(batch)))
+        batch.clear()
+
+    columns = (Event.seq, Event.time, Event.actor, Event.action, Event.item_id, Event.payload, Event.prev, Event.sig)
+    rows = session.execute(select(*columns).order_by(Event.seq).execution_options(yield_per=5000))
+    try:
+        for seq, time, actor, action, item, payload_text, prev, sig in rows:
+            unsigned, full = canonical_pair(seq, time, actor, action, item, payload_text, prev, sig)
+            if seq != expected_seq:
+                report.add(
+                    "sequence",
+                    f"event {seq}",
+                    False,
+                    f"expected seq {expected_seq}, found {seq}: events are missing or reordered",
+                )
+                expected_seq = seq
+                chain_broken = True
+            if prev != prev_hash:
+                chain_broken = True
+                report.add(
+                    "chain",
+                    f"event {seq}",
+                    False,
+                    "prev does not hash the preceding event: an event was removed, reordered or edited",
+                )
+            if action in ("archive.init", "actor.add", "ingest"):
+                event = LogEvent(seq, time, actor, action, item, parse(payload_text), prev, sig)
+                _register(state, event, report)
+                if action == "ingest" and item is not None:
+                    state.ingest_records[item] = str(event.payload.get("record_sha256"))
+            try:
+                raw_sig = keys.unb64(sig)
+            except ValueError:
+                raw_sig = b""
+            signer = state.keys.get(actor)
+            if signer is None:
+                deferred.append((seq, actor, raw_sig, unsigned))
+            else:
+                batch.append((seq, signer.raw, raw_sig, unsigned))
+                if len(batch) >= _BATCH:
+                    flush()
+            builder.add(hashlib.sha256(b"\x00" + full).digest())
+            if builder.size in wanted:
+                state.roots[builder.size] = builder.root()
+            prev_hash = hashlib.sha256(full).hexdigest()
+            expected_seq += 1
+        flush()
+        for future in pending:
+            bad_sigs.extend(future.result())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    for seq, actor, raw_sig, unsigned in deferred:
+        signer = state.keys.get(actor)
+        # Only the init event may be signed by a key its own successor registers.
+        if signer is None or seq != 0 or bad_signatures([(seq, signer.raw, raw_sig, unsigned)]):
+            bad_sigs.append(seq)
+    for seq in sorted(bad_sigs):
+        report.add(
+            "event-signature", f"event {seq}", False, "signature does not verify with the actor's registered key"
+        )
+    state.size = builder.size
+    state.root = builder.root()
+    if not bad_sigs:
+        report.add("event-signature", "log", True, f"{state.size} event signatures verify")
+    if not chain_broken:
+        report.add("chain", "log", True, f"events 0..{state.size - 1} are contiguous and hash-chained")
+    return state
+
+
+def _check_actors(session: Session, state: LogState, report: Report) -> None:
+    for row in registered_actors(session):
+        info = state.keys.get(row.key_id)
+        ok = info is not None and (info.name, info.role, info.pem) == (row.name, row.role, row.public_key_pem)
+        if not ok:
+            report.add("actor", row.name, False, "actors table does not match the actor.add event in the log")
+
+
+def _check_tree(session: Session, state: LogState, report: Report) -> None:
+    stored_size = tree.tree_size(session)
+    if stored_size != state.size:
+        report.add("tree", "log", False, f"tree has {stored_size} leaves, log has {state.size} events")
+        return
+    try:
+        stored_root = tree.root(session, state.size) if state.size else merkle.EMPTY_ROOT
+    except CustodyError as exc:
+        report.add("tree", "log", False, str(exc))
+        return
+    report.add(
+        "tree",
+        "log",
+        stored_root == state.root,
+        "stored Merkle nodes match the events"
+        if stored_root == state.root
+        else "stored Merkle root differs from the root recomputed from the events",
+    )
+
+
+def _check_checkpoints(session: Session, state: LogState, report: Report) -> None:
+    rows = checkpoints.all_checkpoints(session)
+    vkey = state.vkey
+    if vkey is None:
+        report.add("checkpoint", "log", False, "no archive key in event 0; checkpoints cannot be checked")
+        return
+    previous: tuple[int, bytes] | None = None
+    for row in rows:
+        subject = f"checkpoint {row.num} (size {row.size})"
+        try:
+            cp = note.open_checkpoint(row.note, vkey)
+        except ProofError as exc:
+            report.add("checkpoint-signature", subject, False, str(exc))
+            continue
+        if cp.size > state.size:
+            report.add("checkpoint", subject, False, f"covers {cp.size} events but the log has only {state.size}")
+            continue
+        if state.roots.get(cp.size) != cp.root:
+            report.add("checkpoint", subject, False, "signed root differs from the root recomputed from the events")
+            continue
+        if previous is not None:
+            old_size, old_root = previous
+            try:
+                proof = merkle.consistency_proof(old_size, cp.size, tree.DbNodes(session)) if old_size < cp.size else []
+                consistent = (old_size == cp.size and old_root == cp.root) or merkle.verify_consistency(
+                    old_size, cp.size, old_root, cp.root, proof
+                )
+            except CustodyError as exc:
+                consistent = False
+                report.add("checkpoint-consistency", subject, False, str(exc))
+            if not consistent:
+                report.add(
+                    "checkpoint-consistency", subject, False, f"not consistent with the checkpoint at size {old_size}"
+                )
+        previous = (cp.size, cp.root)
+    if rows and not any(c.check.startswith("checkpoint") for c in report.failures):
+        report.add("checkpoint", "log", True, f"{len(rows)} checkpoints signed and consistent")
+    latest = rows[-1] if rows else None
+    if latest is None or latest.size != state.size:
+        report.add(
+            "checkpoint-latest",
+            "log",
+            False,
+            f"the latest checkpoint covers {latest.size if latest else 0} of {state.size} events",
+        )
+
+
+def check_against(state: LogState, published: str, label: str, report: Report) -> None:
+    """Prove the current log extends an independently kept checkpoint note."""
+    vkey = state.vkey
+    if vkey is None:
+        report.add("against-checkpoint", label, False, "archive key unknown")
+        return
+    try:
+        cp = note.open_checkpoint(published, vkey)
+    except ProofError as exc:
+        report.add("against-checkpoint", label, False, str(exc))
+        return
+    if cp.size > state.size:
+        report.add(
+            "against-checkpoint",
+            label,
+            False,
+            f"log was truncated: it has {state.size} events, the checkpoint covers {cp.size}; "
+            f"first divergent size {state.size + 1}",
+        )
+    elif state.roots.get(cp.size) != cp.root:
+        report.add(
+            "against-checkpoint",
+            label,
+            False,
+            f"log was rewritten: its root at size {cp.size} differs from the checkpoint's; "
+            f"first divergent size {cp.size} or earlier",
+        )
+    else:
+        report.add(
+            "against-checkpoint", label, True, f"log of {state.size} events extends the checkpoint at size {cp.size}"
+        )
+
+
+RETENTION_WARNING_DAYS = 30
+
+
+def _rehash(archive: Archive, item: Item) -> list[Check]:
+    """Stream the stored bytes through both digests, and check the blob is still locked."""
+    try:
+        with archive.store.open_read(item.sha256) as stream:
+            got = digest_stream(stream)
+    except CustodyError as exc:
+        return [Check("blob", item.item_id, False, str(exc))]
+    problems = [
+        f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
+        for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
+        if got_v != want
+    ]
+    if got.size != item.size:
+        problems.append(f"size {got.size} ≠ recorded {item.size}")
+    checks = [Check("blob", item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
+    try:
+        lock = archive.store.lock_info(item.sha256)
+    except (CustodyError, OSError) as exc:
+        return [*checks, Check("lock", item.item_id, False, f"cannot read the lock state: {exc}")]
+    if not lock.locked:
+        checks.append(Check("lock", item.item_id, False, f"blob is no longer protected ({lock.mode})"))
+    elif lock.retain_until is not None:
+        until = datetime.fromisoformat(lock.retain_until.replace("Z", "+00:00"))
+        days = (until - utc_now()).days
+        soon = days < RETENTION_WARNING_DAYS
+        detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
+        checks.append(Check("lock", item.item_id, True, detail, warning=soon))
+    return checks
+
+
+def _check_record(item: Item, state: LogState, report: Report) -> None:
+    signer = state.keys.get(item.signer_key_id)
+    valid = signer is not None and records.signature_valid(item.record, item.signature, signer.public_key)
+    report.add("record-signature", item.item_id, valid, "" if valid else "record signature does not verify")
+    try:
+        record = parse(item.record)
+        fields_ok = (record["item_id"], record["sha256"], record["blake3"], record["size"], record["media_type"]) == (
+            item.item_id,
+            item.sha256,
+            item.blake3,
+            item.size,
+            item.media_type,
+        )
+    except (ValueError, KeyError, TypeError):
+        fields_ok = False
+    report.add(
+        "record-fields", item.item_id, fields_ok, "" if fields_ok else "catalog columns differ from the signed record"
+    )
+    bound = state.ingest_records.get(item.item_id) == sha256_hex(item.record.encode("utf-8"))
+    report.add("ingest-event", item.item_id, bound, "" if bound else "no ingest event in the log binds this record")
+
+
+def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
+    if item_ids is None:
+        return list(session.scalars(select(Item).order_by(Item.num)))
+    return [get_item(session, item_id) for item_id in item_ids]
+
+
+def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, report: Report) -> None:
+    """Every checkpoint's RFC 3161 token, against ``tsa_ca`` or the configured TSA root."""
+    from .timestamp import stamps
+    from .timestamp.settings import tsa_settings
+    from .timestamp.tsa import load_roots
+
+    settings = tsa_settings(archive.config)
+    ca = tsa_ca if tsa_ca is not None else (settings.ca if settings is not None else None)
+    roots = load_roots(ca) if ca is not None else None
+    results = stamps.check_tokens(session, roots)
+    for res in results:
+        if res.problem is not None:
+            report.add("timestamp", f"checkpoint #{res.num}", False, res.problem)
+    good = [r for r in results if r.attestation is not None]
+    if good:
+        last = good[-1]
+        assert last.attestation is not None
+        unchained = not last.attestation.chain_checked
+        report.add(
+            "timestamp",
+            f"checkpoint #{last.num}",
+            True,
+            f"{len(good)} checkpoint tokens verify; the latest, over tree size {last.size}, is "
+            + last.attestation.describe(),
+            warning=unchained,
+        )
+    missing = stamps.untimestamped(session)
+    if missing and (settings is not None or results):
+        nums = [row.num for row in missing]
+        shown = ", ".join(f"#{n}" for n in nums[:10]) + (" …" if len(nums) > 10 else "")
+        report.add(
+            "timestamp",
+            f"{len(nums)} checkpoints",
+            True,
+            f"untimestamped ({shown}); run 'custody timestamp --pending'",
+            warning=True,
+        )
+
+
+def verify_archive(
+    acting: Acting,
+    item_ids: Sequence[str] | None,
+    against: Sequence[tuple[str, str]] = (),
+    tsa_ca: Path | None = None,
+) -> Report:
+    """Verify the given items (all if None) and the whole log; the verification is logged.
+
+    ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
+    the TSA root to check checkpoint tokens against (default: the configured one).
+    """
+    acting.unlock()
+    acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
+    archive = acting.archive
+    report = Report()
+    with archive.db.read() as session, ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        items = _items(session, item_ids)
+        # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
+        rehashed = pool.map(lambda it: _rehash(archive, it), items)
+        wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
+        for _label, text in against:
+            with contextlib.suppress(ProofError):
+                wanted_sizes.append(note.parse_checkpoint(text.split("\n\n", 1)[0] + "\n").size)
+        state = walk_log(session, report, wanted_sizes)
+        _check_actors(session, state, report)
+        if item_ids is None:
+            _check_tree(session, state, report)
+            _check_checkpoints(session, state, report)
+            _check_timestamps(session, archive, tsa_ca, report)
+        for label, text in against:
+            check_against(state, text, label, report)
+        for item in items:
+            _check_record(item, state, report)
+        for checks in rehashed:
+            report.checks.extend(checks)
+        count = session.scalar(select(func.count()).select_from(Item))
+    with acting.writing() as session:
+        acting.append(
+            session,
+            "verify",
+            {
+                "scope": "all" if item_ids is None else sorted(item_ids),
+                "items": len(items),
+                "archive_items": count,
+                "ok": report.ok,
+                "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
+            },
+        )
+    return report
+
+
+def read_note_file(path: Path) -> str:
+    """Read a checkpoint note a user kept, with a clear error if unreadable."""
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProofError(f"{path}: cannot read checkpoint note ({exc})") from None

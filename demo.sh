@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The main job, end to end on an embedded archive: sample evidence in, custody out, verified.
+# Demo passphrases are set in the environment so it runs unattended; real users get a prompt.
+set -euo pipefail
+
+DEMO_DIR=${DEMO_DIR:-demo-archive}
+rm -rf --one-file-system "$DEMO_DIR"
+mkdir -p "$DEMO_DIR"
+export CUSTODY_ARCHIVE="$DEMO_DIR/archive"
+export CUSTODY_PASSPHRASE="demo passphrase, never use it for real" CUSTODY_NEW_PASSPHRASE="demo passphrase, never use it for real"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "An admin creates the archive"
+custody init "$CUSTODY_ARCHIVE" --admin amina
+custody --as amina actor add bohdan --role archivist
+custody --as amina actor add chloe --role analyst
+custody --as amina actor add david --role reviewer
+custody actor list
+
+step "Sample evidence: geotagged photos of a strike site and a witness transcript"
+custody samples "$DEMO_DIR/incoming"
+
+step "The archivist ingests it with provenance"
+custody --as bohdan ingest --recursive "$DEMO_DIR/incoming" --case UA-2026-0228 \
+    --collected-by "Field team 3" --collected-at 2026-03-01T09:30:00+02:00 \
+    --method "handed over on a USB stick by witness W-17" --source-url "https://t.me/example/4417"
+
+step "The same photo arrives again, forwarded over a messenger: a new acquisition, not a new item"
+cp "$DEMO_DIR/incoming/IMG_20260228_140311.jpg" "$DEMO_DIR/forwarded.jpg"
+custody --as bohdan ingest "$DEMO_DIR/forwarded.jpg" --method "forwarded by a journalist" --case UA-2026-0228
+
+step "An analyst annotates, then corrects the annotation"
+custody --as chloe annotate EV-000003 "Remnant consistent with a cluster sub-munition" --tag munition
+first=$(custody --as chloe log EV-000003 --json | python3 -c 'import json,sys; print([e for e in json.load(sys.stdin) if e["action"]=="annotate"][-1]["seq"])')
+custody --as chloe annotate EV-000003 "Remnant consistent with a 9N210 sub-munition (fins visible)" --tag munition --supersedes "$first"
+custody --as chloe show EV-000003
+
+step "A lawyer takes a verified copy out, with a purpose"
+custody --as david get EV-000001 --out "$DEMO_DIR/EV-000001.jpg" --purpose "exhibit preparation"
+
+step "The custody log"
+custody --as david log
+
+step "The lawyer verifies everything"
+custody --as david verify --all
+
+step "The archive publishes a checkpoint; the log can be proven against it"
+custody checkpoint --vkey > "$DEMO_DIR/archive.vkey"
+custody --as david checkpoint --export "$DEMO_DIR/published-checkpoint.txt"
+cat "$DEMO_DIR/published-checkpoint.txt"
+custody --as david proof --event 8
+custody --as david verify --event 8 --checkpoint "$DEMO_DIR/published-checkpoint.txt"
+
+step "The case team exports a sealed bundle for the court"
+custody --as bohdan export --case UA-2026-0228 --out "$DEMO_DIR/UA-2026-0228.zip" --purpose "disclosure to the prosecution"
+
+step "The court verifies the bundle with no archive, against the checkpoint it was sent earlier"
+(cd "$DEMO_DIR" && env -u CUSTODY_ARCHIVE custody verify-bundle UA-2026-0228.zip --against-checkpoint published-checkpoint.txt)
+
+step "A partner organisation imports it: custody continues in their archive"
+CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody init "$DEMO_DIR/partner" --admin partner
+CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip"
+CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner verify --all --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("partner archive verifies:", r["ok"])'
+
+step "Done: the demo archive is in $DEMO_DIR/archive"

@@ -1,0 +1,251 @@
+"""custody ingest: one read, two digests, immutable storage, signed records, clear refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import blake3
+import pytest
+
+from tests.conftest import Cli
+from tests.peak_memory import run_cli_measured
+
+JSON_FIELDS = {"item_id", "sha256", "blake3", "size", "media_type", "original_name", "duplicate_of"}
+
+
+def _counts(archive: Path) -> tuple[int, int]:
+    with sqlite3.connect(archive / "custody.db") as conn:
+        items = conn.execute("select count(*) from items").fetchone()[0]
+        events = conn.execute("select count(*) from events").fetchone()[0]
+    return items, events
+
+
+def _blobs(archive: Path) -> list[Path]:
+    return [p for p in (archive / "store" / "sha256").rglob("*") if p.is_file()]
+
+
+def test_ingest_json_reports_both_digests_and_stable_ids(cli: Cli, archive: Path, evidence: Path) -> None:
+    rows = cli.ok("ingest", "-r", evidence, "--json").json()
+    assert [r["item_id"] for r in rows] == ["EV-000001", "EV-000002", "EV-000003"]
+    for row in rows:
+        assert row.keys() >= JSON_FIELDS
+        data = (evidence / row["original_name"]).read_bytes()
+        assert row["sha256"] == hashlib.sha256(data).hexdigest()
+        assert row["blake3"] == blake3.blake3(data).hexdigest()
+        assert row["size"] == len(data)
+        assert row["duplicate_of"] is None
+
+
+def test_stored_blob_is_read_only_for_everyone_and_byte_identical(cli: Cli, archive: Path, evidence: Path) -> None:
+    row = cli.ok("ingest", evidence / "strike.bin", "--json").json()[0]
+    blob = archive / "store" / "sha256" / row["sha256"][:2] / row["sha256"][2:4] / row["sha256"]
+    assert blob.read_bytes() == (evidence / "strike.bin").read_bytes()
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o444
+
+
+def test_media_type_is_sniffed_from_content_not_name(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("plain words, not a picture\n")
+    assert cli.ok("ingest", fake, "--json").json()[0]["media_type"] == "text/plain"
+
+
+def test_record_carries_provenance_and_file_times(cli: Cli, archive: Path, evidence: Path) -> None:
+    cli.ok(
+        "ingest",
+        evidence / "transcript.txt",
+        "--source-url",
+        "https://t.me/x/1",
+        "--collected-by",
+        "Field team 3",
+        "--collected-at",
+        "2026-03-01T10:00:00+02:00",
+        "--method",
+        "messenger export",
+        "--case",
+        "UA-2026-07",
+        "--note",
+        "from witness",
+    )
+    record = cli.ok("list", "--json").json()[0]
+    assert record["provenance"]["source_url"] == "https://t.me/x/1"
+    assert record["provenance"]["collected_by"] == "Field team 3"
+    assert record["provenance"]["case"] == "UA-2026-07"
+    assert record["original_name"] == "transcript.txt"
+    assert record["source_path"] == str(evidence / "transcript.txt")
+    assert set(record["fs_times"]) == {"modified", "accessed", "changed"}
+
+
+def test_same_bytes_again_become_an_acquisition_of_the_existing_item(
+    cli: Cli, archive: Path, evidence: Path, tmp_path: Path
+) -> None:
+    first = cli.ok("ingest", evidence / "strike.bin", "--json").json()[0]
+    copy = tmp_path / "forwarded.bin"
+    copy.write_bytes((evidence / "strike.bin").read_bytes())
+    second = cli.ok("ingest", copy, "--source-url", "https://x.example/p/9", "--json").json()[0]
+    assert second["duplicate_of"] == first["item_id"] == second["item_id"]
+    assert len(_blobs(archive)) == 1
+    view = cli.ok("show", first["item_id"], "--json").json()
+    assert [a["original_name"] for a in view["acquisitions"]] == ["strike.bin", "forwarded.bin"]
+    assert view["acquisitions"][1]["provenance"]["source_url"] == "https://x.example/p/9"
+
+
+def test_zero_byte_file_is_allowed_and_recorded(cli: Cli, archive: Path, evidence: Path) -> None:
+    row = cli.ok("ingest", evidence / "empty.dat", "--json").json()[0]
+    assert row["size"] == 0
+    assert row["sha256"] == hashlib.sha256(b"").hexdigest()
+
+
+def test_case_filter_lists_only_that_case(cli: Cli, archive: Path, evidence: Path) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", "--case", "A")
+    cli.ok("ingest", evidence / "strike.bin", "--case", "B")
+    assert [r["original_name"] for r in cli.ok("list", "--case", "B", "--json").json()] == ["strike.bin"]
+
+
+def test_many_files_print_a_summary_table(cli: Cli, archive: Path, evidence: Path) -> None:
+    result = cli.ok("ingest", "-r", evidence)
+    assert "Ingested 3 file(s)" in result.out
+    assert "EV-000003" in result.out
+
+
+# Bad input: one line naming the path, non-zero exit, nothing written.
+
+
+def _refused(cli: Cli, archive: Path, *args: str | Path) -> str:
+    before = _counts(archive)
+    result = cli("ingest", *args)
+    assert result.code != 0
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert _counts(archive) == before
+    assert _blobs(archive) == []
+    return result.err
+
+
+def test_missing_file_is_refused(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    err = _refused(cli, archive, tmp_path / "nope.jpg")
+    assert "nope.jpg: no such file" in err
+
+
+def test_folder_without_recursive_is_refused(cli: Cli, archive: Path, evidence: Path) -> None:
+    assert "pass --recursive" in _refused(cli, archive, evidence)
+
+
+def test_a_bad_path_aborts_the_whole_batch_before_anything_is_stored(
+    cli: Cli, archive: Path, evidence: Path, tmp_path: Path
+) -> None:
+    _refused(cli, archive, evidence / "strike.bin", tmp_path / "missing.mp4")
+
+
+def test_symlink_is_refused_without_follow_symlinks(cli: Cli, archive: Path, evidence: Path) -> None:
+    (evidence / "link.txt").symlink_to(evidence / "transcript.txt")
+    assert "link.txt: is a symbolic link" in _refused(cli, archive, evidence / "link.txt")
+
+
+def test_symlink_inside_the_tree_is_followed_when_asked(cli: Cli, archive: Path, evidence: Path) -> None:
+    (evidence / "link.txt").symlink_to(evidence / "transcript.txt")
+    rows = cli.ok("ingest", "-r", evidence, "--follow-symlinks", "--json").json()
+    assert {r["original_name"] for r in rows} == {"transcript.txt", "strike.bin", "empty.dat", "link.txt"}
+
+
+def test_symlink_out_of_the_tree_is_never_followed(cli: Cli, archive: Path, evidence: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("outside")
+    (evidence / "escape.txt").symlink_to(outside)
+    err = _refused(cli, archive, "-r", evidence, "--follow-symlinks")
+    assert "escape.txt: symbolic link points outside" in err
+
+
+def test_special_file_is_refused(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert "pipe: not a regular file" in _refused(cli, archive, fifo)
+
+
+def test_unreadable_file_is_refused(archive: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "locked.jpg"
+    secret.write_bytes(b"\xff\xd8\xff" + b"0" * 100)
+    secret.chmod(0)
+    cmd = [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(secret)]
+    if os.geteuid() == 0:
+        # root reads anything; drop the capabilities that let it, as an ordinary user would lack them.
+        cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all", *cmd]
+    env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert proc.returncode != 0
+    assert "locked.jpg" in proc.stderr and "permission denied" in proc.stderr.lower()
+    assert _counts(archive) == (0, 2)
+
+
+def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    from custody.archive import Archive
+    from custody.errors import CustodyError
+    from custody.ingest import collect, ingest_one
+    from custody.records import Provenance
+
+    big = tmp_path / "clip.bin"
+    big.write_bytes(os.urandom(5 * 1024 * 1024))
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    seen = 0
+
+    def interrupt(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 2 * 1024 * 1024:
+            raise KeyboardInterrupt
+
+    before = _counts(archive)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_one(acting, collect([big], False, False)[0], Provenance(), interrupt)
+    assert _counts(archive) == before
+    assert _blobs(archive) == [] and list((archive / "store" / "tmp").iterdir()) == []
+    assert not isinstance(KeyboardInterrupt(), CustodyError)
+    row = cli.ok("ingest", big, "--json").json()[0]
+    assert row["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+
+
+def test_killed_ingest_leaves_no_partial_blob_no_row_no_event(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    big = tmp_path / "huge.bin"
+    with big.open("wb") as fh:
+        fh.truncate(3 * 1024**3)
+    env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(big)],
+        env=env,
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    tmp_dir = archive / "store" / "tmp"
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        parts = list(tmp_dir.glob("*.part"))
+        if parts and parts[0].stat().st_size > 64 * 1024 * 1024:
+            break
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    assert _counts(archive) == (0, 2)
+    assert _blobs(archive) == []
+    # The next command that opens the store discards the dead process's temp file.
+    small = tmp_path / "small.txt"
+    small.write_text("after the crash")
+    cli.ok("ingest", small)
+    assert list(tmp_dir.glob("*.part")) == []
+    assert _counts(archive)[0] == 1
+
+
+def test_one_gib_file_ingests_in_bounded_memory(archive: Path, tmp_path: Path) -> None:
+    big = tmp_path / "gig.bin"
+    with big.open("wb") as fh:
+        fh.truncate(1024**3)
+    env = {"CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
+    code, peak_mb, err = run_cli_measured("--as", "alice", "ingest", big, "--json", env=env)
+    assert code == 0, err
+    assert 0 < peak_mb < 150, f"peak RSS {peak_mb:.0f} MB"

@@ -1,0 +1,391 @@
+"""Trusted time: RFC 3161 tokens from a real ``openssl ts`` TSA on checkpoints and bundle seals."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from custody.errors import TimestampError
+from custody.timestamp import tsa as tsa_client
+from tests.bundles import members, rewrite, root
+from tests.conftest import PASSPHRASES, Cli
+from tests.schemas import validate
+from tests.tamper import sql
+from tests.tsa_server import Pki, TsaServer, make_pki
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"), "Trusted")
+
+
+@pytest.fixture(scope="module")
+def rogue_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A TSA nobody told the archive or the court to trust."""
+    return make_pki(tmp_path_factory.mktemp("rogue"), "Rogue")
+
+
+@pytest.fixture
+def tsa(pki: Pki) -> Iterator[TsaServer]:
+    server = TsaServer(pki)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stamped(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tsa: TsaServer, pki: Pki) -> Path:
+    """An archive created with a TSA and its root CA; bob is an archivist."""
+    root_dir = tmp_path / "archive"
+    cli.ok(
+        "init", root_dir, "--admin", "alice", "--tsa-url", tsa.url, "--tsa-ca", pki.root_pem,
+        new_passphrase=PASSPHRASES["alice"],
+    )  # fmt: skip
+    monkeypatch.setenv("CUSTODY_ARCHIVE", str(root_dir))
+    cli.ok("actor", "add", "bob", "--role", "archivist", new_passphrase=PASSPHRASES["bob"])
+    return root_dir
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "submunition.txt"
+    path.write_text("Photo notes: sub-munition found 28 February near the school.\n")
+    return path
+
+
+def _latest(cli: Cli) -> dict[str, object]:
+    data: dict[str, object] = cli.ok("checkpoint", "--json").json()
+    return data
+
+
+def _openssl_verify(data: Path, token: Path, ca: Path, untrusted: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(data), "-in", str(token), "-CAfile", str(ca),
+         "-untrusted", str(untrusted)],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+
+
+def _export(cli: Cli, tmp_path: Path, name: str = "bundle.zip") -> tuple[Path, str]:
+    out = tmp_path / name
+    result = cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure to the court", actor="bob")
+    return out, result.err
+
+
+def _unzip(bundle: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(dest)
+    (folder,) = list(dest.iterdir())
+    return folder
+
+
+def _bundle_failures(
+    cli: Cli, bundle: Path, *extra: str | Path
+) -> tuple[int, list[dict[str, str]], list[dict[str, str]]]:
+    result = cli("verify-bundle", bundle, *extra, "--json")
+    checks = result.json()["checks"]
+    return result.code, [c for c in checks if not c["ok"]], [c for c in checks if c["check"] == "timestamp"]
+
+
+# --- checkpoints -------------------------------------------------------------------------------------------
+
+
+def test_every_checkpoint_of_a_command_gets_a_token(cli: Cli, stamped: Path, photo: Path) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    data = _latest(cli)
+    validate("checkpoint", data)
+    stamp = data["timestamp"]
+    assert isinstance(stamp, dict) and stamp["attested_time"] and stamp["tsa_url"].endswith("/tsr")
+    assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 0
+
+
+def test_checkpoint_token_verifies_with_stock_openssl(cli: Cli, stamped: Path, pki: Pki, tmp_path: Path) -> None:
+    data = _latest(cli)
+    assert isinstance(data["timestamp"], dict) and isinstance(data["note"], str)
+    note, token = tmp_path / "checkpoint.txt", tmp_path / "checkpoint.tsr"
+    note.write_text(data["note"], encoding="utf-8")
+    token.write_bytes(base64.b64decode(data["timestamp"]["token"]))
+    result = _openssl_verify(note, token, pki.root_pem, pki.tsa_cert_pem)
+    assert "Verification: OK" in result.stdout, result.stderr
+
+
+def test_verify_reports_the_attested_time(cli: Cli, stamped: Path, photo: Path) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    attested = _latest(cli)["timestamp"]
+    assert isinstance(attested, dict)
+    report = cli.ok("verify", "--all", "--json").json()
+    stamps = [c for c in report["checks"] if c["check"] == "timestamp"]
+    assert stamps and all(c["ok"] and not c["warning"] for c in stamps)
+    assert any(attested["attested_time"][:19] in c["detail"] for c in stamps)
+
+
+def test_verify_fails_when_tokens_do_not_chain_to_the_given_root(cli: Cli, stamped: Path, rogue_pki: Pki) -> None:
+    result = cli("verify", "--all", "--tsa-ca", rogue_pki.root_pem, "--json")
+    assert result.code == 1
+    failures = [c for c in result.json()["checks"] if not c["ok"]]
+    assert failures and all(c["check"] == "timestamp" for c in failures)
+    assert "not signed by a TSA chaining to the given CA" in failures[0]["detail"]
+
+
+def test_verify_fails_on_a_token_over_other_data(cli: Cli, stamped: Path, photo: Path) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    # An insider swaps checkpoint 3's token for checkpoint 1's: genuine, but over another note.
+    first = "(SELECT {} FROM checkpoint_timestamps WHERE checkpoint_num = 1)"
+    sql(
+        stamped,
+        f"UPDATE checkpoint_timestamps SET response = {first.format('response')}, "
+        f"nonce = {first.format('nonce')} WHERE checkpoint_num = 3",
+    )
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    (failure,) = [c for c in result.json()["checks"] if not c["ok"]]
+    assert failure["subject"] == "checkpoint #3" and "over other data" in failure["detail"]
+
+
+def test_verify_fails_when_the_stored_nonce_is_not_the_one_in_the_token(cli: Cli, stamped: Path) -> None:
+    sql(stamped, "UPDATE checkpoint_timestamps SET nonce = '12345' WHERE checkpoint_num = 1")
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    (failure,) = [c for c in result.json()["checks"] if not c["ok"]]
+    assert "nonce" in failure["detail"]
+
+
+def test_tokens_are_append_only(stamped: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(stamped / "custody.db") as conn, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM checkpoint_timestamps")
+
+
+# --- the TSA failing --------------------------------------------------------------------------------------
+
+
+def test_tsa_down_leaves_the_checkpoint_untimestamped_and_the_command_completes(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path
+) -> None:
+    tsa.stop()
+    result = cli.ok("ingest", photo, actor="bob")
+    assert "untimestamped" in result.err and "unreachable" in result.err and "timestamp --pending" in result.err
+    assert cli.ok("list", "--json").json()[0]["item_id"] == "EV-000001"
+    assert _latest(cli)["timestamp"] is None
+    assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 1
+
+
+def test_timestamp_pending_fetches_tokens_once_the_tsa_is_back(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path, tmp_path: Path
+) -> None:
+    tsa.stop()
+    cli.ok("ingest", photo, actor="bob")
+    cli.ok("annotate", "EV-000001", "Same object as in the strike video", actor="bob")
+    down = cli("timestamp", "--pending", actor="bob")
+    assert down.code == 2 and "unreachable" in down.err and "2 remain untimestamped" in down.err
+    warned = cli.ok("verify", "--all", "--json").json()
+    assert any(c["check"] == "timestamp" and c["warning"] and "untimestamped" in c["detail"] for c in warned["checks"])
+    tsa.start()
+    fetched = cli.ok("timestamp", "--pending", "--json", actor="bob").json()
+    # The two commands' checkpoints, then the one of the verify that ran while the TSA was down.
+    assert [s["checkpoint"] for s in fetched["stamped"]] == [3, 4, 5]
+    assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 0
+    report = cli.ok("verify", "--all", "--json").json()
+    assert not [c for c in report["checks"] if c["warning"]]
+    assert cli.ok("timestamp", "--pending", actor="bob").out.startswith("Every checkpoint already has a timestamp")
+
+
+def test_a_tsa_refusal_is_reported_with_its_status(cli: Cli, stamped: Path, tsa: TsaServer, photo: Path) -> None:
+    tsa.mode = "reject"
+    result = cli.ok("ingest", photo, actor="bob")
+    assert "refused the request: rejection" in result.err and "not supported" in result.err
+    assert _latest(cli)["timestamp"] is None
+
+
+def test_an_http_error_from_the_tsa_is_reported(cli: Cli, stamped: Path, tsa: TsaServer, photo: Path) -> None:
+    tsa.mode = "http-error"
+    result = cli.ok("ingest", photo, actor="bob")
+    assert "answered HTTP 503" in result.err
+    assert _latest(cli)["timestamp"] is None
+
+
+def test_a_token_from_an_untrusted_tsa_is_not_kept(cli: Cli, stamped: Path, rogue_pki: Pki, photo: Path) -> None:
+    rogue = TsaServer(rogue_pki)
+    rogue.start()
+    try:
+        result = cli("config", "set", "tsa.url", rogue.url)
+        assert result.code == 0 and "not signed by a TSA chaining to the given CA" in result.err
+        cli.ok("ingest", photo, actor="bob")
+    finally:
+        rogue.stop()
+    assert rogue.requests == 2
+    assert _latest(cli)["timestamp"] is None
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+
+def test_config_set_configures_a_tsa_later_and_is_logged(
+    cli: Cli, archive: Path, tsa: TsaServer, pki: Pki, photo: Path
+) -> None:
+    assert _latest(cli)["timestamp"] is None
+    cli.ok("config", "set", "tsa.url", tsa.url)
+    cli.ok("config", "set", "tsa.ca", pki.root_pem)
+    shown = cli.ok("config", "show", "--json").json()
+    assert shown["tsa.url"] == tsa.url and shown["tsa.ca"].startswith("tsa/ca-")
+    cli.ok("ingest", photo)
+    assert isinstance(_latest(cli)["timestamp"], dict)
+    configured = [e for e in cli.ok("log", "--json").json() if e["action"] == "configure"]
+    assert [e["payload"]["setting"] for e in configured] == ["tsa.url", "tsa.ca"]
+    assert "Trusted Root CA" in configured[1]["payload"]["subjects"][0]
+
+
+def test_only_admins_change_settings_and_the_refusal_is_logged(cli: Cli, stamped: Path, tsa: TsaServer) -> None:
+    result = cli("config", "set", "tsa.url", "http://127.0.0.1:1/tsr", actor="bob")
+    assert result.code == 3
+    assert cli.ok("config", "show", "--json").json()["tsa.url"] == tsa.url
+    assert cli.ok("log", "--json").json()[-1]["action"] == "refuse"
+
+
+def test_config_set_refuses_bad_values_and_changes_nothing(cli: Cli, stamped: Path, tmp_path: Path) -> None:
+    before = (stamped / "custody.toml").read_bytes()
+    events = len(cli.ok("log", "--json").json())
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    for args, message in (
+        (("tsa.url", "ftp://tsa.example"), "must start with http:// or https://"),
+        (("tsa.ca", not_pem), "not a PEM certificate file"),
+        (("tsa.timeout", "soon"), "not a number of seconds"),
+        (("store.url", "x"), "unknown setting"),
+    ):
+        result = cli("config", "set", *args)
+        assert result.code == 2 and message in result.err
+    assert (stamped / "custody.toml").read_bytes() == before
+    assert len(cli.ok("log", "--json").json()) == events
+
+
+def test_init_refuses_a_tsa_ca_without_a_tsa_url(cli: Cli, tmp_path: Path, pki: Pki) -> None:
+    result = cli("init", tmp_path / "a", "--admin", "alice", "--tsa-ca", pki.root_pem, new_passphrase="x")
+    assert result.code == 2 and "--tsa-ca needs --tsa-url" in result.err
+    assert not (tmp_path / "a").exists()
+
+
+def test_init_with_an_unreachable_tsa_still_creates_the_archive(cli: Cli, tmp_path: Path) -> None:
+    result = cli(
+        "init", tmp_path / "a", "--admin", "alice", "--tsa-url", "http://127.0.0.1:9/tsr",
+        new_passphrase=PASSPHRASES["alice"],
+    )  # fmt: skip
+    assert result.code == 0 and "checkpoint #1 is untimestamped" in result.err
+    assert (tmp_path / "a" / "custody.toml").is_file()
+
+
+# --- bundles ----------------------------------------------------------------------------------------------
+
+
+def test_bundle_seal_token_verifies_with_stock_openssl(
+    cli: Cli, stamped: Path, photo: Path, pki: Pki, tmp_path: Path
+) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    bundle, _ = _export(cli, tmp_path)
+    folder = _unzip(bundle, tmp_path / "x")
+    custody = folder / "custody"
+    seal = _openssl_verify(custody / "seal.sig", custody / "seal.tsr", pki.root_pem, custody / "seal.tsa-certs.pem")
+    assert "Verification: OK" in seal.stdout, seal.stderr
+    checkpoint = _openssl_verify(
+        custody / "checkpoint.txt", custody / "checkpoint.tsr", pki.root_pem, custody / "checkpoint.tsa-certs.pem"
+    )
+    assert "Verification: OK" in checkpoint.stdout, checkpoint.stderr
+    guide = (custody / "VERIFY.md").read_text()
+    assert "openssl ts -verify -data custody/seal.sig -in custody/seal.tsr" in guide
+
+
+def test_verify_bundle_checks_both_tokens_and_reports_the_time(
+    cli: Cli, stamped: Path, photo: Path, pki: Pki, tmp_path: Path
+) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    bundle, _ = _export(cli, tmp_path)
+    code, failures, stamps = _bundle_failures(cli, bundle, "--tsa-ca", pki.root_pem)
+    assert code == 0 and not failures
+    assert {c["subject"] for c in stamps} == {"custody/seal.tsr", "custody/checkpoint.tsr"}
+    assert all("attested 20" in c["detail"] and not c["warning"] for c in stamps)
+
+
+def test_verify_bundle_without_a_tsa_root_warns_that_the_chain_was_not_checked(
+    cli: Cli, stamped: Path, photo: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    bundle, _ = _export(cli, tmp_path)
+    code, failures, stamps = _bundle_failures(cli, bundle)
+    assert code == 0 and not failures
+    assert stamps and all(c["warning"] and "pass --tsa-ca" in c["detail"] for c in stamps)
+
+
+def test_verify_bundle_fails_a_seal_token_from_an_untrusted_tsa(
+    cli: Cli, stamped: Path, photo: Path, rogue_pki: Pki, tmp_path: Path
+) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    bundle, _ = _export(cli, tmp_path)
+    code, failures, _ = _bundle_failures(cli, bundle, "--tsa-ca", rogue_pki.root_pem)
+    assert code == 1 and {f["subject"] for f in failures} == {"custody/seal.tsr", "custody/checkpoint.tsr"}
+
+
+def test_verify_bundle_fails_a_seal_token_over_other_data(
+    cli: Cli, stamped: Path, photo: Path, pki: Pki, tmp_path: Path
+) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    bundle, _ = _export(cli, tmp_path)
+
+    def swap(entries: dict[str, bytes]) -> dict[str, bytes]:
+        # A genuine token from the same TSA, but over the checkpoint rather than this seal.
+        top = root(entries)
+        return {**entries, f"{top}/custody/seal.tsr": entries[f"{top}/custody/checkpoint.tsr"]}
+
+    forged = rewrite(bundle, tmp_path / "forged.zip", swap)
+    code, failures, _ = _bundle_failures(cli, forged, "--tsa-ca", pki.root_pem)
+    assert code == 1
+    (failure,) = failures
+    assert failure["subject"] == "custody/seal.tsr" and "over other data" in failure["detail"]
+
+
+def test_export_with_the_tsa_down_still_writes_a_complete_bundle(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path, pki: Pki, tmp_path: Path
+) -> None:
+    cli.ok("ingest", photo, actor="bob")
+    tsa.stop()
+    bundle, err = _export(cli, tmp_path)
+    assert "sealed without a trusted timestamp" in err
+    names = {n.split("/", 1)[1] for n in members(bundle)}
+    assert "custody/seal.tsr" not in names and "custody/checkpoint.tsr" not in names
+    code, failures, stamps = _bundle_failures(cli, bundle, "--tsa-ca", pki.root_pem)
+    assert code == 0 and not failures
+    (absent,) = stamps
+    assert absent["warning"] and "absent" in absent["detail"]
+
+
+# --- the token checks themselves --------------------------------------------------------------------------
+
+
+def _token(tsa: TsaServer, pki: Pki, data: bytes) -> tsa_client.Token:
+    return tsa_client.request_token(tsa.url, data, timeout=5, roots=tsa_client.load_roots(pki.root_pem))
+
+
+def test_a_token_dated_before_the_events_it_covers_fails(tsa: TsaServer, pki: Pki) -> None:
+    token = _token(tsa, pki, b"note")
+    resp = tsa_client.parse_response(token.response, "t")
+    with pytest.raises(TimestampError, match="is before the events it covers"):
+        tsa_client.check_token(resp, b"note", roots=None, source="t", not_before=token.gen_time + timedelta(hours=1))
+
+
+def test_a_token_whose_nonce_differs_from_the_request_fails(tsa: TsaServer, pki: Pki) -> None:
+    token = _token(tsa, pki, b"note")
+    resp = tsa_client.parse_response(token.response, "t")
+    with pytest.raises(TimestampError, match="nonce"):
+        tsa_client.check_token(resp, b"note", roots=None, source="t", nonce=token.nonce + 1)
+
+
+def test_garbage_from_a_tsa_is_not_a_token() -> None:
+    with pytest.raises(TimestampError, match="not an RFC 3161 time-stamp response"):
+        tsa_client.parse_response(b"<html>proxy error</html>", "the answer of http://tsa")

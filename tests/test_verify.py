@@ -1,0 +1,149 @@
+"""custody verify: everything re-checked, and every kind of tampering found and named."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.tamper import sql
+
+
+@pytest.fixture
+def filled(cli: Cli, team: Path, evidence: Path) -> Path:
+    cli.ok("ingest", "-r", evidence, "--case", "UA-1", actor="bob")
+    cli.ok("annotate", "EV-000001", "Statement matches the strike video", "--tag", "corroborated", actor="carol")
+    return team
+
+
+def _failing(cli: Cli, *args: str) -> list[dict[str, str]]:
+    result = cli("verify", *args, "--json", actor="dave")
+    assert result.code == 1, result.out
+    report = result.json()
+    assert report["ok"] is False
+    return [c for c in report["checks"] if not c["ok"]]
+
+
+def test_clean_archive_verifies_with_exit_zero(cli: Cli, filled: Path) -> None:
+    result = cli("verify", "--all", "--json", actor="dave")
+    assert result.code == 0, result.out
+    report = result.json()
+    assert report["ok"] and report["failures"] == 0
+    checks = {(c["check"], c["subject"]) for c in report["checks"]}
+    assert {("blob", "EV-000001"), ("record-signature", "EV-000002"), ("chain", "log")} <= checks
+
+
+def test_verify_named_items_only_rehashes_those(cli: Cli, filled: Path) -> None:
+    report = cli.ok("verify", "EV-000002", "--json", actor="dave").json()
+    assert {c["subject"] for c in report["checks"] if c["check"] == "blob"} == {"EV-000002"}
+
+
+def test_verification_is_itself_logged(cli: Cli, filled: Path) -> None:
+    cli.ok("verify", "--all", actor="dave")
+    last = cli.ok("log", "--json").json()[-1]
+    assert last["action"] == "verify" and last["payload"]["ok"] is True
+
+
+def test_human_report_says_all_passed(cli: Cli, filled: Path) -> None:
+    assert "ALL CHECKS PASSED" in cli.ok("verify", "--all", actor="dave").out
+
+
+def test_verify_without_items_or_all_is_an_error(cli: Cli, filled: Path) -> None:
+    result = cli("verify", actor="dave")
+    assert result.code != 0 and "--all" in result.err
+
+
+def test_unknown_item_is_named(cli: Cli, filled: Path) -> None:
+    result = cli("verify", "EV-999999", actor="dave")
+    assert result.code != 0 and "EV-999999" in result.err
+
+
+def test_flipped_byte_in_stored_file_is_detected(cli: Cli, filled: Path) -> None:
+    sha = cli.ok("list", "--json").json()[1]["sha256"]
+    blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+    blob.chmod(0o644)
+    data = bytearray(blob.read_bytes())
+    data[1000] ^= 0x01
+    blob.write_bytes(bytes(data))
+    blob.chmod(0o444)
+    failures = _failing(cli, "--all")
+    assert [(c["check"], c["subject"]) for c in failures] == [("blob", "EV-000002")]
+    assert "sha256" in failures[0]["detail"] and "blake3" in failures[0]["detail"]
+
+
+def test_item_record_edited_in_sql_is_detected(cli: Cli, filled: Path) -> None:
+    sql(filled, "UPDATE items SET record = replace(record, 'transcript.txt', 'innocent.txt') WHERE item_id='EV-000003'")
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert ("record-signature", "EV-000003") in failures
+    assert ("ingest-event", "EV-000003") in failures
+
+
+def test_event_deleted_from_the_middle_is_detected(cli: Cli, filled: Path) -> None:
+    sql(filled, "DELETE FROM events WHERE seq = 6")
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert ("sequence", "event 7") in failures
+    assert ("chain", "event 7") in failures
+
+
+def test_two_swapped_events_are_detected(cli: Cli, filled: Path) -> None:
+    sql(
+        filled,
+        "UPDATE events SET seq = -1 WHERE seq = 6",
+        "UPDATE events SET seq = 6 WHERE seq = 7",
+        "UPDATE events SET seq = 7 WHERE seq = -1",
+    )
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert {("event-signature", "event 6"), ("event-signature", "event 7")} <= failures
+    assert ("chain", "event 6") in failures
+
+
+def test_signature_replaced_by_one_from_another_key_is_detected(cli: Cli, filled: Path) -> None:
+    from custody import keys
+    from custody.archive import Archive
+    from custody.canonical import canonical
+    from custody.log.events import LogEvent, events_for
+
+    archive = Archive.open(filled)
+    with archive.db.read() as session:
+        target = events_for(session, "EV-000001")[-1]  # carol's annotation
+    mallory = keys.generate()
+    forged = keys.b64(mallory.sign(canonical(target.unsigned())))
+    sql(filled, f"UPDATE events SET sig = '{forged}' WHERE seq = {target.seq}")
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert ("event-signature", f"event {target.seq}") in failures
+    assert isinstance(target, LogEvent)
+
+
+def test_actor_role_escalated_in_sql_is_detected(cli: Cli, filled: Path) -> None:
+    sql(filled, "UPDATE actors SET role = 'admin' WHERE name = 'carol'")
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert ("actor", "carol") in failures
+
+
+def test_writable_blob_is_reported_as_unprotected(cli: Cli, filled: Path) -> None:
+    sha = cli.ok("list", "--json").json()[2]["sha256"]
+    (filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha).chmod(0o644)
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert failures == {("lock", "EV-000003")}
+
+
+def test_missing_blob_is_detected(cli: Cli, filled: Path) -> None:
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    os.remove(filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha)
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}
+    assert ("blob", "EV-000001") in failures
+
+
+def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"f{i}.bin").write_bytes(os.urandom(50_000))
+    cli.ok("ingest", "-r", folder)
+    report = cli.ok("verify", "--all", "--json").json()
+    assert sum(1 for c in report["checks"] if c["check"] == "blob" and c["ok"]) == 12
+    with sqlite3.connect(archive / "custody.db") as conn:
+        assert conn.execute("select count(*) from items").fetchone()[0] == 12
