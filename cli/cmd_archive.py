@@ -131,7 +131,8 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
         ["latest checkpoint", "none" if cp is None else f"#{cp['number']} size {cp['size']} at {cp['time']}"],
         [
             "time-stamp authority",
-            "none" if data["tsa"]["url"] is None
+            "none"
+            if data["tsa"]["url"] is None
             else f"{data['tsa']['url']} ({data['tsa']['untimestamped']} checkpoints untimestamped)",
         ],
         ["actors", ", ".join(f"{a['name']} ({a['role']})" for a in data["actors"])],

@@ -13,6 +13,7 @@ from custody.errors import InputError
 from custody.ingest import Source, ingest_manifest
 from custody.ingest import ingest as ingest_files
 from custody.items import get_content, list_items, show_item
+from custody.metadata import describe_content_credentials
 from custody.records import Provenance
 from custody.similarity import DEFAULT_THRESHOLD, similar_items
 from custody.timeutil import parse_iso
@@ -175,8 +176,10 @@ def _render_view(data: dict[str, Any]) -> None:
     rows += [["cases", ", ".join(data["cases"])], ["signed by", data["signer"]]]
     metadata = rec.get("metadata") or {}
     for key, value in metadata.items():
-        if key not in {"tools", "raw_sha256"}:
+        if key not in {"tools", "raw_sha256", "content_credentials"}:
             rows.append([f"metadata.{key}", value])
+    if metadata.get("content_credentials"):
+        rows.append(["Content Credentials", describe_content_credentials(metadata["content_credentials"])])
     if metadata.get("tool_missing"):
         rows.append(["[red]tool missing[/]", f"{metadata['tool_missing']}: metadata could not be read at ingest"])
     rows += [["[yellow]flag[/]", f"{f['code']}: {f['message']}"] for f in rec.get("flags") or []]

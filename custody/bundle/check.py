@@ -206,9 +206,7 @@ def _check_timestamps(
     """The RFC 3161 tokens over the seal and the checkpoint, when the bundle carries them."""
     roots = tsa.load_roots(tsa_ca) if tsa_ca is not None else None
     if bundle.has(layout.SEAL_TSR):
-        _check_token(
-            bundle, layout.SEAL_TSR, layout.SEAL_SIG, roots, _event_time(export) if export else None, report
-        )
+        _check_token(bundle, layout.SEAL_TSR, layout.SEAL_SIG, roots, _event_time(export) if export else None, report)
     else:
         report.add(
             "timestamp",

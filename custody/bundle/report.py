@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..metadata import describe_content_credentials
+
 _STYLE = """
 body{font-family:Georgia,serif;max-width:60em;margin:2em auto;color:#111}
 h1,h2,h3{font-family:Helvetica,Arial,sans-serif} table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
@@ -82,6 +84,10 @@ def report_html(
         for key in ("captured_at", "gps", "device", "width", "height", "duration_seconds"):
             if metadata.get(key) is not None:
                 parts.append(_row(f"Capture metadata: {key.replace('_', ' ')}", metadata[key]))
+        if metadata.get("content_credentials"):
+            parts.append(
+                _row("Content Credentials (C2PA)", describe_content_credentials(metadata["content_credentials"]))
+            )
         for flag in rec.get("flags") or []:
             parts.append(_row("Flag", flag.get("message") if isinstance(flag, dict) else flag))
         parts.append(

@@ -8,6 +8,7 @@ from typing import Any
 
 import PIL
 
+from .content_credentials import library_version, read_content_credentials
 from .image import extract_image
 from .similar import perceptual_hash
 from .video import extract_video, ffprobe_version
@@ -32,9 +33,17 @@ def extract(path: Path, media_type: str) -> Extraction:
         summary, raw, warnings = extract_video(path)
         tools = {"ffprobe": ffprobe_version() or "missing"}
     else:
-        return Extraction({"kind": "other"}, {}, [], {})
-    phash = perceptual_hash(path, media_type) if not summary.get("tool_missing") else None
-    if phash:
-        summary["phash"] = phash
-    summary["tools"] = tools
+        summary, raw, warnings, tools = {"kind": "other"}, {}, [], {}
+    if summary["kind"] != "other":
+        phash = perceptual_hash(path, media_type) if not summary.get("tool_missing") else None
+        if phash:
+            summary["phash"] = phash
+    credentials, store = read_content_credentials(path, media_type)
+    if credentials is not None:
+        summary["content_credentials"] = credentials
+        tools["c2pa-python"] = library_version() or "missing"
+        if store:
+            raw = {**raw, "c2pa": store}
+    if tools:
+        summary["tools"] = tools
     return Extraction(summary, raw, warnings, tools)

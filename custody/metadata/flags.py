@@ -46,6 +46,18 @@ def compute_flags(
         flag("metadata_absent", "no creation time or location in the container (stripped or re-encoded?)")
     if metadata.get("tool_missing"):
         flag("tool_missing", f"{metadata['tool_missing']} was not available; metadata was not read")
+    credentials = metadata.get("content_credentials")
+    if credentials and credentials.get("not_read"):
+        flag("c2pa_not_read", credentials["not_read"])
+    elif credentials and credentials.get("validation_state") == "Invalid":
+        codes = ", ".join(
+            f["code"] for f in credentials.get("failures") or [] if f["code"] != "signingCredential.untrusted"
+        )
+        flag(
+            "c2pa_invalid",
+            f"Content Credentials do not validate ({codes or 'no reason given'}): the file was changed after signing, "
+            "or the manifest was not made for it",
+        )
     if warnings and kind in {"image", "video"}:
         flag("corrupt", "the file could not be fully decoded (corrupt or truncated); preserved as received")
     mismatch = extension_mismatch(media_type, name)
