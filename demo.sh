@@ -41,6 +41,15 @@ custody --as david get EV-000001 --out "$DEMO_DIR/EV-000001.jpg" --purpose "exhi
 step "The custody log"
 custody --as david log
 
+step "A re-upload of the strike photo is found on a platform: resized, recompressed, EXIF stripped"
+python3 -c 'import sys; from PIL import Image; im = Image.open(sys.argv[1]); im.resize((im.width // 2, im.height // 2)).convert("RGB").save(sys.argv[2], quality=70)' \
+    "$DEMO_DIR/incoming/IMG_20260228_140311.jpg" "$DEMO_DIR/channel_post_88.jpg"
+custody --as bohdan ingest "$DEMO_DIR/channel_post_88.jpg" --case UA-2026-0228 --platform Telegram \
+    --posted-at 2026-03-02T07:45:00+02:00 --uploader @example_channel --language uk \
+    --source-url "https://t.me/example/4488" --collected-by "Field team 3" --method "saved from the public channel"
+custody --as chloe show EV-000005
+custody --as chloe similar EV-000005
+
 step "The lawyer verifies everything"
 custody --as david verify --all
 

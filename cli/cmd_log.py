@@ -64,12 +64,18 @@ def render_report(report: Report, json_: bool) -> None:
     else:
         summary: dict[str, list[int]] = {}
         for c in report.checks:
-            counts = summary.setdefault(c.check, [0, 0])
-            counts[0 if c.ok else 1] += 1
+            counts = summary.setdefault(c.check, [0, 0, 0])
+            counts[2 if not c.ok else 1 if c.warning else 0] += 1
         rows = [
-            [name, f"{ok} passed", "" if not bad else f"[red]{bad} failed[/]"] for name, (ok, bad) in summary.items()
+            [
+                name,
+                f"{ok} passed" if ok else "",
+                f"[yellow]{warned} warning(s)[/]" if warned else "",
+                f"[red]{bad} failed[/]" if bad else "",
+            ]
+            for name, (ok, warned, bad) in summary.items()
         ]
-        table("Verification", ["check", "passed", "failed"], rows)
+        table("Verification", ["check", "passed", "warnings", "failed"], rows)
         notable = [c for c in report.checks if not c.ok or c.warning]
         if notable:
             table(

@@ -212,7 +212,7 @@ def _check_timestamps(
             "timestamp",
             layout.SEAL_TSR,
             True,
-            "absent: the seal proves who sealed the bundle, not when (no TSA answered at export)",
+            "absent: the seal proves who sealed the bundle, not when (no TSA configured, or none answered at export)",
             warning=True,
         )
     if bundle.has(layout.CHECKPOINT_TSR):
