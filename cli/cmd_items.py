@@ -27,6 +27,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 Opt = typer.Option
 
 
+_LIST_EVERY_FILE_UP_TO = 50
+
+
 def ingest(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files (or folders with --recursive) to ingest.", readable=False)
@@ -114,11 +117,29 @@ def ingest(
     if json_:
         print_json([r.to_json() for r in results])
         return
+    if len(results) <= _LIST_EVERY_FILE_UP_TO:
+        table(
+            f"Ingested {len(results)} file(s)",
+            ["item", "file", "size", "media type", "sha256", "duplicate of"],
+            [
+                [r.item_id, r.original_name, r.size, r.media_type, short(r.sha256), r.duplicate_of or ""]
+                for r in results
+            ],
+        )
+        return
+    # A table of thousands of rows helps nobody and takes longer to draw than to ingest.
+    by_type: dict[str, list[int]] = {}
+    for r in results:
+        counts = by_type.setdefault(r.media_type, [0, 0, 0])
+        counts[0 if r.duplicate_of is None else 1] += 1
+        counts[2] += r.size
+    new_ids = [r.item_id for r in results if r.duplicate_of is None]
     table(
-        f"Ingested {len(results)} file(s)",
-        ["item", "file", "size", "media type", "sha256", "duplicate of"],
-        [[r.item_id, r.original_name, r.size, r.media_type, short(r.sha256), r.duplicate_of or ""] for r in results],
+        f"Ingested {len(results)} files" + (f": new items {new_ids[0]} .. {new_ids[-1]}" if new_ids else ""),
+        ["media type", "new items", "already held (acquisitions)", "bytes"],
+        [[kind, new, known, size] for kind, (new, known, size) in sorted(by_type.items())],
     )
+    out.print("Each file's item id and digests: custody list (or ingest --json, for scripts).")
 
 
 def list_(

@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,7 +198,8 @@ def new_item(
     extra: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
-    num = (session.scalar(select(func.max(Item.num))) or 0) + 1
+    with session.no_autoflush:  # items are flushed as they are made; pending events can wait
+        num = (session.scalar(select(func.max(Item.num))) or 0) + 1
     item_id = f"EV-{num:06d}"
     record: dict[str, Any] = {
         "type": records.RECORD_TYPE,
@@ -254,7 +256,9 @@ BATCH_BYTES = 256 * 1024 * 1024
 def _record_one(
     acting: Acting, session: Session, source: Source, stored: _Stored, provenance: records.Provenance
 ) -> IngestResult:
-    existing = session.scalars(select(Item).where(Item.sha256 == stored.digests.sha256)).first()
+    # Every new Item is flushed by new_item, so the lookup needs no autoflush of pending events.
+    with session.no_autoflush:
+        existing = session.scalars(select(Item).where(Item.sha256 == stored.digests.sha256)).first()
     acquisition = _acquisition(source, stored, provenance)
     if existing is None:
         extraction = stored.extraction
@@ -289,6 +293,35 @@ def _record_one(
     )
 
 
+# Reading, hashing and writing release the GIL, so files of a batch are stored side by side.
+STORE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _store_all(acting: Acting, sources: list[Source], on_bytes: Callable[[int], None]) -> list[_Stored]:
+    """Store every file of a batch, in order of the sources; the first failure stops the rest."""
+    if len(sources) == 1 or STORE_WORKERS == 1:
+        return [_store(acting, source, on_bytes) for source in sources]
+    pool = ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(sources)), thread_name_prefix="custody-store")
+    try:
+        futures = [pool.submit(_store, acting, source, on_bytes) for source in sources]
+        return [future.result() for future in futures]
+    finally:
+        # Files not yet started are dropped; ones being written finish or abort their own temp file.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _record_batch(
+    acting: Acting, sources: list[tuple[Source, records.Provenance]], blobs: list[_Stored]
+) -> list[IngestResult]:
+    """Make a stored batch durable, then sign and log it in one transaction."""
+    acting.archive.store.sync()
+    with acting.writing() as session:
+        return [
+            _record_one(acting, session, source, blob, provenance)
+            for (source, provenance), blob in zip(sources, blobs, strict=True)
+        ]
+
+
 def ingest_batch(
     acting: Acting,
     sources: list[tuple[Source, records.Provenance]],
@@ -299,10 +332,7 @@ def ingest_batch(
     An interruption leaves no row and no event for the batch; blobs already stored are complete
     and content-addressed, so a re-run finds them and only records them.
     """
-    stored = [(source, provenance, _store(acting, source, on_bytes)) for source, provenance in sources]
-    acting.archive.store.sync()
-    with acting.writing() as session:
-        return [_record_one(acting, session, source, blob, provenance) for source, provenance, blob in stored]
+    return _record_batch(acting, sources, _store_all(acting, [source for source, _p in sources], on_bytes))
 
 
 def ingest_one(

@@ -7,7 +7,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .canonical import canonical, canonical_text
+from .canonical import canonical
 from .keys import Signer, b64, unb64, verify_signature
 
 RECORD_TYPE = "custody.item/v1"
@@ -52,7 +52,8 @@ class SignedRecord:
 
 def sign(record: dict[str, Any], signer: Signer) -> SignedRecord:
     """Canonicalise and sign an item record."""
-    return SignedRecord(canonical_text(record), b64(signer.sign(canonical(record))), signer.key_id)
+    data = canonical(record)
+    return SignedRecord(data.decode("utf-8"), b64(signer.sign(data)), signer.key_id)
 
 
 def signature_valid(text: str, signature: str, public_key: Ed25519PublicKey) -> bool:

@@ -113,6 +113,71 @@ def test_many_files_print_a_summary_table(cli: Cli, archive: Path, evidence: Pat
     assert "EV-000003" in result.out
 
 
+def test_a_large_batch_prints_a_summary_by_media_type(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(59):
+        (folder / f"note-{n:02d}.txt").write_text(f"witness note {n}\n")
+    (folder / "note-copy.txt").write_text("witness note 0\n")
+    out = " ".join(cli.ok("ingest", "-r", folder).out.split())
+    assert "Ingested 60 files: new items EV-000001 .. EV-000059" in out
+    assert "text/plain │ 59 │ 1 │" in out
+    assert "custody list" in out
+
+
+def test_identical_files_in_one_batch_become_one_item_and_an_acquisition(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (folder / name).write_bytes(b"the same photo")
+    (folder / "d.txt").write_text("something else")
+    rows = cli.ok("ingest", "-r", folder, "--case", "K1", "--json").json()
+    assert [(r["item_id"], r["duplicate_of"]) for r in rows] == [
+        ("EV-000001", None),
+        ("EV-000001", "EV-000001"),
+        ("EV-000001", "EV-000001"),
+        ("EV-000002", None),
+    ]
+    assert len(cli.ok("show", "EV-000001", "--json").json()["acquisitions"]) == 3
+    assert cli.ok("verify", "--all", "--json").json()["ok"]
+
+
+def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
+    from custody.archive import Archive
+    from custody.ingest import collect, ingest_batch
+    from custody.records import Provenance
+
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"clip-{n}.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    seen = 0
+
+    def interrupt(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 4 * 1024 * 1024:
+            raise KeyboardInterrupt
+
+    before = _counts(archive)
+    sources = [(source, Provenance()) for source in collect([folder], True, False)]
+    with pytest.raises(KeyboardInterrupt):
+        ingest_batch(acting, sources, interrupt)
+    assert _counts(archive) == before
+    assert list((archive / "store" / "tmp").iterdir()) == []
+    # A file another worker had finished is a complete blob under its own digest, never a partial one.
+    for blob in _blobs(archive):
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    rows = cli.ok("ingest", "-r", folder, "--json").json()
+    assert len(rows) == 6 and all(r["duplicate_of"] is None for r in rows)
+    assert cli.ok("verify", "--all", "--json").json()["ok"]
+
+
 # Bad input: one line naming the path, non-zero exit, nothing written.
 
 

@@ -108,6 +108,7 @@ class LogEvent:
 
 
 _LAST = "custody_last_event"
+_LAST_HASH = "custody_last_event_hash"
 
 
 def last_event(session: Session) -> LogEvent | None:
@@ -129,6 +130,8 @@ def append(
 ) -> LogEvent:
     """Sign and append one event inside the caller's write transaction."""
     previous = last_event(session)
+    # The hash of the event this transaction appended last is remembered, not re-encoded.
+    prev = GENESIS_PREV if previous is None else session.info.get(_LAST_HASH) or previous.chain_hash()
     unsigned = LogEvent(
         seq=previous.seq + 1 if previous else 0,
         time=iso(now or utc_now()),
@@ -136,7 +139,7 @@ def append(
         action=action,
         item=item,
         payload=payload,
-        prev=previous.chain_hash() if previous else GENESIS_PREV,
+        prev=prev,
         sig="",
     )
     event = LogEvent(**{**unsigned.__dict__, "sig": b64(signer.sign(canonical(unsigned.unsigned())))})
@@ -152,9 +155,11 @@ def append(
             sig=event.sig,
         )
     )
-    tree.append_leaf(session, event.seq, event.canonical())
+    leaf_data = event.canonical()
+    tree.append_leaf(session, event.seq, leaf_data)
     # Appends hold the archive-wide write lock, so nobody else can add an event before commit.
     session.info[_LAST] = event
+    session.info[_LAST_HASH] = hashlib.sha256(leaf_data).hexdigest()
     return event
 
 

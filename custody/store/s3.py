@@ -413,6 +413,7 @@ class S3BlobStore:
         vid = head.get("VersionId")
         version: _Version = {"VersionId": vid} if vid else {}
         # Some S3-compatible servers drop Object Lock headers on multipart uploads; lock explicitly then.
+        relocked = False
         if head.get("ObjectLockMode") != "COMPLIANCE":
             self.client.put_object_retention(
                 Bucket=bucket,
@@ -420,9 +421,12 @@ class S3BlobStore:
                 Retention={"Mode": "COMPLIANCE", "RetainUntilDate": self._retain_until()},
                 **version,
             )
+            relocked = True
         if self.settings.legal_hold and head.get("ObjectLockLegalHoldStatus") != "ON":
             self.client.put_object_legal_hold(Bucket=bucket, Key=key, LegalHold={"Status": "ON"}, **version)
-        info = self._lock_info_of(self._head_version(key, vid))
+            relocked = True
+        # Only a lock applied after the upload needs reading back; otherwise the first HEAD shows it.
+        info = self._lock_info_of(self._head_version(key, vid) if relocked else head)
         if info.mode != "COMPLIANCE" or (self.settings.legal_hold and not info.legal_hold):
             raise StoreError(
                 f"blob {sha256_hex} was uploaded to S3 bucket '{bucket}' at {self.endpoint} but is not under "
