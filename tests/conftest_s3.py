@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
@@ -60,6 +61,32 @@ def s3_client_for(server: MotoServer) -> S3Client:
         response_checksum_validation="when_required",
     )
     return boto3.client("s3", endpoint_url=server.url, region_name=S3_REGION, config=config)
+
+
+@pytest.fixture
+def private_s3(s3_server: MotoServer, tmp_path: Path) -> Iterator[MotoServer]:
+    """A moto_server of this test's own, for tests that stop and restart it.
+
+    A restart replays the server's recording; the shared server's holds every earlier test's
+    requests, so only a private one replays a short history that is the same on every run.
+    """
+    server = MotoServer(tmp_path / "private-moto")
+    server.start(restore=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_s3_client(private_s3: MotoServer) -> S3Client:
+    return s3_client_for(private_s3)
+
+
+@pytest.fixture
+def private_s3_locked_bucket(private_s3_client: S3Client) -> str:
+    """A bucket with Object Lock on the test's private server."""
+    return _new_bucket(private_s3_client, object_lock=True)
 
 
 @pytest.fixture

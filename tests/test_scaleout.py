@@ -128,18 +128,26 @@ def test_bucket_without_object_lock_is_accepted_when_explicitly_allowed(
 
 
 def test_s3_down_during_ingest_records_nothing_and_a_rerun_completes(
-    cli: Cli, team_archive: Path, evidence: Path, s3: MotoServer, pg_url: str
+    cli: Cli,
+    tmp_path: Path,
+    evidence: Path,
+    private_s3: MotoServer,
+    private_s3_locked_bucket: str,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    team = _init(cli, tmp_path / "team", pg_url, private_s3, private_s3_locked_bucket)
+    monkeypatch.setenv("CUSTODY_ARCHIVE", str(team))
     before = _counts(pg_url)
-    s3.stop()
+    private_s3.stop()
     try:
         result = cli("ingest", evidence / "strike.bin")
     finally:
-        s3.start()
+        private_s3.start()
     assert result.code != 0
-    assert "strike.bin" in result.err and s3.url.split("//")[1] in result.err
+    assert "strike.bin" in result.err and private_s3.url.split("//")[1] in result.err
     assert _counts(pg_url) == before
-    assert list((team_archive / "spool").iterdir()) == []
+    assert list((team / "spool").iterdir()) == []
     cli.ok("ingest", evidence / "strike.bin")
     assert cli.ok("verify", "--all", "--json").json()["ok"]
 

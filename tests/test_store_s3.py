@@ -233,27 +233,28 @@ def test_missing_bucket_is_reported_by_name(s3: MotoServer, spool: Path) -> None
 
 @pytest.mark.parametrize("store_is_new", [True, False], ids=["new-store", "store-in-use"])
 def test_endpoint_down_during_commit_raises_and_leaves_nothing_under_the_key(
-    s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path, store_is_new: bool
+    private_s3: MotoServer, private_s3_locked_bucket: str, private_s3_client: S3Client, spool: Path, store_is_new: bool
 ) -> None:
-    store = _store(s3, s3_locked_bucket, spool, max_attempts=2)
+    server, bucket = private_s3, private_s3_locked_bucket
+    store = _store(server, bucket, spool, max_attempts=2)
     earlier, _ = _put(store, b"stored before the outage")
     if store_is_new:
-        store = _store(s3, s3_locked_bucket, spool, max_attempts=2)
+        store = _store(server, bucket, spool, max_attempts=2)
     writer = store.open_writer()
     writer.write(b"sent during the outage")
     digest = hashlib.sha256(b"sent during the outage").hexdigest()
-    s3.stop()
+    server.stop()
     try:
         with pytest.raises(StoreError) as failed:
             writer.commit(digest)
     finally:
-        s3.start()
+        server.start()
     message = str(failed.value)
     assert digest in message
-    assert s3.url in message
-    assert s3_locked_bucket in message
+    assert server.url in message
+    assert bucket in message
     assert store.exists(earlier)  # the server came back with its state, so the next check means something
-    assert _versions(s3_client, s3_locked_bucket, store.key_for(digest)) == []
+    assert _versions(private_s3_client, bucket, store.key_for(digest)) == []
     assert list(spool.iterdir()) == []
 
 
