@@ -70,12 +70,8 @@ def private_s3(s3_server: MotoServer, tmp_path: Path) -> Iterator[MotoServer]:
     A restart replays the server's recording; the shared server's holds every earlier test's
     requests, so only a private one replays a short history that is the same on every run.
     """
-    server = MotoServer(tmp_path / "private-moto")
-    server.start(restore=False)
-    try:
+    with MotoServer(tmp_path / "private-moto") as server:  # a fresh folder: nothing to replay
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import blake3
@@ -28,6 +29,19 @@ def _counts(archive: Path) -> tuple[int, int]:
 
 def _blobs(archive: Path) -> list[Path]:
     return [p for p in (archive / "store" / "sha256").rglob("*") if p.is_file()]
+
+
+def _interrupt_after(limit: int) -> Callable[[int], None]:
+    """A progress callback that interrupts, like Ctrl-C, once ``limit`` bytes have been stored."""
+    seen = 0
+
+    def interrupt(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > limit:
+            raise KeyboardInterrupt
+
+    return interrupt
 
 
 def test_ingest_json_reports_both_digests_and_stable_ids(cli: Cli, archive: Path, evidence: Path) -> None:
@@ -156,13 +170,7 @@ def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
     for n in range(6):
         (folder / f"clip-{n}.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
-    seen = 0
-
-    def interrupt(n: int) -> None:
-        nonlocal seen
-        seen += n
-        if seen > 4 * 1024 * 1024:
-            raise KeyboardInterrupt
+    interrupt = _interrupt_after(4 * 1024 * 1024)
 
     before = _counts(archive)
     sources = [(source, Provenance()) for source in collect([folder], True, False)]
@@ -255,13 +263,7 @@ def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(cli: Cli, archi
     big = tmp_path / "clip.bin"
     big.write_bytes(os.urandom(5 * 1024 * 1024))
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
-    seen = 0
-
-    def interrupt(n: int) -> None:
-        nonlocal seen
-        seen += n
-        if seen > 2 * 1024 * 1024:
-            raise KeyboardInterrupt
+    interrupt = _interrupt_after(2 * 1024 * 1024)
 
     before = _counts(archive)
     with pytest.raises(KeyboardInterrupt):
