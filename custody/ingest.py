@@ -6,6 +6,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -297,16 +298,30 @@ def _record_one(
 STORE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
+class _Stopped(Exception):
+    """Raised inside a store worker once another file of its batch has failed."""
+
+
 def _store_all(acting: Acting, sources: list[Source], on_bytes: Callable[[int], None]) -> list[_Stored]:
     """Store every file of a batch, in order of the sources; the first failure stops the rest."""
     if len(sources) == 1 or STORE_WORKERS == 1:
         return [_store(acting, source, on_bytes) for source in sources]
+    stop = threading.Event()
+
+    def progress(n: int) -> None:
+        # A worker notices a failure (or Ctrl-C) elsewhere at its next chunk and aborts its temp file.
+        if stop.is_set():
+            raise _Stopped
+        on_bytes(n)
+
     pool = ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(sources)), thread_name_prefix="custody-store")
     try:
-        futures = [pool.submit(_store, acting, source, on_bytes) for source in sources]
+        futures = [pool.submit(_store, acting, source, progress) for source in sources]
         return [future.result() for future in futures]
+    except BaseException:
+        stop.set()
+        raise
     finally:
-        # Files not yet started are dropped; ones being written finish or abort their own temp file.
         pool.shutdown(wait=True, cancel_futures=True)
 
 

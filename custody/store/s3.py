@@ -196,22 +196,25 @@ class _S3Writer:
 
     def _put_single(self, sha256_hex: str, size: int) -> bool:
         store = self._store
-        data = self.spool_path.read_bytes()
-        self._check_digest(sha256_hex, hashlib.sha256(data).hexdigest())
-        try:
-            resp = store.client.put_object(
-                Bucket=store.settings.bucket,
-                Key=self._key,
-                Body=data,
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=_b64(bytes.fromhex(sha256_hex)),
-                IfNoneMatch="*",
-                **store.lock_fields(),
-            )
-        except ClientError as exc:
-            if _status(exc) == 412:  # a concurrent writer stored the same digest first
-                return False
-            raise
+        # Hashed and sent from the file: uploads running side by side must not each hold a part in memory.
+        with self.spool_path.open("rb") as spool:
+            self._check_digest(sha256_hex, hashlib.file_digest(spool, "sha256").hexdigest())
+            spool.seek(0)
+            try:
+                resp = store.client.put_object(
+                    Bucket=store.settings.bucket,
+                    Key=self._key,
+                    Body=spool,
+                    ContentLength=size,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=_b64(bytes.fromhex(sha256_hex)),
+                    IfNoneMatch="*",
+                    **store.lock_fields(),
+                )
+            except ClientError as exc:
+                if _status(exc) == 412:  # a concurrent writer stored the same digest first
+                    return False
+                raise
         store.verify_upload(sha256_hex, resp.get("VersionId"), size)
         return True
 
