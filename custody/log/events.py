@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import select
@@ -21,8 +21,9 @@ GENESIS_PREV = "0" * 64
 
 
 def _jcs_str(text: str) -> str:
-    # RFC 8785 strings are ECMAScript JSON.stringify strings: exactly json.dumps without ASCII escaping.
-    return json.dumps(text, ensure_ascii=False)
+    # RFC 8785 strings are ECMAScript JSON.stringify strings: exactly json.dumps without ASCII
+    # escaping, which is this (C) encoder; called directly it is several times faster.
+    return encode_basestring(text)
 
 
 def canonical_pair(
