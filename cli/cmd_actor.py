@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from custody.actors import add_actor, list_actors, public_key_of
-
 from .render import out, print_json, short, table
 from .state import STATE, ask_new_passphrase
 
@@ -20,6 +18,8 @@ def add(
     role: Annotated[str, typer.Option(help="admin | archivist | analyst | reviewer")],
 ) -> None:
     """Register an actor with a new Ed25519 key pair (admins only)."""
+    from custody.actors import add_actor
+
     info = add_actor(STATE.acting(), name, role, ask_new_passphrase)
     out.print(f"Added {info.name} ({info.role}), key id {info.key_id}")
 
@@ -27,6 +27,8 @@ def add(
 @actor_app.command("list")
 def list_(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List registered actors."""
+    from custody.actors import list_actors
+
     actors = list_actors(STATE.archive())
     if json_:
         print_json([a.to_json() for a in actors])
@@ -41,6 +43,8 @@ def list_(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = F
 @actor_app.command("export-public")
 def export_public(name: Annotated[str, typer.Argument(help="Actor name.")]) -> None:
     """Print an actor's public key (PEM)."""
+    from custody.actors import public_key_of
+
     typer.echo(public_key_of(STATE.archive(), name), nl=False)
 
 

@@ -7,13 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from custody.archive import Archive
-from custody.config import find_archive
-from custody.initialise import default_actor, init_archive
-from custody.join import join_archive
-from custody.status import archive_status
-from custody.upgrade import upgrade_archive
-
 from .render import out, print_json, table
 from .state import STATE, ask_new_passphrase, ask_passphrase
 
@@ -64,6 +57,8 @@ def init(
     ] = None,
 ) -> None:
     """Create an archive: config, migrated catalog, store, archive key and first admin."""
+    from custody.initialise import default_actor, init_archive
+
     name = admin or default_actor()
     archive = init_archive(
         path,
@@ -91,6 +86,8 @@ def join(
     allow_unlocked: AllowUnlocked = False,
 ) -> None:
     """Join a shared archive from this machine (writes only the local config; copy your key files into keys/)."""
+    from custody.join import join_archive
+
     archive = join_archive(path, db, store, _store_options(s3_endpoint, retention_days, legal_hold, allow_unlocked))
     out.print(
         f"Joined archive {archive.config.origin} at {archive.config.root}; put your key files in "
@@ -101,6 +98,10 @@ def join(
 
 def upgrade() -> None:
     """Apply pending schema migrations (admins only); logged."""
+    from custody.archive import Archive
+    from custody.config import find_archive
+    from custody.upgrade import upgrade_archive
+
     archive = Archive.open(find_archive(STATE.archive_path), check_schema=False)
     STATE.opened.append(archive)
     result = upgrade_archive(archive, STATE.actor_name(), ask_passphrase)
@@ -112,6 +113,8 @@ def upgrade() -> None:
 
 def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show the archive: database, store and lock settings, counts, latest checkpoint, actors."""
+    from custody.status import archive_status
+
     data = archive_status(STATE.acting())
     if json_:
         print_json(data)

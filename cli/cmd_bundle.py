@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from custody.bundle.check import check_bundle
-from custody.bundle.export import export_bundle
-from custody.bundle.receive import import_bundle
 from custody.errors import InputError
-from custody.verify import read_note_file
+from custody.log.note import read_note_file
 
 from .cmd_log import TsaCa, render_report
 from .render import out, print_json
@@ -33,6 +30,8 @@ def export(
     """Export items as a sealed BagIt bundle (zip), optionally encrypted with age; logged."""
     if out_path is None:
         raise InputError("export: --out FILE is required")
+    from custody.bundle.export import export_bundle
+
     result = export_bundle(STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [])
     if json_:
         print_json(result.to_json())
@@ -56,6 +55,8 @@ def verify_bundle(
     json_: JsonOpt = False,
 ) -> None:
     """Verify a bundle completely, with no archive: bag, seal, signatures, chain, proofs, timestamps."""
+    from custody.bundle.check import check_bundle
+
     against = [(str(p), read_note_file(p)) for p in against_checkpoint or []]
     render_report(check_bundle(file, identity, against, tsa_ca), json_)
 
@@ -66,6 +67,8 @@ def import_(
     json_: JsonOpt = False,
 ) -> None:
     """Verify a bundle, then take its items in with their original records, keys and events."""
+    from custody.bundle.receive import import_bundle
+
     result = import_bundle(STATE.acting(), file, identity)
     if json_:
         print_json(result.to_json())

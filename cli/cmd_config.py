@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from custody.configure import SETTINGS, set_setting, show_settings
+from custody.config import SETTINGS
 
 from .render import out, print_json, table
 from .state import STATE
@@ -23,6 +23,8 @@ _KEYS_HELP = "; ".join(f"{k}: {v}" for k, v in SETTINGS.items())
 @config_app.command("show")
 def show(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Print the settings 'config set' manages."""
+    from custody.configure import show_settings
+
     data = show_settings(STATE.archive())
     if json_:
         print_json(data)
@@ -35,6 +37,8 @@ def set_(
     key: Annotated[str, typer.Argument(help="Setting name, e.g. tsa.url.")],
     value: Annotated[str, typer.Argument(help="New value (for tsa.ca: a PEM file).")],
 ) -> None:
+    from custody.configure import set_setting
+
     data = set_setting(STATE.acting(), key, value)
     out.print(f"{key} = {data[key]}")
 
@@ -42,6 +46,8 @@ def set_(
 @config_app.command("unset")
 def unset(key: Annotated[str, typer.Argument(help="Setting name; unsetting tsa.url removes the TSA.")]) -> None:
     """Remove one setting (admins only; logged)."""
+    from custody.configure import set_setting
+
     set_setting(STATE.acting(), key, None)
     out.print(f"{key} removed")
 

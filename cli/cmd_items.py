@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from custody.annotate import annotate as annotate_item
 from custody.errors import InputError
-from custody.ingest import Source, ingest_manifest
-from custody.ingest import ingest as ingest_files
-from custody.items import get_content, list_items, show_item
-from custody.metadata import describe_content_credentials
-from custody.records import Provenance
-from custody.similarity import DEFAULT_THRESHOLD, similar_items
+from custody.similarity import DEFAULT_THRESHOLD
 from custody.timeutil import parse_iso
 
 from .render import err, out, print_json, short, table
 from .state import STATE
+
+if TYPE_CHECKING:
+    from custody.ingest import Source
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -56,6 +52,12 @@ def ingest(
     json_: JsonOpt = False,
 ) -> None:
     """Hash, sign and store files with their provenance; every ingest is logged."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from custody.ingest import ingest as ingest_files
+    from custody.ingest import ingest_manifest
+    from custody.records import Provenance
+
     for name, value in (("--collected-at", collected_at), ("--posted-at", posted_at)):
         if value is not None:
             parse_iso(value, name)
@@ -147,6 +149,8 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List items with their signed records."""
+    from custody.items import list_items
+
     records = list_items(STATE.acting(), case)
     if json_:
         print_json(records)
@@ -170,6 +174,8 @@ def list_(
 
 def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], json_: JsonOpt = False) -> None:
     """Show an item's record, acquisitions and annotations (logged as a view)."""
+    from custody.items import show_item
+
     view = show_item(STATE.acting(), item)
     if json_:
         print_json(view.to_json())
@@ -178,6 +184,8 @@ def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], 
 
 
 def _render_view(data: dict[str, Any]) -> None:
+    from custody.metadata import describe_content_credentials
+
     rec = data["record"]
     rows = [
         [k, rec[k]]
@@ -244,6 +252,8 @@ def get(
     purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")],
 ) -> None:
     """Copy an item's bytes out, re-checking both digests; logged with the purpose."""
+    from custody.items import get_content
+
     target = get_content(STATE.acting(), item, out_path, purpose)
     out.print(f"Wrote {target} (digests re-checked)")
 
@@ -256,6 +266,8 @@ def annotate(
     json_: JsonOpt = False,
 ) -> None:
     """Append an annotation (never edited; corrections supersede)."""
+    from custody.annotate import annotate as annotate_item
+
     event = annotate_item(STATE.acting(), item, text, tag or [], supersedes)
     if json_:
         print_json(event.to_json())
@@ -269,6 +281,8 @@ def similar(
     json_: JsonOpt = False,
 ) -> None:
     """List items that are likely the same picture or footage (re-encoded, resized, re-uploaded)."""
+    from custody.similarity import similar_items
+
     matches = similar_items(STATE.acting(), item, threshold)
     if json_:
         print_json([m.to_json() for m in matches])

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from custody.errors import InputError
-from custody.items import history
-from custody.log.proofs import (
-    archive_vkey,
-    checkpoint_json,
-    consistency,
-    inclusion,
-    latest_note,
-    sign_checkpoint,
-    verify_event_inclusion,
-)
-from custody.timestamp.stamps import stamp_pending
-from custody.verify import Report, read_note_file, verify_archive
+from custody.log.note import read_note_file
 
 from .render import out, print_json, short, table
 from .state import STATE
+
+if TYPE_CHECKING:
+    from custody.verify import Report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 TsaCa = Annotated[
@@ -35,6 +27,8 @@ def log(
     item: Annotated[str | None, typer.Argument(help="Only this item's events.")] = None, json_: JsonOpt = False
 ) -> None:
     """Print the custody log (every event, or one item's)."""
+    from custody.items import history
+
     events = history(STATE.acting(), item)
     if json_:
         print_json([e.to_json() for e in events])
@@ -108,6 +102,9 @@ def verify(
     and the attested time is reported.
     """
     if event is not None:
+        from custody.log.proofs import verify_event_inclusion
+        from custody.verify import Report
+
         if checkpoint is None:
             raise InputError(
                 "verify --event needs --checkpoint FILE (a checkpoint note, e.g. from 'custody checkpoint --export')"
@@ -119,7 +116,13 @@ def verify(
     if not items and not all_:
         raise InputError("verify: name item ids or pass --all")
     against = [(str(p), read_note_file(p)) for p in against_checkpoint or []]
-    report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca)
+    from custody.rehash import early_rehash
+
+    # Stored bytes start re-hashing on the other cores before the database layer is even imported.
+    with early_rehash(STATE.archive_path, enabled=all_) as early:
+        from custody.verify import verify_archive
+
+        report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca, early)
     render_report(report, json_)
 
 
@@ -129,6 +132,8 @@ def checkpoint(
     json_: JsonOpt = False,
 ) -> None:
     """Sign the current tree head (if needed) and print, export or describe checkpoints."""
+    from custody.log.proofs import archive_vkey, checkpoint_json, latest_note, sign_checkpoint
+
     if vkey:
         typer.echo(archive_vkey(STATE.archive()))
         return
@@ -154,6 +159,8 @@ def timestamp(
     """Fetch RFC 3161 tokens from the configured TSA for untimestamped checkpoints."""
     if not pending:
         raise InputError("timestamp: pass --pending to fetch tokens for untimestamped checkpoints")
+    from custody.timestamp.stamps import stamp_pending
+
     result = stamp_pending(STATE.acting())
     if json_:
         print_json(result.to_json())
@@ -176,6 +183,8 @@ def proof(
     """Print an inclusion proof (--event) or a consistency proof (--consistency)."""
     if (event is None) == (consistency_from is None):
         raise InputError("proof: give exactly one of --event SEQ or --consistency OLD_SIZE")
+    from custody.log.proofs import consistency, inclusion
+
     acting = STATE.acting()
     data = (
         inclusion(acting, event).to_json()

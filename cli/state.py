@@ -6,10 +6,12 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from custody.archive import Acting, Archive
 from custody.errors import KeyFileError
-from custody.initialise import default_actor
+
+if TYPE_CHECKING:
+    from custody.archive import Acting, Archive
 
 
 def ask_passphrase(owner: str) -> str:
@@ -55,9 +57,12 @@ class State:
         return [n for a in self.opened for n in a.notices]
 
     def actor_name(self) -> str:
+        from custody.initialise import default_actor
+
         return self.actor or os.environ.get("CUSTODY_ACTOR") or default_actor()
 
     def archive(self) -> Archive:
+        from custody.archive import Archive
         from custody.config import find_archive
 
         archive = Archive.open(find_archive(self.archive_path))

@@ -14,6 +14,14 @@ from .errors import ConfigError, NoArchiveError
 
 CONFIG_NAME = "custody.toml"
 
+# The settings `custody config set` manages, with what each means.
+SETTINGS: dict[str, str] = {
+    "tsa.url": "RFC 3161 time-stamp authority URL; checkpoints and bundle seals get tokens from it",
+    "tsa.ca": "PEM file with the TSA's root CA certificate (copied into the archive folder)",
+    "tsa.timeout": "seconds to wait for the TSA before leaving a checkpoint untimestamped (default 10)",
+    "organization": "organisation named as Source-Organization in bundles",
+}
+
 
 @dataclass(frozen=True)
 class ArchiveConfig:

@@ -8,18 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from .archive import Acting, Archive
-from .config import CONFIG_NAME, ArchiveConfig, write_config
+from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
 from .errors import ConfigError
 from .roles import Permission
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
-
-SETTINGS: dict[str, str] = {
-    "tsa.url": "RFC 3161 time-stamp authority URL; checkpoints and bundle seals get tokens from it",
-    "tsa.ca": "PEM file with the TSA's root CA certificate (copied into the archive folder)",
-    "tsa.timeout": "seconds to wait for the TSA before leaving a checkpoint untimestamped (default 10)",
-    "organization": "organisation named as Source-Organization in bundles",
-}
 
 
 def show_settings(archive: Archive) -> dict[str, Any]:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from .archive import Acting
 from .canonical import parse
-from .db.models import Item
 from .errors import InputError
-from .items import get_item
-from .metadata import hash_distance
 from .roles import Permission
+
+if TYPE_CHECKING:
+    from .archive import Acting
 
 DEFAULT_THRESHOLD = 10
 
@@ -31,6 +28,13 @@ class Match:
 
 def similar_items(acting: Acting, item_id: str, threshold: int = DEFAULT_THRESHOLD) -> list[Match]:
     """Items whose perceptual hash lies within ``threshold`` bits of ``item_id``'s, nearest first."""
+    # Imported here: the CLI reads DEFAULT_THRESHOLD at start-up, before any archive is open.
+    from sqlalchemy import select
+
+    from .db.models import Item
+    from .items import get_item
+    from .metadata import hash_distance
+
     acting.require(Permission.VIEW, item_id)
     with acting.archive.db.read() as session:
         target = parse(get_item(session, item_id).record)

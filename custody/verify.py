@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import keys, records
+from . import keys
 from .archive import Acting, Archive, registered_actors
 from .canonical import parse
 from .db.models import Event, Item
@@ -27,6 +27,7 @@ from .items import get_item
 from .log import checkpoints, merkle, note, tree
 from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
+from .rehash import EarlyRehash
 from .roles import Permission, Role
 from .timeutil import utc_now
 
@@ -350,11 +351,13 @@ def check_against(state: LogState, published: str, label: str, report: Report) -
 RETENTION_WARNING_DAYS = 30
 
 
-def _rehash(archive: Archive, item: Item) -> list[Check]:
+def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
     """Stream the stored bytes through both digests, and check the blob is still locked."""
     try:
-        with archive.store.open_read(item.sha256) as stream:
-            got = digest_stream(stream)
+        got = early.result(item.sha256) if early is not None else None
+        if got is None:
+            with archive.store.open_read(item.sha256) as stream:
+                got = digest_stream(stream)
     except CustodyError as exc:
         return [Check("blob", item.item_id, False, str(exc))]
     problems = [
@@ -380,10 +383,27 @@ def _rehash(archive: Archive, item: Item) -> list[Check]:
     return checks
 
 
-def _check_record(item: Item, state: LogState, report: Report) -> None:
-    signer = state.keys.get(item.signer_key_id)
-    valid = signer is not None and records.signature_valid(item.record, item.signature, signer.public_key)
-    report.add("record-signature", item.item_id, valid, "" if valid else "record signature does not verify")
+def _bad_record_signatures(items: Sequence[Item], state: LogState) -> set[int]:
+    """Indexes (into ``items``) of records whose signature does not verify, checked in bulk."""
+    jobs: list[Job] = []
+    bad: set[int] = set()
+    for index, item in enumerate(items):
+        signer = state.keys.get(item.signer_key_id)
+        try:
+            raw_sig = keys.unb64(item.signature)
+        except ValueError:
+            raw_sig = b""
+        if signer is None:
+            bad.add(index)
+        else:
+            jobs.append((index, signer.raw, raw_sig, item.record.encode("utf-8")))
+    return bad.union(bad_signatures(jobs))
+
+
+def _check_record(item: Item, signature_ok: bool, state: LogState, report: Report) -> None:
+    report.add(
+        "record-signature", item.item_id, signature_ok, "" if signature_ok else "record signature does not verify"
+    )
     try:
         record = parse(item.record)
         fields_ok = (record["item_id"], record["sha256"], record["blake3"], record["size"], record["media_type"]) == (
@@ -452,11 +472,13 @@ def verify_archive(
     item_ids: Sequence[str] | None,
     against: Sequence[tuple[str, str]] = (),
     tsa_ca: Path | None = None,
+    early: EarlyRehash | None = None,
 ) -> Report:
     """Verify the given items (all if None) and the whole log; the verification is logged.
 
     ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
-    the TSA root to check checkpoint tokens against (default: the configured one).
+    the TSA root to check checkpoint tokens against (default: the configured one); ``early``
+    is a re-hash of the store started before the archive was opened (see custody.rehash).
     """
     acting.unlock()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
@@ -465,7 +487,7 @@ def verify_archive(
     with archive.db.read() as session, ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         items = _items(session, item_ids)
         # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
-        rehashed = pool.map(lambda it: _rehash(archive, it), items)
+        rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
         wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
         for _label, text in against:
             with contextlib.suppress(ProofError):
@@ -478,8 +500,9 @@ def verify_archive(
             _check_timestamps(session, archive, tsa_ca, report)
         for label, text in against:
             check_against(state, text, label, report)
-        for item in items:
-            _check_record(item, state, report)
+        bad_records = _bad_record_signatures(items, state)
+        for index, item in enumerate(items):
+            _check_record(item, index not in bad_records, state, report)
         for checks in rehashed:
             report.checks.extend(checks)
         count = session.scalar(select(func.count()).select_from(Item))
@@ -496,11 +519,3 @@ def verify_archive(
             },
         )
     return report
-
-
-def read_note_file(path: Path) -> str:
-    """Read a checkpoint note a user kept, with a clear error if unreadable."""
-    try:
-        return path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProofError(f"{path}: cannot read checkpoint note ({exc})") from None

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, text
 
-from custody.db.migrate import head_revision
+from custody.db.migrate import HEAD_REVISION, head_revision, script_head
 from tests.conftest import PASSPHRASES, Cli
 from tests.s3_server import MotoServer
 
@@ -246,6 +246,11 @@ def _old_archive(root: Path, db_url: str | None = None) -> Path:
     add_actor(acting, "bob", "archivist", lambda _n: PASSPHRASES["bob"])
     old.close()
     return root
+
+
+def test_the_schema_revision_custody_expects_is_the_newest_migration_script() -> None:
+    # Opening an archive compares against the constant without importing Alembic.
+    assert HEAD_REVISION == script_head()
 
 
 def test_an_old_archive_must_be_upgraded_before_use(cli: Cli, tmp_path: Path) -> None:

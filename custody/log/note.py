@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -190,3 +191,11 @@ def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:
             "it belongs to another log"
         )
     return checkpoint
+
+
+def read_note_file(path: Path) -> str:
+    """Read a checkpoint note a user kept, with a clear error if unreadable."""
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProofError(f"{path}: cannot read checkpoint note ({exc})") from None
