@@ -250,7 +250,7 @@ def _old_archive(root: Path, db_url: str | None = None) -> Path:
 
 def test_the_schema_revision_custody_expects_is_the_newest_migration_script() -> None:
     # Opening an archive compares against the constant without importing Alembic.
-    assert HEAD_REVISION == script_head()
+    assert script_head() == HEAD_REVISION
 
 
 def test_an_old_archive_must_be_upgraded_before_use(cli: Cli, tmp_path: Path) -> None:
