@@ -185,9 +185,42 @@ def _acquisition(source: Source, stored: _Stored, provenance: records.Provenance
     }
 
 
+# What this write transaction created and has not necessarily flushed yet: items are inserted
+# together when it commits (one batched INSERT), so lookups must also see the pending ones.
+_NEXT_NUM = "custody_next_item_num"
+_NEW_ITEMS = "custody_new_items_by_sha256"
+_NEW_CASES = "custody_new_item_cases"
+
+
+def _next_num(session: Session) -> int:
+    num: int | None = session.info.get(_NEXT_NUM)
+    if num is None:
+        with session.no_autoflush:
+            num = (session.scalar(select(func.max(Item.num))) or 0) + 1
+    session.info[_NEXT_NUM] = num + 1
+    return num
+
+
+def find_item(session: Session, sha256: str) -> Item | None:
+    """The item holding these bytes, including one made earlier in this transaction."""
+    pending: dict[str, Item] = session.info.get(_NEW_ITEMS, {})
+    if sha256 in pending:
+        return pending[sha256]
+    with session.no_autoflush:
+        return session.scalars(select(Item).where(Item.sha256 == sha256)).first()
+
+
 def add_case(session: Session, item_id: str, case: str | None) -> None:
-    if case and session.get(ItemCase, (item_id, case)) is None:
+    if not case:
+        return
+    added: set[tuple[str, str]] = session.info.setdefault(_NEW_CASES, set())
+    if (item_id, case) in added:
+        return
+    with session.no_autoflush:
+        known = session.get(ItemCase, (item_id, case)) is not None
+    if not known:
         session.add(ItemCase(item_id=item_id, case_id=case))
+        added.add((item_id, case))
 
 
 def new_item(
@@ -199,8 +232,7 @@ def new_item(
     extra: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
-    with session.no_autoflush:  # items are flushed as they are made; pending events can wait
-        num = (session.scalar(select(func.max(Item.num))) or 0) + 1
+    num = _next_num(session)
     item_id = f"EV-{num:06d}"
     record: dict[str, Any] = {
         "type": records.RECORD_TYPE,
@@ -216,20 +248,19 @@ def new_item(
         **(extra or {}),
     }
     signed = records.sign(record, acting.signer)
-    session.add(
-        Item(
-            item_id=item_id,
-            num=num,
-            sha256=digests.sha256,
-            blake3=digests.blake3,
-            size=digests.size,
-            media_type=media_type,
-            record=signed.text,
-            signer_key_id=signed.signer_key_id,
-            signature=signed.signature,
-        )
+    row = Item(
+        item_id=item_id,
+        num=num,
+        sha256=digests.sha256,
+        blake3=digests.blake3,
+        size=digests.size,
+        media_type=media_type,
+        record=signed.text,
+        signer_key_id=signed.signer_key_id,
+        signature=signed.signature,
     )
-    session.flush()
+    session.add(row)
+    session.info.setdefault(_NEW_ITEMS, {})[digests.sha256] = row
     event = acting.append(
         session,
         "ingest",
@@ -257,9 +288,7 @@ BATCH_BYTES = 256 * 1024 * 1024
 def _record_one(
     acting: Acting, session: Session, source: Source, stored: _Stored, provenance: records.Provenance
 ) -> IngestResult:
-    # Every new Item is flushed by new_item, so the lookup needs no autoflush of pending events.
-    with session.no_autoflush:
-        existing = session.scalars(select(Item).where(Item.sha256 == stored.digests.sha256)).first()
+    existing = find_item(session, stored.digests.sha256)
     acquisition = _acquisition(source, stored, provenance)
     if existing is None:
         extraction = stored.extraction

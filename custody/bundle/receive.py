@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from ..archive import Acting
 from ..canonical import canonical_text
-from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow, Item
+from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow
 from ..errors import BundleError, IntegrityError
 from ..hashing import CHUNK_SIZE, Digests, DualHasher
-from ..ingest import add_acquisition, new_item
+from ..ingest import add_acquisition, find_item, new_item
 from ..keys import b64
 from ..log import note
 from ..roles import Permission
@@ -160,7 +160,7 @@ def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, An
         "fs_times": {},
         "provenance": record.get("provenance") or {},
     }
-    existing = session.scalars(select(Item).where(Item.sha256 == record["sha256"])).first()
+    existing = find_item(session, str(record["sha256"]))
     if existing is not None:
         add_acquisition(acting, session, existing, {**acquisition, "imported_from": bundle_id})
         return str(existing.item_id)

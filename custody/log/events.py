@@ -133,30 +133,26 @@ def append(
     previous = last_event(session)
     # The hash of the event this transaction appended last is remembered, not re-encoded.
     prev = GENESIS_PREV if previous is None else session.info.get(_LAST_HASH) or previous.chain_hash()
-    unsigned = LogEvent(
-        seq=previous.seq + 1 if previous else 0,
-        time=iso(now or utc_now()),
-        actor=signer.key_id,
-        action=action,
-        item=item,
-        payload=payload,
-        prev=prev,
-        sig="",
-    )
-    event = LogEvent(**{**unsigned.__dict__, "sig": b64(signer.sign(canonical(unsigned.unsigned())))})
+    seq = previous.seq + 1 if previous else 0
+    time = iso(now or utc_now())
+    # Only the payload goes through the general encoder; the event around it is assembled.
+    payload_jcs = canonical_text(payload)
+    signed_part = canonical_pair(seq, time, signer.key_id, action, item, payload_jcs, prev, "")[0]
+    sig = b64(signer.sign(signed_part))
+    event = LogEvent(seq, time, signer.key_id, action, item, payload, prev, sig)
     session.add(
         Event(
-            seq=event.seq,
-            time=event.time,
+            seq=seq,
+            time=time,
             actor=event.actor,
-            action=event.action,
-            item_id=event.item,
-            payload=canonical_text(event.payload),
-            prev=event.prev,
-            sig=event.sig,
+            action=action,
+            item_id=item,
+            payload=payload_jcs,
+            prev=prev,
+            sig=sig,
         )
     )
-    leaf_data = event.canonical()
+    leaf_data = canonical_pair(seq, time, signer.key_id, action, item, payload_jcs, prev, sig)[1]
     tree.append_leaf(session, event.seq, leaf_data)
     # Appends hold the archive-wide write lock, so nobody else can add an event before commit.
     session.info[_LAST] = event
