@@ -152,6 +152,60 @@ def test_committing_the_same_digest_twice_uploads_once(
     assert len(_versions(s3_client, s3_locked_bucket, store.key_for(digest))) == 1
 
 
+def _count_calls(store: S3BlobStore, operation: str) -> list[str]:
+    calls: list[str] = []
+    store.client.meta.events.register(f"before-call.s3.{operation}", lambda **kw: calls.append(operation))
+    return calls
+
+
+def test_a_small_blob_is_sent_without_asking_first_and_a_duplicate_is_refused_by_the_server(
+    store: S3BlobStore, s3_client: S3Client, s3_locked_bucket: str
+) -> None:
+    heads = _count_calls(store, "HeadObject")
+    puts = _count_calls(store, "PutObject")
+    digest, first = _put(store, b"small exhibit")
+    _, second = _put(store, b"small exhibit")
+    assert (first, second) == (True, False)
+    assert (len(puts), len(heads)) == (2, 1)  # the one HEAD reads back the first upload's lock
+    assert len(_versions(s3_client, s3_locked_bucket, store.key_for(digest))) == 1
+
+
+def test_a_large_blob_already_held_is_not_sent_again(
+    s3: MotoServer, s3_locked_bucket: str, spool: Path
+) -> None:
+    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    data = os.urandom(9 * MIB)
+    _put(store, data)
+    parts = _count_calls(store, "UploadPart")
+    _, created = _put(store, data)
+    assert created is False and parts == []
+
+
+def test_the_lock_is_read_back_once_when_the_server_applies_the_one_sent_with_the_upload(
+    store: S3BlobStore,
+) -> None:
+    heads = _count_calls(store, "HeadObject")
+    digests = [_put(store, b"single %d" % n)[0] for n in range(3)]
+    assert len(heads) == 1
+    assert all(store.lock_info(d).mode == "COMPLIANCE" for d in digests)
+
+
+def test_a_server_that_ignores_lock_headers_gets_every_blob_locked_afterwards(
+    store: S3BlobStore, s3_client: S3Client, s3_locked_bucket: str
+) -> None:
+    def drop_lock(params: dict[str, Any], **_kw: Any) -> None:
+        for name in ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus"):
+            params.pop(name, None)
+
+    store.client.meta.events.register("provide-client-params.s3.PutObject", drop_lock)
+    retention = _count_calls(store, "PutObjectRetention")
+    digests = [_put(store, b"exhibit %d" % n)[0] for n in range(3)]
+    assert len(retention) == 3
+    for digest in digests:
+        head = s3_client.head_object(Bucket=s3_locked_bucket, Key=store.key_for(digest))
+        assert head["ObjectLockMode"] == "COMPLIANCE"
+
+
 def test_multipart_upload_stores_the_right_bytes_locked_with_part_checksums(
     s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path
 ) -> None:

@@ -36,6 +36,10 @@ DEFAULT_PART_SIZE = 64 * _MIB
 # S3 limits every part but the last to at least 5 MiB, any part to 5 GiB and an upload to 10,000 parts
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
 MIN_PART_SIZE = 5 * _MIB
+# Below this size a blob is uploaded without asking first whether the bucket holds it: the
+# conditional PUT refuses a duplicate (412), and sending a few megabytes again now and then
+# costs less than a HEAD request before every new blob.
+_ASK_FIRST_FROM = 8 * _MIB
 MAX_PART_SIZE = 5 * 1024 * _MIB
 _MAX_PARTS = 10_000
 _SPOOL_PREFIX = "custody-s3-"
@@ -167,7 +171,7 @@ class _S3Writer:
                 store.check_bucket()
             except StoreError as exc:
                 raise StoreError(f"cannot store blob {sha256_hex}: {exc}") from None
-            if store.exists(sha256_hex):
+            if size >= _ASK_FIRST_FROM and store.exists(sha256_hex):
                 return False
             if size <= store.part_size:
                 created = self._put_single(sha256_hex, size)
@@ -215,7 +219,7 @@ class _S3Writer:
                 if _status(exc) == 412:  # a concurrent writer stored the same digest first
                     return False
                 raise
-        store.verify_upload(sha256_hex, resp.get("VersionId"), size)
+        store.verify_upload(sha256_hex, resp.get("VersionId"), size, "single")
         return True
 
     def _put_multipart(self, sha256_hex: str, size: int) -> bool:
@@ -259,7 +263,7 @@ class _S3Writer:
                 return False
             raise
         self._upload_id = None
-        store.verify_upload(sha256_hex, resp_done.get("VersionId"), size)
+        store.verify_upload(sha256_hex, resp_done.get("VersionId"), size, "multipart")
         return True
 
     def _check_digest(self, claimed: str, actual: str) -> None:
@@ -315,6 +319,7 @@ class S3BlobStore:
         except (BotoCoreError, ValueError) as exc:
             raise ConfigError(f"cannot set up the S3 client for bucket '{settings.bucket}': {exc}") from None
         self._lock_enabled: bool | None = None
+        self._lock_honoured: set[str] = set()  # upload kinds seen to apply the lock sent with them
         self._remove_stale_spools()
 
     @classmethod
@@ -401,8 +406,16 @@ class S3BlobStore:
     def _retain_until(self) -> datetime:
         return datetime.now(UTC).replace(microsecond=0) + timedelta(days=self.settings.retention_days)
 
-    def verify_upload(self, sha256_hex: str, version_id: str | None, size: int) -> None:
-        """Check the uploaded version's size and lock; apply the lock if the server ignored it."""
+    def verify_upload(self, sha256_hex: str, version_id: str | None, size: int, kind: str) -> None:
+        """Check the uploaded version's size and lock; apply the lock if the server ignored it.
+
+        Once an upload of this ``kind`` (single PUT or multipart) showed the server applying the
+        lock sent with it, later ones of the same kind are trusted without reading them back;
+        a server that needed the lock applied afterwards is read back every time.
+        ``custody verify`` reads every blob's lock regardless.
+        """
+        if kind in self._lock_honoured:
+            return
         bucket, key = self.settings.bucket, self.key_for(sha256_hex)
         head = self._head_version(key, version_id)
         stored = head.get("ContentLength")
@@ -412,6 +425,7 @@ class S3BlobStore:
                 f"{stored} bytes instead of {size}; report this to the storage administrator and ingest again"
             )
         if not self._lock_enabled:
+            self._lock_honoured.add(kind)
             return
         vid = head.get("VersionId")
         version: _Version = {"VersionId": vid} if vid else {}
@@ -435,6 +449,8 @@ class S3BlobStore:
                 f"blob {sha256_hex} was uploaded to S3 bucket '{bucket}' at {self.endpoint} but is not under "
                 f"COMPLIANCE Object Lock (mode {info.mode}); check the bucket's Object Lock support"
             )
+        if not relocked:
+            self._lock_honoured.add(kind)
 
     def _head_version(self, key: str, version_id: str | None) -> HeadObjectOutputTypeDef:
         if version_id:
