@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from custody.errors import InputError
-from custody.log.note import read_note_file
 
-from .cmd_log import TsaCa, render_report
+from .cmd_log import TsaCa, read_note, render_report
 from .render import out, print_json
 from .state import STATE
 
@@ -57,7 +56,7 @@ def verify_bundle(
     """Verify a bundle completely, with no archive: bag, seal, signatures, chain, proofs, timestamps."""
     from custody.bundle.check import check_bundle
 
-    against = [(str(p), read_note_file(p)) for p in against_checkpoint or []]
+    against = [(str(p), read_note(p)) for p in against_checkpoint or []]
     render_report(check_bundle(file, identity, against, tsa_ca), json_)
 
 

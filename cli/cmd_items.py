@@ -87,7 +87,7 @@ def ingest(
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err.console,
         transient=True,
         disable=json_,
     )

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from custody.errors import InputError
-from custody.log.note import read_note_file
 
 from .render import out, print_json, short, table
 from .state import STATE
@@ -82,6 +81,13 @@ def render_report(report: Report, json_: bool) -> None:
     raise typer.Exit(0 if report.ok else 1)
 
 
+def read_note(path: Path) -> str:
+    """A checkpoint note file's text (a one-line error if unreadable)."""
+    from custody.log.note import read_note_file
+
+    return read_note_file(path)
+
+
 def verify(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids to verify.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Verify every item, the log, tree and checkpoints.")] = False,
@@ -109,13 +115,13 @@ def verify(
             raise InputError(
                 "verify --event needs --checkpoint FILE (a checkpoint note, e.g. from 'custody checkpoint --export')"
             )
-        ok, detail = verify_event_inclusion(STATE.acting(), event, read_note_file(checkpoint))
+        ok, detail = verify_event_inclusion(STATE.acting(), event, read_note(checkpoint))
         report = Report()
         report.add("inclusion", f"event {event}", ok, detail)
         render_report(report, json_)
     if not items and not all_:
         raise InputError("verify: name item ids or pass --all")
-    against = [(str(p), read_note_file(p)) for p in against_checkpoint or []]
+    against = [(str(p), read_note(p)) for p in against_checkpoint or []]
     from custody.rehash import early_rehash
 
     # Stored bytes start re-hashing on the other cores before the database layer is even imported.

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-out = Console()
-err = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich is a noticeable share of a command's start-up."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.console.print(*objects, **kwargs)
+
+
+out = _LazyConsole(stderr=False)
+err = _LazyConsole(stderr=True)
 
 
 def print_json(data: Any) -> None:
@@ -20,6 +40,8 @@ def print_json(data: Any) -> None:
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     """A plain rich table."""
+    from rich.table import Table
+
     t = Table(title=title, show_lines=False)
     for col in columns:
         t.add_column(col, overflow="fold")
