@@ -1,18 +1,22 @@
 """Ingest and verify speed against doing it by hand (cp + sync + sha256sum) and against bagit.
 
 Run by hand: ``.venv/bin/python benchmarks/ingest.py [WORKDIR]``. Prints the ratios; targets:
-ingest / copy-then-hash <= 1.0, custody verify --all / bagit validate <= 0.7.
+ingest / copy-then-hash <= 1.0, custody verify --all / bagit validate <= 0.7, each the median
+of three rounds.
 """
 
 from __future__ import annotations
 
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import bagit
 from _common import custody, fresh, make_dataset, run, timed
+
+ROUNDS = 3
 
 
 def main() -> None:
@@ -24,28 +28,44 @@ def main() -> None:
     size = sum(p.stat().st_size for p in data.iterdir())
     print(f"evidence set: {len(list(data.iterdir()))} files, {size / 1e6:.0f} MB")
 
-    copy = fresh(work / "copy")
+    copy = work / "copy"
 
     def by_hand() -> None:
+        fresh(copy)
         run(["cp", "-r", str(data), str(copy)])
         run(["sync"])
         run(["sh", "-c", f"sha256sum {copy}/* > /dev/null"])
 
-    baseline = timed("cp -r + sync + sha256sum", by_hand)
-    archive = fresh(work / "archive")
-    custody(archive.parent / archive.name, "init", str(archive), "--admin", "bench")
-    ours = timed("custody ingest --recursive", lambda: custody(archive, "ingest", "--recursive", str(data)))
+    archive = work / "archive"
+
+    def new_archive() -> None:
+        fresh(archive)
+        custody(archive.parent / archive.name, "init", str(archive), "--admin", "bench")
 
     bag_dir = fresh(work / "bag")
     shutil.copytree(data, bag_dir)
     bagit.make_bag(str(bag_dir), checksums=["sha256", "sha512"], processes=2)
     bagit_cli = [sys.executable, "-m", "bagit", "--validate", "--processes", "2", "--quiet", str(bag_dir)]
-    # Both sides run as a command, so both pay interpreter start-up.
-    bag_time = timed("bagit --validate (sha256 + sha512, 2 processes)", lambda: run(bagit_cli))
-    verify = timed("custody verify --all", lambda: custody(archive, "verify", "--all"))
 
-    print(f"\ningest / copy-then-hash      = {ours / baseline:.2f}  (target <= 1.0)")
-    print(f"verify / bagit validate      = {verify / bag_time:.2f}  (target <= 0.7)")
+    # A shared machine's speed drifts by tens of percent within a minute: each pair is measured
+    # back to back, and the median of the rounds' ratios is the figure to report.
+    ingest_ratios: list[float] = []
+    verify_ratios: list[float] = []
+    for n in range(1, ROUNDS + 1):
+        print(f"round {n} of {ROUNDS}")
+        baseline = timed("cp -r + sync + sha256sum", by_hand)
+        new_archive()
+        ours = timed("custody ingest --recursive", lambda: custody(archive, "ingest", "--recursive", str(data)))
+        ingest_ratios.append(ours / baseline)
+        # Both sides run as a command, so both pay interpreter start-up.
+        bag_time = timed("bagit --validate (sha256 + sha512, 2 processes)", lambda: run(bagit_cli))
+        verify_ratios.append(timed("custody verify --all", lambda: custody(archive, "verify", "--all")) / bag_time)
+
+    def show(ratios: list[float]) -> str:
+        return f"{statistics.median(ratios):.2f}  (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+
+    print(f"\ningest / copy-then-hash      = {show(ingest_ratios)}  target <= 1.0")
+    print(f"verify / bagit validate      = {show(verify_ratios)}  target <= 0.7")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.rmtree(bag_dir, ignore_errors=True)
 

@@ -8,7 +8,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +22,15 @@ from .archive import Acting
 from .canonical import canonical, parse
 from .db.models import Item, ItemCase
 from .errors import InputError, StoreError
-from .hashing import CHUNK_SIZE, Digests, DualHasher, sha256_hex
+from .hashing import Digests, DualHasher, sha256_hex
 from .metadata import Extraction, compute_flags, extract, sniff_media_type
 from .roles import Permission
 from .timeutil import from_timestamp, iso, parse_iso, utc_now
 
 _SNIFF_BYTES = 64 * 1024
+# Large reads: a worker takes the GIL a few times per chunk, and the recording thread holds it
+# most of the time, so fewer, larger chunks keep the workers busy.
+_STORE_CHUNK = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def _store(acting: Acting, source: Source, on_bytes: Callable[[int], None]) -> _
             st = os.fstat(fh.fileno())
             hasher = DualHasher()
             head = b""
-            while chunk := fh.read(CHUNK_SIZE):
+            while chunk := fh.read(_STORE_CHUNK):
                 if len(head) < _SNIFF_BYTES:
                     head += chunk[: _SNIFF_BYTES - len(head)]
                 hasher.update(chunk)
@@ -201,13 +204,35 @@ def _next_num(session: Session) -> int:
     return num
 
 
+_KNOWN_ITEMS = "custody_known_items_by_sha256"
+
+
 def find_item(session: Session, sha256: str) -> Item | None:
     """The item holding these bytes, including one made earlier in this transaction."""
     pending: dict[str, Item] = session.info.get(_NEW_ITEMS, {})
     if sha256 in pending:
         return pending[sha256]
+    known: dict[str, Item | None] = session.info.get(_KNOWN_ITEMS, {})
+    if sha256 in known:
+        return known[sha256]
     with session.no_autoflush:
         return session.scalars(select(Item).where(Item.sha256 == sha256)).first()
+
+
+def _look_up_items(session: Session, digests: Iterable[str]) -> None:
+    """Find the items of a whole batch in one query; ``find_item`` then answers from memory.
+
+    Sound only inside a write transaction: it holds the archive's write lock, so no other
+    process can add an item for one of these digests before it commits.
+    """
+    wanted = sorted(set(digests))
+    known: dict[str, Item | None] = session.info.setdefault(_KNOWN_ITEMS, {})
+    with session.no_autoflush:
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            known.update(dict.fromkeys(part))
+            for item in session.scalars(select(Item).where(Item.sha256.in_(part))):
+                known[item.sha256] = item
 
 
 def add_case(session: Session, item_id: str, case: str | None) -> None:
@@ -328,30 +353,61 @@ STORE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class _Stopped(Exception):
-    """Raised inside a store worker once another file of its batch has failed."""
+    """Raised inside a store worker once another file has failed or the ingest was interrupted."""
 
 
-def _store_all(acting: Acting, sources: list[Source], on_bytes: Callable[[int], None]) -> list[_Stored]:
-    """Store every file of a batch, in order of the sources; the first failure stops the rest."""
-    if len(sources) == 1 or STORE_WORKERS == 1:
-        return [_store(acting, source, on_bytes) for source in sources]
-    stop = threading.Event()
+class _Storer:
+    """Stores files on worker threads, so one batch can be stored while the one before is recorded.
 
-    def progress(n: int) -> None:
-        # A worker notices a failure (or Ctrl-C) elsewhere at its next chunk and aborts its temp file.
-        if stop.is_set():
+    The first failure, or leaving the ``with`` block by an exception, stops every worker at its
+    next chunk: each aborts its temp file, so only complete, content-addressed blobs remain.
+    """
+
+    def __init__(self, acting: Acting, on_bytes: Callable[[int], None], files: int) -> None:
+        self._acting = acting
+        self._on_bytes = on_bytes
+        self._stop = threading.Event()
+        workers = min(STORE_WORKERS, files)
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-store") if workers > 1 else None
+        )
+
+    def __enter__(self) -> _Storer:
+        return self
+
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        if exc_type is not None:
+            self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _progress(self, n: int) -> None:
+        if self._stop.is_set():
             raise _Stopped
-        on_bytes(n)
+        self._on_bytes(n)
 
-    pool = ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(sources)), thread_name_prefix="custody-store")
-    try:
-        futures = [pool.submit(_store, acting, source, progress) for source in sources]
+    def start(self, sources: list[Source]) -> list[Future[_Stored]] | list[Source]:
+        """Begin storing a batch; without a pool the work is done later, in ``finish``."""
+        if self._pool is None:
+            return sources
+        return [self._pool.submit(_store, self._acting, source, self._progress) for source in sources]
+
+    def finish(self, started: list[Future[_Stored]] | list[Source]) -> list[_Stored]:
+        """The stored files of a batch, in order; raises the first failure after stopping the rest."""
+        futures = [job for job in started if isinstance(job, Future)]
+        if len(futures) != len(started):
+            return [_store(self._acting, job, self._progress) for job in started if isinstance(job, Source)]
+        try:
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            self._stop.set()
+            raise
+        failures = [exc for exc in (future.exception() for future in done) if exc is not None]
+        if failures:
+            self._stop.set()
+            # The workers stopped by this failure raise _Stopped; the cause is what the user needs.
+            raise next((exc for exc in failures if not isinstance(exc, _Stopped)), failures[0])
         return [future.result() for future in futures]
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _record_batch(
@@ -360,6 +416,7 @@ def _record_batch(
     """Make a stored batch durable, then sign and log it in one transaction."""
     acting.archive.store.sync()
     with acting.writing() as session:
+        _look_up_items(session, (blob.digests.sha256 for blob in blobs))
         return [
             _record_one(acting, session, source, blob, provenance)
             for (source, provenance), blob in zip(sources, blobs, strict=True)
@@ -376,7 +433,9 @@ def ingest_batch(
     An interruption leaves no row and no event for the batch; blobs already stored are complete
     and content-addressed, so a re-run finds them and only records them.
     """
-    return _record_batch(acting, sources, _store_all(acting, [source for source, _p in sources], on_bytes))
+    with _Storer(acting, on_bytes, len(sources)) as storer:
+        stored = storer.finish(storer.start([source for source, _p in sources]))
+    return _record_batch(acting, sources, stored)
 
 
 def ingest_one(
@@ -418,8 +477,14 @@ def ingest(
     sources = collect(paths, recursive, follow_symlinks)
     on_start(sources)
     results: list[IngestResult] = []
-    for batch in _batches(sources):
-        results.extend(ingest_batch(acting, [(source, provenance) for source in batch], on_bytes))
+    batches = list(_batches(sources))
+    with _Storer(acting, on_bytes, len(sources)) as storer:
+        started = storer.start(batches[0]) if batches else []
+        for i, batch in enumerate(batches):
+            stored = storer.finish(started)
+            # The next batch is read and hashed while this one is signed and logged.
+            started = storer.start(batches[i + 1]) if i + 1 < len(batches) else []
+            results.extend(_record_batch(acting, [(source, provenance) for source in batch], stored))
     return results
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -111,12 +112,13 @@ class Signer:
     name: str
     private_key: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public_key(self) -> Ed25519PublicKey:
         return self.private_key.public_key()
 
-    @property
+    @cached_property
     def key_id(self) -> str:
+        # Asked for by every record and event a batch signs.
         return key_id(self.public_key)
 
     def sign(self, data: bytes) -> bytes:

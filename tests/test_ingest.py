@@ -194,6 +194,34 @@ def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
     assert cli.ok("verify", "--all", "--json").json()["ok"]
 
 
+def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch_and_nothing_else(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custody.ingest
+    from custody.archive import Archive
+    from custody.records import Provenance
+
+    monkeypatch.setattr(custody.ingest, "BATCH_FILES", 2)
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"photo-{n}.jpg").write_bytes(os.urandom(1024 * 1024))
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    before_items, before_events = _counts(archive)
+
+    # The first batch reports its 2 MiB before the second starts; the third file interrupts.
+    with pytest.raises(KeyboardInterrupt):
+        custody.ingest.ingest(acting, [folder], Provenance(), recursive=True, on_bytes=_interrupt_after(2560 * 1024))
+
+    items, events = _counts(archive)
+    assert items - before_items == 2
+    assert events - before_events == 2
+    assert list((archive / "store" / "tmp").iterdir()) == []
+    rows = cli.ok("ingest", "-r", folder, "--json").json()
+    assert [r["duplicate_of"] for r in rows] == ["EV-000001", "EV-000002", None, None]
+    assert cli.ok("verify", "--all", "--json").json()["ok"]
+
+
 # Bad input: one line naming the path, non-zero exit, nothing written.
 
 
