@@ -174,7 +174,8 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
         batch.clear()
 
     columns = (Event.seq, Event.time, Event.actor, Event.action, Event.item_id, Event.payload, Event.prev, Event.sig)
-    rows = session.execute(select(*columns).order_by(Event.seq).execution_options(yield_per=5000))
+    # Through the connection: plain rows, without the ORM's per-row loading machinery.
+    rows = session.connection().execute(select(*columns).order_by(Event.seq).execution_options(yield_per=5000))
     try:
         for seq, time, actor, action, item, payload_text, prev, sig in rows:
             unsigned, full = canonical_pair(seq, time, actor, action, item, payload_text, prev, sig)
