@@ -159,7 +159,7 @@ def _store(acting: Acting, source: Source, on_bytes: Callable[[int], None]) -> _
         media_type = sniff_media_type(head, source.path.name)
         # Metadata is read from our own copy of the bytes, never from the source a second time.
         extraction = extract(writer.pending_path, media_type)
-        writer.commit(digests.sha256)
+        writer.commit(digests.sha256, digests.blake3)
         if extraction.raw:
             extraction.metadata["raw_sha256"] = _store_raw_metadata(acting, extraction.raw)
     except OSError as exc:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import blake3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -415,3 +416,27 @@ def test_from_url_refuses_a_url_without_bucket() -> None:
 def test_retention_below_one_day_is_refused() -> None:
     with pytest.raises(ConfigError, match="retention_days"):
         S3BlobStore(S3Settings(bucket="evidence-bucket", retention_days=0))
+
+
+def _flip_spooled_byte(writer: Any) -> None:
+    path = writer.pending_path
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 12 * MIB], ids=["single", "multipart"])
+def test_a_spool_changed_after_hashing_is_caught_by_its_blake3_and_nothing_is_uploaded(
+    s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path, size: int
+) -> None:
+    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    data = os.urandom(size)
+    sha256, b3 = hashlib.sha256(data).hexdigest(), blake3.blake3(data).hexdigest()
+    writer = store.open_writer()
+    writer.write(data)
+    _flip_spooled_byte(writer)
+    with pytest.raises(IntegrityError, match="BLAKE3"):
+        writer.commit(sha256, b3)
+    assert _versions(s3_client, s3_locked_bucket, store.key_for(sha256)) == []
+    assert "Uploads" not in s3_client.list_multipart_uploads(Bucket=s3_locked_bucket)
+    assert list(spool.iterdir()) == []

@@ -58,7 +58,7 @@ def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[s
         got = hasher.digests()
         if (got.sha256, got.blake3) != (record["sha256"], record["blake3"]):
             raise IntegrityError(f"{bundle.path}: {name} changed while importing; nothing was imported")
-        writer.commit(got.sha256)
+        writer.commit(got.sha256, got.blake3)
     except BaseException:
         writer.abort()
         raise

@@ -32,8 +32,12 @@ class BlobWriter(Protocol):
     def write(self, chunk: bytes) -> None:
         """Append bytes to the pending blob."""
 
-    def commit(self, sha256_hex: str) -> bool:
-        """Make the blob durable under its digest; return False if it already existed."""
+    def commit(self, sha256_hex: str, blake3_hex: str | None = None) -> bool:
+        """Make the blob durable under its digest; return False if it already existed.
+
+        ``blake3_hex``, computed with the SHA-256 in the same pass over the same bytes, lets a
+        store that re-reads what it was given check it by the much cheaper digest.
+        """
 
     def abort(self) -> None:
         """Discard everything written so far; nothing stays behind."""

@@ -72,7 +72,7 @@ class _LocalWriter:
             raise StoreError("blob writer already closed")
         self._fh.write(chunk)
 
-    def commit(self, sha256_hex: str) -> bool:
+    def commit(self, sha256_hex: str, blake3_hex: str | None = None) -> bool:
         if self._fh is None:
             raise StoreError("blob writer already closed")
         try:
