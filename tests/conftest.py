@@ -73,6 +73,13 @@ def archive(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return make_archive(cli, tmp_path / "archive", monkeypatch)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_archive(request: pytest.FixtureRequest, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The same fresh archive on SQLite, then on PostgreSQL (which checks foreign keys at each insert)."""
+    db = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    return make_archive(cli, tmp_path / "archive", monkeypatch, db)
+
+
 @pytest.fixture
 def team(cli: Cli, archive: Path) -> Path:
     """The archive plus bob (archivist), carol (analyst) and dave (reviewer)."""

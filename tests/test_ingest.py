@@ -14,7 +14,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from tests.conftest import Cli, make_archive
+from tests.conftest import Cli
 from tests.peak_memory import run_cli_measured
 
 JSON_FIELDS = {"item_id", "sha256", "blake3", "size", "media_type", "original_name", "duplicate_of"}
@@ -137,13 +137,6 @@ def test_a_large_batch_prints_a_summary_by_media_type(cli: Cli, archive: Path, t
     assert "Ingested 60 files: new items EV-000001 .. EV-000059" in out
     assert "text/plain │ 59 │ 1 │" in out
     assert "custody list" in out
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_archive(request: pytest.FixtureRequest, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An archive on SQLite, then on PostgreSQL (which checks foreign keys at each insert)."""
-    db = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    return make_archive(cli, tmp_path / "archive", monkeypatch, db)
 
 
 def test_identical_files_in_one_batch_become_one_item_and_an_acquisition(

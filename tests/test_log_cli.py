@@ -48,7 +48,14 @@ def test_vkey_has_c2sp_form(cli: Cli, logged: Path) -> None:
     assert base64.b64decode(key)[0] == 1 and len(base64.b64decode(key)) == 33
 
 
-def test_inclusion_proof_json_verifies_against_the_checkpoint_root(cli: Cli, logged: Path) -> None:
+@pytest.fixture
+def logged_any_db(cli: Cli, any_db_archive: Path, evidence: Path) -> Path:
+    cli.ok("ingest", "-r", evidence)
+    cli.ok("annotate", "EV-000002", "first look")
+    return any_db_archive
+
+
+def test_inclusion_proof_json_verifies_against_the_checkpoint_root(cli: Cli, logged_any_db: Path) -> None:
     proof = cli.ok("proof", "--event", "5", "--json").json()
     assert {"leaf_index", "tree_size", "hashes", "checkpoint"} <= proof.keys()
     event = LogEvent.from_json(proof["event"])
@@ -58,7 +65,7 @@ def test_inclusion_proof_json_verifies_against_the_checkpoint_root(cli: Cli, log
     assert merkle.verify_inclusion(leaf, proof["leaf_index"], proof["tree_size"], hashes, root)
 
 
-def test_consistency_proof_json_verifies(cli: Cli, logged: Path) -> None:
+def test_consistency_proof_json_verifies(cli: Cli, logged_any_db: Path) -> None:
     proof = cli.ok("proof", "--consistency", "3", "--json").json()
     assert proof["old_size"] == 3
     hashes = [bytes.fromhex(h) for h in proof["hashes"]]
