@@ -367,10 +367,8 @@ class _Storer:
         self._acting = acting
         self._on_bytes = on_bytes
         self._stop = threading.Event()
-        workers = min(STORE_WORKERS, files)
-        self._pool = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-store") if workers > 1 else None
-        )
+        workers = max(1, min(STORE_WORKERS, files))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-store")
 
     def __enter__(self) -> _Storer:
         return self
@@ -378,34 +376,23 @@ class _Storer:
     def __exit__(self, exc_type: object, *_rest: object) -> None:
         if exc_type is not None:
             self._stop.set()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _progress(self, n: int) -> None:
         if self._stop.is_set():
             raise _Stopped
         self._on_bytes(n)
 
-    def start(self, sources: list[Source]) -> list[Future[_Stored]] | list[Source]:
-        """Begin storing a batch; without a pool the work is done later, in ``finish``."""
-        if self._pool is None:
-            return sources
+    def start(self, sources: list[Source]) -> list[Future[_Stored]]:
+        """Begin storing a batch."""
         return [self._pool.submit(_store, self._acting, source, self._progress) for source in sources]
 
-    def finish(self, started: list[Future[_Stored]] | list[Source]) -> list[_Stored]:
-        """The stored files of a batch, in order; raises the first failure after stopping the rest."""
-        futures = [job for job in started if isinstance(job, Future)]
-        if len(futures) != len(started):
-            return [_store(self._acting, job, self._progress) for job in started if isinstance(job, Source)]
-        try:
-            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:
-            self._stop.set()
-            raise
+    def finish(self, futures: list[Future[_Stored]]) -> list[_Stored]:
+        """The stored files of a batch, in order; raises the first failure (the exit stops the rest)."""
+        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
         failures = [exc for exc in (future.exception() for future in done) if exc is not None]
         if failures:
-            self._stop.set()
-            # The workers stopped by this failure raise _Stopped; the cause is what the user needs.
+            # Workers stopped by an earlier failure raise _Stopped; the cause is what the user needs.
             raise next((exc for exc in failures if not isinstance(exc, _Stopped)), failures[0])
         return [future.result() for future in futures]
 
