@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.conftest_s3"]
 
 MIB = 1024 * 1024
+# Blobs over 5 MiB go in 5 MiB parts: multipart uploads tested with small data.
+_IN_PARTS: dict[str, Any] = {"part_size": MIN_PART_SIZE, "single_put_max": MIN_PART_SIZE}
 
 
 def _store(server: MotoServer, bucket: str, spool: Path, **settings: Any) -> S3BlobStore:
-    options = {k: settings.pop(k) for k in ("part_size", "max_attempts") if k in settings}
+    options = {k: settings.pop(k) for k in ("part_size", "single_put_max", "max_attempts") if k in settings}
     return S3BlobStore(
         S3Settings(bucket=bucket, prefix="evidence", endpoint_url=server.url, region=S3_REGION, **settings),
         spool_dir=spool,
@@ -174,7 +176,7 @@ def test_a_small_blob_is_sent_without_asking_first_and_a_duplicate_is_refused_by
 def test_a_large_blob_already_held_is_not_sent_again(
     s3: MotoServer, s3_locked_bucket: str, spool: Path
 ) -> None:
-    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
     data = os.urandom(9 * MIB)
     _put(store, data)
     parts = _count_calls(store, "UploadPart")
@@ -210,7 +212,7 @@ def test_a_server_that_ignores_lock_headers_gets_every_blob_locked_afterwards(
 def test_multipart_upload_stores_the_right_bytes_locked_with_part_checksums(
     s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path
 ) -> None:
-    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
     data = os.urandom(12 * MIB)
     digest, created = _put(store, data)
     assert created
@@ -241,7 +243,7 @@ def test_wrong_digest_is_refused_and_nothing_is_uploaded(
 def test_wrong_digest_in_a_multipart_upload_leaves_no_object_and_no_pending_upload(
     s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path
 ) -> None:
-    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
     wrong = hashlib.sha256(b"something else").hexdigest()
     writer = store.open_writer()
     writer.write(os.urandom(6 * MIB))
@@ -429,7 +431,7 @@ def _flip_spooled_byte(writer: Any) -> None:
 def test_a_spool_changed_after_hashing_is_caught_by_its_blake3_and_nothing_is_uploaded(
     s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path, size: int
 ) -> None:
-    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
     data = os.urandom(size)
     sha256, b3 = hashlib.sha256(data).hexdigest(), blake3.blake3(data).hexdigest()
     writer = store.open_writer()
@@ -440,3 +442,16 @@ def test_a_spool_changed_after_hashing_is_caught_by_its_blake3_and_nothing_is_up
     assert _versions(s3_client, s3_locked_bucket, store.key_for(sha256)) == []
     assert "Uploads" not in s3_client.list_multipart_uploads(Bucket=s3_locked_bucket)
     assert list(spool.iterdir()) == []
+
+
+def test_a_blob_within_the_single_put_limit_goes_in_one_put_checked_against_its_own_sha256(
+    s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path
+) -> None:
+    store = _store(s3, s3_locked_bucket, spool, part_size=MIN_PART_SIZE)
+    parts = _count_calls(store, "UploadPart")
+    data = os.urandom(12 * MIB)
+    digest, created = _put(store, data)
+    assert created and parts == []
+    head = s3_client.head_object(Bucket=s3_locked_bucket, Key=store.key_for(digest), ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == digest
+    assert head["ObjectLockMode"] == "COMPLIANCE"

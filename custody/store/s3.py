@@ -42,6 +42,12 @@ MIN_PART_SIZE = 5 * _MIB
 # costs less than a HEAD request before every new blob.
 _ASK_FIRST_FROM = 8 * _MIB
 MAX_PART_SIZE = 5 * 1024 * _MIB
+# Up to this size a blob goes in one PUT streamed from the spool, with its own SHA-256 (already
+# known) as the checksum: S3 checks the whole object's digest and nothing is hashed per part.
+# Larger blobs go in parts, so a failure costs one part, not the whole upload.
+DEFAULT_SINGLE_PUT_MAX = 512 * _MIB
+# S3's limit for one PUT.
+MAX_SINGLE_PUT = 5 * 1024 * _MIB
 _MAX_PARTS = 10_000
 _SPOOL_PREFIX = "custody-s3-"
 _FIX_HINT = "check that the endpoint is reachable and the AWS credentials are valid, then try again"
@@ -208,7 +214,7 @@ class _S3Writer:
             if size >= _ASK_FIRST_FROM and store.exists(sha256_hex):
                 return False
             expected = _Expected(sha256_hex, blake3_hex)
-            if size <= store.part_size:
+            if size <= store.single_put_max:
                 created = self._put_single(expected, size)
             else:
                 created = self._put_multipart(expected, size)
@@ -326,6 +332,7 @@ class S3BlobStore:
         *,
         spool_dir: Path | None = None,
         part_size: int = DEFAULT_PART_SIZE,
+        single_put_max: int = DEFAULT_SINGLE_PUT_MAX,
         max_attempts: int = 5,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
@@ -336,11 +343,14 @@ class S3BlobStore:
             raise ConfigError(f"S3 store retention_days is {settings.retention_days}; it must be at least 1 day")
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ConfigError(f"S3 part size {part_size} is outside S3's limits of 5 MiB to 5 GiB")
+        if not 0 <= single_put_max <= MAX_SINGLE_PUT:
+            raise ConfigError(f"S3 single-PUT limit {single_put_max} is outside 0 to S3's 5 GiB")
         if max_attempts < 1:
             raise ConfigError(f"S3 max_attempts is {max_attempts}; it must be at least 1")
         self.settings = settings
         self.prefix = settings.prefix.strip("/")
         self.part_size = part_size
+        self.single_put_max = single_put_max
         self.spool_dir = spool_dir if spool_dir is not None else Path(tempfile.gettempdir())
         config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
@@ -370,7 +380,7 @@ class S3BlobStore:
         if parts.scheme != "s3" or not parts.netloc:
             raise ConfigError(f"'{url}' is not an S3 store URL; use s3://BUCKET/PREFIX")
         setting_names = {"endpoint_url", "region", "retention_days", "legal_hold", "allow_unlocked"}
-        option_names = {"spool_dir", "part_size", "max_attempts", "connect_timeout", "read_timeout"}
+        option_names = {"spool_dir", "part_size", "single_put_max", "max_attempts", "connect_timeout", "read_timeout"}
         unknown = sorted(set(kw) - setting_names - option_names)
         if unknown:
             raise ConfigError(
