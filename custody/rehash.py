@@ -86,8 +86,15 @@ def _blobs(store_root: Path) -> Iterator[tuple[str, Path]]:
             if not second.is_dir(follow_symlinks=False):
                 continue
             for entry in os.scandir(second.path):
-                if len(entry.name) == 64 and entry.is_file(follow_symlinks=False):
-                    yield entry.name, Path(entry.path)
+                name = entry.name
+                # Only a file where the store itself would read it stands for that digest: a copy
+                # elsewhere must never vouch for the blob verification is asked about.
+                if (
+                    len(name) == 64
+                    and (name[:2], name[2:4]) == (first.name, second.name)
+                    and entry.is_file(follow_symlinks=False)
+                ):
+                    yield name, Path(entry.path)
 
 
 def start_rehash(archive_path: str | None) -> EarlyRehash | None:

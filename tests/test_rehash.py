@@ -54,6 +54,21 @@ def test_a_changed_blob_gives_its_real_digests(cli: Cli, filled: Path) -> None:
     assert got is not None and got.sha256 != sha
 
 
+def test_a_good_copy_outside_the_blob_path_does_not_hide_a_tampered_blob(cli: Cli, filled: Path) -> None:
+    item = cli.ok("list", "--json").json()[1]
+    sha = item["sha256"]
+    blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+    stray = filled / "store" / "sha256" / "zz" / "zz" / sha
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(blob.read_bytes())
+    blob.chmod(0o644)
+    blob.write_bytes(b"tampered")
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    failed = [c for c in result.json()["checks"] if not c["ok"]]
+    assert any(c["check"] == "blob" and c["subject"] == item["item_id"] for c in failed)
+
+
 def test_nothing_starts_without_an_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CUSTODY_ARCHIVE", raising=False)
