@@ -427,9 +427,13 @@ def _flip_spooled_byte(writer: Any) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("size", [64 * 1024, 12 * MIB], ids=["single", "multipart"])
-def test_a_spool_changed_after_hashing_is_caught_by_its_blake3_and_nothing_is_uploaded(
-    s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path, size: int
+# A single PUT's spool is checked by BLAKE3 (S3 checks the SHA-256 sent with it); a multipart
+# upload's by SHA-256, which S3 never checks for the whole object.
+@pytest.mark.parametrize(
+    ("size", "digest"), [(64 * 1024, "BLAKE3"), (12 * MIB, "SHA-256")], ids=["single", "multipart"]
+)
+def test_a_spool_changed_after_hashing_is_refused_and_nothing_is_uploaded(
+    s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path, size: int, digest: str
 ) -> None:
     store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
     data = os.urandom(size)
@@ -437,7 +441,7 @@ def test_a_spool_changed_after_hashing_is_caught_by_its_blake3_and_nothing_is_up
     writer = store.open_writer()
     writer.write(data)
     _flip_spooled_byte(writer)
-    with pytest.raises(IntegrityError, match="BLAKE3"):
+    with pytest.raises(IntegrityError, match=digest):
         writer.commit(sha256, b3)
     assert _versions(s3_client, s3_locked_bucket, store.key_for(sha256)) == []
     assert "Uploads" not in s3_client.list_multipart_uploads(Bucket=s3_locked_bucket)
@@ -455,3 +459,18 @@ def test_a_blob_within_the_single_put_limit_goes_in_one_put_checked_against_its_
     head = s3_client.head_object(Bucket=s3_locked_bucket, Key=store.key_for(digest), ChecksumMode="ENABLED")
     assert base64.b64decode(head["ChecksumSHA256"]).hex() == digest
     assert head["ObjectLockMode"] == "COMPLIANCE"
+
+
+def test_a_multipart_upload_checks_the_sha256_it_is_stored_under_even_when_the_blake3_matches(
+    s3: MotoServer, s3_locked_bucket: str, s3_client: S3Client, spool: Path
+) -> None:
+    # S3 checks each part, never the whole object: a wrong SHA-256 must be caught before completion.
+    store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
+    data = os.urandom(6 * MIB)
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    writer = store.open_writer()
+    writer.write(data)
+    with pytest.raises(IntegrityError, match="SHA-256"):
+        writer.commit(wrong, blake3.blake3(data).hexdigest())
+    assert _versions(s3_client, s3_locked_bucket, store.key_for(wrong)) == []
+    assert "Uploads" not in s3_client.list_multipart_uploads(Bucket=s3_locked_bucket)

@@ -58,11 +58,11 @@ _SPOOL_CHUNK = 8 * _MIB
 
 @dataclass(frozen=True)
 class _Expected:
-    """The digests a spooled blob must have; the spool is re-read and checked before upload.
+    """The digests a spooled blob must have; the spool is re-read and checked before a single PUT.
 
     BLAKE3, when the caller computed it alongside SHA-256 over the same bytes, proves the spool
     holds exactly those bytes at a fraction of SHA-256's cost (many times faster without SHA
-    instructions); the SHA-256 itself is then checked by S3 against the checksum sent with it.
+    instructions); S3 then checks the whole object against the SHA-256 sent with it.
     """
 
     sha256: str
@@ -217,7 +217,7 @@ class _S3Writer:
             if size <= store.single_put_max:
                 created = self._put_single(expected, size)
             else:
-                created = self._put_multipart(expected, size)
+                created = self._put_multipart(sha256_hex, size)
             return created
         except (ClientError, BotoCoreError) as exc:
             raise store.error(f"cannot store blob {sha256_hex}", exc) from None
@@ -268,16 +268,17 @@ class _S3Writer:
         store.verify_upload(sha256_hex, resp.get("VersionId"), size, "single")
         return True
 
-    def _put_multipart(self, expected: _Expected, size: int) -> bool:
+    def _put_multipart(self, sha256_hex: str, size: int) -> bool:
         store = self._store
-        sha256_hex = expected.sha256
         bucket = store.settings.bucket
         part_size = max(store.part_size, -(-size // _MAX_PARTS))
         upload = store.client.create_multipart_upload(
             Bucket=bucket, Key=self._key, ChecksumAlgorithm="SHA256", **store.lock_fields()
         )
         self._upload_id = upload["UploadId"]
-        whole = expected.hasher()
+        # S3 checks each part against its checksum, never the whole object: the SHA-256 the object
+        # will be stored under is checked here, whatever cheaper digest the caller also knows.
+        whole = hashlib.sha256()
         parts: list[CompletedPartTypeDef] = []
         with self.spool_path.open("rb") as spool:
             while data := spool.read(part_size):
@@ -296,7 +297,7 @@ class _S3Writer:
                 parts.append({"ETag": resp["ETag"], "PartNumber": number, "ChecksumSHA256": checksum})
         # Nothing server-side checks the whole-object digest of a multipart upload, so check it here,
         # before completing: an upload that is never completed never becomes visible.
-        self._check_digest(expected, whole.hexdigest())
+        self._check_digest(_Expected(sha256_hex, None), whole.hexdigest())
         try:
             resp_done = store.client.complete_multipart_upload(
                 Bucket=bucket,
