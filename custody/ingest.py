@@ -137,7 +137,12 @@ def _store_raw_metadata(acting: Acting, raw: dict[str, Any]) -> str:
     return digest
 
 
-def _store(acting: Acting, source: Source, on_bytes: Callable[[int], None]) -> _Stored:
+def _store(
+    acting: Acting,
+    source: Source,
+    on_bytes: Callable[[int], None],
+    before_commit: Callable[[], None] = lambda: None,
+) -> _Stored:
     """Stream the file once into the store, hashing on the way; nothing stays on failure.
 
     The blob is made durable by the batch's single ``store.sync()`` before anything is recorded.
@@ -159,6 +164,8 @@ def _store(acting: Acting, source: Source, on_bytes: Callable[[int], None]) -> _
         media_type = sniff_media_type(head, source.path.name)
         # Metadata is read from our own copy of the bytes, never from the source a second time.
         extraction = extract(writer.pending_path, media_type)
+        # The last moment to give up cheaply: once committed, a blob stays (on S3, locked).
+        before_commit()
         writer.commit(digests.sha256, digests.blake3)
         if extraction.raw:
             extraction.metadata["raw_sha256"] = _store_raw_metadata(acting, extraction.raw)
@@ -359,8 +366,9 @@ class _Stopped(Exception):
 class _Storer:
     """Stores files on worker threads, so one batch can be stored while the one before is recorded.
 
-    The first failure, or leaving the ``with`` block by an exception, stops every worker at its
-    next chunk: each aborts its temp file, so only complete, content-addressed blobs remain.
+    Leaving the ``with`` block by an exception (a failed file, a failed recording, Ctrl-C) stops
+    every worker at its next chunk or before it commits its blob: each aborts its temp file, so
+    only complete, content-addressed blobs remain, which a re-run finds and records.
     """
 
     def __init__(self, acting: Acting, on_bytes: Callable[[int], None], files: int) -> None:
@@ -378,22 +386,24 @@ class _Storer:
             self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _progress(self, n: int) -> None:
+    def _check(self) -> None:
         if self._stop.is_set():
             raise _Stopped
+
+    def _progress(self, n: int) -> None:
+        self._check()
         self._on_bytes(n)
 
     def start(self, sources: list[Source]) -> list[Future[_Stored]]:
         """Begin storing a batch."""
-        return [self._pool.submit(_store, self._acting, source, self._progress) for source in sources]
+        return [self._pool.submit(_store, self._acting, source, self._progress, self._check) for source in sources]
 
     def finish(self, futures: list[Future[_Stored]]) -> list[_Stored]:
         """The stored files of a batch, in order; raises the first failure (the exit stops the rest)."""
         done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
-        failures = [exc for exc in (future.exception() for future in done) if exc is not None]
-        if failures:
-            # Workers stopped by an earlier failure raise _Stopped; the cause is what the user needs.
-            raise next((exc for exc in failures if not isinstance(exc, _Stopped)), failures[0])
+        for future in done:
+            if (exc := future.exception()) is not None:
+                raise exc
         return [future.result() for future in futures]
 
 

@@ -215,6 +215,38 @@ def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch
     assert cli.ok("verify", "--all", "--json").json()["ok"]
 
 
+def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_complete_blobs(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custody.ingest
+    from custody.archive import Archive
+    from custody.records import Provenance
+
+    monkeypatch.setattr(custody.ingest, "BATCH_FILES", 2)
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"clip-{n}.bin").write_bytes(os.urandom(1024 * 1024))
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    before = _counts(archive)
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt  # on the main thread, while the next batch is being stored
+
+    with monkeypatch.context() as patch:
+        patch.setattr(custody.ingest, "_record_one", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            custody.ingest.ingest(acting, [folder], Provenance(), recursive=True)
+
+    assert _counts(archive) == before
+    assert list((archive / "store" / "tmp").iterdir()) == []
+    for blob in _blobs(archive):
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    rows = cli.ok("ingest", "-r", folder, "--json").json()
+    assert len(rows) == 4 and all(r["duplicate_of"] is None for r in rows)
+    assert cli.ok("verify", "--all", "--json").json()["ok"]
+
+
 # Bad input: one line naming the path, non-zero exit, nothing written.
 
 
