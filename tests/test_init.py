@@ -72,3 +72,11 @@ def test_archive_found_from_current_folder(cli: Cli, archive: Path, monkeypatch)
 
 def test_passphrase_default_matches_fixture() -> None:
     assert PASSPHRASES["alice"]
+
+
+def test_a_catalog_file_that_is_not_a_database_is_a_one_line_error_naming_it(cli: Cli, archive: Path) -> None:
+    (archive / "custody.db").write_bytes(b"this is not an SQLite database" * 10)
+    result = cli("list")
+    assert result.code != 0
+    assert "cannot open the database" in result.err and "custody.db" in result.err
+    assert "Traceback" not in result.err

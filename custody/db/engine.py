@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..errors import ConfigError
@@ -84,9 +84,12 @@ class Database:
         try:
             with self.reader.connect() as conn:
                 conn.execute(text("select 1"))
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            # Unreachable server, or a file that is not (or no longer) a database.
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise ConfigError(f"cannot reach the database {self.safe_url()}: {reason}") from None
+            raise ConfigError(
+                f"cannot open the database {self.safe_url()}: {reason}; check the database URL or file"
+            ) from None
 
     def safe_url(self) -> str:
         """The URL without any password, for messages."""

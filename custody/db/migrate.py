@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import inspect, text
 
 from .engine import Database
 
@@ -45,10 +44,10 @@ def upgrade(db: Database, revision: str = "head") -> None:
 def current_revision(db: Database) -> str | None:
     """The revision the database is at (None for an empty database)."""
     with db.reader.connect() as conn:
-        try:
-            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        except (OperationalError, ProgrammingError):
-            return None  # no alembic_version table: nothing was ever migrated
+        # Asked by name, so a locked or unreadable database is reported as such, not as "empty".
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
     return None if row is None else str(row[0])
 
 
