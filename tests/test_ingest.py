@@ -178,13 +178,29 @@ def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
     with pytest.raises(KeyboardInterrupt):
         ingest_batch(acting, sources, interrupt)
     assert _counts(archive) == before
-    assert list((archive / "store" / "tmp").iterdir()) == []
     # A file another worker had finished is a complete blob under its own digest, never a partial one.
-    for blob in _blobs(archive):
-        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    _no_temp_files_and_only_complete_blobs(archive)
     rows = cli.ok("ingest", "-r", folder, "--json").json()
     assert len(rows) == 6 and all(r["duplicate_of"] is None for r in rows)
     assert cli.ok("verify", "--all", "--json").json()["ok"]
+
+
+def _two_batches_of_two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Four 1 MiB files, ingested as two batches of two."""
+    import custody.ingest
+
+    monkeypatch.setattr(custody.ingest, "BATCH_FILES", 2)
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"clip-{n}.bin").write_bytes(os.urandom(1024 * 1024))
+    return folder
+
+
+def _no_temp_files_and_only_complete_blobs(archive: Path) -> None:
+    assert list((archive / "store" / "tmp").iterdir()) == []
+    for blob in _blobs(archive):
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
 
 
 def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch_and_nothing_else(
@@ -194,11 +210,7 @@ def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch
     from custody.archive import Archive
     from custody.records import Provenance
 
-    monkeypatch.setattr(custody.ingest, "BATCH_FILES", 2)
-    folder = tmp_path / "batches"
-    folder.mkdir()
-    for n in range(4):
-        (folder / f"photo-{n}.jpg").write_bytes(os.urandom(1024 * 1024))
+    folder = _two_batches_of_two(tmp_path, monkeypatch)
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
     before_items, before_events = _counts(archive)
 
@@ -209,7 +221,7 @@ def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch
     items, events = _counts(archive)
     assert items - before_items == 2
     assert events - before_events == 2
-    assert list((archive / "store" / "tmp").iterdir()) == []
+    _no_temp_files_and_only_complete_blobs(archive)
     rows = cli.ok("ingest", "-r", folder, "--json").json()
     assert [r["duplicate_of"] for r in rows] == ["EV-000001", "EV-000002", None, None]
     assert cli.ok("verify", "--all", "--json").json()["ok"]
@@ -222,11 +234,7 @@ def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_comple
     from custody.archive import Archive
     from custody.records import Provenance
 
-    monkeypatch.setattr(custody.ingest, "BATCH_FILES", 2)
-    folder = tmp_path / "batches"
-    folder.mkdir()
-    for n in range(4):
-        (folder / f"clip-{n}.bin").write_bytes(os.urandom(1024 * 1024))
+    folder = _two_batches_of_two(tmp_path, monkeypatch)
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
     before = _counts(archive)
 
@@ -239,9 +247,7 @@ def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_comple
             custody.ingest.ingest(acting, [folder], Provenance(), recursive=True)
 
     assert _counts(archive) == before
-    assert list((archive / "store" / "tmp").iterdir()) == []
-    for blob in _blobs(archive):
-        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    _no_temp_files_and_only_complete_blobs(archive)
     rows = cli.ok("ingest", "-r", folder, "--json").json()
     assert len(rows) == 4 and all(r["duplicate_of"] is None for r in rows)
     assert cli.ok("verify", "--all", "--json").json()["ok"]
