@@ -57,9 +57,12 @@ class State:
         return [n for a in self.opened for n in a.notices]
 
     def actor_name(self) -> str:
+        named = self.actor or os.environ.get("CUSTODY_ACTOR")
+        if named:
+            return named
         from custody.initialise import default_actor
 
-        return self.actor or os.environ.get("CUSTODY_ACTOR") or default_actor()
+        return default_actor()
 
     def archive(self) -> Archive:
         from custody.archive import Archive

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from . import keys
 from .archive import Acting, Archive, registered_actors
 from .canonical import parse
-from .db.models import Event, Item
+from .db.models import CheckpointTimestamp, Event, Item
 from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
 from .items import get_item
@@ -431,6 +431,9 @@ def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
 
 def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, report: Report) -> None:
     """Every checkpoint's RFC 3161 token, against ``tsa_ca`` or the configured TSA root."""
+    no_tokens = not session.scalar(select(func.count()).select_from(CheckpointTimestamp))
+    if no_tokens and tsa_ca is None and not archive.config.tsa.get("url"):
+        return  # nothing to check or to warn about; the TSA libraries need not be loaded
     from .timestamp import stamps
     from .timestamp.settings import tsa_settings
     from .timestamp.tsa import load_roots
