@@ -62,8 +62,8 @@ class Archive:
 
     def timestamp_checkpoint(self, num: int | None) -> None:
         """Ask the configured TSA for a token over checkpoint ``num``; a failure becomes a notice."""
-        if num is None:
-            return
+        if num is None or not self.config.tsa.get("url"):
+            return  # no TSA configured: the timestamp libraries need not even be loaded
         from .timestamp.stamps import stamp_new_checkpoint
 
         notice = stamp_new_checkpoint(self, num)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
@@ -30,6 +29,9 @@ from .log.sigcheck import Job, bad_signatures
 from .rehash import EarlyRehash
 from .roles import Permission, Role
 from .timeutil import utc_now
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,14 @@ _PARALLEL_FROM = 20_000
 _BATCH = 4096
 
 
+def _signature_pool() -> ProcessPoolExecutor:
+    # Imported here: multiprocessing is a noticeable share of a short verify's start-up.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
+
+
 def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -> LogState:
     """Stream every event: sequence, hash chain, signatures, and the Merkle root at given sizes.
 
@@ -158,11 +168,7 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
     chain_broken = False
     deferred: list[tuple[int, str, bytes, bytes]] = []
     total = session.scalar(select(func.count()).select_from(Event)) or 0
-    pool = (
-        ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
-        if total >= _PARALLEL_FROM
-        else None
-    )
+    pool = _signature_pool() if total >= _PARALLEL_FROM else None
     pending: list[Future[list[int]]] = []
     batch: list[Job] = []
 
