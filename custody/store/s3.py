@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict
 from urllib.parse import urlsplit
 
 import blake3
@@ -51,39 +51,7 @@ MAX_SINGLE_PUT = 5 * 1024 * _MIB
 _MAX_PARTS = 10_000
 _SPOOL_PREFIX = "custody-s3-"
 _FIX_HINT = "check that the endpoint is reachable and the AWS credentials are valid, then try again"
-
-
 _SPOOL_CHUNK = 8 * _MIB
-
-
-@dataclass(frozen=True)
-class _Expected:
-    """The digests a spooled blob must have; the spool is re-read and checked before a single PUT.
-
-    BLAKE3, when the caller computed it alongside SHA-256 over the same bytes, proves the spool
-    holds exactly those bytes at a fraction of SHA-256's cost (many times faster without SHA
-    instructions); S3 then checks the whole object against the SHA-256 sent with it.
-    """
-
-    sha256: str
-    blake3: str | None
-
-    @property
-    def name(self) -> str:
-        return "SHA-256" if self.blake3 is None else "BLAKE3"
-
-    @property
-    def check(self) -> str:
-        return self.sha256 if self.blake3 is None else self.blake3
-
-    def hasher(self) -> _Hasher:
-        return hashlib.sha256() if self.blake3 is None else blake3.blake3()
-
-
-class _Hasher(Protocol):
-    def update(self, data: bytes, /) -> object: ...
-
-    def hexdigest(self) -> str: ...
 
 
 class _Version(TypedDict, total=False):
@@ -213,9 +181,8 @@ class _S3Writer:
                 raise StoreError(f"cannot store blob {sha256_hex}: {exc}") from None
             if size >= _ASK_FIRST_FROM and store.exists(sha256_hex):
                 return False
-            expected = _Expected(sha256_hex, blake3_hex)
             if size <= store.single_put_max:
-                created = self._put_single(expected, size)
+                created = self._put_single(sha256_hex, blake3_hex, size)
             else:
                 created = self._put_multipart(sha256_hex, size)
             return created
@@ -239,16 +206,20 @@ class _S3Writer:
                 )
         self.spool_path.unlink(missing_ok=True)
 
-    def _put_single(self, expected: _Expected, size: int) -> bool:
+    def _put_single(self, sha256_hex: str, blake3_hex: str | None, size: int) -> bool:
         store = self._store
-        sha256_hex = expected.sha256
         # Hashed and sent from the file: uploads running side by side must not each hold a part in memory.
-        # The spool is checked before the PUT: a locked object can never be replaced.
+        # The spool is checked before the PUT, since a locked object can never be replaced. BLAKE3,
+        # computed with the SHA-256 over the same bytes, proves the spool holds exactly those bytes
+        # at a fraction of SHA-256's cost; S3 then checks the whole object against the SHA-256 sent.
         with self.spool_path.open("rb") as spool:
-            whole = expected.hasher()
-            while data := spool.read(_SPOOL_CHUNK):
-                whole.update(data)
-            self._check_digest(expected, whole.hexdigest())
+            if blake3_hex is None:
+                self._check_digest(sha256_hex, "SHA-256", sha256_hex, hashlib.file_digest(spool, "sha256").hexdigest())
+            else:
+                again = blake3.blake3()
+                while data := spool.read(_SPOOL_CHUNK):
+                    again.update(data)
+                self._check_digest(sha256_hex, "BLAKE3", blake3_hex, again.hexdigest())
             spool.seek(0)
             try:
                 resp = store.client.put_object(
@@ -276,8 +247,6 @@ class _S3Writer:
             Bucket=bucket, Key=self._key, ChecksumAlgorithm="SHA256", **store.lock_fields()
         )
         self._upload_id = upload["UploadId"]
-        # S3 checks each part against its checksum, never the whole object: the SHA-256 the object
-        # will be stored under is checked here, whatever cheaper digest the caller also knows.
         whole = hashlib.sha256()
         parts: list[CompletedPartTypeDef] = []
         with self.spool_path.open("rb") as spool:
@@ -297,7 +266,7 @@ class _S3Writer:
                 parts.append({"ETag": resp["ETag"], "PartNumber": number, "ChecksumSHA256": checksum})
         # Nothing server-side checks the whole-object digest of a multipart upload, so check it here,
         # before completing: an upload that is never completed never becomes visible.
-        self._check_digest(_Expected(sha256_hex, None), whole.hexdigest())
+        self._check_digest(sha256_hex, "SHA-256", sha256_hex, whole.hexdigest())
         try:
             resp_done = store.client.complete_multipart_upload(
                 Bucket=bucket,
@@ -314,11 +283,11 @@ class _S3Writer:
         store.verify_upload(sha256_hex, resp_done.get("VersionId"), size, "multipart")
         return True
 
-    def _check_digest(self, expected: _Expected, actual: str) -> None:
-        if expected.check != actual:
+    def _check_digest(self, sha256_hex: str, algorithm: str, expected: str, actual: str) -> None:
+        if expected != actual:
             raise IntegrityError(
-                f"blob {expected.sha256}: the spooled bytes hash to {expected.name} {actual}, not to the "
-                f"{expected.name} digest given ({expected.check}); nothing was stored in S3; ingest the file again"
+                f"blob {sha256_hex}: the spooled bytes hash to {algorithm} {actual}, not to the "
+                f"{algorithm} digest given ({expected}); nothing was stored in S3; ingest the file again"
             )
 
 
