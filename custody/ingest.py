@@ -141,7 +141,7 @@ def _store(
     acting: Acting,
     source: Source,
     on_bytes: Callable[[int], None],
-    before_commit: Callable[[], None] = lambda: None,
+    before_commit: Callable[[], None],
 ) -> _Stored:
     """Stream the file once into the store, hashing on the way; nothing stays on failure.
 

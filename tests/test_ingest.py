@@ -253,6 +253,26 @@ def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_comple
     assert cli.ok("verify", "--all", "--json").json()["ok"]
 
 
+def test_a_worker_stopped_after_reading_a_file_gives_up_before_its_blob_is_committed(
+    archive: Path, tmp_path: Path
+) -> None:
+    from custody.archive import Archive
+    from custody.ingest import _store, collect
+
+    clip = tmp_path / "clip.bin"
+    clip.write_bytes(os.urandom(1024 * 1024))
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    (source,) = collect([clip], False, False)
+
+    def stopped() -> None:
+        raise KeyboardInterrupt  # what the pool's stop raises once the ingest is interrupted
+
+    with pytest.raises(KeyboardInterrupt):
+        _store(acting, source, lambda _n: None, stopped)
+    assert _blobs(archive) == []
+    assert list((archive / "store" / "tmp").iterdir()) == []
+
+
 # Bad input: one line naming the path, non-zero exit, nothing written.
 
 
