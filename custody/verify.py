@@ -494,28 +494,33 @@ def verify_archive(
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
     archive = acting.archive
     report = Report()
-    with archive.db.read() as session, ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        items = _items(session, item_ids)
-        # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
-        rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
-        wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
-        for _label, text in against:
-            with contextlib.suppress(ProofError):
-                wanted_sizes.append(note.parse_checkpoint(text.split("\n\n", 1)[0] + "\n").size)
-        state = walk_log(session, report, wanted_sizes)
-        _check_actors(session, state, report)
-        if item_ids is None:
-            _check_tree(session, state, report)
-            _check_checkpoints(session, state, report)
-            _check_timestamps(session, archive, tsa_ca, report)
-        for label, text in against:
-            check_against(state, text, label, report)
-        bad_records = _bad_record_signatures(items, state)
-        for index, item in enumerate(items):
-            _check_record(item, index not in bad_records, state, report)
-        for checks in rehashed:
-            report.checks.extend(checks)
-        count = session.scalar(select(func.count()).select_from(Item))
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+    try:
+        with archive.db.read() as session:
+            items = _items(session, item_ids)
+            # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
+            rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
+            wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
+            for _label, text in against:
+                with contextlib.suppress(ProofError):
+                    wanted_sizes.append(note.parse_checkpoint(text.split("\n\n", 1)[0] + "\n").size)
+            state = walk_log(session, report, wanted_sizes)
+            _check_actors(session, state, report)
+            if item_ids is None:
+                _check_tree(session, state, report)
+                _check_checkpoints(session, state, report)
+                _check_timestamps(session, archive, tsa_ca, report)
+            for label, text in against:
+                check_against(state, text, label, report)
+            bad_records = _bad_record_signatures(items, state)
+            for index, item in enumerate(items):
+                _check_record(item, index not in bad_records, state, report)
+            for checks in rehashed:
+                report.checks.extend(checks)
+            count = session.scalar(select(func.count()).select_from(Item))
+    finally:
+        # On Ctrl-C or an error, re-hashes still queued are dropped rather than run first.
+        pool.shutdown(cancel_futures=True)
     with acting.writing() as session:
         acting.append(
             session,
