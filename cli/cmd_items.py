@@ -94,9 +94,12 @@ def ingest(
     task = progress.add_task("ingest", total=None)
 
     def on_start(sources: list[Source]) -> None:
+        # Started here, not before: the library may fork its store workers first, while no
+        # thread (such as the bar's refresh thread) runs.
         progress.update(task, total=sum(s.path.stat().st_size for s in sources))
+        progress.start()
 
-    with progress:
+    try:
         if manifest is not None:
             results = ingest_manifest(
                 acting,
@@ -116,6 +119,8 @@ def ingest(
                 on_bytes=lambda n: progress.advance(task, n),
                 on_start=on_start,
             )
+    finally:
+        progress.stop()
     if json_:
         print_json([r.to_json() for r in results])
         return

@@ -9,7 +9,7 @@ import stat
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,11 @@ from .archive import Acting
 from .canonical import canonical, parse
 from .db.models import Item, ItemCase
 from .errors import InputError, StoreError
+from .forked import ForkedWorkers, can_fork
 from .hashing import Digests, DualHasher, sha256_hex
 from .metadata import Extraction, compute_flags, extract, sniff_media_type
 from .roles import Permission
+from .store.local import LocalBlobStore
 from .timeutil import from_timestamp, iso, parse_iso, utc_now
 
 _SNIFF_BYTES = 64 * 1024
@@ -183,6 +185,8 @@ def _store(
         "accessed": from_timestamp(st.st_atime),
         "changed": from_timestamp(st.st_ctime),
     }
+    # The raw dump is kept in its own blob (above); the record needs only the summary.
+    extraction = replace(extraction, raw={})
     return _Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
 
 
@@ -357,6 +361,9 @@ def _record_one(
 
 # Reading, hashing and writing release the GIL, so files of a batch are stored side by side.
 STORE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+# Where the store workers run: None picks a forked child process for a local store where that is
+# safe (see custody.forked), else threads of this process; tests set it to exercise each.
+STORE_IN_CHILD: bool | None = None
 
 
 class _Stopped(Exception):
@@ -407,6 +414,49 @@ class _Storer:
         return [future.result() for future in futures]
 
 
+class _ChildStorer:
+    """Stores files on threads of a forked child process, with the interface of ``_Storer``.
+
+    Leaving the ``with`` block by an exception tells the child to stop: each task aborts its temp
+    file at its next chunk or before it commits its blob, and the block ends only once the child
+    has, so again only complete, content-addressed blobs remain.
+    """
+
+    def __init__(self, acting: Acting, on_bytes: Callable[[int], None], files: int) -> None:
+        self._on_bytes = on_bytes
+
+        def task(source: Source, progress: Callable[[int], None], check: Callable[[], None]) -> _Stored:
+            return _store(acting, source, progress, check)
+
+        self._workers: ForkedWorkers[Source, _Stored] = ForkedWorkers(task, max(1, min(STORE_WORKERS, files)))
+
+    def __enter__(self) -> _ChildStorer:
+        return self
+
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        self._workers.close(stop=exc_type is not None)
+
+    def start(self, sources: list[Source]) -> list[Future[_Stored]]:
+        """Begin storing a batch."""
+        return self._workers.submit(sources)
+
+    def finish(self, futures: list[Future[_Stored]]) -> list[_Stored]:
+        """The stored files of a batch, in order; raises the first failure (the exit stops the rest)."""
+        self._workers.wait(futures, self._on_bytes)
+        for future in futures:
+            if (exc := future.exception()) is not None:
+                raise exc
+        return [future.result() for future in futures]
+
+
+def _storer(acting: Acting, on_bytes: Callable[[int], None], files: int) -> _Storer | _ChildStorer:
+    """Store workers for an ingest: call before any other thread starts (a progress bar's, say)."""
+    in_child = STORE_IN_CHILD
+    if in_child is None:
+        in_child = isinstance(acting.archive.store, LocalBlobStore) and can_fork()
+    return _ChildStorer(acting, on_bytes, files) if in_child else _Storer(acting, on_bytes, files)
+
+
 def _record_batch(
     acting: Acting, sources: list[tuple[Source, records.Provenance]], blobs: list[_Stored]
 ) -> list[IngestResult]:
@@ -424,13 +474,15 @@ def ingest_batch(
     acting: Acting,
     sources: list[tuple[Source, records.Provenance]],
     on_bytes: Callable[[int], None] = lambda _n: None,
+    on_start: Callable[[list[Source]], None] = lambda _s: None,
 ) -> list[IngestResult]:
     """Store each file (one read, both digests), then sign and log them all in one transaction.
 
     An interruption leaves no row and no event for the batch; blobs already stored are complete
     and content-addressed, so a re-run finds them and only records them.
     """
-    with _Storer(acting, on_bytes, len(sources)) as storer:
+    with _storer(acting, on_bytes, len(sources)) as storer:
+        on_start([source for source, _p in sources])
         stored = storer.finish(storer.start([source for source, _p in sources]))
     return _record_batch(acting, sources, stored)
 
@@ -472,10 +524,10 @@ def ingest(
     acting.unlock()
     acting.require(Permission.INGEST)
     sources = collect(paths, recursive, follow_symlinks)
-    on_start(sources)
     results: list[IngestResult] = []
     batches = list(_batches(sources))
-    with _Storer(acting, on_bytes, len(sources)) as storer:
+    with _storer(acting, on_bytes, len(sources)) as storer:
+        on_start(sources)
         started = storer.start(batches[0]) if batches else []
         for i, batch in enumerate(batches):
             stored = storer.finish(started)
@@ -500,8 +552,7 @@ def ingest_manifest(
     acting.unlock()
     acting.require(Permission.INGEST)
     rows = read_manifest(manifest, defaults, follow_symlinks)
-    on_start([source for source, _p in rows])
-    return ingest_batch(acting, rows, on_bytes)
+    return ingest_batch(acting, rows, on_bytes, on_start)
 
 
 def record_of(item: Item) -> dict[str, Any]:

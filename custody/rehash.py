@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .config import find_archive, read_config
 from .errors import CustodyError, StoreError
+from .forked import can_fork
 from .hashing import CHUNK_SIZE, Digests, DualHasher
 
 # In-process threads read in large chunks: each chunk costs one trip through the GIL, which the
@@ -235,11 +236,6 @@ def _blobs(store_root: Path) -> Iterator[tuple[str, Path]]:
                     yield name, Path(entry.path)
 
 
-def _can_fork() -> bool:
-    # Forking while other threads run could copy a lock one of them holds into the child.
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
 def start_rehash(archive_path: str | None, in_child: bool | None = None) -> EarlyRehash | None:
     """Start re-hashing the blobs of the archive's local store; None if there is nothing to start.
 
@@ -257,7 +253,7 @@ def start_rehash(archive_path: str | None, in_child: bool | None = None) -> Earl
     if not (root / "sha256").is_dir():
         return None
     workers = max(1, min(4, os.cpu_count() or 1))
-    if in_child if in_child is not None else _can_fork():
+    if in_child if in_child is not None else can_fork():
         return _InChild(root, workers)
     try:
         return _InThreads(root, workers)

@@ -1,8 +1,12 @@
-"""Run the CLI in a child process and read its own peak resident memory.
+"""Run the CLI in a child process and measure the peak memory of everything it runs.
 
 ``ru_maxrss`` from ``wait4`` is useless here: Linux carries the high-water mark across
 fork and exec, so the child would report the pytest worker's size. ``VmHWM`` in
 ``/proc/self/status`` belongs to the process image the command actually ran in.
+
+A command may fork worker processes (ingest stores files in one), so the process tree is also
+sampled while it runs: the sum of each process's proportional set size (shared pages split
+between the processes sharing them) is the memory the whole command holds at that moment.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 _RUNNER = """
@@ -23,15 +29,43 @@ sys.exit(code)
 """
 
 
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for parent in pids:
+        try:
+            pids.extend(int(p) for p in Path(f"/proc/{parent}/task/{parent}/children").read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0  # ended between listing and reading
+    return next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+
+
 def run_cli_measured(*args: str | Path, env: dict[str, str]) -> tuple[int, float, str]:
-    """Exit code, peak RSS in MB, and stderr of ``custody ARGS`` in a fresh process."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *map(str, args)],
-        env={**os.environ, **env},
-        cwd=Path(__file__).parents[1],
-        capture_output=True,
-        text=True,
-    )
-    lines = proc.stderr.strip().splitlines()
-    peak_kb = int(lines[-1].split()[1]) if lines and lines[-1].startswith("PEAK-KB") else -1
-    return proc.returncode, peak_kb / 1024, proc.stderr
+    """Exit code, peak memory in MB (of the command and any processes it forked), and stderr."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RUNNER, *map(str, args)],
+            env={**os.environ, **env},
+            cwd=Path(__file__).parents[1],
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        tree_peak_kb = 0
+        while proc.poll() is None:
+            tree_peak_kb = max(tree_peak_kb, sum(_pss_kb(pid) for pid in _tree(proc.pid)))
+            time.sleep(0.005)
+        err.seek(0)
+        stderr = err.read()
+    lines = stderr.strip().splitlines()
+    own_peak_kb = int(lines[-1].split()[1]) if lines and lines[-1].startswith("PEAK-KB") else -1
+    if own_peak_kb < 0:
+        return proc.returncode, -1.0, stderr
+    return proc.returncode, max(own_peak_kb, tree_peak_kb) / 1024, stderr

@@ -31,6 +31,16 @@ def _blobs(archive: Path) -> list[Path]:
     return [p for p in (archive / "store" / "sha256").rglob("*") if p.is_file()]
 
 
+@pytest.fixture(params=[pytest.param(True, id="child-process"), pytest.param(False, id="threads")])
+def store_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs a test with the store workers in a forked child process, then in threads."""
+    import custody.ingest
+
+    if request.param and not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    monkeypatch.setattr(custody.ingest, "STORE_IN_CHILD", request.param)
+
+
 def _interrupt_after(limit: int) -> Callable[[int], None]:
     """A progress callback that interrupts, like Ctrl-C, once ``limit`` bytes have been stored."""
     seen = 0
@@ -160,7 +170,7 @@ def test_identical_files_in_one_batch_become_one_item_and_an_acquisition(
 
 
 def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
-    cli: Cli, archive: Path, tmp_path: Path
+    cli: Cli, archive: Path, tmp_path: Path, store_kind: None
 ) -> None:
     from custody.archive import Archive
     from custody.ingest import collect, ingest_batch
@@ -204,7 +214,7 @@ def _no_temp_files_and_only_complete_blobs(archive: Path) -> None:
 
 
 def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch_and_nothing_else(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: None
 ) -> None:
     import custody.ingest
     from custody.archive import Archive
@@ -228,7 +238,7 @@ def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch
 
 
 def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_complete_blobs(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: None
 ) -> None:
     import custody.ingest
     from custody.archive import Archive
@@ -341,16 +351,22 @@ def test_unreadable_file_is_refused(archive: Path, tmp_path: Path) -> None:
     assert _counts(archive) == (0, 2)
 
 
-def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(cli: Cli, archive: Path, tmp_path: Path) -> None:
+def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(
+    cli: Cli, archive: Path, tmp_path: Path, store_kind: None
+) -> None:
     from custody.archive import Archive
     from custody.errors import CustodyError
     from custody.ingest import collect, ingest_one
     from custody.records import Provenance
 
+    # Large enough that a child process, told to stop as soon as its first chunk is reported,
+    # is still far from committing the blob.
     big = tmp_path / "clip.bin"
-    big.write_bytes(os.urandom(5 * 1024 * 1024))
+    with big.open("wb") as fh:
+        fh.write(os.urandom(1024 * 1024))
+        fh.truncate(1024**3)
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
-    interrupt = _interrupt_after(2 * 1024 * 1024)
+    interrupt = _interrupt_after(512 * 1024)
 
     before = _counts(archive)
     with pytest.raises(KeyboardInterrupt):
@@ -359,7 +375,8 @@ def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(cli: Cli, archi
     assert _blobs(archive) == [] and list((archive / "store" / "tmp").iterdir()) == []
     assert not isinstance(KeyboardInterrupt(), CustodyError)
     row = cli.ok("ingest", big, "--json").json()[0]
-    assert row["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+    with big.open("rb") as fh:
+        assert row["sha256"] == hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def test_killed_ingest_leaves_no_partial_blob_no_row_no_event(cli: Cli, archive: Path, tmp_path: Path) -> None:

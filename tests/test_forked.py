@@ -1,0 +1,184 @@
+"""Work run by threads of a forked child process (custody.forked), as ingest stores files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from custody.errors import InputError, StoreError
+from custody.forked import ForkedWorkers, Stopped, can_fork
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+Progress = Callable[[int], None]
+Check = Callable[[], None]
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def _square(n: int, progress: Progress, _check: Check) -> int:
+    progress(n)
+    return n * n
+
+
+def test_results_come_back_in_order_and_progress_is_reported_to_the_caller() -> None:
+    workers: ForkedWorkers[int, int] = ForkedWorkers(_square, 2)
+    seen: list[tuple[int, str]] = []
+    try:
+        futures = workers.submit([1, 2, 3, 4])
+        workers.wait(futures, lambda n: seen.append((n, threading.current_thread().name)))
+        assert [f.result() for f in futures] == [1, 4, 9, 16]
+    finally:
+        workers.close(stop=False)
+    assert sorted(n for n, _ in seen) == [1, 2, 3, 4]
+    assert {name for _, name in seen} == {threading.current_thread().name}
+
+
+def test_a_later_submission_is_served_by_the_same_child() -> None:
+    workers: ForkedWorkers[int, int] = ForkedWorkers(_square, 2)
+    try:
+        first = workers.submit([5])
+        second = workers.submit([6])
+        workers.wait([*first, *second], lambda _n: None)
+        assert (first[0].result(), second[0].result()) == (25, 36)
+    finally:
+        workers.close(stop=False)
+
+
+def _refuse(path: str, _progress: Progress, _check: Check) -> None:
+    raise InputError(f"{path}: permission denied; make it readable for this user")
+
+
+def test_an_expected_failure_comes_back_as_the_same_error_and_message() -> None:
+    workers: ForkedWorkers[str, None] = ForkedWorkers(_refuse, 1)
+    try:
+        (future,) = workers.submit(["/evidence/locked.jpg"])
+        workers.wait([future], lambda _n: None)
+    finally:
+        workers.close(stop=True)
+    exc = future.exception()
+    assert isinstance(exc, InputError)
+    assert str(exc) == "/evidence/locked.jpg: permission denied; make it readable for this user"
+
+
+def _bug(_arg: int, _progress: Progress, _check: Check) -> None:
+    raise ZeroDivisionError("a bug in the task")
+
+
+def test_a_bug_comes_back_with_its_traceback() -> None:
+    workers: ForkedWorkers[int, None] = ForkedWorkers(_bug, 1)
+    try:
+        (future,) = workers.submit([0])
+        workers.wait([future], lambda _n: None)
+    finally:
+        workers.close(stop=True)
+    exc = future.exception()
+    assert isinstance(exc, RuntimeError)
+    assert "ZeroDivisionError: a bug in the task" in str(exc) and "Traceback" in str(exc)
+
+
+def _until_stopped(marker: str, progress: Progress, check: Check) -> None:
+    """Holds a file open until told to stop, then removes it, as a store task removes its temp file."""
+    path = Path(marker)
+    path.write_text("working")
+    try:
+        progress(1)
+        while True:
+            check()
+            time.sleep(0.005)
+    except Stopped:
+        path.unlink()
+        raise
+
+
+def test_stopping_lets_running_tasks_clean_up_before_close_returns(tmp_path: Path) -> None:
+    markers = [str(tmp_path / f"task-{n}") for n in range(2)]
+    workers: ForkedWorkers[str, None] = ForkedWorkers(_until_stopped, 2)
+    futures = workers.submit(markers)
+    started = 0
+
+    def count(_n: int) -> None:
+        nonlocal started
+        started += 1
+        if started == len(markers):
+            raise KeyboardInterrupt  # as Ctrl-C would, once both tasks are under way
+
+    pid = workers.pid
+    assert pid is not None
+    with pytest.raises(KeyboardInterrupt):
+        workers.wait(futures, count)
+    workers.close(stop=True)
+    assert _reaped(pid)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _slow(n: int, _progress: Progress, _check: Check) -> int:
+    time.sleep(30)
+    return n
+
+
+def test_a_child_that_dies_fails_the_pending_work_with_a_clear_error() -> None:
+    workers: ForkedWorkers[int, int] = ForkedWorkers(_slow, 1)
+    pid = workers.pid
+    assert pid is not None
+    try:
+        futures = workers.submit([1, 2])
+        os.kill(pid, signal.SIGKILL)
+        workers.wait(futures, lambda _n: None)
+    finally:
+        workers.close(stop=True)
+    for future in futures:
+        exc = future.exception()
+        assert isinstance(exc, StoreError) and "ended unexpectedly" in str(exc)
+    assert _reaped(pid)
+
+
+def test_a_child_whose_parent_is_gone_stops(tmp_path: Path) -> None:
+    marker = tmp_path / "task"
+    # A grandchild's view: the process holding the pipes (here, a forked middle process) dies.
+    middle = os.fork()
+    if middle == 0:  # pragma: no cover - runs in the middle process
+        try:
+            workers: ForkedWorkers[str, None] = ForkedWorkers(_until_stopped, 1)
+            (tmp_path / "child.pid").write_text(str(workers.pid))
+            workers.submit([str(marker)])
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 10
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert marker.exists()
+    os.kill(middle, signal.SIGKILL)
+    os.waitpid(middle, 0)
+    deadline = time.monotonic() + 10
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopped = not marker.exists()
+    if not stopped:  # never leave an orphan holding the test run's output open
+        os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)
+    assert stopped
+
+
+def test_forking_is_avoided_while_another_thread_runs() -> None:
+    assert not can_fork() or threading.active_count() == 1
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not can_fork()
+    finally:
+        stop.set()
+        other.join()
