@@ -47,20 +47,28 @@ cmd_bundle.register(app)
 cmd_config.register(app)
 
 
+_INTERRUPTED = "interrupted; nothing half-written was kept"
+_CTRL_C = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; expected errors become one line on stderr and an exit code."""
     STATE.reset()
     try:
         result = app(args=argv, prog_name="custody", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if code == _CTRL_C:
+            # typer turns Ctrl-C into a silent exit 130 (no command of ours exits with it); the
+            # user is owed the outcome.
+            error(_INTERRUPTED)
     except CustodyError as exc:
         error(str(exc))
         code = exc.exit_code
     except typer.Exit as exc:
         code = int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        error("interrupted; nothing half-written was kept")
-        code = 130
+        error(_INTERRUPTED)
+        code = _CTRL_C
     except typer.TyperException as exc:
         # Usage errors (unknown option, missing argument) show themselves the click way.
         exc.show()  # type: ignore[attr-defined]

@@ -412,6 +412,41 @@ def test_killed_ingest_leaves_no_partial_blob_no_row_no_event(cli: Cli, archive:
     assert _counts(archive)[0] == 1
 
 
+def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    big = tmp_path / "huge.bin"
+    with big.open("wb") as fh:
+        fh.truncate(64 * 1024**3)
+    env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
+    # Its own process group, as a terminal's foreground job: Ctrl-C reaches it and every process it forked.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(big)],
+        env=env,
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    tmp_dir = archive / "store" / "tmp"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        parts = list(tmp_dir.glob("*.part"))
+        if parts and parts[0].stat().st_size > 32 * 1024 * 1024:
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "error: interrupted; nothing half-written was kept"
+    assert _counts(archive) == (0, 2)
+    assert _blobs(archive) == [] and list(tmp_dir.iterdir()) == []
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # nothing of the command is left running
+
+
 def test_one_gib_file_ingests_in_bounded_memory(archive: Path, tmp_path: Path) -> None:
     big = tmp_path / "gig.bin"
     with big.open("wb") as fh:
