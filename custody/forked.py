@@ -145,8 +145,9 @@ class ForkedWorkers(Generic[A, R]):
         return futures
 
     def wait(self, futures: Sequence[Future[R]], on_progress: Progress) -> None:
-        """Handle the child's messages (progress on this thread) until every future is resolved."""
-        while not all(f.done() for f in futures):
+        """Handle the child's messages (progress on this thread) until every future is resolved
+        or one has failed."""
+        while not all(f.done() for f in futures) and not any(f.done() and f.exception() for f in futures):
             message = self._messages.get()
             kind = message[0]
             if kind == "progress":

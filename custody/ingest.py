@@ -407,11 +407,16 @@ class _Storer:
 
     def finish(self, futures: list[Future[_Stored]]) -> list[_Stored]:
         """The stored files of a batch, in order; raises the first failure (the exit stops the rest)."""
-        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            if (exc := future.exception()) is not None:
-                raise exc
-        return [future.result() for future in futures]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        return _results(futures)
+
+
+def _results(futures: list[Future[_Stored]]) -> list[_Stored]:
+    """The results of a stored batch; raises its first failure (``futures`` are done or one failed)."""
+    for future in futures:
+        if future.done() and (exc := future.exception()) is not None:
+            raise exc
+    return [future.result() for future in futures]
 
 
 class _ChildStorer:
@@ -443,10 +448,7 @@ class _ChildStorer:
     def finish(self, futures: list[Future[_Stored]]) -> list[_Stored]:
         """The stored files of a batch, in order; raises the first failure (the exit stops the rest)."""
         self._workers.wait(futures, self._on_bytes)
-        for future in futures:
-            if (exc := future.exception()) is not None:
-                raise exc
-        return [future.result() for future in futures]
+        return _results(futures)
 
 
 def _storer(acting: Acting, on_bytes: Callable[[int], None], files: int) -> _Storer | _ChildStorer:

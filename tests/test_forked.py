@@ -129,6 +129,27 @@ def _slow(n: int, _progress: Progress, _check: Check) -> int:
     return n
 
 
+def _refuse_or_linger(arg: int, _progress: Progress, _check: Check) -> int:
+    if arg == 0:
+        raise InputError("clip-0.mp4: read failed (Input/output error); nothing was stored")
+    time.sleep(30)
+    return arg
+
+
+def test_waiting_ends_at_the_first_failure_without_waiting_for_the_rest() -> None:
+    workers: ForkedWorkers[int, int] = ForkedWorkers(_refuse_or_linger, 2)
+    started = time.monotonic()
+    try:
+        futures = workers.submit([0, 1])
+        workers.wait(futures, lambda _n: None)
+        assert isinstance(futures[0].exception(), InputError) and not futures[1].done()
+        assert time.monotonic() - started < 20
+    finally:
+        if workers.pid is not None:
+            os.kill(workers.pid, signal.SIGKILL)  # the lingering task never checks, so would hold close()
+        workers.close(stop=True)
+
+
 def test_a_child_that_dies_fails_the_pending_work_with_a_clear_error() -> None:
     workers: ForkedWorkers[int, int] = ForkedWorkers(_slow, 1)
     pid = workers.pid
