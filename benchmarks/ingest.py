@@ -2,7 +2,7 @@
 
 Run by hand: ``.venv/bin/python benchmarks/ingest.py [WORKDIR]``. Prints the ratios; targets:
 ingest / copy-then-hash <= 1.0, custody verify --all / bagit validate <= 0.7, each the median
-of three rounds.
+of five rounds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import bagit
 from _common import custody, fresh, make_dataset, run, timed
 
-ROUNDS = 3
+ROUNDS = 5
 
 
 def main() -> None:

@@ -60,6 +60,10 @@ class StoreError(CustodyError):
     """The blob store failed to read or write evidence bytes."""
 
 
+class WorkerLostError(StoreError):
+    """A worker process storing or re-hashing blobs ended before it answered."""
+
+
 class IntegrityError(CustodyError):
     """Stored bytes, a record, a signature or the log do not match what was recorded."""
 

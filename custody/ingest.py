@@ -22,7 +22,7 @@ from .archive import Acting
 from .canonical import canonical, parse
 from .db.models import Item, ItemCase
 from .errors import InputError, StoreError
-from .forked import ForkedWorkers, can_fork
+from .forked import ForkedWorkers, Stopped, can_fork
 from .hashing import Digests, DualHasher, sha256_hex
 from .metadata import Extraction, compute_flags, extract, sniff_media_type
 from .roles import Permission
@@ -30,8 +30,9 @@ from .store.local import LocalBlobStore
 from .timeutil import from_timestamp, iso, parse_iso, utc_now
 
 _SNIFF_BYTES = 64 * 1024
-# Large reads: a worker takes the GIL a few times per chunk, and the recording thread holds it
-# most of the time, so fewer, larger chunks keep the workers busy.
+# Large reads: a store thread beside the recording thread (where no child process is used) takes
+# the GIL a few times per chunk while that thread holds it most of the time, so fewer, larger
+# chunks keep it busy; in a child process the size makes little difference.
 _STORE_CHUNK = 8 * 1024 * 1024
 
 
@@ -366,10 +367,6 @@ STORE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 STORE_IN_CHILD: bool | None = None
 
 
-class _Stopped(Exception):
-    """Raised inside a store worker once another file has failed or the ingest was interrupted."""
-
-
 class _Storer:
     """Stores files on worker threads, so one batch can be stored while the one before is recorded.
 
@@ -395,7 +392,7 @@ class _Storer:
 
     def _check(self) -> None:
         if self._stop.is_set():
-            raise _Stopped
+            raise Stopped
 
     def _progress(self, n: int) -> None:
         self._check()
@@ -456,7 +453,12 @@ def _storer(acting: Acting, on_bytes: Callable[[int], None], files: int) -> _Sto
     in_child = STORE_IN_CHILD
     if in_child is None:
         in_child = isinstance(acting.archive.store, LocalBlobStore) and can_fork()
-    return _ChildStorer(acting, on_bytes, files) if in_child else _Storer(acting, on_bytes, files)
+    if in_child:
+        try:
+            return _ChildStorer(acting, on_bytes, files)
+        except OSError:
+            pass  # no process or pipe to spare (a process limit, say): threads do the same work
+    return _Storer(acting, on_bytes, files)
 
 
 def _record_batch(

@@ -5,8 +5,10 @@ fork and exec, so the child would report the pytest worker's size. ``VmHWM`` in
 ``/proc/self/status`` belongs to the process image the command actually ran in.
 
 A command may fork worker processes (ingest stores files in one), so the process tree is also
-sampled while it runs: the sum of each process's proportional set size (shared pages split
-between the processes sharing them) is the memory the whole command holds at that moment.
+sampled every few milliseconds while it runs: the sum of each process's proportional set size
+(shared pages split between the processes sharing them) is the memory the whole command holds
+at that moment. The figure returned is the larger of the command's own peak and the largest
+such sum; a peak shorter than the sampling interval in a forked process could be missed.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ sys.exit(code)
 def _tree(pid: int) -> list[int]:
     pids = [pid]
     for parent in pids:
-        try:
-            pids.extend(int(p) for p in Path(f"/proc/{parent}/task/{parent}/children").read_text().split())
-        except OSError:
-            continue
+        # Any thread may have started a process (a store worker running ffprobe, say).
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                pids.extend(int(p) for p in children.read_text().split())
+            except OSError:
+                continue
     return pids
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -11,21 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from custody.errors import InputError, StoreError
+from custody.errors import InputError, WorkerLostError
 from custody.forked import ForkedWorkers, Stopped, can_fork
+from tests.processes import reaped
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
 Progress = Callable[[int], None]
 Check = Callable[[], None]
 
-
-def _reaped(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 def _square(n: int, progress: Progress, _check: Check) -> int:
@@ -120,7 +116,7 @@ def test_stopping_lets_running_tasks_clean_up_before_close_returns(tmp_path: Pat
     with pytest.raises(KeyboardInterrupt):
         workers.wait(futures, count)
     workers.close(stop=True)
-    assert _reaped(pid)
+    assert reaped(pid)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -162,8 +158,8 @@ def test_a_child_that_dies_fails_the_pending_work_with_a_clear_error() -> None:
         workers.close(stop=True)
     for future in futures:
         exc = future.exception()
-        assert isinstance(exc, StoreError) and "ended unexpectedly" in str(exc)
-    assert _reaped(pid)
+        assert isinstance(exc, WorkerLostError) and "ended unexpectedly" in str(exc)
+    assert reaped(pid)
 
 
 def test_a_child_whose_parent_is_gone_stops(tmp_path: Path) -> None:
@@ -191,6 +187,67 @@ def test_a_child_whose_parent_is_gone_stops(tmp_path: Path) -> None:
     if not stopped:  # never leave an orphan holding the test run's output open
         os.kill(int((tmp_path / "child.pid").read_text()), signal.SIGKILL)
     assert stopped
+
+
+def _echo(n: int, _progress: Progress, _check: Check) -> int:
+    return n
+
+
+def test_answers_arrive_without_anyone_waiting_so_the_child_never_stalls() -> None:
+    # Far more answers than a pipe holds: a reader thread takes them as they come.
+    workers: ForkedWorkers[int, int] = ForkedWorkers(_echo, 2)
+    try:
+        futures = workers.submit(list(range(5000)))
+        deadline = time.monotonic() + 30
+        while not all(f.done() for f in futures) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [f.result() for f in futures] == list(range(5000))
+    finally:
+        workers.close(stop=False)
+
+
+def _unpicklable(_n: int, _progress: Progress, _check: Check) -> Callable[[], None]:
+    return lambda: None
+
+
+def test_a_result_that_cannot_be_sent_back_is_reported_not_waited_for() -> None:
+    workers: ForkedWorkers[int, Callable[[], None]] = ForkedWorkers(_unpicklable, 1)
+    try:
+        (future,) = workers.submit([1])
+        workers.wait([future], lambda _n: None)
+    finally:
+        workers.close(stop=True)
+    exc = future.exception()
+    assert isinstance(exc, RuntimeError) and "pickle" in str(exc).lower()
+
+
+def test_work_given_to_a_dead_child_fails_with_a_clear_error() -> None:
+    workers: ForkedWorkers[int, int] = ForkedWorkers(_echo, 1)
+    assert workers.pid is not None
+    os.kill(workers.pid, signal.SIGKILL)
+    os.waitpid(workers.pid, 0)
+    workers.pid = None  # reaped here
+    futures = workers.submit([1])
+    workers.wait(futures, lambda _n: None)
+    exc = futures[0].exception()
+    assert isinstance(exc, WorkerLostError)
+
+
+def _sigint_of_a_program(_n: int, _progress: Progress, _check: Check) -> str:
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_programs_a_task_runs_still_end_on_ctrl_c() -> None:
+    # The child itself leaves Ctrl-C to its parent, but ffprobe or ffmpeg started by a task must
+    # not inherit that, or an interrupted ingest would wait for them.
+    workers: ForkedWorkers[int, str] = ForkedWorkers(_sigint_of_a_program, 1)
+    try:
+        (future,) = workers.submit([1])
+        workers.wait([future], lambda _n: None)
+    finally:
+        workers.close(stop=False)
+    assert future.result() == "False"  # Ctrl-C is not ignored there
 
 
 def test_forking_is_avoided_while_another_thread_runs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -352,19 +353,21 @@ def test_unreadable_file_is_refused(archive: Path, tmp_path: Path) -> None:
 
 
 def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(
-    cli: Cli, archive: Path, tmp_path: Path, store_kind: None
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: None
 ) -> None:
+    import custody.ingest
     from custody.archive import Archive
     from custody.errors import CustodyError
     from custody.ingest import collect, ingest_one
     from custody.records import Provenance
 
-    # Large enough that a child process, told to stop as soon as its first chunk is reported,
-    # is still far from committing the blob.
+    # Large enough, in small chunks, that a child process told to stop as soon as its first
+    # chunk is reported is still far from committing the blob.
+    monkeypatch.setattr(custody.ingest, "_STORE_CHUNK", 1024 * 1024)
     big = tmp_path / "clip.bin"
     with big.open("wb") as fh:
         fh.write(os.urandom(1024 * 1024))
-        fh.truncate(1024**3)
+        fh.truncate(256 * 1024**2)
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
     interrupt = _interrupt_after(512 * 1024)
 
@@ -418,7 +421,7 @@ def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path
 
     big = tmp_path / "huge.bin"
     with big.open("wb") as fh:
-        fh.truncate(64 * 1024**3)
+        fh.truncate(16 * 1024**3)
     env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches it and every process it forked.
     proc = subprocess.Popen(
@@ -430,15 +433,21 @@ def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path
         text=True,
         start_new_session=True,
     )
-    tmp_dir = archive / "store" / "tmp"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        parts = list(tmp_dir.glob("*.part"))
-        if parts and parts[0].stat().st_size > 32 * 1024 * 1024:
-            break
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        tmp_dir = archive / "store" / "tmp"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            parts = list(tmp_dir.glob("*.part"))
+            if parts and parts[0].stat().st_size > 32 * 1024 * 1024:
+                break
+            time.sleep(0.01)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert [int(p.name.split("-")[0]) for p in parts] == [int(c) for c in children]  # stored by its child
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # only if the test failed half-way
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "error: interrupted; nothing half-written was kept"
     assert _counts(archive) == (0, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import threading
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from custody.forked import can_fork
+import custody.forked
+import custody.rehash
 from custody.hashing import digest_stream
 from custody.rehash import EarlyRehash, early_rehash, start_rehash
 from tests.conftest import Cli
+from tests.processes import children, reaped
 
 # Both ways the re-hash runs: a forked child process (where the platform can fork) and threads.
 KINDS = [pytest.param(True, id="child-process"), pytest.param(False, id="threads")]
@@ -31,13 +34,6 @@ def filled(cli: Cli, archive: Path, evidence: Path) -> Path:
 def _rehash_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("custody-rehash")]
 
-
-def _reaped(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 @contextmanager
@@ -84,6 +80,34 @@ def test_a_changed_blob_gives_its_real_digests(cli: Cli, filled: Path, in_child:
     assert got is not None and got.sha256 != sha
 
 
+@pytest.mark.parametrize("in_child", KINDS)
+def test_a_good_copy_outside_the_blob_path_is_never_taken_for_the_blob(cli: Cli, filled: Path, in_child: bool) -> None:
+    sha = cli.ok("list", "--json").json()[1]["sha256"]
+    blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+    for stray in (filled / "store" / "sha256" / "zz" / "zz" / sha, blob.parent / "zz" / sha):
+        stray.parent.mkdir(parents=True)
+        stray.write_bytes(blob.read_bytes())
+    blob.chmod(0o644)
+    blob.write_bytes(b"tampered")
+    with started(filled, in_child) as early:
+        got = early.result(sha)
+    assert got is not None and got.sha256 == hashlib.sha256(b"tampered").hexdigest()
+
+
+@pytest.mark.parametrize("in_child", KINDS)
+def test_stray_files_in_the_store_are_ignored(cli: Cli, filled: Path, in_child: bool) -> None:
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    folder = filled / "store" / "sha256" / sha[:2] / sha[2:4]
+    # 64 characters that start like a digest of this folder, but are not one.
+    odd = [sha[:4] + " copy of " + "x" * 51, sha[:4] + "\n" + "R " * 29 + "a"]
+    for name in odd:
+        (folder / name).write_bytes(b"not evidence")
+    with started(filled, in_child) as early:
+        assert all(early.result(name) is None for name in odd)
+        assert early.result(sha) is not None
+    assert cli("verify", "--all").code == 0
+
+
 def test_a_good_copy_outside_the_blob_path_does_not_hide_a_tampered_blob(cli: Cli, filled: Path) -> None:
     item = cli.ok("list", "--json").json()[1]
     sha = item["sha256"]
@@ -111,19 +135,23 @@ def test_nothing_starts_when_disabled(filled: Path) -> None:
         assert early is None
 
 
-def test_workers_are_gone_when_the_block_ends(filled: Path) -> None:
-    with early_rehash(str(filled)) as early:
-        assert early is not None
+@pytest.mark.parametrize("in_child", KINDS)
+def test_workers_are_gone_when_the_block_ends(filled: Path, in_child: bool) -> None:
+    with started(filled, in_child) as early:
         pid = early.pid
     assert _rehash_threads() == []
-    assert pid is None or _reaped(pid)
+    assert (pid is not None) == in_child
+    assert pid is None or reaped(pid)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_child_process_is_used_only_while_no_other_thread_runs(filled: Path) -> None:
-    expected = can_fork()
+def test_a_child_process_is_used_where_forking_is_safe(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(custody.rehash, "can_fork", lambda: True)
     with early_rehash(str(filled)) as early:
-        assert early is not None and early.in_child == expected
+        assert early is not None and early.in_child
+
+
+def test_threads_are_used_while_another_thread_runs(filled: Path) -> None:
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
@@ -133,6 +161,27 @@ def test_a_child_process_is_used_only_while_no_other_thread_runs(filled: Path) -
     finally:
         stop.set()
         other.join()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_take_over_when_no_process_can_be_started(
+    cli: Cli, filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(custody.forked.os, "fork", no_fork)
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    fds_before = len(os.listdir("/proc/self/fd"))
+    early = start_rehash(str(filled), in_child=True)
+    assert early is not None
+    try:
+        assert not early.in_child
+        got = early.result(sha)
+        assert got is not None and got.sha256 == sha
+    finally:
+        early.close()
+    assert len(os.listdir("/proc/self/fd")) == fds_before  # the pipes made for the child are closed
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -146,21 +195,15 @@ def test_a_killed_child_leaves_every_blob_to_the_verifier(cli: Cli, filled: Path
             got = early.result(item["sha256"])
             # Digests that arrived before the kill are real ones; after it, the verifier reads the blob.
             assert got is None or (got.sha256, got.blake3, got.size) == (item["sha256"], item["blake3"], item["size"])
-    assert _reaped(pid)
+    assert reaped(pid)
     assert cli("verify", "--all").code == 0
 
 
 def test_a_refused_verification_stops_the_rehash(cli: Cli, filled: Path) -> None:
     cli.ok("actor", "add", "carol", "--role", "analyst", new_passphrase="carol passphrase")
-    children_before = _children()
+    children_before = children()
     result = cli("verify", "--all", actor="carol", passphrase="carol passphrase")
     assert result.code != 0 and "verify" in result.err
     assert _rehash_threads() == []
-    assert _children() == children_before
+    assert children() == children_before
 
-
-def _children() -> set[int]:
-    # Linux lists a process's children in /proc; elsewhere this check has nothing to compare.
-    pid = os.getpid()
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return set(map(int, path.read_text().split())) if path.exists() else set()
