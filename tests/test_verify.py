@@ -74,6 +74,20 @@ def test_flipped_byte_in_stored_file_is_detected(cli: Cli, filled: Path) -> None
     assert "sha256" in failures[0]["detail"] and "blake3" in failures[0]["detail"]
 
 
+def test_a_blob_replaced_by_a_link_to_a_good_copy_is_detected(cli: Cli, filled: Path, tmp_path: Path) -> None:
+    sha = cli.ok("list", "--json").json()[1]["sha256"]
+    blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+    copy = tmp_path / "good-copy.bin"
+    copy.write_bytes(blob.read_bytes())
+    copy.chmod(0o444)
+    blob.unlink()
+    blob.symlink_to(copy)
+    failures = {(c["check"], c["subject"]): c["detail"] for c in _failing(cli, "--all")}
+    assert list(failures) == [("blob", "EV-000002")]
+    assert "symbolic link" in failures[("blob", "EV-000002")]
+    assert cli("get", "EV-000002", "--out", tmp_path / "out.bin", "--purpose", "exhibit").code != 0
+
+
 def test_item_record_edited_in_sql_is_detected(cli: Cli, filled: Path) -> None:
     sql(filled, "UPDATE items SET record = replace(record, 'transcript.txt', 'innocent.txt') WHERE item_id='EV-000003'")
     failures = {(c["check"], c["subject"]) for c in _failing(cli, "--all")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import secrets
@@ -149,14 +150,21 @@ class LocalBlobStore:
     def open_read(self, sha256_hex: str) -> BinaryIO:
         path = self.path_for(sha256_hex)
         try:
-            return path.open("rb")
+            # Never through a symbolic link: a good copy elsewhere must not stand in for the blob.
+            return os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
         except FileNotFoundError:
             raise StoreError(f"blob {sha256_hex} is missing from the store at {self.root}") from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StoreError(
+                    f"blob {sha256_hex} in the store at {self.root} is a symbolic link, not the stored file"
+                ) from None
             raise StoreError(f"cannot read blob {sha256_hex}: {exc.strerror}") from None
 
     def lock_info(self, sha256_hex: str) -> LockInfo:
-        mode = self.path_for(sha256_hex).stat().st_mode
+        mode = self.path_for(sha256_hex).lstat().st_mode
+        if stat.S_ISLNK(mode):
+            return LockInfo(locked=False, mode="a symbolic link, not a read-only file")
         writable = bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
         return LockInfo(locked=not writable, mode="read-only" if not writable else "writable")
 
