@@ -43,85 +43,78 @@ class EarlyRehash(ABC):
     in_child: bool = False
     pid: int | None = None  # of the child process, while one runs
 
-    @abstractmethod
+    def __init__(self) -> None:
+        self._futures: dict[str, Future[Digests]] = {}
+
     def result(self, sha256_hex: str) -> Digests | None:
         """The blob's digests (waiting for them), or None if the verifier must read it itself.
 
         None means the blob was not in the store at the start, or its digests cannot arrive.
         Raises StoreError if the blob could not be read.
         """
-
-    @abstractmethod
-    def close(self) -> None:
-        """Stop the background work; results not yet computed are dropped."""
-
-
-def _hash_file(path: Path, chunk_size: int, check: Callable[[], None]) -> Digests:
-    hasher = DualHasher()
-    with open(path, "rb", buffering=0) as fh:
-        while chunk := fh.read(chunk_size):
-            check()
-            hasher.update(chunk)
-    return hasher.digests()
-
-
-def _read_error(sha256_hex: str, message: str) -> StoreError:
-    return StoreError(f"cannot read blob {sha256_hex}: {message}")
-
-
-class _InThreads(EarlyRehash):
-    def __init__(self, blobs: list[tuple[str, Path]], workers: int) -> None:
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-rehash")
-        self._futures: dict[str, Future[Digests]] = {
-            digest: self._pool.submit(_hash_file, path, _THREAD_CHUNK, self._check) for digest, path in blobs
-        }
-
-    def _check(self) -> None:
-        if self._stop.is_set():
-            raise Stopped
-
-    def result(self, sha256_hex: str) -> Digests | None:
-        future = self._futures.get(sha256_hex)
-        if future is None:
-            return None
-        try:
-            return future.result()
-        except OSError as exc:
-            raise _read_error(sha256_hex, str(exc.strerror)) from None
-
-    def close(self) -> None:
-        self._stop.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _hash_blob(blob: tuple[str, Path], _progress: Callable[[int], None], check: Callable[[], None]) -> Digests:
-    digest, path = blob
-    try:
-        return _hash_file(path, CHUNK_SIZE, check)
-    except OSError as exc:
-        raise _read_error(digest, str(exc.strerror)) from None
-
-
-class _InChild(EarlyRehash):
-    in_child = True
-
-    def __init__(self, blobs: list[tuple[str, Path]], workers: int) -> None:
-        # The parent's own work (imports, the log walk) is what a verification waits for: the
-        # hashing yields to it and takes the rest of the CPU.
-        self._workers: ForkedWorkers[tuple[str, Path], Digests] = ForkedWorkers(_hash_blob, workers, nice=10)
-        self.pid = self._workers.pid
-        futures = self._workers.submit(blobs)
-        self._futures = {digest: future for (digest, _path), future in zip(blobs, futures, strict=True)}
-
-    def result(self, sha256_hex: str) -> Digests | None:
         future = self._futures.get(sha256_hex)
         if future is None:
             return None
         try:
             return future.result()
         except WorkerLostError:
-            return None  # the verifier reads the blob itself
+            return None
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the background work; results not yet computed are dropped."""
+
+
+def _hash_blob(
+    blob: tuple[str, Path], _progress: Callable[[int], None], check: Callable[[], None], chunk_size: int = CHUNK_SIZE
+) -> Digests:
+    digest, path = blob
+    hasher = DualHasher()
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(chunk_size):
+                check()
+                hasher.update(chunk)
+    except OSError as exc:
+        raise StoreError(f"cannot read blob {digest}: {exc.strerror}") from None
+    return hasher.digests()
+
+
+class _InThreads(EarlyRehash):
+    def __init__(self, blobs: list[tuple[str, Path]], workers: int) -> None:
+        super().__init__()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-rehash")
+        self._futures = {
+            digest: self._pool.submit(_hash_blob, (digest, path), _no_progress, self._check, _THREAD_CHUNK)
+            for digest, path in blobs
+        }
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise Stopped
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _no_progress(_n: int) -> None:
+    pass
+
+
+class _InChild(EarlyRehash):
+    in_child = True
+
+    def __init__(self, blobs: list[tuple[str, Path]], workers: int) -> None:
+        super().__init__()
+        # The parent's own work (imports, the log walk) is what a verification waits for: the
+        # hashing yields to it and takes the rest of the CPU.
+        self._workers: ForkedWorkers[tuple[str, Path], Digests] = ForkedWorkers(_hash_blob, workers, nice=10)
+        self.pid = self._workers.pid
+        futures = self._workers.submit(blobs)
+        # A lost child fails its futures with WorkerLostError: the verifier reads those blobs itself.
+        self._futures = {digest: future for (digest, _path), future in zip(blobs, futures, strict=True)}
 
     def close(self) -> None:
         self._workers.close(stop=True)

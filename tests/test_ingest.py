@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -382,48 +384,13 @@ def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(
         assert row["sha256"] == hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def test_killed_ingest_leaves_no_partial_blob_no_row_no_event(cli: Cli, archive: Path, tmp_path: Path) -> None:
-    big = tmp_path / "huge.bin"
-    with big.open("wb") as fh:
-        fh.truncate(3 * 1024**3)
-    env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(big)],
-        env=env,
-        cwd=Path(__file__).parents[1],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    tmp_dir = archive / "store" / "tmp"
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        parts = list(tmp_dir.glob("*.part"))
-        if parts and parts[0].stat().st_size > 64 * 1024 * 1024:
-            break
-        time.sleep(0.01)
-    proc.kill()
-    proc.wait()
-    assert _counts(archive) == (0, 2)
-    assert _blobs(archive) == []
-    # The next command that opens the store discards the dead process's temp file.
-    small = tmp_path / "small.txt"
-    small.write_text("after the crash")
-    cli.ok("ingest", small)
-    assert list(tmp_dir.glob("*.part")) == []
-    assert _counts(archive)[0] == 1
-
-
-def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path: Path) -> None:
-    import signal
-    import time
-
+def _ingest_under_way(archive: Path, tmp_path: Path, past_bytes: int) -> tuple[subprocess.Popen[str], list[Path]]:
+    """``custody ingest`` of a huge sparse file in a process group of its own, once its temp file
+    holds ``past_bytes``; returns the process and the temp files then present."""
     big = tmp_path / "huge.bin"
     with big.open("wb") as fh:
         fh.truncate(16 * 1024**3)
     env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
-    # Its own process group, as a terminal's foreground job: Ctrl-C reaches it and every process it forked.
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(big)],
         env=env,
@@ -431,16 +398,39 @@ def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
+        start_new_session=True,  # as a terminal's foreground job: Ctrl-C reaches every process in it
     )
+    deadline = time.monotonic() + 60
+    parts: list[Path] = []
+    while time.monotonic() < deadline:
+        parts = list((archive / "store" / "tmp").glob("*.part"))
+        if parts and parts[0].stat().st_size > past_bytes:
+            break
+        time.sleep(0.01)
+    return proc, parts
+
+
+def test_killed_ingest_leaves_no_partial_blob_no_row_no_event(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    proc, _parts = _ingest_under_way(archive, tmp_path, 64 * 1024 * 1024)
     try:
-        tmp_dir = archive / "store" / "tmp"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            parts = list(tmp_dir.glob("*.part"))
-            if parts and parts[0].stat().st_size > 32 * 1024 * 1024:
-                break
-            time.sleep(0.01)
+        proc.kill()
+        proc.communicate()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert _counts(archive) == (0, 2)
+    assert _blobs(archive) == []
+    # The next command that opens the store discards a dead process's temp file.
+    small = tmp_path / "small.txt"
+    small.write_text("after the crash")
+    cli.ok("ingest", small)
+    assert list((archive / "store" / "tmp").glob("*.part")) == []
+    assert _counts(archive)[0] == 1
+
+
+def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path: Path) -> None:
+    proc, parts = _ingest_under_way(archive, tmp_path, 32 * 1024 * 1024)
+    try:
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert [int(p.name.split("-")[0]) for p in parts] == [int(c) for c in children]  # stored by its child
         os.killpg(proc.pid, signal.SIGINT)
@@ -451,7 +441,7 @@ def test_ctrl_c_during_ingest_says_so_and_leaves_nothing(archive: Path, tmp_path
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "error: interrupted; nothing half-written was kept"
     assert _counts(archive) == (0, 2)
-    assert _blobs(archive) == [] and list(tmp_dir.iterdir()) == []
+    assert _blobs(archive) == [] and list((archive / "store" / "tmp").iterdir()) == []
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # nothing of the command is left running
 
