@@ -12,7 +12,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# Bytecode as a regular install has it: where PYTHONDONTWRITEBYTECODE is set (as on this kind of
+# machine), the editable install would otherwise recompile the project's modules on every command.
 setup: $(BIN)/.installed
+	@$(BIN)/python -m compileall -q custody cli >/dev/null
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DIR="$(DEMO_DIR)" bash demo.sh

@@ -14,12 +14,13 @@ import tempfile
 from pathlib import Path
 
 import bagit
-from _common import custody, fresh, make_dataset, run, timed
+from _common import compile_bytecode, custody, fresh, make_dataset, run, timed
 
 ROUNDS = 5
 
 
 def main() -> None:
+    compile_bytecode()
     work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="custody-bench-"))
     data = work / "evidence"
     if not data.exists():

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import boto3
-from _common import PASSPHRASE, fresh, make_dataset, run, timed
+from _common import PASSPHRASE, compile_bytecode, fresh, make_dataset, run, timed
 
 ROUNDS = 3
 
@@ -29,6 +29,7 @@ def _port() -> int:
 
 
 def main() -> None:
+    compile_bytecode()
     work = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="custody-s3bench-"))
     data = work / "evidence"
     if not data.exists():
