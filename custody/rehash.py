@@ -7,8 +7,8 @@ standard library and the hashers, so it can start before anything heavy is loade
 
 Where a child can be forked safely (custody.forked), the hashing runs in a forked, lower-priority
 child process: hashing threads that share the interpreter with a busy main thread wait for the
-GIL after every read and every digest update, which on two cores cost a full verification a
-quarter of its time. Elsewhere it runs in threads of this process.
+GIL after every read and every digest update, which on two cores made the re-hash take a third
+to a half longer. Elsewhere it runs in threads of this process.
 
 Only blobs present when it starts are pre-hashed; verification reads any other blob itself, and
 also any blob whose digests never arrive (for instance because the child process was killed).
