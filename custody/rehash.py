@@ -28,7 +28,7 @@ from pathlib import Path
 from .config import find_archive, read_config
 from .errors import CustodyError, StoreError, WorkerLostError
 from .forked import ForkedWorkers, Stopped, can_fork
-from .hashing import CHUNK_SIZE, Digests, DualHasher
+from .hashing import CHUNK_SIZE, Digests, DualHasher, iter_chunks
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -72,7 +72,7 @@ def _hash_blob(
     hasher = DualHasher()
     try:
         with open(path, "rb", buffering=0) as fh:
-            while chunk := fh.read(chunk_size):
+            for chunk in iter_chunks(fh, chunk_size):
                 check()
                 hasher.update(chunk)
     except OSError as exc:

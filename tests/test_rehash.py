@@ -81,6 +81,31 @@ def test_a_changed_blob_gives_its_real_digests(cli: Cli, filled: Path, in_child:
 
 
 @pytest.mark.parametrize("in_child", KINDS)
+def test_a_blob_that_cannot_be_read_is_a_store_error_naming_it(tmp_path: Path, in_child: bool) -> None:
+    from custody.errors import StoreError
+    from custody.forked import ForkedWorkers
+    from custody.rehash import _hash_blob
+
+    # Gone between the listing and the read, as a blob that vanished or cannot be opened.
+    digest = "ab" * 32
+    blob = (digest, tmp_path / "sha256" / "ab" / "ab" / digest)
+    if in_child:
+        workers: ForkedWorkers[tuple[str, Path], object] = ForkedWorkers(_hash_blob, 1)
+        try:
+            (future,) = workers.submit([blob])
+            workers.wait([future], lambda _n: None)
+        finally:
+            workers.close(stop=False)
+        exc = future.exception()
+    else:
+        with pytest.raises(StoreError) as raised:
+            _hash_blob(blob, lambda _n: None, lambda: None)
+        exc = raised.value
+    assert isinstance(exc, StoreError)
+    assert str(exc) == f"cannot read blob {digest}: No such file or directory"
+
+
+@pytest.mark.parametrize("in_child", KINDS)
 def test_a_good_copy_outside_the_blob_path_is_never_taken_for_the_blob(cli: Cli, filled: Path, in_child: bool) -> None:
     sha = cli.ok("list", "--json").json()[1]["sha256"]
     blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
