@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, text
 from custody.archive import Acting, Archive
 from custody.initialise import init_archive
 from custody.log import merkle, tree
-from custody.verify import Report, walk_log
+from custody.checks import Report
+from custody.verify import walk_log
 
 PASSPHRASE = "benchmark passphrase"
 

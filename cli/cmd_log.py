@@ -9,11 +9,11 @@ import typer
 
 from custody.errors import InputError
 
-from .render import out, print_json, short, table
+from .render import out, print_json, short, table, warn
 from .state import STATE
 
 if TYPE_CHECKING:
-    from custody.verify import Report
+    from custody.checks import Report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 TsaCa = Annotated[
@@ -78,6 +78,12 @@ def render_report(report: Report, json_: bool) -> None:
             )
         verdict = "[green]ALL CHECKS PASSED[/]" if report.ok else f"[red]{len(report.failures)} CHECK(S) FAILED[/]"
         out.print(verdict)
+        from custody.log.authority import IDENTITY_CHECK
+
+        for c in report.checks:
+            if c.check == IDENTITY_CHECK and c.warning:
+                # Said in plain words, outside the table: a pass here does not say whose bundle this is.
+                warn(c.detail)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -108,8 +114,8 @@ def verify(
     and the attested time is reported.
     """
     if event is not None:
+        from custody.checks import Report
         from custody.log.proofs import verify_event_inclusion
-        from custody.verify import Report
 
         if checkpoint is None:
             raise InputError(

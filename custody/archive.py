@@ -140,6 +140,19 @@ class Acting:
         if self._archive_signer is None:
             path = archive_key_path(self.archive.config, self.name)
             key = keys.load_private(path, self._secret(), f"{self.name} (archive key copy)")
+            with self.archive.db.read() as session:
+                identity = events.archive_identity(session)
+            # A key other than event 0's would sign checkpoints that fail verification for good.
+            if keys.key_id(key.public_key()) != identity.key_id:
+                raise ConfigError(
+                    f"{path} is not this archive's key (event 0 names archive key {identity.key_id[:16]}…); "
+                    f"restore {self.name}'s copy of this archive's key. Nothing was signed"
+                )
+            if self.archive.config.origin != identity.origin:
+                raise ConfigError(
+                    f"{self.archive.config.root}/custody.toml names origin '{self.archive.config.origin}', "
+                    f"but event 0 names '{identity.origin}'; restore the configuration. Nothing was signed"
+                )
             self._archive_signer = keys.Signer(self.archive.config.origin, key)
         return self._archive_signer
 

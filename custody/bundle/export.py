@@ -135,15 +135,27 @@ class _Bag:
 
 
 def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
-    """The items' events, the export itself, and the registration of every key that signed any of them."""
+    """The items' events, the export, and the registration closure a court needs to check who signed them.
+
+    The closure: events 0 (archive.init) and 1 (first admin), and the actor.add of every key that
+    signed a carried event or record, then of whoever signed those registrations, back to event 1.
+    """
     rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
-    keys_needed = signers | {e.actor for e in events.values()}
-    for row in session.query(Event).where(Event.action.in_(["archive.init", "actor.add"])).order_by(Event.seq):
+    for row in session.query(Event).where(Event.seq.in_((0, 1))):
+        events[row.seq] = LogEvent.from_row(row)
+    registrations: dict[str, LogEvent] = {}
+    for row in session.query(Event).where(Event.action == "actor.add").order_by(Event.seq):
         event = LogEvent.from_row(row)
-        if event.action == "archive.init" or event.payload.get("key_id") in keys_needed:
-            events[event.seq] = event
+        registrations.setdefault(str(event.payload.get("key_id")), event)
+    wanted = signers | {e.actor for e in events.values()}
+    while wanted:
+        key_id = wanted.pop()
+        registration = registrations.get(key_id)
+        if registration is not None and registration.seq not in events:
+            events[registration.seq] = registration
+            wanted.add(registration.actor)
     return [events[seq] for seq in sorted(events)]
 
 

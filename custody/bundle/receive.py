@@ -64,8 +64,11 @@ def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[s
         raise
 
 
-def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> ImportResult:
-    """Verify a bundle completely, then import it in one transaction; a second import is a no-op."""
+def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey: str | None = None) -> ImportResult:
+    """Verify a bundle completely, then import it in one transaction; a second import is a no-op.
+
+    ``vkey`` pins the sending archive's verifier key: a bundle from any other archive is refused.
+    """
     acting.unlock()
     acting.require(Permission.IMPORT)
     bundle_id = _bundle_id(path, identity)
@@ -77,7 +80,7 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
                 for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
             }
             return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
-    report = check_bundle(path, identity)
+    report = check_bundle(path, identity, vkey=vkey)
     if not report.ok:
         first = report.failures[0]
         raise BundleError(

@@ -8,19 +8,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import keys
 from ..archive import Acting, Archive
 from ..db.models import CheckpointRow, Event
 from ..errors import EventNotFoundError, ProofError
 from ..roles import Permission
 from . import checkpoints, merkle, note, tree
-from .events import LogEvent
+from .events import LogEvent, archive_identity
 
 
 def archive_vkey(archive: Archive) -> str:
-    """The archive's C2SP verifier key: ``origin+keyhash+base64(0x01||pubkey)``."""
-    pem = (archive.config.keys_dir / "archive.pub.pem").read_bytes()
-    return note.vkey(archive.config.origin, keys.load_public_pem(pem, "keys/archive.pub.pem"))
+    """The archive's C2SP verifier key ``origin+keyhash+base64(0x01||pubkey)``, as the verified event 0 states it.
+
+    Never read from keys/archive.pub.pem (an unsigned file); IntegrityError if the genesis does not verify.
+    """
+    with archive.db.read() as session:
+        return archive_identity(session).vkey
 
 
 def _latest(session: Session) -> CheckpointRow:
