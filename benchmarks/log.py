@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from custody.archive import Acting, Archive
+from custody.checks import Report
 from custody.initialise import init_archive
 from custody.log import merkle, tree
-from custody.checks import Report
 from custody.verify import walk_log
 
 PASSPHRASE = "benchmark passphrase"
