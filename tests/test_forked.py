@@ -23,6 +23,7 @@ Progress = Callable[[int], None]
 Check = Callable[[], None]
 
 
+
 def _square(n: int, progress: Progress, _check: Check) -> int:
     progress(n)
     return n * n

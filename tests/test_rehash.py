@@ -35,6 +35,7 @@ def _rehash_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("custody-rehash")]
 
 
+
 @contextmanager
 def started(archive: Path, in_child: bool) -> Iterator[EarlyRehash]:
     early = start_rehash(str(archive), in_child=in_child)
@@ -230,3 +231,4 @@ def test_a_refused_verification_stops_the_rehash(cli: Cli, filled: Path) -> None
     assert result.code != 0 and "verify" in result.err
     assert _rehash_threads() == []
     assert children() == children_before
+

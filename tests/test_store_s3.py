@@ -173,7 +173,9 @@ def test_a_small_blob_is_sent_without_asking_first_and_a_duplicate_is_refused_by
     assert len(_versions(s3_client, s3_locked_bucket, store.key_for(digest))) == 1
 
 
-def test_a_large_blob_already_held_is_not_sent_again(s3: MotoServer, s3_locked_bucket: str, spool: Path) -> None:
+def test_a_large_blob_already_held_is_not_sent_again(
+    s3: MotoServer, s3_locked_bucket: str, spool: Path
+) -> None:
     store = _store(s3, s3_locked_bucket, spool, **_IN_PARTS)
     data = os.urandom(9 * MIB)
     _put(store, data)
