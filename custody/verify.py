@@ -178,7 +178,7 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
     if not bad_sigs:
         unchecked = f"; {unregistered} signed by unregistered keys" if unregistered else ""
         report.add("event-signature", "log", True, f"{state.size - unregistered} event signatures verify{unchecked}")
-    if not authority.denied:
+    if not authority.failed:
         report.add(
             "authority", "log", True, "every event is signed by a key registered before it, with a role allowing it"
         )

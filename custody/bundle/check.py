@@ -145,22 +145,6 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
     return blake3_of
 
 
-def _load_keys(bundle: SafeBundle, report: Report) -> dict[str, Any]:
-    found = {}
-    for name in sorted(n for n in bundle.files if n.startswith(layout.KEYS_DIR)):
-        kid = name[len(layout.KEYS_DIR) :].removesuffix(".pem")
-        try:
-            public = keys.load_public_pem(bundle.read(name), name)
-        except CustodyError as exc:
-            report.add("key", name, False, str(exc))
-            continue
-        if keys.key_id(public) != kid:
-            report.add("key", name, False, "file name is not the SHA-256 of the key it holds")
-            continue
-        found[kid] = public
-    return found
-
-
 def _check_seal(bundle: SafeBundle, authority: Authority, export: LogEvent | None, report: Report) -> None:
     """The seal key must be the export event's signer, registered by a carried actor.add, allowed to export."""
     try:
@@ -256,7 +240,8 @@ def check_bundle(
         if not layout.is_bundle_id(bundle.root):
             report.add("bag", bundle.root, False, "top-level folder is not a bundle id")
         blake3_of = _check_bag(bundle, report)
-        _load_keys(bundle, report)  # key files are a convenience: trust comes from the carried actor.add events
+        # custody/keys/*.pem are a convenience (covered by the tag manifest): keys are trusted only
+        # through the carried actor.add events.
         try:
             signed_records = json.loads(bundle.read_text(layout.ITEMS))
             events = [LogEvent.from_json(json.loads(line)) for line in bundle.read_text(layout.EVENTS).splitlines()]
@@ -383,7 +368,7 @@ def _check_events(events: list[LogEvent], report: Report) -> Authority:
         )
     if not bad:
         report.add("event-signature", "events.jsonl", True, f"{len(events) - unregistered} event signatures verify")
-    if not authority.denied:
+    if not authority.failed:
         report.add(
             "authority",
             "events.jsonl",

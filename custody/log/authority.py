@@ -134,6 +134,7 @@ class Authority:
     candidate: Identity | None = None  # stated by event 0; trusted once its signature verifies
     identity: Identity | None = None
     denied: set[int] = field(default_factory=set)  # seqs whose signer may not have logged them
+    backdated: set[int] = field(default_factory=set)  # seqs dated too far before an earlier event
     ingests: dict[str, tuple[str, str]] = field(default_factory=dict)  # item -> (signer key id, record_sha256)
     _init_actor: str | None = None
     _latest: datetime | None = None
@@ -166,6 +167,8 @@ class Authority:
             return None
         if action == Action.ACTOR_ADD:
             self._register(seq, actor, payload or {})
+        elif seq == 1:
+            self._fail(seq, f"event 1 is '{action}', not the first admin's actor.add")
         signer = self.keys.get(actor)
         if signer is None or signer.seq > seq:
             self._fail(seq, f"{action} signed by key {actor[:16]}…, which no admin registered before this event")
@@ -182,14 +185,18 @@ class Authority:
     def _check_time(self, seq: int, time: str) -> None:
         when = parse_time(time)
         if when is None:
-            self._fail(seq, f"time '{time}' is not an ISO-8601 UTC time")
+            self.backdated.add(seq)
+            self.report.add(CHECK, f"event {seq}", False, f"time '{time}' is not an ISO-8601 UTC time")
             return
         latest = self._latest
         if latest is None or when > latest:
             self._latest, self._latest_seq = when, seq
         elif latest - when > TOLERANCE:
-            self._fail(
-                seq,
+            self.backdated.add(seq)
+            self.report.add(
+                CHECK,
+                f"event {seq}",
+                False,
                 f"dated {time}, {latest - when} before event {self._latest_seq} "
                 f"(more than the {int(TOLERANCE.total_seconds() // 60)}-minute tolerance): time went backwards",
             )
@@ -235,6 +242,11 @@ class Authority:
             self._fail(seq, f"actor.add of {name}: unknown role '{role}'")
         else:
             self.keys[key_id] = KeyInfo(name, role, str(payload["public_key"]), seq, raw)
+
+    @property
+    def failed(self) -> bool:
+        """True if any event broke an authority or time rule."""
+        return bool(self.denied or self.backdated)
 
     def bootstrap_key(self) -> bytes | None:
         """The key event 0 must be signed with: the first admin's, if event 1 registered it."""
