@@ -68,7 +68,7 @@ step "The court verifies the bundle with no archive, against the checkpoint it w
 
 step "A partner organisation imports it: custody continues in their archive"
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody init "$DEMO_DIR/partner" --admin partner
-CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip"
+CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip" --vkey "$DEMO_DIR/archive.vkey"
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner verify --all --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("partner archive verifies:", r["ok"])'
 
 step "Done: the demo archive is in $DEMO_DIR/archive"

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -82,6 +82,17 @@ def _signature_pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
 
 
+def _payload(seq: int, text: str, report: Report) -> dict[str, Any]:
+    try:
+        payload = parse(text)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        report.add("event", f"event {seq}", False, "payload is not a JSON object (the row was edited)")
+        return {}
+    return payload
+
+
 def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -> LogState:
     """Stream every event: sequence, hash chain, authority (custody.log.authority), signatures, Merkle roots.
 
@@ -135,7 +146,7 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
                     "prev does not hash the preceding event: an event was removed, reordered or edited",
                 )
             if action in CATALOG_ACTIONS:
-                event = LogEvent(seq, time, actor, action, item, parse(payload_text), prev, sig)
+                event = LogEvent(seq, time, actor, action, item, _payload(seq, payload_text, report), prev, sig)
                 by_action.setdefault(action, []).append(event)
                 raw_key = admit(seq, time, actor, action, item, event.payload)
             else:

@@ -265,3 +265,20 @@ def test_offline_bundle_check_imports_no_database_stack() -> None:
     code = "import custody.bundle.check, sys; assert 'sqlalchemy' not in sys.modules, 'sqlalchemy imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_actions_no_command_offers_are_named_too(cli: Cli, team: Path) -> None:
+    acting = Archive.open(team).act("bob", lambda _name: PASSPHRASES["bob"])
+    acting.unlock()
+    with acting.writing() as session:
+        # Straight through the library, as a client with no role checks at all would.
+        upgrade = acting.append(session, "archive.upgrade", {"from": "x", "to": "y"})
+        init = acting.append(session, "archive.init", {"origin": "custody.archive/forged"})
+        unknown = acting.append(session, "wipe", {})
+    acting.archive.close()
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    denied = _named(_failures(result), "authority")
+    assert "archive.upgrade by bob (role archivist) not permitted" in denied[f"event {upgrade.seq}"]
+    assert "archive.init is valid only as event 0" in denied[f"event {init.seq}"]
+    assert "unknown action 'wipe'" in denied[f"event {unknown.seq}"]
