@@ -282,3 +282,26 @@ def test_actions_no_command_offers_are_named_too(cli: Cli, team: Path) -> None:
     assert "archive.upgrade by bob (role archivist) not permitted" in denied[f"event {upgrade.seq}"]
     assert "archive.init is valid only as event 0" in denied[f"event {init.seq}"]
     assert "unknown action 'wipe'" in denied[f"event {unknown.seq}"]
+
+
+def test_record_signed_by_another_key_than_its_ingest_event_is_named(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    from custody import keys, records
+
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("export", "EV-000001", "--out", tmp_path / "b.zip", "--purpose", "court", actor="bob")
+    alice = keys.Signer("alice", keys.load_private(team / "keys" / "alice.signing.pem", PASSPHRASES["alice"], "alice"))
+
+    def resign(entries: dict[str, bytes]) -> dict[str, bytes]:
+        name = f"{root(entries)}/custody/items.json"
+        signed = json.loads(entries[name])
+        again = records.sign(signed[0]["record"], alice)
+        signed[0] |= {"signature": again.signature, "signer": again.signer_key_id}
+        return retag({**entries, name: json.dumps(signed).encode()})
+
+    checked = cli("verify-bundle", rewrite(tmp_path / "b.zip", tmp_path / "t.zip", resign), "--json")
+    assert checked.code == 1
+    failures = _failures(checked)
+    assert "record-signature" not in {f["check"] for f in failures}  # alice's signature itself is good
+    assert "signed by alice (role admin), but its ingest event by bob" in _named(failures, "item-chain")["EV-000001"]
