@@ -76,14 +76,16 @@ def render_report(report: Report, json_: bool) -> None:
                 ["check", "subject", "result", "detail"],
                 [[c.check, c.subject, _verdict(c.ok, c.warning), c.detail] for c in notable],
             )
-        verdict = "[green]ALL CHECKS PASSED[/]" if report.ok else f"[red]{len(report.failures)} CHECK(S) FAILED[/]"
-        out.print(verdict)
         from custody.log.authority import IDENTITY_CHECK
 
-        for c in report.checks:
-            if c.check == IDENTITY_CHECK and c.warning:
-                # Said in plain words, outside the table: a pass here does not say whose bundle this is.
-                warn(c.detail)
+        unidentified = [c for c in report.checks if c.check == IDENTITY_CHECK and c.warning]
+        verdict = "[green]ALL CHECKS PASSED[/]" if report.ok else f"[red]{len(report.failures)} CHECK(S) FAILED[/]"
+        if unidentified:
+            verdict += " [yellow](the archive's identity was NOT checked)[/]"
+        out.print(verdict)
+        for c in unidentified:
+            # Said in plain words, outside the table: a pass here does not say whose bundle this is.
+            warn(c.detail)
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -257,6 +257,7 @@ def test_verify_bundle_pins_the_archive_key(cli: Cli, archive: Path, evidence: P
     unpinned = cli("verify-bundle", tmp_path / "b.zip")
     assert unpinned.code == 0
     assert "warning: the archive's identity was NOT checked" in " ".join(unpinned.err.split())
+    assert "ALL CHECKS PASSED (the archive's identity was NOT checked)" in " ".join(unpinned.out.split())
     refused = cli("--archive", other, "import", tmp_path / "b.zip", "--vkey", tmp_path / "theirs.vkey")
     assert refused.code != 0 and "nothing was imported" in refused.err + refused.out
 
