@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from . import keys
 from .archive import Acting, Archive, registered_actors
 from .canonical import parse
-from .checks import Check, Report
+from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
+from .checks import Report as Report
 from .db.models import CheckpointTimestamp, Event, Item
 from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
