@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import ProofError
+from ..errors import InputError, ProofError
 
 _ALG_ED25519 = b"\x01"
 _SIG_PREFIX = "\u2014 "  # em dash, space
@@ -198,4 +198,4 @@ def read_note_file(path: Path) -> str:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProofError(f"{path}: cannot read checkpoint note ({exc})") from None
+        raise InputError(f"{path}: cannot read checkpoint note ({exc}); check the path") from None
