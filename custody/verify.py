@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import keys
@@ -599,7 +599,8 @@ def _log_verification(
         with acting.writing() as session:
             seq = acting.append(session, "verify", payload).seq
     except (CustodyError, SQLAlchemyError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         report.add("verify-logged", "log", False, f"this verification could not be logged: {reason}")
         return
     report.add("verify-logged", "log", True, f"this verification is event {seq} of the log")
