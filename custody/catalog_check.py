@@ -401,9 +401,8 @@ def _level(session: Session, level: int, count: int) -> bytearray:
 
 
 def _check_checkpoint_rows(session: Session, state: LogState, report: Report) -> None:
-    rows = session.execute(
-        select(CheckpointRow.num, CheckpointRow.size, CheckpointRow.root, CheckpointRow.note).order_by(CheckpointRow.num)
-    )
+    columns = (CheckpointRow.num, CheckpointRow.size, CheckpointRow.root, CheckpointRow.note)
+    rows = session.execute(select(*columns).order_by(CheckpointRow.num))
     expected_num = 1
     last_size: tuple[int, int] | None = None
     vkey = state.vkey

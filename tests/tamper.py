@@ -17,7 +17,7 @@ def drop_triggers(conn: sqlite3.Connection) -> list[str]:
 
 
 def sql(archive: Path, *statements: str, restore: bool = True) -> None:
-    """Run statements with the append-only triggers dropped, then (by default) put them back, as a careful insider would."""
+    """Run statements with the append-only triggers dropped, then (by default) put them back as an insider would."""
     with sqlite3.connect(archive / "custody.db") as conn:
         triggers = drop_triggers(conn)
         for statement in statements:
