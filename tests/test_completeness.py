@@ -257,6 +257,9 @@ def test_exit_codes_follow_the_outcome(cli: Cli, copy: Path, tmp_path: Path) -> 
     newer = cli("--archive", copy, "verify", "--event", str(count), "--checkpoint", old, actor="dave")
     assert newer.code == 2 and "cannot check with this checkpoint" in newer.err
     assert cli("--archive", copy, "verify", "--event", "1", "--checkpoint", old, actor="dave").code == 0
+    forged = tmp_path / "forged.note"
+    forged.write_text(old.read_text().replace("\n\n", "\nforged\n\n", 1))
+    assert cli("--archive", copy, "verify", "--event", "1", "--checkpoint", forged, actor="dave").code == 1
     missing = tmp_path / "nope.note"
     for args in (
         ("verify", "--event", "1", "--checkpoint", missing),
@@ -293,16 +296,18 @@ for path in sorted(folder.iterdir()):
 """
 
 
-def test_verify_reads_one_snapshot_while_four_writers_append_on_postgresql(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_verify_reads_one_snapshot_while_four_writers_append(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, db: str
 ) -> None:
-    archive = make_archive(cli, tmp_path / "pg", monkeypatch, db=pg_url)
+    url = request.getfixturevalue("pg_url") if db == "postgresql" else None
+    archive = make_archive(cli, tmp_path / "archive", monkeypatch, db=url)
     cli.ok("actor", "add", "dave", "--role", "reviewer", new_passphrase="dave-secret")
     procs = []
     for p in range(4):
         folder = tmp_path / f"writer{p}"
         folder.mkdir()
-        for i in range(40):
+        for i in range(25):
             (folder / f"{p}-{i}.bin").write_bytes(os.urandom(64) + f"{p}/{i}".encode())
         procs.append(
             subprocess.Popen([sys.executable, "-c", WRITER, str(archive), str(folder)],

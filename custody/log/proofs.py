@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .. import keys
 from ..archive import Acting, Archive
 from ..db.models import CheckpointRow, Event
-from ..errors import EventNotFoundError, InputError, IntegrityError
+from ..errors import EventNotFoundError, InputError, IntegrityError, ProofError
 from ..roles import Permission
 from . import checkpoints, merkle, note, tree
 from .events import LogEvent
@@ -155,7 +155,10 @@ def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bo
     """Check that event ``seq`` is in the tree a published checkpoint note signs."""
     acting.require(Permission.VERIFY)
     vkey = archive_vkey(acting.archive)
-    cp = note.open_checkpoint(published, vkey)
+    try:
+        cp = note.open_checkpoint(published, vkey)
+    except ProofError as exc:
+        return False, f"the checkpoint does not verify with this archive's key: {exc}"
     if not 0 <= seq < cp.size:
         raise InputError(
             f"cannot check with this checkpoint: it covers events 0..{cp.size - 1}, not event {seq}; "
