@@ -408,10 +408,12 @@ def _check_checkpoint_rows(session: Session, state: LogState, report: Report) ->
     vkey = state.vkey
     for num, size, root, note_text in rows.all():
         subject = f"checkpoint {num}"
-        if num != expected_num:
+        if num < expected_num:
+            report.add("checkpoint", subject, False, f"numbered out of order (expected {expected_num} or later)")
+        elif num != expected_num:
             gone = f"{expected_num}" if num == expected_num + 1 else f"{expected_num}..{num - 1}"
             report.add("checkpoint", subject, False, f"checkpoint(s) {gone} missing from table checkpoints")
-        expected_num = num + 1
+        expected_num = max(expected_num, num + 1)
         if last_size is not None and size <= last_size[1]:
             report.add(
                 "checkpoint", subject, False, f"size {size} is not beyond checkpoint {last_size[0]}'s ({last_size[1]})"
