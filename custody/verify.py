@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import keys
@@ -431,6 +432,19 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
         )
 
 
+# Failures of these checks mean the log itself (its events, tree or checkpoints) is damaged.
+_LOG_CHECKS = ("sequence", "chain", "event-signature", "tree", "checkpoint", "against-checkpoint", "log")
+# What a check that could not run at all raises (a malformed row, a database error); it becomes a failure.
+_UNCHECKABLE = (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError, AttributeError)
+
+
+def _guarded(report: Report, check: str, run: Callable[[], None]) -> None:
+    try:
+        run()
+    except _UNCHECKABLE as exc:
+        report.add(check, "log", False, f"could not be checked: {exc}")
+
+
 def verify_archive(
     acting: Acting,
     item_ids: Sequence[str] | None,
@@ -438,11 +452,13 @@ def verify_archive(
     tsa_ca: Path | None = None,
     early: EarlyRehash | None = None,
 ) -> Report:
-    """Verify the given items (all if None) and the whole log; the verification is logged.
+    """Verify the given items (all if None) and the whole log; the verification is logged when it can be.
 
     ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
     the TSA root to check checkpoint tokens against (default: the configured one); ``early``
     is a re-hash of the store started before the archive was opened (see custody.rehash).
+    Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
+    mistaken for tampering. Damage never raises: it is a failed check in the report.
     """
     acting.unlock()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
@@ -450,7 +466,7 @@ def verify_archive(
     report = Report()
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     try:
-        with archive.db.read() as session:
+        with archive.db.snapshot() as session:
             items = _items(session, item_ids)
             # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
             rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
@@ -458,33 +474,81 @@ def verify_archive(
             for _label, text in against:
                 with contextlib.suppress(ProofError):
                     wanted_sizes.append(note.parse_checkpoint(text.split("\n\n", 1)[0] + "\n").size)
-            state = walk_log(session, report, wanted_sizes)
-            _check_actors(session, state, report)
-            if item_ids is None:
-                _check_tree(session, state, report)
-                _check_checkpoints(session, state, report)
-                _check_timestamps(session, archive, tsa_ca, report)
-            for label, text in against:
-                check_against(state, text, label, report)
-            bad_records = _bad_record_signatures(items, state)
-            for index, item in enumerate(items):
-                _check_record(item, index not in bad_records, state, report)
+            try:
+                state = walk_log(session, report, wanted_sizes)
+            except _UNCHECKABLE as exc:
+                report.add("log", "log", False, f"the log could not be read to its end: {exc}")
+                state = None
+            if state is not None:
+                _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
             for checks in rehashed:
                 report.checks.extend(checks)
             count = session.scalar(select(func.count()).select_from(Item))
     finally:
         # On Ctrl-C or an error, re-hashes still queued are dropped rather than run first.
         pool.shutdown(cancel_futures=True)
-    with acting.writing() as session:
-        acting.append(
-            session,
-            "verify",
-            {
-                "scope": "all" if item_ids is None else sorted(item_ids),
-                "items": len(items),
-                "archive_items": count,
-                "ok": report.ok,
-                "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
-            },
-        )
+    _log_verification(acting, item_ids, len(items), count, report)
     return report
+
+
+def _verify_against_log(
+    session: Session,
+    archive: Archive,
+    state: LogState,
+    items: Sequence[Item],
+    whole: bool,
+    against: Sequence[tuple[str, str]],
+    tsa_ca: Path | None,
+    report: Report,
+) -> None:
+    """Everything checked against the walked log: actors, tree, checkpoints, catalog, records."""
+    from .catalog_check import check_catalog
+
+    _guarded(report, "actor", lambda: _check_actors(session, state, report))
+    if whole:
+        _guarded(report, "tree", lambda: _check_tree(session, state, report))
+        _guarded(report, "checkpoint", lambda: _check_checkpoints(session, state, report))
+        _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
+        _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))
+    for label, text in against:
+        check_against(state, text, label, report)
+    bad_records = _bad_record_signatures(items, state)
+    for index, item in enumerate(items):
+        _check_record(item, index not in bad_records, state, report)
+
+
+def _log_verification(
+    acting: Acting, item_ids: Sequence[str] | None, verified: int, count: int | None, report: Report
+) -> None:
+    """Append the ``verify`` event, or say in the report why it was not appended.
+
+    A log whose chain, tree or checkpoints failed is not appended to: the new event's ``prev``
+    would vouch for a tail that may be forged, and its seq could collide with what was removed.
+    The report stands on its own; the failure to log is one more named check.
+    """
+    damaged = sorted({c.check for c in report.failures if c.check.startswith(_LOG_CHECKS)})
+    if damaged:
+        report.add(
+            "verify-logged",
+            "log",
+            False,
+            "this verification was not logged: the log itself failed (" + ", ".join(damaged) + "), and an event "
+            "signed on top of it would vouch for its damaged tail",
+        )
+        return
+    payload = {
+        "scope": "all" if item_ids is None else sorted(item_ids),
+        "items": verified,
+        "archive_items": count,
+        "ok": report.ok,
+        "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
+    }
+    try:
+        with acting.writing() as session:
+            seq = acting.append(session, "verify", payload).seq
+    except (CustodyError, SQLAlchemyError, OSError) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        report.add("verify-logged", "log", False, f"this verification could not be logged: {reason}")
+        return
+    report.add("verify-logged", "log", True, f"this verification is event {seq} of the log")

@@ -17,7 +17,7 @@ from cryptography import x509
 from .. import keys, records
 from ..canonical import canonical
 from ..checks import Report
-from ..errors import BundleError, CustodyError, ProofError
+from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
 from ..log.authority import IDENTITY_CHECK, Authority
@@ -37,30 +37,30 @@ def plain_zip(path: Path, identity: Path | None) -> Iterator[Path]:
         with open(path, "rb") as fh:
             head = fh.read(len(AGE_MAGIC))
     except FileNotFoundError:
-        raise BundleError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file; check the path") from None
     except OSError as exc:
-        raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     if head != AGE_MAGIC:
         yield path
         return
     if identity is None:
-        raise BundleError(f"{path}: is age-encrypted; pass --identity AGE_KEY_FILE")
+        raise InputError(f"{path}: is age-encrypted; pass --identity AGE_KEY_FILE")
     import pyrage
 
     try:
         lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
         identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
     except (OSError, ValueError, pyrage.IdentityError) as exc:
-        raise BundleError(f"{identity}: not an age identity file ({exc})") from None
+        raise InputError(f"{identity}: not an age identity file ({exc})") from None
     if not identities:
-        raise BundleError(f"{identity}: holds no AGE-SECRET-KEY line")
+        raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
     with tempfile.TemporaryDirectory(prefix="custody-bundle-") as tmp:
         clear = Path(tmp) / "bundle.zip"
         try:
             with open(path, "rb") as src, open(clear, "wb") as dst:
                 pyrage.decrypt_io(src, dst, identities)
         except pyrage.DecryptError:
-            raise BundleError(f"{path}: the identity in {identity} cannot decrypt this bundle") from None
+            raise InputError(f"{path}: the identity in {identity} cannot decrypt this bundle") from None
         yield clear
 
 

@@ -87,10 +87,26 @@ def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[I
                 .where(ItemCase.case_id == case)
                 .order_by(Item.num)
             )
+            _check_case_is_signed(session, case, {row.item_id for row in rows})
             if not rows:
                 raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
             return rows
         return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
+
+
+def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
+    """Refuse to disclose a case whose catalog membership differs from what the signed data says."""
+    from ..catalog_check import case_members
+
+    signed, _table = case_members(session, case)
+    if signed != listed:
+        added = sorted(listed - signed)
+        dropped = sorted(signed - listed)
+        raise IntegrityError(
+            f"case '{case}': table item_cases differs from the signed records and acquire events "
+            f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
+            f"{', '.join(dropped) or 'none'}); nothing was exported. Run 'custody verify --all'"
+        )
 
 
 class _Bag:

@@ -198,7 +198,7 @@ def read_note_file(path: Path) -> str:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProofError(f"{path}: cannot read checkpoint note ({exc})") from None
+        raise InputError(f"{path}: cannot read checkpoint note ({exc}); check the path") from None
 
 
 def read_vkey_file(path: Path) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..archive import Acting, Archive
 from ..db.models import CheckpointRow, Event
-from ..errors import EventNotFoundError, ProofError
+from ..errors import EventNotFoundError, InputError, IntegrityError, ProofError
 from ..roles import Permission
 from . import checkpoints, merkle, note, tree
 from .events import LogEvent, archive_identity
@@ -28,7 +28,7 @@ def archive_vkey(archive: Archive) -> str:
 def _latest(session: Session) -> CheckpointRow:
     row = checkpoints.latest(session)
     if row is None:
-        raise ProofError("the archive has no checkpoint yet; run 'custody checkpoint'")
+        raise InputError("the archive has no checkpoint yet; run 'custody checkpoint'")
     return row
 
 
@@ -106,7 +106,7 @@ def inclusion_in(session: Session, seq: int, checkpoint: CheckpointRow) -> Inclu
     """An inclusion proof of event ``seq`` to ``checkpoint``, inside an open session."""
     event = _event(session, seq)
     if seq >= checkpoint.size:
-        raise ProofError(f"event {seq} is newer than the checkpoint (size {checkpoint.size}); run 'custody checkpoint'")
+        raise InputError(f"event {seq} is newer than the checkpoint (size {checkpoint.size}); run 'custody checkpoint'")
     hashes = merkle.inclusion_proof(seq, checkpoint.size, tree.DbNodes(session))
     return InclusionProof(seq, checkpoint.size, hashes, checkpoint.note, event.to_json())
 
@@ -145,7 +145,7 @@ def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> C
         target = new_size if new_size is not None else _latest(session).size
         size = tree.tree_size(session)
         if not 0 < old_size <= target <= size:
-            raise ProofError(
+            raise InputError(
                 f"consistency proof needs 0 < old size ({old_size}) <= new size ({target}) <= log size ({size})"
             )
         nodes = tree.DbNodes(session)
@@ -157,12 +157,24 @@ def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bo
     """Check that event ``seq`` is in the tree a published checkpoint note signs."""
     acting.require(Permission.VERIFY)
     vkey = archive_vkey(acting.archive)
-    cp = note.open_checkpoint(published, vkey)
+    try:
+        cp = note.open_checkpoint(published, vkey)
+    except ProofError as exc:
+        return False, f"the checkpoint does not verify with this archive's key: {exc}"
+    if not 0 <= seq < cp.size:
+        raise InputError(
+            f"cannot check with this checkpoint: it covers events 0..{cp.size - 1}, not event {seq}; "
+            "use a checkpoint published after the event was logged"
+        )
     with acting.archive.db.read() as session:
-        event = _event(session, seq)
-        if seq >= cp.size:
-            return False, f"event {seq} is not covered by the checkpoint (size {cp.size})"
-        proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
+        row = session.get(Event, seq)
+        if row is None:
+            return False, f"event {seq} is covered by the checkpoint (size {cp.size}) but missing from the log"
+        event = LogEvent.from_row(row)
+        try:
+            proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
+        except IntegrityError as exc:
+            return False, str(exc)
     ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), seq, cp.size, proof, cp.root)
     detail = (
         f"event {seq} is leaf {seq} of the signed tree of size {cp.size}"

@@ -142,5 +142,9 @@ def check_tokens(session: Session, roots: list[x509.Certificate] | None) -> list
         except TimestampError as exc:
             results.append(TokenCheck(row.num, row.size, None, str(exc)))
             continue
+        if iso(attestation.gen_time) != stamp.gen_time:
+            problem = f"checkpoint_timestamps.gen_time {stamp.gen_time} ≠ the attested {iso(attestation.gen_time)}"
+            results.append(TokenCheck(row.num, row.size, None, problem))
+            continue
         results.append(TokenCheck(row.num, row.size, attestation, None))
     return results
