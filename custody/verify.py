@@ -460,7 +460,7 @@ def verify_archive(
     Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
     mistaken for tampering. Damage never raises: it is a failed check in the report.
     """
-    acting.unlock()
+    acting.unlock_for_reading()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
     archive = acting.archive
     report = Report()
