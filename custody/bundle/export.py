@@ -29,8 +29,9 @@ from ..roles import Permission
 from ..timestamp import stamps, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
-from . import layout
-from .report import report_html, verify_md
+from . import layout, standalone
+from .guide import verify_md
+from .report import report_html
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,19 @@ def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, sign
     rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
+    registrations = [
+        LogEvent.from_row(row)
+        for row in session.query(Event).where(Event.action.in_(["archive.init", "actor.add"])).order_by(Event.seq)
+    ]
+    # Events 0 and 1 start every log; then each needed key's registration, and its registrar's, to the bootstrap.
+    events.update({e.seq: e for e in registrations if e.seq <= 1})
     keys_needed = signers | {e.actor for e in events.values()}
-    for row in session.query(Event).where(Event.action.in_(["archive.init", "actor.add"])).order_by(Event.seq):
-        event = LogEvent.from_row(row)
-        if event.action == "archive.init" or event.payload.get("key_id") in keys_needed:
-            events[event.seq] = event
+    while True:
+        wanted = {e.seq: e for e in registrations if e.payload.get("key_id") in keys_needed and e.seq not in events}
+        if not wanted:
+            break
+        events.update(wanted)
+        keys_needed |= {e.actor for e in wanted.values()}
     return [events[seq] for seq in sorted(events)]
 
 
@@ -342,6 +351,8 @@ def _write_zip(
             ).encode(),
         )
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
+        bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
+        bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))
         tagmanifest = layout.manifest_text(list(bag.tags.items())).encode()
         bag.add_tag(layout.TAGMANIFEST, tagmanifest, listed=False)
         seal = acting.signer.sign(tagmanifest)
