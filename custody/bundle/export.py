@@ -175,6 +175,9 @@ def export_bundle(
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     age_recipients = _recipients(recipients)
+    note_path = _note_path(out)
+    if age_recipients and (note_path.exists() or note_path.is_symlink()):
+        raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
@@ -195,6 +198,8 @@ def export_bundle(
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, out)
+        if encrypted:
+            _write_note(note_path, out, bundle_id, acting)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if "export_seq" in state:
@@ -215,6 +220,25 @@ def export_bundle(
         state["export_seq"],
         state["checkpoint_size"],
         iso(stamped) if stamped is not None else None,
+    )
+
+
+def _note_path(out: Path) -> Path:
+    return out.with_name(out.name + ".txt")
+
+
+def _write_note(path: Path, out: Path, bundle_id: str, acting: Acting) -> None:
+    """The plaintext note beside an encrypted bundle: what it is and how to open and check it."""
+    path.write_text(
+        f"Bundle {bundle_id} from archive {acting.archive.config.origin}, age-encrypted in {out.name}.\n"
+        f"Sealed by {acting.name}, key id {acting.key_id}.\n\n"
+        "To decrypt it (with the age identity whose public key it was encrypted to):\n\n"
+        f"    age -d -i YOUR-IDENTITY.txt -o {bundle_id}.zip '{out.name}'\n\n"
+        f"Then follow {bundle_id}/custody/VERIFY.md inside the zip (read it first with:\n"
+        f"    unzip -p {bundle_id}.zip {bundle_id}/custody/VERIFY.md\n"
+        f"), or run: python3 -I {bundle_id}/custody/verify_bundle.py {bundle_id}.zip --vkey ARCHIVE.vkey\n"
+        "where ARCHIVE.vkey holds the archive's verifier key obtained from the archive, not from this note.\n",
+        encoding="utf-8",
     )
 
 

@@ -119,7 +119,7 @@ test "$(cat custody/vkey.txt)" = "$(cat ../archive.vkey)" && echo "OK: custody/v
 python3 - <<'EOF'
 import sys; sys.path.insert(0, "@WORK@"); from jcs import *
 vkey = open("custody/vkey.txt", encoding="utf-8").read().strip()
-name, keyhash, key = vkey.split("+")
+name, keyhash, key = vkey.split("+", 2)
 raw = base64.b64decode(key)[1:]
 if hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4].hex() != keyhash: fail("vkey key hash")
 open(WORK + "/archive.pub.pem", "w").write(pem(raw))
@@ -195,7 +195,7 @@ if 0 not in by or 1 not in by: fail("events 0 and 1 (archive.init, first admin) 
 init, first = by[0], by[1]
 vkey = open("custody/vkey.txt", encoding="utf-8").read().strip()
 if init["action"] != "archive.init" or init["payload"].get("vkey") != vkey: fail("event 0 does not state this archive key")
-if raw_of_pem(init["payload"]["archive_public_key"]) != base64.b64decode(vkey.split("+")[2])[1:]: fail("event 0 keys differ")
+if raw_of_pem(init["payload"]["archive_public_key"]) != base64.b64decode(vkey.split("+", 2)[2])[1:]: fail("event 0 keys differ")
 keys, latest, jobs = {}, None, []
 for e in evs:
     seq, actor, action, p = e["seq"], e["actor"], e["action"], e["payload"]
