@@ -252,13 +252,15 @@ def test_a_registration_signed_by_a_non_admin_fails_all_three_verifiers(
 
 
 @pytest.mark.skipif(shutil.which("age") is None, reason="the age command is not installed")
-def test_an_age_encrypted_bundle_passes_all_three_verifiers(cli: Cli, genuine: Genuine, team: Path, tmp_path: Path) -> None:
+def test_an_age_encrypted_bundle_passes_all_three_verifiers(
+    cli: Cli, genuine: Genuine, team: Path, tmp_path: Path
+) -> None:
     identity = pyrage.x25519.Identity.generate()
     key_file = tmp_path / "court.key"
     key_file.write_text(f"{identity}\n")
     out = tmp_path / "sealed.zip.age"
-    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "disclosure", "--recipient", str(identity.to_public()),
-           actor="bob")  # fmt: skip
+    recipient = str(identity.to_public())
+    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "disclosure", "--recipient", recipient, actor="bob")
     g = Genuine(out, genuine.vkey, cli.ok("checkpoint", "--json").json()["note"], genuine.bob)
     note = Path(f"{out}.txt").read_text()
     bundle_id = re.search(r"BND-\d{8}-[0-9a-f]{8}", note)
@@ -297,7 +299,9 @@ def test_the_standalone_verifier_runs_isolated_from_the_bundle_alone(genuine: Ge
     assert "ALL CHECKS PASSED" in proc.stdout
 
 
-def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(genuine: Genuine, tmp_path: Path) -> None:
+def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
+    genuine: Genuine, tmp_path: Path
+) -> None:
     script = tmp_path / "verify_bundle.py"
     script.write_bytes(standalone.read(standalone.VERIFIER))
     proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(genuine.bundle), "--json"], env=_clean_env(tmp_path),

@@ -97,13 +97,24 @@ def _bundle_failures(
 # --- checkpoints -------------------------------------------------------------------------------------------
 
 
-def test_every_checkpoint_of_a_command_gets_a_token(cli: Cli, stamped: Path, photo: Path) -> None:
+def test_checkpoint_stamps_the_newest_checkpoint_and_other_commands_never_ask(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path
+) -> None:
+    before = tsa.requests
     cli.ok("ingest", photo, actor="bob")
+    cli.ok("show", "EV-000001", actor="bob")
+    cli.ok("annotate", "EV-000001", "Same object as in the strike video", actor="bob")
+    cli.ok("list")
+    assert tsa.requests == before
     data = _latest(cli)
     validate("checkpoint", data)
     stamp = data["timestamp"]
     assert isinstance(stamp, dict) and stamp["attested_time"] and stamp["tsa_url"].endswith("/tsr")
+    assert tsa.requests == before + 1
+    # The token over the newest checkpoint dates every earlier one: nothing is pending.
     assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 0
+    _latest(cli)
+    assert tsa.requests == before + 1  # a checkpoint that has its token is not stamped again
 
 
 def test_checkpoint_token_verifies_with_stock_openssl(cli: Cli, stamped: Path, pki: Pki, tmp_path: Path) -> None:
@@ -136,6 +147,7 @@ def test_verify_fails_when_tokens_do_not_chain_to_the_given_root(cli: Cli, stamp
 
 def test_verify_fails_on_a_token_over_other_data(cli: Cli, stamped: Path, photo: Path) -> None:
     cli.ok("ingest", photo, actor="bob")
+    cli.ok("checkpoint")
     # An insider swaps checkpoint 3's token for checkpoint 1's: genuine, but over another note.
     first = "(SELECT {} FROM checkpoint_timestamps WHERE checkpoint_num = 1)"
     sql(
@@ -171,11 +183,13 @@ def test_tsa_down_leaves_the_checkpoint_untimestamped_and_the_command_completes(
     cli: Cli, stamped: Path, tsa: TsaServer, photo: Path
 ) -> None:
     tsa.stop()
-    result = cli.ok("ingest", photo, actor="bob")
+    assert "untimestamped" not in cli.ok("ingest", photo, actor="bob").err
+    result = cli.ok("checkpoint")
     assert "untimestamped" in result.err and "unreachable" in result.err and "timestamp --pending" in result.err
     assert cli.ok("list", "--json").json()[0]["item_id"] == "EV-000001"
     assert _latest(cli)["timestamp"] is None
-    assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 1
+    # actor add's checkpoint and ingest's: nothing dates them yet.
+    assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 2
 
 
 def test_timestamp_pending_fetches_tokens_once_the_tsa_is_back(
@@ -185,29 +199,32 @@ def test_timestamp_pending_fetches_tokens_once_the_tsa_is_back(
     cli.ok("ingest", photo, actor="bob")
     cli.ok("annotate", "EV-000001", "Same object as in the strike video", actor="bob")
     down = cli("timestamp", "--pending", actor="bob")
-    assert down.code == 2 and "unreachable" in down.err and "2 remain untimestamped" in down.err
+    assert down.code == 2 and "unreachable" in down.err and "3 checkpoints remain untimestamped" in down.err
     warned = cli.ok("verify", "--all", "--json").json()
     assert any(c["check"] == "timestamp" and c["warning"] and "untimestamped" in c["detail"] for c in warned["checks"])
     tsa.start()
     fetched = cli.ok("timestamp", "--pending", "--json", actor="bob").json()
-    # The two commands' checkpoints, then the one of the verify that ran while the TSA was down.
-    assert [s["checkpoint"] for s in fetched["stamped"]] == [3, 4, 5]
+    # One token, over the newest checkpoint (the verify's, run while the TSA was down), dates them all.
+    assert [s["checkpoint"] for s in fetched["stamped"]] == [5]
     assert cli.ok("status", "--json").json()["tsa"]["untimestamped"] == 0
     report = cli.ok("verify", "--all", "--json").json()
     assert not [c for c in report["checks"] if c["warning"]]
+    cli.ok("timestamp", "--pending", actor="bob")  # the checkpoint of the verify just run
     assert cli.ok("timestamp", "--pending", actor="bob").out.startswith("Every checkpoint already has a timestamp")
 
 
 def test_a_tsa_refusal_is_reported_with_its_status(cli: Cli, stamped: Path, tsa: TsaServer, photo: Path) -> None:
     tsa.mode = "reject"
-    result = cli.ok("ingest", photo, actor="bob")
+    cli.ok("ingest", photo, actor="bob")
+    result = cli.ok("checkpoint")
     assert "refused the request: rejection" in result.err and "not supported" in result.err
     assert _latest(cli)["timestamp"] is None
 
 
 def test_an_http_error_from_the_tsa_is_reported(cli: Cli, stamped: Path, tsa: TsaServer, photo: Path) -> None:
     tsa.mode = "http-error"
-    result = cli.ok("ingest", photo, actor="bob")
+    cli.ok("ingest", photo, actor="bob")
+    result = cli.ok("checkpoint")
     assert "answered HTTP 503" in result.err
     assert _latest(cli)["timestamp"] is None
 
@@ -216,12 +233,13 @@ def test_a_token_from_an_untrusted_tsa_is_not_kept(cli: Cli, stamped: Path, rogu
     rogue = TsaServer(rogue_pki)
     rogue.start()
     try:
-        result = cli("config", "set", "tsa.url", rogue.url)
-        assert result.code == 0 and "not signed by a TSA chaining to the given CA" in result.err
+        cli.ok("config", "set", "tsa.url", rogue.url)
         cli.ok("ingest", photo, actor="bob")
+        result = cli.ok("checkpoint")
+        assert "not signed by a TSA chaining to the given CA" in result.err and "check tsa.url" in result.err
     finally:
         rogue.stop()
-    assert rogue.requests == 2
+    assert rogue.requests == 1
     assert _latest(cli)["timestamp"] is None
 
 
@@ -299,7 +317,7 @@ def test_bundle_seal_token_verifies_with_stock_openssl(
     )
     assert "Verification: OK" in checkpoint.stdout, checkpoint.stderr
     guide = (custody / "VERIFY.md").read_text()
-    assert "openssl ts -verify -data custody/seal.sig -in custody/seal.tsr" in guide
+    assert "openssl ts -verify -data $data -in custody/$t.tsr -CAfile ../tsa-root.pem" in guide and "-attime" in guide
 
 
 def test_verify_bundle_checks_both_tokens_and_reports_the_time(

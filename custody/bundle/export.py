@@ -303,6 +303,10 @@ def _write_zip(
             )
         state["export_seq"] = event.seq
         with archive.db.read() as session:
+            newest = checkpoints.latest(session)
+        # The checkpoint the bundle carries gets its token now (within tsa.timeout; skipped in back-off).
+        archive.timestamp_checkpoint(newest.num if newest is not None else None)
+        with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
             assert checkpoint is not None and checkpoint.size > event.seq
             events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records})
@@ -391,7 +395,7 @@ def _timestamp_seal(acting: Acting, bag: _Bag, bundle_id: str, seal: bytes, stat
     if settings is None:
         return
     try:
-        token = tsa.request_token(settings.url, seal, timeout=settings.timeout, roots=settings.roots())
+        token = stamps.ask(acting.archive, settings, seal)
     except TimestampError as exc:
         acting.archive.notices.append(
             f"bundle {bundle_id} was sealed without a trusted timestamp: {exc}. The bundle is complete; "

@@ -54,9 +54,7 @@ def checkpoint():
 def verify_md(bundle_id: str) -> str:
     """Instructions for checking bundle ``bundle_id`` with stock tools only (Markdown)."""
     work = f"../{bundle_id}.check"
-    return (
-        _TEMPLATE.replace("@JCS@", _JCS.strip("\n")).replace("@WORK@", work).replace("@BUNDLE@", bundle_id)
-    )
+    return _TEMPLATE.replace("@JCS@", _JCS.strip("\n")).replace("@WORK@", work).replace("@BUNDLE@", bundle_id)
 
 
 _TEMPLATE = r"""# Verifying bundle @BUNDLE@ with stock tools

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -65,7 +65,8 @@ GRANTS = {
 }
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
          "ingest": "ingest", "acquire": "ingest", "annotate": "annotate", "export": "export",
-         "export.failed": "export", "import": "import", "view": "view", "access": "access", "verify": "verify"}  # fmt: skip
+         "export.failed": "export", "import": "import", "view": "view", "access": "access",
+         "verify": "verify"}  # fmt: skip
 
 
 class BadInput(Exception):
@@ -149,7 +150,9 @@ class OpenSSL:
     def ed25519(self, raw_key: bytes, signature: bytes, message: bytes) -> bool:
         if len(raw_key) != 32 or len(signature) != 64:
             return False
-        pem = b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(SPKI_ED25519 + raw_key) + b"\n-----END PUBLIC KEY-----\n"
+        pem = (
+            b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(SPKI_ED25519 + raw_key) + b"\n-----END PUBLIC KEY-----\n"
+        )
         proc = self.run("pkeyutl", "-verify", "-pubin", "-inkey", self._file(pem), "-rawin",
                         "-in", self._file(message), "-sigfile", self._file(signature))  # fmt: skip
         return proc.returncode == 0 and "Signature Verified Successfully" in proc.stdout
@@ -442,7 +445,9 @@ class Verifier:
         by_seq = {e["seq"]: e for e in events}
         first, second = by_seq.get(0), by_seq.get(1)
         if first is None or first["action"] != "archive.init" or second is None:
-            self.add("registration", "events 0-1", False, "archive.init and the first admin's actor.add are not carried")
+            self.add(
+                "registration", "events 0-1", False, "archive.init and the first admin's actor.add are not carried"
+            )
             return keys
         latest: datetime | None = None
         bad = 0
@@ -510,9 +515,9 @@ class Verifier:
                 self.add("event-signature", f"event {e['seq']}", False, "does not verify with a registered key")
             if e["seq"] == 0 and e["prev"] != GENESIS_PREV:
                 self.add("chain", "event 0", False, "prev of event 0 is not 64 zeros")
-            if previous is not None and previous["seq"] == e["seq"] - 1:
-                if e["prev"] != hashlib.sha256(jcs_bytes(previous)).hexdigest():
-                    self.add("chain", f"event {e['seq']}", False, "prev does not hash the preceding event")
+            if previous is not None and previous["seq"] == e["seq"] - 1 and \
+                    e["prev"] != hashlib.sha256(jcs_bytes(previous)).hexdigest():  # fmt: skip
+                self.add("chain", f"event {e['seq']}", False, "prev does not hash the preceding event")
             previous = e
         if not bad:
             self.add("event-signature", "events.jsonl", True, f"{len(events)} event signatures verify")
@@ -532,7 +537,9 @@ class Verifier:
         if not ok:
             self.add("seal", "custody/seal.sig", False, "seal signature over tagmanifest-sha256.txt does not verify")
         elif key_id(raw) != export["actor"] or key_id(raw) not in keys:
-            self.add("seal", "custody/seal.pub.pem", False, "seal key is not the key of the actor who logged the export")
+            self.add(
+                "seal", "custody/seal.pub.pem", False, "seal key is not the key of the actor who logged the export"
+            )
         else:
             name = keys[key_id(raw)][3]
             self.add("seal", "custody/seal.sig", True, f"tag manifest sealed by {name} (key {key_id(raw)[:16]})")
@@ -541,9 +548,12 @@ class Verifier:
         manifest = bag.read("manifest-sha256.txt") if "manifest-sha256.txt" in bag.files else b""
         ok = export["payload"].get("manifest_sha256") == hashlib.sha256(manifest).hexdigest()
         self.add("export-event", f"event {export['seq']}", ok,
-                 "logged export names this payload manifest" if ok else "payload manifest is not the one logged")  # fmt: skip
+                 "logged export names this payload manifest" if ok else
+                 "payload manifest is not the one logged")  # fmt: skip
 
-    def records(self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], sha: dict[str, str]) -> None:
+    def records(
+        self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], sha: dict[str, str]
+    ) -> None:
         for entry in records:
             record = entry.get("record") if isinstance(entry, dict) else None
             if not isinstance(record, dict):
@@ -553,14 +563,21 @@ class Verifier:
             ingest = next((e for e in events if e["item"] == item and e["action"] == "ingest"), None)
             text = jcs_bytes(record)
             ok = ingest is not None and ingest["payload"].get("record_sha256") == hashlib.sha256(text).hexdigest()
-            self.add("item-chain", item, ok, "ingest event binds the signed record" if ok else "no ingest event binds it")
+            self.add(
+                "item-chain", item, ok, "ingest event binds the signed record" if ok else "no ingest event binds it"
+            )
             signer = entry.get("signer")
             try:
                 ok = (ingest is not None and signer == ingest["actor"] and signer in keys
                       and self.ssl.ed25519(keys[signer][2], unb64(entry.get("signature")), text))  # fmt: skip
             except ValueError:
                 ok = False
-            self.add("record-signature", item, ok, "signed by the key that logged its ingest" if ok else "not signed by the key that logged its ingest")
+            self.add(
+                "record-signature",
+                item,
+                ok,
+                "signed by the key that logged its ingest" if ok else "not signed by the key that logged its ingest",
+            )
             path = entry.get("path") or legacy_payload_path(item, str(record.get("original_name")))
             ok = path.startswith(f"data/{item}/") and sha.get(path) == record.get("sha256")
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
@@ -577,7 +594,8 @@ class Verifier:
         except (ValueError, binascii.Error):
             ok = False
         self.add("archive-identity", "custody/vkey.txt", ok,
-                 "equals the key of the signed archive.init" if ok else "is not the key the log's event 0 states")  # fmt: skip
+                 "equals the key of the signed archive.init" if ok else
+                 "is not the key the log's event 0 states")  # fmt: skip
         try:
             size, root = open_checkpoint(self.bag.text("custody/checkpoint.txt"), vkey, self.ssl)
         except (ValueError, binascii.Error) as exc:
@@ -632,7 +650,7 @@ class Verifier:
             if when is None or imprint.replace(" ", "").replace("-", "") != hashlib.sha256(bag.read(data)).hexdigest():
                 self.add("timestamp", name, False, "not a token over this file")
                 return
-            gen = datetime.strptime(f"{when[1]} {when[2]}", "%b %d %H:%M:%S %Y").replace(tzinfo=timezone.utc)
+            gen = datetime.strptime(f"{when[1]} {when[2]}", "%b %d %H:%M:%S %Y").replace(tzinfo=UTC)
             acc = re.search(r"Accuracy: (\S+) seconds", text)
             slack = timedelta(seconds=1 + (int(acc[1], 0) if acc and acc[1] != "unspecified" else 0))
             if not_before is not None and gen + slack < not_before:
