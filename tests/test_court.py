@@ -94,17 +94,25 @@ def guide_script(guide: str) -> str:
     return "".join(blocks)
 
 
-def guide_verdict(bundle: Path, g: Genuine, tmp: Path, received_as: str = "получено 100% копия.zip") -> bool:
+def run_guide(
+    bundle: Path, vkey: str, tmp: Path, received_as: str = "получено 100% копия.zip", tsa_root: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run VERIFY.md's commands as printed, from a folder holding the renamed zip and the archive key."""
     folder = tmp / "court"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     shutil.copy(bundle, folder / received_as)
-    (folder / "archive.vkey").write_text(g.vkey + "\n")
+    (folder / "archive.vkey").write_text(vkey + "\n")
+    if tsa_root is not None:
+        shutil.copy(tsa_root, folder / "tsa-root.pem")
     entries = members(bundle)
     guide = entries[f"{root(entries)}/custody/VERIFY.md"].decode()
     (tmp / "verify.sh").write_text(guide_script(guide))
-    proc = subprocess.run(["sh", "-e", str(tmp / "verify.sh")], cwd=folder, env=_clean_env(folder),
+    return subprocess.run(["sh", "-e", str(tmp / "verify.sh")], cwd=folder, env=_clean_env(folder),
                           capture_output=True, text=True)  # fmt: skip
+
+
+def guide_verdict(bundle: Path, g: Genuine, tmp: Path) -> bool:
+    proc = run_guide(bundle, g.vkey, tmp)
     # A forged bundle may stop a snippet anywhere; a genuine one must pass without a single error.
     assert proc.returncode != 0 or not proc.stderr.strip(), proc.stderr
     return proc.returncode == 0

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
+import time
 import zipfile
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
+from custody.bundle import standalone
 from custody.errors import TimestampError
 from custody.timestamp import tsa as tsa_client
 from tests.bundles import members, rewrite, root
 from tests.conftest import PASSPHRASES, Cli
 from tests.schemas import validate
 from tests.tamper import sql
-from tests.tsa_server import Pki, TsaServer, make_pki
+from tests.tsa_server import Pki, TsaServer, chain_is_der_sorted, make_pki
 
 
 @pytest.fixture(scope="module")
@@ -407,3 +411,165 @@ def test_a_token_whose_nonce_differs_from_the_request_fails(tsa: TsaServer, pki:
 def test_garbage_from_a_tsa_is_not_a_token() -> None:
     with pytest.raises(TimestampError, match="not an RFC 3161 time-stamp response"):
         tsa_client.parse_response(b"<html>proxy error</html>", "the answer of http://tsa")
+
+
+# --- TSAs as they are in the wild -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chain_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A TSA issued by an intermediate CA, whose chain order is not DER order (so a chain-order reply is unsorted)."""
+    while True:
+        pki = make_pki(tmp_path_factory.mktemp("chain"), "Commercial", intermediate=True)
+        if not chain_is_der_sorted(pki):
+            return pki
+
+
+@pytest.fixture
+def chain_tsa(chain_pki: Pki) -> Iterator[TsaServer]:
+    server = TsaServer(chain_pki)
+    server.certificates = "chain"
+    server.start()
+    yield server
+    server.stop()
+
+
+def _configure(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, *extra: str | Path) -> Path:
+    root_dir = tmp_path / "archive"
+    cli.ok("init", root_dir, "--admin", "alice", "--tsa-url", url, *extra, new_passphrase=PASSPHRASES["alice"])
+    monkeypatch.setenv("CUSTODY_ARCHIVE", str(root_dir))
+    cli.ok("actor", "add", "bob", "--role", "archivist", new_passphrase=PASSPHRASES["bob"])
+    return root_dir
+
+
+def test_a_tsa_sending_its_chain_in_chain_order_is_kept_byte_for_byte_and_verifies(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chain_tsa: TsaServer, chain_pki: Pki, photo: Path
+) -> None:
+    _configure(cli, tmp_path, monkeypatch, chain_tsa.url, "--tsa-ca", chain_pki.root_pem)
+    cli.ok("ingest", photo, actor="bob")
+    result = cli.ok("checkpoint", "--json")
+    assert "untimestamped" not in result.err
+    token = base64.b64decode(result.json()["timestamp"]["token"])
+    # Stored as the TSA sent it: signer, issuing CA, root, in that (non-DER) order.
+    positions = [token.index(der) for der in chain_pki.chain]
+    assert positions == sorted(positions)
+    report = cli.ok("verify", "--all", "--json").json()
+    assert [c for c in report["checks"] if c["check"] == "timestamp" and c["ok"] and not c["warning"]]
+    note, tsr = tmp_path / "checkpoint.txt", tmp_path / "checkpoint.tsr"
+    note.write_text(result.json()["note"], encoding="utf-8")
+    tsr.write_bytes(token)
+    untrusted = tmp_path / "chain.pem"
+    untrusted.write_bytes(tsa_client.certificates_pem(tsa_client.parse_response(token, "t")))
+    assert "Verification: OK" in _openssl_verify(note, tsr, chain_pki.root_pem, untrusted).stdout
+
+
+def test_a_tsa_sending_its_chain_der_sorted_also_verifies(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chain_tsa: TsaServer, chain_pki: Pki, photo: Path
+) -> None:
+    chain_tsa.certificates = "der"
+    _configure(cli, tmp_path, monkeypatch, chain_tsa.url, "--tsa-ca", chain_pki.root_pem)
+    cli.ok("ingest", photo, actor="bob")
+    assert isinstance(cli.ok("checkpoint", "--json").json()["timestamp"], dict)
+    assert cli("verify", "--all").code == 0
+
+
+def test_a_chain_order_bundle_verifies_with_custody_the_standalone_verifier_and_verify_md(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chain_tsa: TsaServer, chain_pki: Pki, photo: Path
+) -> None:
+    from tests.test_court import SYSTEM_PYTHON, run_guide
+
+    _configure(cli, tmp_path, monkeypatch, chain_tsa.url, "--tsa-ca", chain_pki.root_pem)
+    cli.ok("ingest", photo, actor="bob")
+    bundle, err = _export(cli, tmp_path)
+    assert "without a trusted timestamp" not in err
+    code, failures, stamps = _bundle_failures(cli, bundle, "--tsa-ca", chain_pki.root_pem)
+    assert code == 0 and not failures and len(stamps) == 2
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    args = [SYSTEM_PYTHON, "-I", str(script), str(bundle), "--tsa-ca", str(chain_pki.root_pem), "--json"]
+    proc = subprocess.run(args, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    checks = json.loads(proc.stdout)["checks"]
+    assert proc.returncode == 0 and [c["detail"] for c in checks if c["check"] == "timestamp"] == [
+        f"attested {stamps[0]['detail'][9:28]}Z (chain checked)",
+        f"attested {stamps[1]['detail'][9:28]}Z (chain checked)",
+    ]
+    vkey = cli.ok("checkpoint", "--vkey").out.strip()
+    guide = run_guide(bundle, vkey, tmp_path / "court-run", tsa_root=chain_pki.root_pem)
+    assert guide.returncode == 0 and guide.stdout.count("Verification: OK") == 2, guide.stdout + guide.stderr
+
+
+def test_a_token_stays_verifiable_after_the_tsa_certificate_expires(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "short", "Short-lived", tsa_lifetime=timedelta(seconds=4))
+    server = TsaServer(pki)
+    server.start()
+    try:
+        token = _token(server, pki, b"note")
+    finally:
+        server.stop()
+    expiry = x509.load_pem_x509_certificate(pki.tsa_cert_pem.read_bytes()).not_valid_after_utc
+    time.sleep(max(0.0, (expiry - datetime.now(UTC)).total_seconds()) + 1.1)
+    resp = tsa_client.parse_response(token.response, "t")
+    attested = tsa_client.check_token(resp, b"note", roots=tsa_client.load_roots(pki.root_pem), source="t")
+    assert attested.chain_checked and attested.gen_time < expiry
+    data, tsr = tmp_path / "note", tmp_path / "t.tsr"
+    data.write_bytes(b"note")
+    tsr.write_bytes(token.response)
+    now = _openssl_verify(data, tsr, pki.root_pem, pki.tsa_cert_pem)
+    assert "Verification: FAILED" in now.stdout and "expired" in now.stderr
+    at_attested_time = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(data), "-in", str(tsr), "-CAfile", str(pki.root_pem),
+         "-untrusted", str(pki.tsa_cert_pem), "-attime", str(int(token.gen_time.timestamp()))],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Verification: OK" in at_attested_time.stdout, at_attested_time.stderr
+
+
+def test_an_unusable_answer_is_reported_as_such_not_as_unreachable(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path
+) -> None:
+    tsa.mode = "garbage"
+    cli.ok("ingest", photo, actor="bob")
+    err = " ".join(cli.ok("checkpoint").err.split())
+    assert "not with a usable token" in err and "unreachable" not in err and "check tsa.url" in err
+
+
+def test_a_black_hole_tsa_costs_checkpoint_and_export_the_budget_once_and_reading_commands_nothing(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path, tmp_path: Path
+) -> None:
+    budget = 1.5
+    cli.ok("config", "set", "tsa.timeout", str(budget))
+    cli.ok("ingest", photo, actor="bob")
+    tsa.mode = "black-hole"
+    before = tsa.requests
+    for args in (("show", "EV-000001"), ("annotate", "EV-000001", "seen"), ("list",)):
+        cli.ok(*args, actor="bob")
+    assert tsa.requests == before  # reading commands never ask the TSA
+    started = time.monotonic()
+    err = " ".join(cli.ok("checkpoint").err.split())
+    waited = time.monotonic() - started
+    assert f"did not answer within {budget:g} s" in err
+    assert budget <= waited < budget + 3  # generous: the command's own work on a loaded machine
+    assert tsa.requests == before + 1
+    started = time.monotonic()
+    _bundle, err = _export(cli, tmp_path)
+    assert time.monotonic() - started < budget  # within the back-off: the TSA is not asked again
+    err = " ".join(err.split())
+    assert "failed recently" in err and "sealed without a trusted timestamp" in err
+    assert tsa.requests == before + 1
+    # timestamp --pending always asks, once, within the budget.
+    started = time.monotonic()
+    assert cli("timestamp", "--pending", actor="bob").code == 2
+    assert time.monotonic() - started < budget + 3 and tsa.requests == before + 2
+
+
+def test_export_waits_at_most_the_budget_on_a_black_hole_tsa(
+    cli: Cli, stamped: Path, tsa: TsaServer, photo: Path, tmp_path: Path
+) -> None:
+    budget = 1.5
+    cli.ok("config", "set", "tsa.timeout", str(budget))
+    cli.ok("ingest", photo, actor="bob")
+    tsa.mode = "black-hole"
+    started = time.monotonic()
+    _bundle, err = _export(cli, tmp_path)
+    assert budget <= time.monotonic() - started < budget + 3
+    assert "sealed without a trusted timestamp" in " ".join(err.split())
