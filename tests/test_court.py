@@ -27,6 +27,7 @@ from custody import keys
 from custody.bundle import standalone
 from tests.bundles import members, retag, rewrite, root
 from tests.conftest import PASSPHRASES, Cli
+from tests.schemas import validate
 
 CLEAN_PATH = "/usr/bin:/bin"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -348,3 +349,22 @@ def test_verify_md_starts_from_the_independently_obtained_key_and_prints_one_com
     assert "cat ../archive.vkey" in script and "openssl pkeyutl -verify" in script
     assert "bundle for the court" not in guide  # nothing depends on the file name the exporter chose
     assert not any(line.endswith("\\") for line in script.split("\n"))  # no continuation lines to mistype
+
+
+def test_verify_bundle_says_what_it_checked_who_sealed_it_and_which_anchors_it_used(
+    cli: Cli, genuine: Genuine, tmp_path: Path
+) -> None:
+    anchor = tmp_path / "published.txt"
+    anchor.write_text(genuine.note)
+    text = " ".join(cli.ok("verify-bundle", genuine.bundle, "--against-checkpoint", anchor).out.split())
+    top = root(members(genuine.bundle))
+    bob = keys.key_id(genuine.bob.public_key())
+    assert f"Bundle {top} ({genuine.bundle})" in text and f"Sealed by bob (key {bob}) at 20" in text
+    assert f"{len(NAMES)} items, " in text and "checkpoint tree size " in text
+    assert f"Trust anchors used: your checkpoint {anchor}" in text and "TSA root: not given" in text
+    report = cli.ok("verify-bundle", genuine.bundle, "--json").json()
+    validate("verify-report", report)
+    summary = report["summary"]
+    assert summary["sealed_by"] == {"name": "bob", "key_id": bob} and summary["items"] == len(NAMES)
+    assert summary["trust_anchors"] == {"checkpoints": [], "tsa_root": None}
+    assert "NOT checked" in " ".join(cli.ok("verify-bundle", genuine.bundle).out.split())

@@ -24,6 +24,7 @@ from ..timestamp import tsa
 from ..verify import Report
 from . import layout
 from .safezip import SafeBundle, open_bundle
+from .summary import summarise
 
 AGE_MAGIC = b"age-encryption.org/v1"
 
@@ -258,6 +259,10 @@ def check_bundle(
         _check_events(events, signed_records, bundled_keys, report)
         _check_log(bundle, events, proofs, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
+        checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
+        report.summary = summarise(
+            path, bundle.root, events, signed_records, checkpoint_text, [label for label, _ in against or []], tsa_ca
+        )
     return report
 
 
