@@ -573,3 +573,18 @@ def test_export_waits_at_most_the_budget_on_a_black_hole_tsa(
     _bundle, err = _export(cli, tmp_path)
     assert budget <= time.monotonic() - started < budget + 3
     assert "sealed without a trusted timestamp" in " ".join(err.split())
+
+
+def test_the_back_off_ends_after_tsa_backoff_seconds(cli: Cli, stamped: Path, tsa: TsaServer, photo: Path) -> None:
+    cli.ok("config", "set", "tsa.backoff", "1")
+    assert cli.ok("config", "show", "--json").json()["tsa.backoff"] == 1.0
+    tsa.mode = "http-error"
+    cli.ok("ingest", photo, actor="bob")
+    before = tsa.requests
+    assert "answered HTTP 503" in cli.ok("checkpoint").err
+    assert "failed recently" in " ".join(cli.ok("checkpoint").err.split())
+    assert tsa.requests == before + 1
+    tsa.mode = "ok"
+    time.sleep(1.1)
+    assert isinstance(cli.ok("checkpoint", "--json").json()["timestamp"], dict)
+    assert tsa.requests == before + 2
