@@ -59,7 +59,7 @@ def render_report(report: Report, json_: bool) -> None:
             from custody.bundle.summary import describe
 
             for line in describe(report.summary):
-                out.print(line, markup=False, highlight=False)
+                out.print(line, markup=False, highlight=False, soft_wrap=True)  # key ids and paths stay whole
         summary: dict[str, list[int]] = {}
         for c in report.checks:
             counts = summary.setdefault(c.check, [0, 0, 0])

@@ -256,7 +256,7 @@ EOF
 
 The exporter signed `tagmanifest-sha256.txt`, which lists the SHA-256 of every tag file; the payload
 manifests list every payload file. BagIt writes `%` in a path as `%25`: `sed` undoes that for
-`sha256sum`.
+`sha256sum`. (The Library of Congress `bagit.py --validate .` checks the same manifests from here.)
 
 ```sh
 openssl pkeyutl -verify -pubin -inkey custody/seal.pub.pem -rawin -in tagmanifest-sha256.txt -sigfile custody/seal.sig

@@ -522,6 +522,16 @@ class Verifier:
         if not bad:
             self.add("event-signature", "events.jsonl", True, f"{len(events)} event signatures verify")
 
+    def key_files(self) -> None:
+        """custody/keys/<key id>.pem are a convenience only, but each must hold the key its name says."""
+        for name in sorted(n for n in self.bag.files if n.startswith("custody/keys/")):
+            try:
+                ok = key_id(raw_key_of_pem(self.bag.text(name))) == name[13:].removesuffix(".pem")
+            except (ValueError, binascii.Error, UnicodeDecodeError):
+                ok = False
+            if not ok:
+                self.add("key", name, False, "file name is not the SHA-256 of the key it holds")
+
     def seal(self, events: list[dict[str, Any]], keys: dict[str, tuple[str, int, bytes, str]]) -> None:
         bag = self.bag
         exports = [e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bag.root]
@@ -690,6 +700,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         v.add("bag", "custody/", False, f"custody files are malformed: {exc}")
         return v
+    v.key_files()
     keys = v.authority(events)
     v.signatures(events, keys)
     v.seal(events, keys)
