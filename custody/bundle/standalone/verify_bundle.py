@@ -5,8 +5,8 @@
                                        [--identity AGE_KEY_FILE] [--json]
 
 BUNDLE is the bundle zip (any file name), an age-encrypted bundle (then --identity and the ``age``
-command are needed), or the unpacked bag folder. Exit 0: every check passed; 1: a check failed;
-2: the input could not be read. This program is independent of custody: it was written from the
+command are needed), or the unpacked bag folder; Python 3.9 or later. Exit 0: every check passed;
+1: a check failed; 2: the input could not be read. This program is independent of custody: it was written from the
 format description in custody/FORMATS.md, which states every byte hashed or signed. In short:
 
 - Key id: lowercase hex SHA-256 of the raw 32-byte Ed25519 public key. Public keys in PEM are
@@ -42,9 +42,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 SPKI_ED25519 = bytes.fromhex("302a300506032b6570032100")
 GENESIS_PREV = "0" * 64
@@ -173,7 +173,7 @@ def key_id(raw: bytes) -> str:
 def unb64(text: Any) -> bytes:
     if not isinstance(text, str):
         raise ValueError("not base64 text")
-    return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    return base64.b64decode(text.encode("ascii"), validate=True)
 
 
 # --- Merkle proofs (RFC 9162 section 2.1) ---------------------------------------------------------------
@@ -660,7 +660,7 @@ class Verifier:
             if when is None or imprint.replace(" ", "").replace("-", "") != hashlib.sha256(bag.read(data)).hexdigest():
                 self.add("timestamp", name, False, "not a token over this file")
                 return
-            gen = datetime.strptime(f"{when[1]} {when[2]}", "%b %d %H:%M:%S %Y").replace(tzinfo=UTC)
+            gen = datetime.strptime(f"{when[1]} {when[2]}", "%b %d %H:%M:%S %Y").replace(tzinfo=timezone.utc)
             acc = re.search(r"Accuracy: (\S+) seconds", text)
             slack = timedelta(seconds=1 + (int(acc[1], 0) if acc and acc[1] != "unspecified" else 0))
             if not_before is not None and gen + slack < not_before:
@@ -698,16 +698,25 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
     try:
         events, records, proofs = v.load()
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        v.add("bag", "custody/", False, f"custody files are malformed: {exc}")
+        v.add("bag", "custody/", False, f"custody files are malformed or missing: {exc}")
         return v
-    v.key_files()
-    keys = v.authority(events)
-    v.signatures(events, keys)
-    v.seal(events, keys)
-    v.records(records, events, keys, sha)
-    v.log(events, proofs, vkey_pin, against)
-    v.timestamps(events, tsa_ca)
     v.summary.update(items=len(records), events=len(events), tsa_root=tsa_ca)
+    keys: dict[str, tuple[str, int, bytes, str]] = {}
+    stages: list[Callable[[], object]] = [
+        v.key_files,
+        lambda: keys.update(v.authority(events)),
+        lambda: v.signatures(events, keys),
+        lambda: v.seal(events, keys),
+        lambda: v.records(records, events, keys, sha),
+        lambda: v.log(events, proofs, vkey_pin, against),
+        lambda: v.timestamps(events, tsa_ca),
+    ]
+    for stage in stages:
+        try:
+            stage()
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as exc:
+            # A hostile bundle may hold anything where a format says otherwise: that is a failure, not a crash.
+            v.add("bag", "custody/", False, f"custody files are malformed or missing: {exc!r}")
     return v
 
 
