@@ -368,3 +368,31 @@ def test_verify_bundle_says_what_it_checked_who_sealed_it_and_which_anchors_it_u
     assert summary["sealed_by"] == {"name": "bob", "key_id": bob} and summary["items"] == len(NAMES)
     assert summary["trust_anchors"] == {"checkpoints": [], "tsa_root": None}
     assert "NOT checked" in " ".join(cli.ok("verify-bundle", genuine.bundle).out.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("custody/vkey.txt", None),
+        ("custody/events.jsonl", b'[1, 2]\n'),
+        ("custody/proofs.json", b"[]"),
+        ("custody/items.json", b'[{"record": {"item_id": 7}}]'),
+        ("custody/checkpoint.txt", b"not a note"),
+    ],
+)
+def test_the_standalone_verifier_reports_malformed_custody_files_as_failures(
+    genuine: Genuine, tmp_path: Path, name: str, content: bytes | None
+) -> None:
+    def change(entries: dict[str, bytes]) -> dict[str, bytes]:
+        key = f"{root(entries)}/{name}"
+        if content is None:  # removed (the tag manifest then names a missing file)
+            return {k: v for k, v in entries.items() if k != key}
+        return reseal({**entries, key: content}, genuine.bob)
+
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", change)
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(forged)], capture_output=True, text=True,
+                          env=_clean_env(tmp_path))  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "CHECK(S) FAILED" in proc.stdout
