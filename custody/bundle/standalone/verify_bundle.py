@@ -752,8 +752,8 @@ def main(argv: list[str]) -> int:
             if args.tsa_ca is not None and not args.tsa_ca.is_file():
                 raise BadInput(f"{args.tsa_ca}: no such TSA CA file")
             v = verify(path, work, pin, against, str(args.tsa_ca.resolve()) if args.tsa_ca else None)
-    except (BadInput, OSError, UnicodeDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (BadInput, OSError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        print(f"error: {exc} (the bundle cannot be read; ask the sender for it again)", file=sys.stderr)
         return 2
     failures = [c for c in v.checks if not c["ok"]]
     if args.json:
