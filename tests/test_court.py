@@ -396,3 +396,23 @@ def test_the_standalone_verifier_reports_malformed_custody_files_as_failures(
                           env=_clean_env(tmp_path))  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "CHECK(S) FAILED" in proc.stdout
+
+
+@pytest.mark.parametrize("correct", [True, False])
+def test_the_court_tools_follow_the_items_path_field_when_a_bundle_has_it(
+    genuine: Genuine, tmp_path: Path, correct: bool
+) -> None:
+    """Bundles from this wave on name each item's payload in items.json "path"; older ones use the legacy rule."""
+
+    def add_paths(entries: dict[str, bytes]) -> dict[str, bytes]:
+        top = root(entries)
+        signed = json.loads(entries[f"{top}/custody/items.json"])
+        files = sorted(n.split("/", 1)[1] for n in entries if "/data/" in n)
+        for entry in signed:
+            mine = next(f for f in files if f.startswith(f"data/{entry['record']['item_id']}/"))
+            entry["path"] = mine if correct else next(f for f in files if f != mine)
+        return reseal({**entries, f"{top}/custody/items.json": json.dumps(signed).encode()}, genuine.bob)
+
+    bundle = rewrite(genuine.bundle, tmp_path / "paths.zip", add_paths)
+    assert standalone_verdict(bundle, genuine, tmp_path) is correct
+    assert guide_verdict(bundle, genuine, tmp_path) is correct
