@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -232,12 +233,12 @@ def _write_note(path: Path, out: Path, bundle_id: str, acting: Acting) -> None:
     path.write_text(
         f"Bundle {bundle_id} from archive {acting.archive.config.origin}, age-encrypted in {out.name}.\n"
         f"Sealed by {acting.name}, key id {acting.key_id}.\n\n"
-        "To decrypt it (with the age identity whose public key it was encrypted to):\n\n"
-        f"    age -d -i YOUR-IDENTITY.txt -o {bundle_id}.zip '{out.name}'\n\n"
-        f"Then follow {bundle_id}/custody/VERIFY.md inside the zip (read it first with:\n"
-        f"    unzip -p {bundle_id}.zip {bundle_id}/custody/VERIFY.md\n"
-        f"), or run: python3 -I {bundle_id}/custody/verify_bundle.py {bundle_id}.zip --vkey ARCHIVE.vkey\n"
-        "where ARCHIVE.vkey holds the archive's verifier key obtained from the archive, not from this note.\n",
+        "Decrypt it with the age identity whose public key it was encrypted to, then unpack it:\n\n"
+        f"    age -d -i YOUR-IDENTITY.txt -o {bundle_id}.zip {shlex.quote(out.name)}\n"
+        f"    python3 -m zipfile -e {bundle_id}.zip .\n\n"
+        f"Then follow {bundle_id}/custody/VERIFY.md, or run its standalone verifier:\n\n"
+        f"    python3 -I {bundle_id}/custody/verify_bundle.py {bundle_id}.zip --vkey ARCHIVE.vkey\n\n"
+        "where ARCHIVE.vkey holds the archive's verifier key, obtained from the archive, not from this note.\n",
         encoding="utf-8",
     )
 
