@@ -416,3 +416,29 @@ def test_the_court_tools_follow_the_items_path_field_when_a_bundle_has_it(
     bundle = rewrite(genuine.bundle, tmp_path / "paths.zip", add_paths)
     assert standalone_verdict(bundle, genuine, tmp_path) is correct
     assert guide_verdict(bundle, genuine, tmp_path) is correct
+
+
+def test_the_standalone_canonical_json_is_rfc_8785() -> None:
+    """Its own JCS (and VERIFY.md's copy) against the rfc8785 library custody signs with, on awkward values."""
+    import random
+
+    from custody.bundle.guide import _JCS
+    from custody.bundle.standalone import verify_bundle
+    from custody.canonical import canonical
+
+    guide: dict[str, object] = {}
+    exec(_JCS.replace("@WORK@", "unused"), guide)
+    rng = random.Random(13)
+    floats = [0.0, -0.0, 1.0, -1.5, 0.1, 1e21, 1e-7, 1e-6, 123456789012345680000.0, 5e-324, 1.7976931348623157e308]
+    floats += [rng.uniform(-1e6, 1e6) for _ in range(300)]
+    floats += [rng.random() * 10 ** rng.randint(-30, 30) for _ in range(300)]
+    values: list[object] = [
+        {"b": 1, "a": [True, False, None], "\U0001f600": "astral key", "\ufb33": "BMP key after astral in UTF-16"},
+        {"text": "quote \" backslash \\ controls \x00\x01\x1f\t\n\r\x08\x0c del \x7f"},
+        {"separators": "\u2028\u2029\u0085 é ж"},
+        {"ints": [0, -1, 2**53 - 1, -(2**53 - 1)]},
+        *floats,
+    ]
+    for value in values:
+        assert verify_bundle.jcs_bytes(value) == canonical(value), value
+        assert guide["jcs"](value) == canonical(value), value  # type: ignore[operator]
