@@ -588,3 +588,29 @@ def test_the_back_off_ends_after_tsa_backoff_seconds(cli: Cli, stamped: Path, ts
     time.sleep(1.1)
     assert isinstance(cli.ok("checkpoint", "--json").json()["timestamp"], dict)
     assert tsa.requests == before + 2
+
+
+def test_the_standalone_verifier_checks_token_imprints_without_a_tsa_root(
+    cli: Cli, stamped: Path, photo: Path, tmp_path: Path
+) -> None:
+    from tests.test_court import SYSTEM_PYTHON
+
+    cli.ok("ingest", photo, actor="bob")
+    bundle, _ = _export(cli, tmp_path)
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+
+    def run(path: Path) -> tuple[int, list[dict[str, object]]]:
+        proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(path), "--json"], capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+        return proc.returncode, [c for c in json.loads(proc.stdout)["checks"] if c["check"] == "timestamp"]
+
+    code, stamps = run(bundle)
+    assert code == 0 and len(stamps) == 2 and all(c["warning"] and "chain NOT checked" in c["detail"] for c in stamps)
+
+    def swap(entries: dict[str, bytes]) -> dict[str, bytes]:
+        top = root(entries)
+        return {**entries, f"{top}/custody/seal.tsr": entries[f"{top}/custody/checkpoint.tsr"]}
+
+    code, stamps = run(rewrite(bundle, tmp_path / "forged.zip", swap))
+    assert code == 1 and [c["subject"] for c in stamps if not c["ok"]] == ["custody/seal.tsr"]

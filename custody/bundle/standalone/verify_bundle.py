@@ -656,8 +656,11 @@ class Verifier:
             tsr, dat, crt = (str(Path(tmp) / n.replace("/", "_")) for n in (name, data, certs))
             text = self.ssl.run("ts", "-reply", "-in", tsr, "-text").stdout
             when = re.search(r"Time stamp: (\w{3} +\d+ [\d:]+)(?:\.\d+)? (\d{4}) GMT", text)
-            imprint = "".join(re.findall(r"^\s+[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]+)+)", text, re.MULTILINE))
-            if when is None or imprint.replace(" ", "").replace("-", "") != hashlib.sha256(bag.read(data)).hexdigest():
+            # "Message data:" is a hex dump, 16 bytes a line ("0000 - 5e 88 ...-51 d0 ...   ascii"); SHA-256 is 2 lines.
+            dump = text.partition("Message data:")[2]
+            rows = re.findall(r"^ +[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){16})", dump, re.MULTILINE)[:2]
+            imprint = "".join(rows).replace(" ", "").replace("-", "")
+            if when is None or imprint != hashlib.sha256(bag.read(data)).hexdigest():
                 self.add("timestamp", name, False, "not a token over this file")
                 return
             gen = datetime.strptime(f"{when[1]} {when[2]}", "%b %d %H:%M:%S %Y").replace(tzinfo=timezone.utc)
