@@ -75,6 +75,11 @@ trust (its publication, a signed letter, an earlier court record). It is one lin
 folder that holds the bundle file, and open a terminal in that folder. (If you hold a checkpoint the
 archive published instead, see step 10.)
 
+These instructions and `custody/verify_bundle.py` travel inside the bundle, so whoever could alter the
+bundle could alter them too: read each command before you run it (they only read the bag and write
+into the folder `@WORK@` beside it), or take them from a copy of custody you obtained yourself
+(`custody/bundle/guide.py` and `custody/bundle/standalone/verify_bundle.py` in its source).
+
 ## 1. Decrypt (only for an encrypted bundle `NAME.zip.age`)
 
     age -d -i YOUR-IDENTITY.txt -o @BUNDLE@.zip NAME.zip.age
