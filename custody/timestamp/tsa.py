@@ -145,6 +145,8 @@ def _status_text(resp: TimeStampResponse) -> str:
 def _post(http: urllib.request.Request, url: str, budget: float) -> bytes:
     """The TSA's answer within ``budget`` seconds in all (connect, send, a trickling reply), or TsaUnreachable."""
     outcome: list[bytes | TimestampError] = []
+    silent = f"time-stamp authority {url} did not answer within {budget:g} s (tsa.timeout)"
+    unreachable = f"time-stamp authority {url} is unreachable"
 
     def exchange() -> None:
         try:
@@ -153,13 +155,14 @@ def _post(http: urllib.request.Request, url: str, budget: float) -> bytes:
         except urllib.error.HTTPError as exc:
             outcome.append(TimestampError(f"time-stamp authority {url} answered HTTP {exc.code} {exc.reason}"))
         except (urllib.error.URLError, OSError) as exc:
-            outcome.append(TsaUnreachable(f"time-stamp authority {url} is unreachable ({getattr(exc, 'reason', exc)})"))
+            reason = getattr(exc, "reason", exc)
+            outcome.append(TsaUnreachable(silent if isinstance(reason, TimeoutError) else f"{unreachable} ({reason})"))
 
     worker = threading.Thread(target=exchange, name="tsa-request", daemon=True)
     worker.start()
     worker.join(budget)
     if not outcome:
-        raise TsaUnreachable(f"time-stamp authority {url} did not answer within {budget:g} s (tsa.timeout)")
+        raise TsaUnreachable(silent)
     result = outcome[0]
     if isinstance(result, TimestampError):
         raise result
