@@ -55,6 +55,11 @@ def render_report(report: Report, json_: bool) -> None:
     if json_:
         print_json(report.to_json())
     else:
+        if report.summary:
+            from custody.bundle.summary import describe
+
+            for line in describe(report.summary):
+                out.print(line, markup=False, highlight=False, soft_wrap=True)  # key ids and paths stay whole
         summary: dict[str, list[int]] = {}
         for c in report.checks:
             counts = summary.setdefault(c.check, [0, 0, 0])

@@ -201,17 +201,14 @@ class Acting:
     def writing(self) -> Iterator[Session]:
         """A write transaction; a checkpoint is signed before it commits if events were added.
 
-        Once committed, the checkpoint is timestamped when a TSA is configured (never inside the
-        transaction: the log must not wait on a third party).
+        The TSA is never asked here: a command that merely appends (a view, an annotation) must not
+        wait on a third party. ``checkpoint``, ``export`` and ``timestamp --pending`` stamp.
         """
-        written: int | None = None
         with self.archive.db.write() as session:
             self.appended = False
             yield session
             if self.appended:
-                row = checkpoints.write(session, self.archive_signer, self.archive.config.origin)
-                written = row.num if row is not None else None
-        self.archive.timestamp_checkpoint(written)
+                checkpoints.write(session, self.archive_signer, self.archive.config.origin)
 
     def append(self, session: Session, action: str, payload: dict[str, Any], item: str | None = None) -> LogEvent:
         """Sign and append one event in the current write transaction."""

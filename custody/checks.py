@@ -34,6 +34,8 @@ class Report:
     """Every check made; the verification passes only if all passed."""
 
     checks: list[Check] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    """What was checked (for bundles: which bundle, who sealed it, anchors used); not a verdict."""
 
     def add(self, check: str, subject: str, ok: bool, detail: str = "", warning: bool = False) -> None:
         self.checks.append(Check(check, subject, ok, detail, warning))
@@ -47,8 +49,11 @@ class Report:
         return [c for c in self.checks if not c.ok]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "ok": self.ok,
             "failures": len(self.failures),
             "checks": [c.to_json() for c in self.checks],
         }
+        if self.summary:
+            result["summary"] = self.summary
+        return result

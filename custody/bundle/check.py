@@ -26,6 +26,7 @@ from ..log.sigcheck import Job, bad_signatures
 from ..timestamp import tsa
 from . import layout
 from .safezip import SafeBundle, open_bundle
+from .summary import summarise
 
 AGE_MAGIC = b"age-encryption.org/v1"
 
@@ -256,12 +257,46 @@ def check_bundle(
         export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
         if export is None:
             report.add("export-event", bundle.root, False, "events.jsonl has no export event for this bundle")
+        else:
+            _check_export_manifest(bundle, export, report)
         archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
         _check_seal(bundle, authority, export, report)
         _check_records(signed_records, authority, blake3_of, report)
         _check_log(bundle, events, proofs, archive_vkey, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
+        checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
+        report.summary = summarise(
+            path,
+            bundle.root,
+            events,
+            signed_records,
+            checkpoint_text,
+            [label for label, _ in against or []],
+            tsa_ca,
+            vkey,
+        )
     return report
+
+
+def _check_export_manifest(bundle: SafeBundle, export: LogEvent, report: Report) -> None:
+    """The logged export names the payload set: its ``manifest_sha256`` is the digest of manifest-sha256.txt.
+
+    Without this, whoever holds the exporter's key could drop a payload file after the export was
+    logged and re-seal the bag.
+    """
+    name = layout.MANIFESTS["sha256"]
+    if not bundle.has(name):
+        return  # reported by the bag check
+    got = hashlib.sha256(bundle.read(name)).hexdigest()
+    ok = export.payload.get("manifest_sha256") == got
+    report.add(
+        "export-event",
+        f"event {export.seq}",
+        ok,
+        "the logged export names this bag's manifest-sha256.txt"
+        if ok
+        else "manifest-sha256.txt is not the manifest the export event logged (payload files added or removed)",
+    )
 
 
 def _check_identity(

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -29,8 +30,9 @@ from ..roles import Permission
 from ..timestamp import stamps, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
-from . import layout
-from .report import report_html, verify_md
+from . import layout, standalone
+from .guide import verify_md
+from .report import report_html
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,9 @@ def export_bundle(
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     age_recipients = _recipients(recipients)
+    note_path = _note_path(out)
+    if age_recipients and (note_path.exists() or note_path.is_symlink()):
+        raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
@@ -214,6 +219,8 @@ def export_bundle(
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, out)
+        if encrypted:
+            _write_note(note_path, out, bundle_id, acting)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if "export_seq" in state:
@@ -234,6 +241,25 @@ def export_bundle(
         state["export_seq"],
         state["checkpoint_size"],
         iso(stamped) if stamped is not None else None,
+    )
+
+
+def _note_path(out: Path) -> Path:
+    return out.with_name(out.name + ".txt")
+
+
+def _write_note(path: Path, out: Path, bundle_id: str, acting: Acting) -> None:
+    """The plaintext note beside an encrypted bundle: what it is and how to open and check it."""
+    path.write_text(
+        f"Bundle {bundle_id} from archive {acting.archive.config.origin}, age-encrypted in {out.name}.\n"
+        f"Sealed by {acting.name}, key id {acting.key_id}.\n\n"
+        "Decrypt it with the age identity whose public key it was encrypted to, then unpack it:\n\n"
+        f"    age -d -i YOUR-IDENTITY.txt -o {bundle_id}.zip {shlex.quote(out.name)}\n"
+        f"    python3 -m zipfile -e {bundle_id}.zip .\n\n"
+        f"Then follow {bundle_id}/custody/VERIFY.md, or run its standalone verifier:\n\n"
+        f"    python3 -I {bundle_id}/custody/verify_bundle.py {bundle_id}.zip --vkey ARCHIVE.vkey\n\n"
+        "where ARCHIVE.vkey holds the archive's verifier key, obtained from the archive, not from this note.\n",
+        encoding="utf-8",
     )
 
 
@@ -297,6 +323,10 @@ def _write_zip(
                 },
             )
         state["export_seq"] = event.seq
+        with archive.db.read() as session:
+            newest = checkpoints.latest(session)
+        # The checkpoint the bundle carries gets its token now (within tsa.timeout; skipped in back-off).
+        archive.timestamp_checkpoint(newest.num if newest is not None else None)
         with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
             assert checkpoint is not None and checkpoint.size > event.seq
@@ -370,6 +400,8 @@ def _write_zip(
             ).encode(),
         )
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
+        bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
+        bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))
         tagmanifest = layout.manifest_text(list(bag.tags.items())).encode()
         bag.add_tag(layout.TAGMANIFEST, tagmanifest, listed=False)
         seal = acting.signer.sign(tagmanifest)
@@ -384,7 +416,7 @@ def _timestamp_seal(acting: Acting, bag: _Bag, bundle_id: str, seal: bytes, stat
     if settings is None:
         return
     try:
-        token = tsa.request_token(settings.url, seal, timeout=settings.timeout, roots=settings.roots())
+        token = stamps.ask(acting.archive, settings, seal)
     except TimestampError as exc:
         acting.archive.notices.append(
             f"bundle {bundle_id} was sealed without a trusted timestamp: {exc}. The bundle is complete; "

@@ -38,8 +38,8 @@ def sign_checkpoint(acting: Acting) -> CheckpointRow:
     with acting.archive.db.write() as session:
         written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin)
         row = written or _latest(session)
-        num = written.num if written is not None else None
-    acting.archive.timestamp_checkpoint(num)
+    # The newest checkpoint gets its token here (if it has none): it dates every event before it.
+    acting.archive.timestamp_checkpoint(row.num)
     return row
 
 
