@@ -1,4 +1,4 @@
-"""Actor commands: add, list, export-public."""
+"""Actor commands: add, list, export-public, revoke, rotate, role, passphrase."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .render import out, print_json, short, table
-from .state import STATE, ask_new_passphrase
+from .state import STATE, ask_new_passphrase, ask_old_passphrase, ask_passphrase
 
 actor_app = typer.Typer(help="Manage the people who act on the archive.", no_args_is_help=True)
 
@@ -16,11 +16,13 @@ actor_app = typer.Typer(help="Manage the people who act on the archive.", no_arg
 def add(
     name: Annotated[str, typer.Argument(help="New actor's name.")],
     role: Annotated[str, typer.Option(help="admin | archivist | analyst | reviewer")],
+    display_name: Annotated[str, typer.Option("--display-name", help="Full name, spaces allowed (logged).")] = "",
+    affiliation: Annotated[str, typer.Option(help="Organisation or unit (logged).")] = "",
 ) -> None:
     """Register an actor with a new Ed25519 key pair (admins only)."""
     from custody.actors import add_actor
 
-    info = add_actor(STATE.acting(), name, role, ask_new_passphrase)
+    info = add_actor(STATE.acting(), name, role, ask_new_passphrase, display_name, affiliation)
     out.print(f"Added {info.name} ({info.role}), key id {info.key_id}")
 
 
@@ -35,8 +37,8 @@ def list_(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = F
         return
     table(
         "Actors",
-        ["name", "role", "key id", "registered at event"],
-        [[a.name, a.role, short(a.key_id), a.registered_seq] for a in actors],
+        ["name", "display name", "affiliation", "role", "status", "key id", "registered at event"],
+        [[a.name, a.display_name, a.affiliation, a.role, a.status, short(a.key_id), a.registered_seq] for a in actors],
     )
 
 
@@ -46,6 +48,58 @@ def export_public(name: Annotated[str, typer.Argument(help="Actor name.")]) -> N
     from custody.actors import public_key_of
 
     typer.echo(public_key_of(STATE.archive(), name), nl=False)
+
+
+@actor_app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="Actor whose key is revoked.")],
+    reason: Annotated[str, typer.Option(help="Why (logged), e.g. 'left the organisation', 'laptop stolen'.")],
+    compromised_since: Annotated[
+        str | None,
+        typer.Option(
+            "--compromised-since",
+            help="Event number or ISO-8601 UTC time from which the key may have been in other hands.",
+        ),
+    ] = None,
+) -> None:
+    """Revoke an actor's key (admins only): it signs nothing valid after this event."""
+    from custody.actors import revoke_actor
+
+    seq = revoke_actor(STATE.acting(), name, reason, compromised_since)
+    out.print(f"Revoked {name} at event {seq}")
+
+
+@actor_app.command("rotate")
+def rotate(name: Annotated[str, typer.Argument(help="Actor who gets a new key.")]) -> None:
+    """Give an actor a new key pair (admins only); the old key may sign nothing after this event.
+
+    The current key endorses the rotation when its passphrase is given (CUSTODY_OLD_PASSPHRASE or the prompt).
+    """
+    from custody.actors import rotate_actor
+
+    info = rotate_actor(STATE.acting(), name, ask_new_passphrase, ask_old_passphrase)
+    out.print(f"Rotated {info.name}'s key; new key id {info.key_id}")
+
+
+@actor_app.command("role")
+def role(
+    name: Annotated[str, typer.Argument(help="Actor name.")],
+    new_role: Annotated[str, typer.Argument(metavar="ROLE", help="admin | archivist | analyst | reviewer")],
+) -> None:
+    """Change an actor's role from the next event on (admins only)."""
+    from custody.actors import change_role
+
+    info = change_role(STATE.acting(), name, new_role)
+    out.print(f"{info.name} now has role {info.role}")
+
+
+@actor_app.command("passphrase")
+def passphrase(name: Annotated[str, typer.Argument(help="Actor whose key files are re-encrypted.")]) -> None:
+    """Re-encrypt an actor's key files on this machine under a new passphrase (not logged)."""
+    from custody.actors import change_passphrase
+
+    change_passphrase(STATE.archive(), name, ask_passphrase, ask_new_passphrase)
+    out.print(f"Re-encrypted {name}'s keys")
 
 
 def register(app: typer.Typer) -> None:

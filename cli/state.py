@@ -25,6 +25,17 @@ def ask_passphrase(owner: str) -> str:
         raise KeyFileError(f"no passphrase for {owner}: set CUSTODY_PASSPHRASE or run interactively") from None
 
 
+def ask_old_passphrase(owner: str) -> str:
+    """``CUSTODY_OLD_PASSPHRASE``, else a hidden prompt; "" (Enter) means the old key is not at hand."""
+    env = os.environ.get("CUSTODY_OLD_PASSPHRASE")
+    if env is not None:
+        return env
+    try:
+        return getpass.getpass(f"Passphrase of {owner}'s current key, to endorse the new one (Enter to skip): ")
+    except EOFError:
+        return ""
+
+
 def ask_new_passphrase(owner: str) -> str:
     """``CUSTODY_NEW_PASSPHRASE``, else a hidden prompt asked twice."""
     env = os.environ.get("CUSTODY_NEW_PASSPHRASE")

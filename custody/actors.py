@@ -1,26 +1,43 @@
-"""Managing actors: each has an Ed25519 key pair and one role."""
+"""Managing actors: each has an Ed25519 key pair and one role; revocation, rotation and role changes are logged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from . import keys
-from .archive import Acting, Archive, Passphrase, archive_key_path, registered_actors, signing_key_path
-from .db.models import Actor
-from .errors import ActorError
-from .initialise import check_actor_name
-from .roles import Permission, Role
+from .archive import (
+    Acting,
+    ActorState,
+    Archive,
+    Passphrase,
+    actor_state,
+    archive_key_path,
+    registered_actors,
+    signing_key_path,
+)
+from .db.models import Actor, Event
+from .errors import ActorError, InputError
+from .log.authority import parse_time, rotation_statement
+from .roles import Action, Permission, Role
+
+_TEXT_LIMIT = 200
 
 
 @dataclass(frozen=True)
 class ActorInfo:
-    """Public facts about one actor."""
+    """Public facts about one actor, as the log leaves them now."""
 
     name: str
     role: str
     key_id: str
     public_key_pem: str
     registered_seq: int
+    status: str = "active"  # "active" or "revoked"
+    display_name: str = ""
+    affiliation: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -28,20 +45,59 @@ class ActorInfo:
             "role": self.role,
             "key_id": self.key_id,
             "registered_seq": self.registered_seq,
+            "status": self.status,
+            "display_name": self.display_name,
+            "affiliation": self.affiliation,
         }
 
 
-def _info(row: Actor) -> ActorInfo:
-    return ActorInfo(row.name, row.role, row.key_id, row.public_key_pem, row.created_seq)
+def _info(state: ActorState) -> ActorInfo:
+    return ActorInfo(
+        state.name,
+        state.role,
+        state.key_id,
+        state.public_key_pem,
+        state.registered_seq,
+        "revoked" if state.revoked_seq is not None else "active",
+        state.display_name,
+        state.affiliation,
+    )
 
 
-def add_actor(acting: Acting, name: str, role: str, new_passphrase: Passphrase) -> ActorInfo:
-    """Register a new actor with a fresh key pair (admins only); logged as ``actor.add``."""
-    check_actor_name(name)
+def _role(role: str) -> str:
     try:
-        role_value = Role(role).value
+        return Role(role).value
     except ValueError:
         raise ActorError(f"unknown role '{role}'; choose one of {', '.join(r.value for r in Role)}") from None
+
+
+def _free_text(value: str, what: str) -> str:
+    text = value.strip()
+    if len(text) > _TEXT_LIMIT or any(not ch.isprintable() for ch in text):
+        raise InputError(f"--{what} must be printable text of at most {_TEXT_LIMIT} characters")
+    return text
+
+
+def add_actor(
+    acting: Acting,
+    name: str,
+    role: str,
+    new_passphrase: Passphrase,
+    display_name: str = "",
+    affiliation: str = "",
+) -> ActorInfo:
+    """Register a new actor with a fresh key pair (admins only); logged as ``actor.add``.
+
+    ``display_name`` and ``affiliation`` are free text (spaces allowed) carried in the signed payload.
+    """
+    from .initialise import check_actor_name
+
+    check_actor_name(name)
+    role_value = _role(role)
+    extra = {
+        "display_name": _free_text(display_name, "display-name"),
+        "affiliation": _free_text(affiliation, "affiliation"),
+    }
     acting.unlock()
     acting.require(Permission.MANAGE_ACTORS)
     cfg = acting.archive.config
@@ -59,11 +115,14 @@ def add_actor(acting: Acting, name: str, role: str, new_passphrase: Passphrase) 
         with acting.writing() as session:
             if session.get(Actor, name) is not None:
                 raise ActorError(f"actor '{name}' already exists; choose another name")
-            event = acting.append(
-                session,
-                "actor.add",
-                {"name": name, "role": role_value, "key_id": keys.key_id(key.public_key()), "public_key": public},
-            )
+            payload: dict[str, object] = {
+                "name": name,
+                "role": role_value,
+                "key_id": keys.key_id(key.public_key()),
+                "public_key": public,
+            }
+            payload.update({k: v for k, v in extra.items() if v})
+            event = acting.append(session, Action.ACTOR_ADD, payload)
             row = Actor(
                 name=name,
                 role=role_value,
@@ -72,20 +131,162 @@ def add_actor(acting: Acting, name: str, role: str, new_passphrase: Passphrase) 
                 created_seq=event.seq,
             )
             session.add(row)
+            info = _info(actor_state(session, row))
     except BaseException:
         for path in paths:
             path.unlink(missing_ok=True)
         raise
-    return _info(row)
+    return info
+
+
+def _active(session: Session, archive: Archive, name: str) -> ActorState:
+    state = actor_state(session, archive.actor(session, name))
+    if state.revoked_seq is not None:
+        raise ActorError(f"actor '{name}' was already revoked at event {state.revoked_seq}; nothing was done")
+    return state
+
+
+def _admins_left(session: Session, without: str) -> int:
+    return sum(
+        1
+        for row in registered_actors(session)
+        if row.name != without and (s := actor_state(session, row)).revoked_seq is None and s.role == Role.ADMIN.value
+    )
+
+
+def _seq_of(session: Session, since: str, before: int) -> int:
+    """An event seq, or the first event at or after an ISO-8601 UTC time."""
+    if since.isdigit():
+        seq = int(since)
+    else:
+        when = parse_time(since.replace("Z", "+00:00"))
+        if when is None:
+            raise InputError(f"--compromised-since '{since}' is neither an event number nor an ISO-8601 UTC time")
+        # Event times are fixed-width ISO text, so text order is time order.
+        first = session.scalar(
+            select(Event.seq).where(Event.time >= when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")).order_by(Event.seq).limit(1)
+        )
+        seq = before if first is None else int(first)
+    if not 2 <= seq <= before:
+        raise InputError(f"--compromised-since {since} must name event 2 to {before} (a point before the revocation)")
+    return seq
+
+
+def revoke_actor(acting: Acting, name: str, reason: str, compromised_since: str | None = None) -> int:
+    """Revoke ``name``'s key (admins only), logged as ``actor.revoke``; returns the event's seq.
+
+    Signatures made before the revocation stay valid; with ``compromised_since`` (an event number or an
+    ISO-8601 UTC time) the key's events from that point are reported as signed by a compromised key.
+    Refuses to revoke the last active admin.
+    """
+    reason = _free_text(reason, "reason")
+    if not reason:
+        raise InputError("--reason is required: say why the key is revoked (it is logged)")
+    acting.unlock()
+    acting.require(Permission.MANAGE_ACTORS)
+    with acting.writing() as session:
+        state = _active(session, acting.archive, name)
+        if state.role == Role.ADMIN.value and not _admins_left(session, name):
+            raise ActorError(f"{name} is the last active admin; add another admin before revoking {name}")
+        payload: dict[str, object] = {"name": name, "key_id": state.key_id, "reason": reason}
+        if compromised_since is not None:
+            last = session.scalar(select(Event.seq).order_by(Event.seq.desc()).limit(1)) or 0
+            payload["compromised_since"] = _seq_of(session, compromised_since, last)
+        event = acting.append(session, Action.ACTOR_REVOKE, payload)
+    return event.seq
+
+
+def change_role(acting: Acting, name: str, role: str) -> ActorInfo:
+    """Give ``name`` another role from the next event on (admins only), logged as ``actor.role``."""
+    role_value = _role(role)
+    acting.unlock()
+    acting.require(Permission.MANAGE_ACTORS)
+    with acting.writing() as session:
+        state = _active(session, acting.archive, name)
+        if state.role == role_value:
+            raise ActorError(f"{name} already has role {role_value}; nothing was logged")
+        if state.role == Role.ADMIN.value and not _admins_left(session, name):
+            raise ActorError(f"{name} is the last active admin; make another actor admin first")
+        acting.append(session, Action.ACTOR_ROLE, {"name": name, "key_id": state.key_id, "role": role_value})
+        return _info(actor_state(session, acting.archive.actor(session, name)))
+
+
+def rotate_actor(acting: Acting, name: str, new_passphrase: Passphrase, old_passphrase: Passphrase | None) -> ActorInfo:
+    """Give ``name`` a new key (admins only), logged as ``actor.rotate`` with proof of possession.
+
+    The new key signs the rotation statement (custody.log.authority.rotation_statement); when the old
+    key file is present and ``old_passphrase`` gives its passphrase ("" to skip), the old key endorses
+    it too (a wrong passphrase raises WrongPassphraseError, nothing logged). The old key file
+    is kept as ``<name>.signing.<old key id prefix>.retired.pem``: it may no longer sign.
+    """
+    acting.unlock()
+    acting.require(Permission.MANAGE_ACTORS)
+    cfg = acting.archive.config
+    with acting.archive.db.read() as session:
+        old = _active(session, acting.archive, name)
+    old_path = signing_key_path(cfg, name)
+    endorser: keys.Signer | None = None
+    if name == acting.name:
+        endorser = acting.signer
+    elif old_path.exists() and old_passphrase is not None:
+        old_secret = old_passphrase(name)  # "" skips the endorsement (the holder is not at hand)
+        if old_secret:
+            old_key = keys.load_private(old_path, old_secret, name)
+            if keys.key_id(old_key.public_key()) != old.key_id:
+                raise ActorError(f"{old_path} does not hold {name}'s registered key; nothing was logged")
+            endorser = keys.Signer(name, old_key)
+    secret = new_passphrase(name)
+    key = keys.generate()
+    new_id = keys.key_id(key.public_key())
+    statement = rotation_statement(name, old.key_id, new_id)
+    payload: dict[str, object] = {
+        "name": name,
+        "old_key_id": old.key_id,
+        "key_id": new_id,
+        "public_key": keys.public_pem(key.public_key()),
+        "possession": keys.b64(key.sign(statement)),
+    }
+    if endorser is not None:
+        payload["endorsement"] = keys.b64(endorser.sign(statement))
+    staged = old_path.with_name(f"{name}.signing.{new_id[:16]}.new.pem")
+    staged_archive = archive_key_path(cfg, name).with_name(f"{name}.archive.{new_id[:16]}.new.pem")
+    keys.save_private(staged, key, secret)
+    try:
+        keys.save_private(staged_archive, acting.archive_signer.private_key, secret)
+        with acting.writing() as session:
+            acting.append(session, Action.ACTOR_ROTATE, payload)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        staged_archive.unlink(missing_ok=True)
+        raise
+    if old_path.exists():
+        old_path.replace(old_path.with_name(f"{name}.signing.{old.key_id[:16]}.retired.pem"))
+    staged.replace(old_path)
+    staged_archive.replace(archive_key_path(cfg, name))
+    with acting.archive.db.read() as session:
+        return _info(actor_state(session, acting.archive.actor(session, name)))
+
+
+def change_passphrase(archive: Archive, name: str, old_passphrase: Passphrase, new_passphrase: Passphrase) -> None:
+    """Re-encrypt ``name``'s key files on this machine under a new passphrase (not logged: nothing is signed)."""
+    cfg = archive.config
+    paths = [signing_key_path(cfg, name), archive_key_path(cfg, name)]
+    with archive.db.read() as session:
+        archive.actor(session, name)
+    old = old_passphrase(name)
+    opened = [keys.load_private(path, old, name) for path in paths]
+    secret = new_passphrase(name)
+    for path, key in zip(paths, opened, strict=True):
+        keys.save_private(path, key, secret)
 
 
 def list_actors(archive: Archive) -> list[ActorInfo]:
-    """Every registered actor."""
+    """Every registered actor, with the role, key and status the log gives it now."""
     with archive.db.read() as session:
-        return [_info(row) for row in registered_actors(session)]
+        return [_info(actor_state(session, row)) for row in registered_actors(session)]
 
 
 def public_key_of(archive: Archive, name: str) -> str:
-    """The PEM public key of actor ``name``."""
+    """The PEM public key of actor ``name`` (its current key after a rotation)."""
     with archive.db.read() as session:
-        return archive.actor(session, name).public_key_pem
+        return actor_state(session, archive.actor(session, name)).public_key_pem

@@ -16,8 +16,8 @@ from . import keys, roles
 from .config import ArchiveConfig, find_archive, read_config
 from .db import migrate
 from .db.engine import Database
-from .db.models import Actor
-from .errors import ActorError, ConfigError, PermissionDeniedError
+from .db.models import Actor, Event
+from .errors import ActorError, ConfigError, CustodyError, PermissionDeniedError
 from .log import checkpoints, events
 from .log.events import LogEvent
 from .store.base import BlobStore
@@ -99,10 +99,15 @@ class Archive:
         return row
 
     def act(self, name: str, passphrase: Passphrase) -> Acting:
-        """Act as ``name``: the actor must exist; keys are unlocked when first needed."""
+        """Act as ``name``: the actor must exist and not be revoked; keys are unlocked when first needed."""
         with self.db.read() as session:
-            row = self.actor(session, name)
-            return Acting(self, row.name, row.role, row.key_id, passphrase)
+            state = actor_state(session, self.actor(session, name))
+        if state.revoked_seq is not None:
+            raise PermissionDeniedError(
+                f"actor '{name}' was revoked at event {state.revoked_seq}; nothing was done. "
+                "An admin can register a new actor ('custody actor add')"
+            )
+        return Acting(self, state.name, state.role, state.key_id, passphrase)
 
 
 @dataclass
@@ -215,6 +220,68 @@ class Acting:
         event = events.append(session, self.signer, action, payload, item=item)
         self.appended = True
         return event
+
+
+@dataclass(frozen=True)
+class ActorState:
+    """An actor as its actor.add and later actor.revoke / actor.rotate / actor.role events leave it."""
+
+    name: str
+    role: str
+    key_id: str
+    public_key_pem: str
+    registered_seq: int
+    revoked_seq: int | None
+    display_name: str
+    affiliation: str
+    changes: tuple[int, ...]  # seqs of the lifecycle events applied
+
+
+_LIFECYCLE = ("actor.revoke", "actor.rotate", "actor.role")
+
+
+def actor_state(session: Session, row: Actor) -> ActorState:
+    """Replay the lifecycle events naming ``row``'s actor onto its registration row."""
+    from .canonical import parse
+
+    role, key_id, pem, revoked = row.role, row.key_id, row.public_key_pem, None
+    display_name = affiliation = ""
+    added = session.scalar(select(Event.payload).where(Event.seq == row.created_seq))
+    if added is not None:
+        payload = parse(added)
+        display_name, affiliation = str(payload.get("display_name", "")), str(payload.get("affiliation", ""))
+    changes: list[int] = []
+    query = select(Event.seq, Event.action, Event.payload).where(Event.action.in_(_LIFECYCLE)).order_by(Event.seq)
+    for seq, action, text in session.execute(query):
+        payload = parse(text)
+        if payload.get("name") != row.name:
+            continue
+        changes.append(seq)
+        if action == "actor.role":
+            role = str(payload.get("role"))
+        elif action == "actor.rotate":
+            if _rotation_proven(payload, key_id, row.name):
+                key_id, pem = str(payload.get("key_id")), str(payload.get("public_key"))
+        else:
+            revoked = seq
+    return ActorState(row.name, role, key_id, pem, row.created_seq, revoked, display_name, affiliation, tuple(changes))
+
+
+def _rotation_proven(payload: dict[str, Any], old_key_id: str, name: str) -> bool:
+    """True if an actor.rotate of ``old_key_id`` carries the new key's proof of possession (what verify requires)."""
+    from .log.authority import rotation_statement
+
+    try:
+        public = keys.load_public_pem(str(payload["public_key"]), "actor.rotate")
+        proof = keys.unb64(str(payload["possession"]))
+    except (KeyError, ValueError, CustodyError):
+        return False
+    new_id = str(payload.get("key_id"))
+    return (
+        payload.get("old_key_id") == old_key_id
+        and keys.key_id(public) == new_id
+        and keys.verify_signature(public, proof, rotation_statement(name, old_key_id, new_id))
+    )
 
 
 def registered_actors(session: Session) -> list[Actor]:

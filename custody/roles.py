@@ -48,6 +48,9 @@ class Action(StrEnum):
 
     ARCHIVE_INIT = "archive.init"
     ACTOR_ADD = "actor.add"
+    ACTOR_REVOKE = "actor.revoke"
+    ACTOR_ROTATE = "actor.rotate"
+    ACTOR_ROLE = "actor.role"
     ARCHIVE_UPGRADE = "archive.upgrade"
     CONFIGURE = "configure"
     INGEST = "ingest"
@@ -68,6 +71,9 @@ ANY_ACTOR = None
 ACTION_PERMISSION: dict[Action, Permission | None] = {
     # archive.init is absent on purpose: it is valid only as event 0 (custody.log.authority).
     Action.ACTOR_ADD: Permission.MANAGE_ACTORS,
+    Action.ACTOR_REVOKE: Permission.MANAGE_ACTORS,
+    Action.ACTOR_ROTATE: Permission.MANAGE_ACTORS,
+    Action.ACTOR_ROLE: Permission.MANAGE_ACTORS,
     Action.ARCHIVE_UPGRADE: Permission.ADMINISTER,
     Action.CONFIGURE: Permission.ADMINISTER,
     Action.INGEST: Permission.INGEST,

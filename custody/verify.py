@@ -26,7 +26,7 @@ from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
 from .items import get_item
 from .log import checkpoints, merkle, note, tree
-from .log.authority import IDENTITY_CHECK, Authority, Identity, KeyInfo
+from .log.authority import IDENTITY_CHECK, LIFECYCLE_ACTIONS, Authority, Identity, KeyInfo
 from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
 from .rehash import EarlyRehash
@@ -151,6 +151,8 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
                 event = LogEvent(seq, time, actor, action, item, _payload(seq, payload_text, report), prev, sig)
                 by_action.setdefault(action, []).append(event)
                 raw_key = admit(seq, time, actor, action, item, event.payload)
+            elif action in LIFECYCLE_ACTIONS:
+                raw_key = admit(seq, time, actor, action, item, _payload(seq, payload_text, report))
             else:
                 raw_key = admit(seq, time, actor, action, item, None)
             try:
@@ -205,7 +207,7 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
 def _check_actors(session: Session, state: LogState, report: Report) -> None:
     for row in registered_actors(session):
         info = state.keys.get(row.key_id)
-        ok = info is not None and (info.name, info.role, info.pem) == (row.name, row.role, row.public_key_pem)
+        ok = info is not None and (info.name, info.added_role, info.pem) == (row.name, row.role, row.public_key_pem)
         if not ok:
             report.add("actor", row.name, False, "actors table does not match the actor.add event in the log")
 

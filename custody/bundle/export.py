@@ -153,27 +153,40 @@ class _Bag:
 
 
 def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
-    """The items' events, the export, and the registration closure a court needs to check who signed them.
+    """The items' events, the export, and the key closure a court needs to check who signed them.
 
-    The closure: events 0 (archive.init) and 1 (first admin), and the actor.add of every key that
-    signed a carried event or record, then of whoever signed those registrations, back to event 1.
+    The closure: events 0 (archive.init) and 1 (first admin); for every key that signed a carried
+    event or record, the event that registered it (actor.add, or the actor.rotate that introduced
+    it) and every actor.revoke / actor.rotate / actor.role naming it up to the export, so that a
+    revocation, retirement, declared compromise or role change is applied offline; then the same
+    for whoever signed those events, back to event 1.
     """
     rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
     for row in session.query(Event).where(Event.seq.in_((0, 1))):
         events[row.seq] = LogEvent.from_row(row)
-    registrations: dict[str, LogEvent] = {}
-    for row in session.query(Event).where(Event.action == "actor.add").order_by(Event.seq):
+    history: dict[str, list[LogEvent]] = {}  # key id -> events registering or changing it
+    lifecycle = ("actor.add", "actor.revoke", "actor.rotate", "actor.role")
+    query = session.query(Event).where(Event.action.in_(lifecycle), Event.seq <= export.seq).order_by(Event.seq)
+    for row in query:
         event = LogEvent.from_row(row)
-        registrations.setdefault(str(event.payload.get("key_id")), event)
+        named = {str(event.payload.get("key_id"))}
+        if event.action == "actor.rotate":
+            named.add(str(event.payload.get("old_key_id")))
+        for key_id in named:
+            history.setdefault(key_id, []).append(event)
     wanted = signers | {e.actor for e in events.values()}
+    done: set[str] = set()
     while wanted:
         key_id = wanted.pop()
-        registration = registrations.get(key_id)
-        if registration is not None and registration.seq not in events:
-            events[registration.seq] = registration
-            wanted.add(registration.actor)
+        done.add(key_id)
+        for event in history.get(key_id, ()):
+            if event.seq not in events:
+                events[event.seq] = event
+            for other in (event.actor, str(event.payload.get("old_key_id", event.actor))):
+                if other not in done:
+                    wanted.add(other)
     return [events[seq] for seq in sorted(events)]
 
 

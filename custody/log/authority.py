@@ -8,6 +8,8 @@ Events must be admitted in ``seq`` order; a bundle admits only the events it car
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,16 +34,35 @@ IDENTITY_CHECK = "archive-identity"
 _ROLE_ACTIONS = {role.value: logged_actions(role.value) for role in Role}
 _KNOWN_ACTIONS = frozenset(a.value for a in Action)
 
+LIFECYCLE_ACTIONS = frozenset({Action.ACTOR_REVOKE.value, Action.ACTOR_ROTATE.value, Action.ACTOR_ROLE.value})
+"""Actions that change a registered key after its actor.add; ``admit`` needs their payloads."""
+
+ROTATE_STATEMENT = "custody.actor.rotate"
+
+
+def rotation_statement(name: str, old_key_id: str, new_key_id: str) -> bytes:
+    """The bytes the new key (proof of possession) and the old key (endorsement) sign in an actor.rotate.
+
+    JCS of {"statement": "custody.actor.rotate", "name", "old_key_id", "key_id"}.
+    """
+    from ..canonical import canonical
+
+    return canonical({"statement": ROTATE_STATEMENT, "name": name, "old_key_id": old_key_id, "key_id": new_key_id})
+
 
 @dataclass
 class KeyInfo:
     """A registered signing key: who holds it, with which role, since which event."""
 
     name: str
-    role: str
+    role: str  # the role at the position replayed so far (actor.role changes it)
     pem: str
     seq: int
     raw: bytes
+    added_role: str = ""  # the role its actor.add (or actor.rotate) gave it
+    ended: int | None = None  # seq of the actor.revoke / actor.rotate after which it may not sign
+    ended_how: str = ""  # "revoked" or "retired by rotation"
+    compromised_since: int | None = None
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -136,6 +157,8 @@ class Authority:
     denied: set[int] = field(default_factory=set)  # seqs whose signer may not have logged them
     backdated: set[int] = field(default_factory=set)  # seqs dated too far before an earlier event
     ingests: dict[str, tuple[str, str]] = field(default_factory=dict)  # item -> (signer key id, record_sha256)
+    compromised: set[int] = field(default_factory=set)  # seqs signed by a key after its declared compromise
+    _signed: dict[str, array[int]] = field(default_factory=dict)  # key id -> seqs it signed (for compromise)
     _init_actor: str | None = None
     _latest: datetime | None = None
     _latest_seq: int = -1
@@ -173,14 +196,92 @@ class Authority:
         if signer is None or signer.seq > seq:
             self._fail(seq, f"{action} signed by key {actor[:16]}…, which no admin registered before this event")
             return None
-        if action not in _ROLE_ACTIONS.get(signer.role, ()):
+        permitted = True
+        if signer.ended is not None and seq > signer.ended:
+            permitted = False
+            self._fail(
+                seq,
+                f"{action} signed by {signer.name}'s key {actor[:16]}…, {signer.ended_how} at event {signer.ended}",
+            )
+        elif action not in _ROLE_ACTIONS.get(signer.role, ()):
+            permitted = False
             if action not in _KNOWN_ACTIONS:
                 self._fail(seq, f"unknown action '{action}' by {self._who(actor)}")
             else:
                 self._fail(seq, f"{action} by {self._who(actor)} not permitted")
+        self._signed.setdefault(actor, array("q")).append(seq)
+        if permitted and action in LIFECYCLE_ACTIONS:
+            self._lifecycle(seq, action, payload or {})
         if action == Action.INGEST and item is not None and payload is not None and item not in self.ingests:
             self.ingests[item] = (actor, str(payload.get("record_sha256")))
         return signer.raw
+
+    def _compromised(self, seq: int, info: KeyInfo) -> None:
+        self.compromised.add(seq)
+        self.denied.add(seq)
+        self.report.add(
+            CHECK,
+            f"event {seq}",
+            False,
+            f"signed by a compromised key: {info.name}'s key {hashlib.sha256(info.raw).hexdigest()[:16]}… was declared "
+            f"compromised from event {info.compromised_since} (revoked at event {info.ended})",
+        )
+
+    def _lifecycle(self, seq: int, action: str, payload: Mapping[str, Any]) -> None:
+        """Apply an actor.revoke, actor.rotate or actor.role its (admin) signer was allowed to log."""
+        key_id = str(payload.get("old_key_id" if action == Action.ACTOR_ROTATE else "key_id"))
+        target = self.keys.get(key_id)
+        if target is None:
+            self._fail(seq, f"{action} names key {key_id[:16]}…, which no earlier actor.add registered")
+            return
+        if target.ended is not None:
+            self._fail(seq, f"{action} of {target.name}: key {key_id[:16]}… was already {target.ended_how}")
+            return
+        if payload.get("name") != target.name:
+            self._fail(seq, f"{action}: name '{payload.get('name')}' is not the name key {key_id[:16]}… holds")
+            return
+        if action == Action.ACTOR_ROLE:
+            role = str(payload.get("role"))
+            if role not in _ROLE_ACTIONS:
+                self._fail(seq, f"actor.role of {target.name}: unknown role '{role}'")
+                return
+            target.role = role
+        elif action == Action.ACTOR_REVOKE:
+            since = payload.get("compromised_since")
+            if since is not None and (not isinstance(since, int) or isinstance(since, bool) or not 2 <= since < seq):
+                self._fail(seq, f"actor.revoke of {target.name}: compromised_since must be an event before it")
+                return
+            target.ended, target.ended_how, target.compromised_since = seq, "revoked", since
+            if since is not None:
+                for signed in self._signed.get(key_id, ()):
+                    if signed >= since and signed not in self.compromised:
+                        self._compromised(signed, target)
+        else:
+            self._rotate(seq, target, key_id, payload)
+
+    def _rotate(self, seq: int, old: KeyInfo, old_key_id: str, payload: Mapping[str, Any]) -> None:
+        try:
+            public = keys.load_public_pem(str(payload["public_key"]), f"event {seq}'s new public key")
+            new_key_id = str(payload["key_id"])
+            possession = keys.unb64(str(payload["possession"]))
+            endorsement = payload.get("endorsement")
+            endorsed = keys.unb64(str(endorsement)) if endorsement is not None else None
+        except (KeyError, ValueError, CustodyError) as exc:
+            self._fail(seq, f"actor.rotate of {old.name} registers nothing usable: {exc}")
+            return
+        statement = rotation_statement(old.name, old_key_id, new_key_id)
+        if keys.key_id(public) != new_key_id:
+            self._fail(seq, f"actor.rotate of {old.name}: key_id is not the SHA-256 of the new public key")
+        elif new_key_id in self.keys:
+            self._fail(seq, f"actor.rotate of {old.name}: key {new_key_id[:16]}… is already registered")
+        elif not keys.verify_signature(public, possession, statement):
+            self._fail(seq, f"actor.rotate of {old.name}: no proof of possession of the new key")
+        elif endorsed is not None and not keys.verify_signature(old.public_key, endorsed, statement):
+            self._fail(seq, f"actor.rotate of {old.name}: the old key's endorsement does not verify")
+        else:
+            old.ended, old.ended_how = seq, "retired by rotation"
+            raw = keys.raw_public(public)
+            self.keys[new_key_id] = KeyInfo(old.name, old.role, str(payload["public_key"]), seq, raw, old.role)
 
     def _check_time(self, seq: int, time: str) -> None:
         when = parse_time(time)
@@ -223,7 +324,7 @@ class Authority:
                 return
         else:
             signer = self.keys.get(actor)
-            if signer is None or signer.role != Role.ADMIN:
+            if signer is None or signer.role != Role.ADMIN or (signer.ended is not None and seq > signer.ended):
                 # Reported by admit's permission check (or as an unregistered signer); nothing registered.
                 return
         try:
@@ -241,7 +342,7 @@ class Authority:
         elif role not in _ROLE_ACTIONS:
             self._fail(seq, f"actor.add of {name}: unknown role '{role}'")
         else:
-            self.keys[key_id] = KeyInfo(name, role, str(payload["public_key"]), seq, raw)
+            self.keys[key_id] = KeyInfo(name, role, str(payload["public_key"]), seq, raw, role)
 
     @property
     def failed(self) -> bool:

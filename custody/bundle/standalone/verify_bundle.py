@@ -27,6 +27,12 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
 - Authority: keys are registered only by actor.add events carried in the bundle (event 1 registers the
   first admin, the signer of events 0 and 1); a key signs validly only after its registration, and
   only actions its role allows. An event more than 5 minutes older than an earlier one is a failure.
+- Key lifecycle (admin-signed): actor.role {name, key_id, role} changes the key's role after it;
+  actor.revoke {name, key_id, reason, compromised_since?} ends the key after it, and the key's events
+  with seq >= compromised_since are failures (signed by a compromised key); actor.rotate {name,
+  old_key_id, key_id, public_key, possession, endorsement?} ends the old key and registers the new one
+  with the old role, if possession (and endorsement, when present) are Ed25519 signatures by the new
+  (old) key over JCS({"statement": "custody.actor.rotate", "name", "old_key_id", "key_id"}).
 """
 
 from __future__ import annotations
@@ -66,7 +72,9 @@ GRANTS = {
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
          "ingest": "ingest", "acquire": "ingest", "annotate": "annotate", "export": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
-         "verify": "verify"}  # fmt: skip
+         "verify": "verify", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
+         "actor.role": "manage-actors"}  # fmt: skip
+LIFECYCLE = {"actor.revoke", "actor.rotate", "actor.role"}
 
 
 class BadInput(Exception):
@@ -451,6 +459,8 @@ class Verifier:
             return keys
         latest: datetime | None = None
         bad = 0
+        ended: dict[str, tuple[int, str]] = {}  # key id -> (seq of its revoke/rotate, how it ended)
+        signed: dict[str, list[int]] = {}  # key id -> seqs it signed
         for e in events:
             seq, action, actor, payload = e["seq"], e["action"], e["actor"], e["payload"]
             where = f"event {seq}"
@@ -481,12 +491,19 @@ class Verifier:
             else:
                 role = keys[actor][0] if actor in keys else None
                 signer_ok = role is not None
+                if actor in ended and seq > ended[actor][0]:
+                    bad += 1
+                    self.add("authority", where, False, f"signed by key {actor[:16]} after it was "
+                             f"{ended[actor][1]} at event {ended[actor][0]}")  # fmt: skip
+                    signed.setdefault(actor, []).append(seq)
+                    continue
                 if action == "refuse":
                     allowed = signer_ok
                 elif action == "actor.add":
                     allowed = role is not None and "manage-actors" in GRANTS.get(role, set()) and new_key is not None
                 else:
                     allowed = role is not None and action in NEEDS and NEEDS[action] in GRANTS.get(role, set())
+            signed.setdefault(actor, []).append(seq)
             if not signer_ok:
                 bad += 1
                 self.add("authority", where, False, f"signer {actor[:16]} was not registered by an admin before it")
@@ -494,11 +511,64 @@ class Verifier:
                 bad += 1
                 reason = "unknown action" if action not in NEEDS and action not in ("refuse", "archive.init") else ""
                 self.add("authority", where, False, reason or f"{action} is not allowed to this signer here")
+            elif action in LIFECYCLE:
+                problem = self.lifecycle(seq, action, payload if isinstance(payload, dict) else {}, keys, ended)
+                if problem:
+                    bad += 1
+                    self.add("authority", where, False, problem)
+                elif action == "actor.revoke" and payload.get("compromised_since") is not None:
+                    since, target = payload["compromised_since"], payload["key_id"]
+                    for number in signed.get(target, []):
+                        if number >= since:
+                            bad += 1
+                            self.add("authority", f"event {number}", False, f"signed by a compromised key: key "
+                                     f"{target[:16]} was declared compromised from event {since}")  # fmt: skip
             if allowed and new_key is not None:
                 keys[new_key[0]] = (str(payload.get("role")), seq, new_key[1], str(payload.get("name")))
         if not bad:
             self.add("authority", "events.jsonl", True, f"{len(keys)} registered keys; every action allowed")
         return keys
+
+    def lifecycle(self, seq: int, action: str, payload: dict[str, Any], keys: dict[str, tuple[str, int, bytes, str]],
+                  ended: dict[str, tuple[int, str]]) -> str:  # fmt: skip
+        """Apply an allowed actor.revoke / actor.rotate / actor.role; the problem, or "" if it applied."""
+        target = str(payload.get("old_key_id" if action == "actor.rotate" else "key_id"))
+        if target not in keys or keys[target][1] >= seq:
+            return f"{action} names key {target[:16]}, which no earlier carried event registered"
+        if target in ended:
+            return f"{action}: key {target[:16]} was already {ended[target][1]}"
+        role, at, raw, name = keys[target]
+        if payload.get("name") != name:
+            return f"{action}: name is not the name key {target[:16]} holds"
+        if action == "actor.role":
+            if payload.get("role") not in GRANTS:
+                return "actor.role: unknown role"
+            keys[target] = (str(payload["role"]), at, raw, name)
+        elif action == "actor.revoke":
+            since = payload.get("compromised_since")
+            if since is not None and (type(since) is not int or not 2 <= since < seq):
+                return "actor.revoke: compromised_since must be an event before it"
+            ended[target] = (seq, "revoked")
+        else:
+            try:
+                new_raw = raw_key_of_pem(str(payload.get("public_key")))
+                new_id = str(payload.get("key_id"))
+                statement = jcs_bytes({"statement": "custody.actor.rotate", "name": name, "old_key_id": target,
+                                       "key_id": new_id})  # fmt: skip
+                possession = self.ssl.ed25519(new_raw, unb64(payload.get("possession")), statement)
+                endorsement = payload.get("endorsement")
+                endorsed = endorsement is None or self.ssl.ed25519(raw, unb64(endorsement), statement)
+            except (ValueError, binascii.Error):
+                return "actor.rotate registers nothing usable"
+            if key_id(new_raw) != new_id or new_id in keys:
+                return "actor.rotate: key_id is not the new key's id, or it is already registered"
+            if not possession:
+                return "actor.rotate: no proof of possession of the new key"
+            if not endorsed:
+                return "actor.rotate: the old key's endorsement does not verify"
+            ended[target] = (seq, "retired by rotation")
+            keys[new_id] = (role, seq, new_raw, name)
+        return ""
 
     def signatures(self, events: list[dict[str, Any]], keys: dict[str, tuple[str, int, bytes, str]]) -> None:
         bad = 0

@@ -1,0 +1,276 @@
+"""Actor lifecycle: revoke (with a declared compromise), rotate (proof of possession), role, passphrase, names.
+
+Each rule is applied by log position by custody's verify, by verify-bundle and by the standalone verifier
+shipped in bundles. The attacks use the library the way an insider with the database and their retained
+key files would: signing events the CLI would refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custody import keys
+from custody.archive import Archive
+from custody.log import checkpoints, events
+from custody.log.authority import rotation_statement
+from tests.conftest import PASSPHRASES, Cli
+from tests.test_court import Genuine, custody_verdict, standalone_verdict
+
+
+def _failures(result: Any) -> list[dict[str, Any]]:
+    return [c for c in json.loads(result.out)["checks"] if not c["ok"]]
+
+
+def _authority(result: Any) -> dict[str, str]:
+    return {f["subject"]: f["detail"] for f in _failures(result) if f["check"] == "authority"}
+
+
+def _actor(cli: Cli, name: str) -> dict[str, Any]:
+    return dict(next(a for a in cli.ok("actor", "list", "--json").json() if a["name"] == name))
+
+
+def forge(
+    root: Path,
+    name: str,
+    action: str,
+    payload: dict[str, Any],
+    item: str | None = None,
+    key_file: Path | None = None,
+    archive_file: Path | None = None,
+) -> int:
+    """Sign and append an event with ``name``'s retained key files, past every CLI check; returns its seq."""
+    secret = PASSPHRASES[name]
+    archive = Archive.open(root)
+    try:
+        key = keys.load_private(key_file or root / "keys" / f"{name}.signing.pem", secret, name)
+        copy = keys.load_private(archive_file or root / "keys" / f"{name}.archive.pem", secret, name)
+        with archive.db.write() as session:
+            event = events.append(session, keys.Signer(name, key), action, payload, item=item)
+            checkpoints.write(session, keys.Signer(archive.config.origin, copy), archive.config.origin)
+        return event.seq
+    finally:
+        archive.close()
+
+
+def _bundle(
+    cli: Cli, tmp: Path, name: str, actor: str = "alice", passphrase: str | None = None
+) -> tuple[Path, Genuine]:
+    out = tmp / f"{name}.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "court", actor=actor, passphrase=passphrase)
+    vkey = cli.ok("checkpoint", "--vkey").out.strip()
+    note = cli.ok("checkpoint", "--json").json()["note"]
+    return out, Genuine(out, vkey, note, keys.generate())
+
+
+def _both_verdicts(cli: Cli, bundle: Path, g: Genuine, tmp: Path) -> tuple[bool, bool]:
+    work = tmp / f"verdict-{bundle.stem}"
+    work.mkdir()
+    return custody_verdict(cli, bundle, g, work), standalone_verdict(bundle, g, work)
+
+
+# --- revoke -----------------------------------------------------------------------------------------------
+
+
+def test_a_revoked_actor_can_run_no_command_and_earlier_signatures_stay_valid(
+    cli: Cli, team: Path, evidence: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("actor", "revoke", "bob", "--reason", "left the organisation")
+    assert _actor(cli, "bob")["status"] == "revoked"
+    refused = cli("annotate", "EV-000001", "after leaving", actor="bob")
+    assert refused.code == 3 and "bob' was revoked at event" in refused.err
+    revoke = cli.ok("log", "--json").json()[-1]
+    assert revoke["action"] == "actor.revoke" and revoke["payload"]["reason"] == "left the organisation"
+    assert cli("verify", "--all", "--json").code == 0
+
+
+def test_the_last_admin_cannot_be_revoked_or_demoted(cli: Cli, team: Path) -> None:
+    for args in (["revoke", "alice", "--reason", "oops"], ["role", "alice", "analyst"]):
+        result = cli("actor", *args)
+        assert result.code != 0 and "last active admin" in result.err
+    assert [e["action"] for e in cli.ok("log", "--json").json()].count("actor.revoke") == 0
+
+
+def test_only_an_admin_may_revoke(cli: Cli, team: Path) -> None:
+    result = cli("actor", "revoke", "carol", "--reason", "dislike", actor="bob")
+    assert result.code == 3 and "may not manage-actors" in result.err
+    assert _actor(cli, "carol")["status"] == "active"
+
+
+def test_an_event_signed_by_a_revoked_key_after_its_revocation_fails_every_verifier(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    before, g_before = _bundle(cli, tmp_path, "before")
+    cli.ok("actor", "revoke", "bob", "--reason", "laptop stolen")
+    revoked_at = cli.ok("log", "--json").json()[-1]["seq"]
+    late = forge(team, "bob", "annotate", {"text": "planted after the revocation"}, item="EV-000001")
+
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    assert f"revoked at event {revoked_at}" in _authority(result)[f"event {late}"]
+
+    after, g_after = _bundle(cli, tmp_path, "after")
+    carried = [json.loads(line)["action"] for line in _events(after)]
+    assert "actor.revoke" in carried
+    assert _both_verdicts(cli, after, g_after, tmp_path) == (False, False)
+    checked = cli("verify-bundle", after, "--json")
+    assert f"revoked at event {revoked_at}" in _authority(checked)[f"event {late}"]
+    # The bundle made before the revocation still verifies: bob's signatures then were valid.
+    assert _both_verdicts(cli, before, g_before, tmp_path) == (True, True)
+
+
+def _events(bundle: Path) -> list[str]:
+    from tests.bundles import members, root
+
+    entries = members(bundle)
+    return entries[f"{root(entries)}/custody/events.jsonl"].decode().splitlines()
+
+
+def test_events_after_a_declared_compromise_are_named_by_every_verifier(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("annotate", "EV-000001", "honest note", actor="bob")
+    honest = cli.ok("log", "--json").json()[-1]["seq"]
+    stolen = forge(team, "bob", "annotate", {"text": "written by the thief"}, item="EV-000001")
+    assert cli("verify", "--all", "--json").code == 0  # nobody knows yet
+    cli.ok("actor", "revoke", "bob", "--reason", "laptop stolen", "--compromised-since", str(stolen))
+
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    denied = _authority(result)
+    assert "signed by a compromised key" in denied[f"event {stolen}"]
+    assert f"event {honest}" not in denied
+    bundle, g = _bundle(cli, tmp_path, "compromised")
+    assert _both_verdicts(cli, bundle, g, tmp_path) == (False, False)
+    assert "signed by a compromised key" in _authority(cli("verify-bundle", bundle, "--json"))[f"event {stolen}"]
+
+
+def test_compromised_since_accepts_a_time_and_logs_the_event_number(cli: Cli, team: Path, evidence: Path) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    ingest = next(e for e in cli.ok("log", "--json").json() if e["action"] == "ingest")
+    cli.ok("actor", "revoke", "bob", "--reason", "stolen", "--compromised-since", ingest["time"])
+    assert cli.ok("log", "--json").json()[-1]["payload"]["compromised_since"] == ingest["seq"]
+    bad = cli("actor", "revoke", "carol", "--reason", "x", "--compromised-since", "last tuesday")
+    assert bad.code == 2 and "neither an event number nor an ISO-8601" in bad.err
+
+
+# --- rotate -----------------------------------------------------------------------------------------------
+
+
+def test_rotation_gives_a_new_key_the_old_one_signs_nothing_after(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    old_id = _actor(cli, "bob")["key_id"]
+    monkeypatch.setenv("CUSTODY_OLD_PASSPHRASE", PASSPHRASES["bob"])
+    retained = tmp_path / "bob-kept-this.archive.pem"
+    shutil.copy(team / "keys" / "bob.archive.pem", retained)
+    cli.ok("actor", "rotate", "bob", new_passphrase="bob-new-secret")
+    rotation = cli.ok("log", "--json").json()[-1]
+    assert rotation["action"] == "actor.rotate" and rotation["payload"]["old_key_id"] == old_id
+    assert "endorsement" in rotation["payload"]  # the old key file was present and opened
+    new_id = _actor(cli, "bob")["key_id"]
+    assert new_id != old_id and rotation["payload"]["key_id"] == new_id
+    cli.ok("annotate", "EV-000001", "with the new key", actor="bob", passphrase="bob-new-secret")
+    assert cli("verify", "--all", "--json").code == 0
+
+    genuine, g = _bundle(cli, tmp_path, "rotated", actor="bob", passphrase="bob-new-secret")
+    assert _both_verdicts(cli, genuine, g, tmp_path) == (True, True)
+
+    retired = next((team / "keys").glob(f"bob.signing.{old_id[:16]}.retired.pem"))
+    late = forge(
+        team, "bob", "annotate", {"text": "old key"}, item="EV-000001", key_file=retired, archive_file=retained
+    )
+    result = cli("verify", "--all", "--json")
+    assert "retired by rotation" in _authority(result)[f"event {late}"]
+    forged, g2 = _bundle(cli, tmp_path, "old-key")
+    assert _both_verdicts(cli, forged, g2, tmp_path) == (False, False)
+
+
+def test_a_rotation_without_proof_of_possession_registers_nothing(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    """alice (admin) logs a rotation of bob to a key she does not hold: a key someone else generated."""
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    bob_id = _actor(cli, "bob")["key_id"]
+    victim = keys.generate()
+    new_id = keys.key_id(victim.public_key())
+    payload = {
+        "name": "bob",
+        "old_key_id": bob_id,
+        "key_id": new_id,
+        "public_key": keys.public_pem(victim.public_key()),
+        "possession": keys.b64(keys.generate().sign(rotation_statement("bob", bob_id, new_id))),
+    }
+    seq = forge(team, "alice", "actor.rotate", payload)
+    result = cli("verify", "--all", "--json")
+    assert "no proof of possession" in _authority(result)[f"event {seq}"]
+    # The rotation did not happen: bob's old key still signs validly after it.
+    cli.ok("annotate", "EV-000001", "still bob", actor="bob")
+    assert set(_authority(cli("verify", "--all", "--json"))) == {f"event {seq}"}
+
+
+# --- role, passphrase, names --------------------------------------------------------------------------------
+
+
+def test_a_role_change_applies_from_its_position_in_every_verifier(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    refused = cli("ingest", evidence / "strike.bin", actor="carol")
+    assert refused.code == 3
+    cli.ok("actor", "role", "carol", "archivist")
+    assert _actor(cli, "carol")["role"] == "archivist"
+    cli.ok("annotate", "EV-000001", "carol may annotate", actor="carol")
+    cli.ok("actor", "role", "bob", "analyst")
+    late = forge(team, "bob", "export", {"bundle_id": "BND-00000000-00000000"}, item="EV-000001")
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1 and "export by bob (role analyst) not permitted" in _authority(result)[f"event {late}"]
+    bundle, g = _bundle(cli, tmp_path, "roles")
+    assert _both_verdicts(cli, bundle, g, tmp_path) == (False, False)
+
+
+def test_a_genuine_bundle_after_role_changes_passes_both_verifiers(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("actor", "role", "carol", "archivist")
+    cli.ok("ingest", evidence / "transcript.txt", actor="carol")
+    cli.ok("actor", "role", "carol", "analyst")
+    cli.ok("annotate", "EV-000001", "analyst again", actor="carol")
+    bundle, g = _bundle(cli, tmp_path, "genuine")
+    carried = [json.loads(line)["action"] for line in _events(bundle)]
+    assert carried.count("actor.role") == 2
+    assert _both_verdicts(cli, bundle, g, tmp_path) == (True, True)
+
+
+def test_passphrase_change_reencrypts_locally_and_logs_nothing(cli: Cli, team: Path, evidence: Path) -> None:
+    size = len(cli.ok("log", "--json").json())
+    cli.ok("actor", "passphrase", "bob", actor="bob", new_passphrase="a much longer bob passphrase")
+    assert len(cli.ok("log", "--json").json()) == size
+    assert cli("ingest", evidence / "transcript.txt", actor="bob").code != 0
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob", passphrase="a much longer bob passphrase")
+
+
+def test_display_name_and_affiliation_are_free_text_in_the_signed_registration(cli: Cli, archive: Path) -> None:
+    cli.ok(
+        "actor", "add", "okovalenko", "--role", "analyst", "--display-name", "Olena Kovalenko",
+        "--affiliation", "Office of the Prosecutor, Kyiv", new_passphrase="x",
+    )  # fmt: skip
+    info = _actor(cli, "okovalenko")
+    assert (info["display_name"], info["affiliation"]) == ("Olena Kovalenko", "Office of the Prosecutor, Kyiv")
+    added = cli.ok("log", "--json").json()[-1]["payload"]
+    assert added["display_name"] == "Olena Kovalenko"
+    assert cli("verify", "--all").code == 0
+
+
+@pytest.mark.parametrize("bad", ["Olena\nKovalenko", "x" * 201])
+def test_a_display_name_with_control_characters_or_too_long_is_refused(cli: Cli, archive: Path, bad: str) -> None:
+    result = cli("actor", "add", "olena", "--role", "analyst", "--display-name", bad, new_passphrase="x")
+    assert result.code == 2 and "--display-name" in result.err
