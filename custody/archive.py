@@ -213,7 +213,7 @@ class Acting:
             self.appended = False
             yield session
             if self.appended:
-                checkpoints.write(session, self.archive_signer, self.archive.config.origin)
+                checkpoints.write(session, self.archive_signer, self.archive.config.origin, self.signer)
 
     def append(self, session: Session, action: str, payload: dict[str, Any], item: str | None = None) -> LogEvent:
         """Sign and append one event in the current write transaction."""

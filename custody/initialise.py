@@ -135,7 +135,7 @@ def init_archive(
                     created_seq=event.seq,
                 )
             )
-            first = checkpoints.write(session, keys.Signer(cfg.origin, archive_key), cfg.origin)
+            first = checkpoints.write(session, keys.Signer(cfg.origin, archive_key), cfg.origin, signer)
             first_num = first.num if first is not None else None
         write_config(cfg)
     except BaseException:

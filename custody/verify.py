@@ -246,6 +246,10 @@ def _check_checkpoints(session: Session, state: LogState, report: Report) -> Non
         except ProofError as exc:
             report.add("checkpoint-signature", subject, False, str(exc))
             continue
+        cosigner = state.authority.cosigner_problem(row.note, cp.size)
+        if cosigner:
+            report.add("checkpoint-signature", subject, False, cosigner)
+            continue
         if cp.size > state.size:
             report.add("checkpoint", subject, False, f"covers {cp.size} events but the log has only {state.size}")
             continue

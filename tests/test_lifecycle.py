@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,14 @@ import pytest
 
 from custody import keys
 from custody.archive import Archive
-from custody.log import checkpoints, events
+from custody.bundle import standalone
+from custody.db.models import CheckpointRow
+from custody.log import checkpoints, events, note, tree
 from custody.log.authority import rotation_statement
+from custody.timeutil import iso, utc_now
+from tests.bundles import members, retag, rewrite, root
 from tests.conftest import PASSPHRASES, Cli
-from tests.test_court import Genuine, custody_verdict, standalone_verdict
+from tests.test_court import SYSTEM_PYTHON, Genuine, _clean_env, custody_verdict, standalone_verdict
 
 
 def _failures(result: Any) -> list[dict[str, Any]]:
@@ -50,8 +55,9 @@ def forge(
         key = keys.load_private(key_file or root / "keys" / f"{name}.signing.pem", secret, name)
         copy = keys.load_private(archive_file or root / "keys" / f"{name}.archive.pem", secret, name)
         with archive.db.write() as session:
-            event = events.append(session, keys.Signer(name, key), action, payload, item=item)
-            checkpoints.write(session, keys.Signer(archive.config.origin, copy), archive.config.origin)
+            signer = keys.Signer(name, key)
+            event = events.append(session, signer, action, payload, item=item)
+            checkpoints.write(session, keys.Signer(archive.config.origin, copy), archive.config.origin, signer)
         return event.seq
     finally:
         archive.close()
@@ -65,6 +71,20 @@ def _bundle(
     vkey = cli.ok("checkpoint", "--vkey").out.strip()
     note = cli.ok("checkpoint", "--json").json()["note"]
     return out, Genuine(out, vkey, note, keys.generate())
+
+
+def _standalone_failures(bundle: Path, g: Genuine, tmp: Path) -> dict[str, str]:
+    """check + subject -> detail of every failure the standalone verifier reports (run as a court runs it)."""
+    folder = tmp / f"standalone-json-{bundle.stem}"
+    folder.mkdir()
+    (folder / "verify_bundle.py").write_bytes(standalone.read(standalone.VERIFIER))
+    (folder / "archive.vkey").write_text(g.vkey + "\n")
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "verify_bundle.py", str(bundle), "--vkey", "archive.vkey", "--json"],
+        cwd=folder, env=_clean_env(folder), capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    return {f"{c['check']} {c['subject']}": c["detail"] for c in json.loads(proc.stdout)["checks"] if not c["ok"]}
 
 
 def _both_verdicts(cli: Cli, bundle: Path, g: Genuine, tmp: Path) -> tuple[bool, bool]:
@@ -121,13 +141,12 @@ def test_an_event_signed_by_a_revoked_key_after_its_revocation_fails_every_verif
     assert _both_verdicts(cli, after, g_after, tmp_path) == (False, False)
     checked = cli("verify-bundle", after, "--json")
     assert f"revoked at event {revoked_at}" in _authority(checked)[f"event {late}"]
+    assert f"revoked at event {revoked_at}" in _standalone_failures(after, g_after, tmp_path)[f"authority event {late}"]
     # The bundle made before the revocation still verifies: bob's signatures then were valid.
     assert _both_verdicts(cli, before, g_before, tmp_path) == (True, True)
 
 
 def _events(bundle: Path) -> list[str]:
-    from tests.bundles import members, root
-
     entries = members(bundle)
     return entries[f"{root(entries)}/custody/events.jsonl"].decode().splitlines()
 
@@ -274,3 +293,93 @@ def test_display_name_and_affiliation_are_free_text_in_the_signed_registration(c
 def test_a_display_name_with_control_characters_or_too_long_is_refused(cli: Cli, archive: Path, bad: str) -> None:
     result = cli("actor", "add", "olena", "--role", "analyst", "--display-name", bad, new_passphrase="x")
     assert result.code == 2 and "--display-name" in result.err
+
+
+# --- no lingering archive power ----------------------------------------------------------------------------
+
+
+def _note_signed_by(root: Path, name: str, cosign: bool) -> str:
+    """A checkpoint over the archive's current tree, signed with ``name``'s retained archive key copy."""
+    archive = Archive.open(root)
+    try:
+        copy = keys.load_private(root / "keys" / f"{name}.archive.pem", PASSPHRASES[name], name)
+        own = keys.load_private(root / "keys" / f"{name}.signing.pem", PASSPHRASES[name], name)
+        with archive.db.read() as session:
+            size = tree.tree_size(session)
+            body = note.Checkpoint(archive.config.origin, size, tree.root(session, size)).body()
+        signed = note.sign_note(body, archive.config.origin, copy)
+        if cosign:
+            signed = note.add_signature(signed, checkpoints.cosigner_name(keys.key_id(own.public_key())), own)
+        return signed
+    finally:
+        archive.close()
+
+
+def _plant_checkpoint(root: Path, text: str) -> None:
+    """An insider with database access adds a checkpoint row (the table is append-only, not read-only)."""
+    archive = Archive.open(root)
+    try:
+        with archive.db.write() as session:
+            size = tree.tree_size(session)
+            num = max(row.num for row in checkpoints.all_checkpoints(session)) + 1
+            session.add(
+                CheckpointRow(num=num, size=size, root=tree.root(session, size).hex(), note=text, time=iso(utc_now()))
+            )
+    finally:
+        archive.close()
+
+
+@pytest.mark.parametrize("cosign", [True, False], ids=["co-signed by the revoked key", "archive key alone"])
+def test_a_revoked_actors_retained_keys_sign_no_checkpoint_that_verifies_later(
+    cli: Cli, team: Path, evidence: Path, cosign: bool
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("actor", "revoke", "bob", "--reason", "left")
+    cli.ok("annotate", "EV-000001", "after bob left", actor="carol")
+    assert cli("verify", "--all", "--json").code == 0
+    _plant_checkpoint(team, _note_signed_by(team, "bob", cosign))
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    problems = [f["detail"] for f in _failures(result) if f["check"] == "checkpoint-signature"]
+    expected = "co-signed by bob's key, revoked at event" if cosign else "not co-signed by any actor's registered key"
+    assert problems and expected in problems[0], problems
+
+
+@pytest.mark.parametrize("cosign", [True, False], ids=["co-signed by the revoked key", "archive key alone"])
+def test_a_revoked_actor_cannot_re_sign_a_bundles_checkpoint(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, cosign: bool
+) -> None:
+    """bob, revoked, replaces the checkpoint of a bundle made after his revocation with one he signed."""
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("actor", "revoke", "bob", "--reason", "left")
+    bundle, g = _bundle(cli, tmp_path, "honest")
+    assert _both_verdicts(cli, bundle, g, tmp_path) == (True, True)
+    honest = members(bundle)
+    top = root(honest)
+    size = int(honest[f"{top}/custody/checkpoint.txt"].decode().split("\n")[1])
+    archive = Archive.open(team)
+    try:
+        copy = keys.load_private(team / "keys" / "bob.archive.pem", PASSPHRASES["bob"], "bob")
+        own = keys.load_private(team / "keys" / "bob.signing.pem", PASSPHRASES["bob"], "bob")
+        with archive.db.read() as session:
+            body = note.Checkpoint(archive.config.origin, size, tree.root(session, size)).body()
+        forged_note = note.sign_note(body, archive.config.origin, copy)
+        if cosign:
+            forged_note = note.add_signature(forged_note, checkpoints.cosigner_name(keys.key_id(own.public_key())), own)
+    finally:
+        archive.close()
+    forged = rewrite(
+        bundle, tmp_path / "forged.zip", lambda e: retag({**e, f"{top}/custody/checkpoint.txt": forged_note.encode()})
+    )
+    assert _both_verdicts(cli, forged, g, tmp_path) == (False, False)
+    expected = "revoked at event" if cosign else "not co-signed"
+    problems = [f["detail"] for f in _failures(cli("verify-bundle", forged, "--json")) if f["check"] == "checkpoint"]
+    assert problems and expected in problems[0], problems
+    assert expected in _standalone_failures(forged, g, tmp_path)["checkpoint custody/checkpoint.txt"]
+
+
+def test_every_checkpoint_is_co_signed_by_the_writing_actor(cli: Cli, team: Path, evidence: Path) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    text = cli.ok("checkpoint", "--json").json()["note"]
+    bob = _actor(cli, "bob")["key_id"]
+    assert f"\u2014 custody.actor/{bob} " in text

@@ -262,7 +262,7 @@ def check_bundle(
         archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
         _check_seal(bundle, authority, export, report)
         _check_records(signed_records, authority, blake3_of, report)
-        _check_log(bundle, events, proofs, archive_vkey, against or [], report)
+        _check_log(bundle, events, proofs, archive_vkey, authority, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
         checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
         report.summary = summarise(
@@ -429,6 +429,7 @@ def _check_log(
     events: list[LogEvent],
     proofs: dict[str, Any],
     vkey: str | None,
+    authority: Authority,
     against: list[tuple[str, str]],
     report: Report,
 ) -> None:
@@ -436,9 +437,14 @@ def _check_log(
         report.add("checkpoint", layout.CHECKPOINT, False, "cannot be checked: the archive's key is not established")
         return
     try:
-        cp = note.open_checkpoint(bundle.read_text(layout.CHECKPOINT), vkey)
+        text = bundle.read_text(layout.CHECKPOINT)
+        cp = note.open_checkpoint(text, vkey)
     except CustodyError as exc:
         report.add("checkpoint", layout.CHECKPOINT, False, str(exc))
+        return
+    cosigner = authority.cosigner_problem(text, cp.size)
+    if cosigner:
+        report.add("checkpoint", layout.CHECKPOINT, False, cosigner)
         return
     report.add("checkpoint", layout.CHECKPOINT, True, f"signed by {vkey.split('+', 1)[0]}, tree size {cp.size}")
     inclusion = proofs.get("inclusion", {})

@@ -23,7 +23,8 @@ from ..db.models import Actor, Event, Item, ItemCase
 from ..errors import InputError, IntegrityError, TimestampError
 from ..hashing import CHUNK_SIZE
 from ..items import get_item
-from ..log import checkpoints, merkle, tree
+from ..log import checkpoints, merkle, note, tree
+from ..log.authority import COSIGNER_PREFIX
 from ..log.events import LogEvent
 from ..log.proofs import archive_vkey
 from ..roles import Permission
@@ -152,12 +153,14 @@ class _Bag:
             self.tags[name] = hashlib.sha256(data).hexdigest()
 
 
-def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
+def _events_for_bundle(
+    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], tree_size: int
+) -> list[LogEvent]:
     """The items' events, the export, and the key closure a court needs to check who signed them.
 
     The closure: events 0 (archive.init) and 1 (first admin); for every key that signed a carried
     event or record, the event that registered it (actor.add, or the actor.rotate that introduced
-    it) and every actor.revoke / actor.rotate / actor.role naming it up to the export, so that a
+    it) and every actor.revoke / actor.rotate / actor.role naming it in the carried tree, so that a
     revocation, retirement, declared compromise or role change is applied offline; then the same
     for whoever signed those events, back to event 1.
     """
@@ -168,7 +171,7 @@ def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, sign
         events[row.seq] = LogEvent.from_row(row)
     history: dict[str, list[LogEvent]] = {}  # key id -> events registering or changing it
     lifecycle = ("actor.add", "actor.revoke", "actor.rotate", "actor.role")
-    query = session.query(Event).where(Event.action.in_(lifecycle), Event.seq <= export.seq).order_by(Event.seq)
+    query = session.query(Event).where(Event.action.in_(lifecycle), Event.seq < tree_size).order_by(Event.seq)
     for row in query:
         event = LogEvent.from_row(row)
         named = {str(event.payload.get("key_id"))}
@@ -343,7 +346,14 @@ def _write_zip(
         with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
             assert checkpoint is not None and checkpoint.size > event.seq
-            events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records})
+            cosigners = {
+                name.removeprefix(COSIGNER_PREFIX)
+                for name, _ in note.signature_lines(checkpoint.note)[1]
+                if name.startswith(COSIGNER_PREFIX)
+            }
+            events = _events_for_bundle(
+                session, item_list, event, {r["signer"] for r in records} | cosigners, checkpoint.size
+            )
             signers = {r["signer"] for r in records} | {e.actor for e in events}
             nodes = tree.DbNodes(session)
             proofs = {

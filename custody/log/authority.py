@@ -39,6 +39,10 @@ LIFECYCLE_ACTIONS = frozenset({Action.ACTOR_REVOKE.value, Action.ACTOR_ROTATE.va
 
 ROTATE_STATEMENT = "custody.actor.rotate"
 
+COSIGNER_PREFIX = "custody.actor/"
+"""Checkpoint notes carry, beside the archive key's signature, one by the writing actor's key named
+``custody.actor/<key id>`` (C2SP signed-note line; key hash as for a vkey of that name)."""
+
 
 def rotation_statement(name: str, old_key_id: str, new_key_id: str) -> bytes:
     """The bytes the new key (proof of possession) and the old key (endorsement) sign in an actor.rotate.
@@ -358,6 +362,50 @@ class Authority:
         """Trust event 0's identity once its signature was checked with ``bootstrap_key``."""
         if signature_ok and self.candidate is not None:
             self.identity = self.candidate
+
+    def cosigner_problem(self, note_text: str, size: int) -> str:
+        """Why a checkpoint note of tree ``size`` lacks a valid actor cosignature ("" if it has one).
+
+        The cosigner must be a key registered by an event inside the tree and not revoked or retired
+        before its last event (seq size-1). A note without any cosignature is accepted only while no
+        key known to this replay ended before that event (checkpoints written before cosignatures).
+        """
+        try:
+            text, lines = note.signature_lines(note_text)
+        except CustodyError as exc:
+            return str(exc)
+        last = size - 1
+        problems = []
+        for name, blob in lines:
+            if not name.startswith(COSIGNER_PREFIX):
+                continue
+            key_id = name[len(COSIGNER_PREFIX) :]
+            info = self.keys.get(key_id)
+            if info is None:
+                problems.append(f"co-signed by key {key_id[:16]}…, which no known event registered")
+            elif blob[:4] != note.key_hash(name, info.public_key) or not keys.verify_signature(
+                info.public_key, blob[4:], text.encode("utf-8")
+            ):
+                problems.append(f"{info.name}'s cosignature does not verify")
+            elif info.seq > last:
+                problems.append(f"co-signed by {info.name}'s key, registered at event {info.seq}, after the tree")
+            elif info.ended is not None and info.ended < last:
+                problems.append(
+                    f"co-signed by {info.name}'s key, {info.ended_how} at event {info.ended}, "
+                    f"before the tree's last event {last}"
+                )
+            else:
+                return ""
+        if problems:
+            return "; ".join(problems)
+        ended = [(i.ended, i.name, i.ended_how) for i in self.keys.values() if i.ended is not None and i.ended < last]
+        if ended:
+            seq, name, how = min(ended)
+            return (
+                f"not co-signed by any actor's registered key, though {name}'s key was {how} at event {seq}: "
+                "a copy of the archive key alone may have signed it"
+            )
+        return ""
 
     def record_problem(self, item: str, record_sha256: str, signer: str) -> str:
         """Why an item record is not bound by its ingest event ("" if it is), per the record rules."""

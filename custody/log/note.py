@@ -138,6 +138,19 @@ def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     return f"{text}\n{_SIG_PREFIX}{name} {_b64(blob)}\n"
 
 
+def add_signature(note: str, name: str, private_key: Ed25519PrivateKey) -> str:
+    """Append one more signature line (a cosignature by ``name``) to a well-formed signed note."""
+    _check_name(name)
+    text, _ = _split_note(note)
+    blob = key_hash(name, private_key.public_key()) + private_key.sign(text.encode("utf-8"))
+    return f"{note}{_SIG_PREFIX}{name} {_b64(blob)}\n"
+
+
+def signature_lines(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """The signed text and every (name, 4-byte key hash || signature) of a well-formed note; ProofError if not."""
+    return _split_note(note)
+
+
 def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     """Text and (name, key ID || signature) pairs of a well-formed note."""
     _check_text(note, "signed note")

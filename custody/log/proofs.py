@@ -36,7 +36,7 @@ def sign_checkpoint(acting: Acting) -> CheckpointRow:
     """Sign the current tree head if any event is not yet covered; return the latest checkpoint."""
     acting.require(Permission.CHECKPOINT)
     with acting.archive.db.write() as session:
-        written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin)
+        written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin, acting.signer)
         row = written or _latest(session)
     # The newest checkpoint gets its token here (if it has none): it dates every event before it.
     acting.archive.timestamp_checkpoint(row.num)

@@ -33,6 +33,10 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
   old_key_id, key_id, public_key, possession, endorsement?} ends the old key and registers the new one
   with the old role, if possession (and endorsement, when present) are Ed25519 signatures by the new
   (old) key over JCS({"statement": "custody.actor.rotate", "name", "old_key_id", "key_id"}).
+- Checkpoint cosignature: custody/checkpoint.txt also carries a signature line named
+  "custody.actor/<key id>" (key hash SHA-256(name || 0x0A || 0x01 || key)[:4]) by a key registered by a
+  carried event inside the tree and not revoked/retired before the tree's last event. Without one, the
+  checkpoint fails if any carried key ended before that event.
 """
 
 from __future__ import annotations
@@ -378,6 +382,8 @@ class Verifier:
         self.bag, self.ssl = bag, ssl
         self.checks: list[dict[str, Any]] = []
         self.summary: dict[str, Any] = {"bundle": bag.root}
+        self.keys: dict[str, tuple[str, int, bytes, str]] = {}
+        self.ended: dict[str, tuple[int, str]] = {}
 
     def add(self, check: str, subject: str, ok: bool, detail: str = "", warning: bool = False) -> None:
         self.checks.append({"check": check, "subject": subject, "ok": ok, "detail": detail, "warning": warning})
@@ -459,7 +465,8 @@ class Verifier:
             return keys
         latest: datetime | None = None
         bad = 0
-        ended: dict[str, tuple[int, str]] = {}  # key id -> (seq of its revoke/rotate, how it ended)
+        ended = self.ended  # key id -> (seq of its revoke/rotate, how it ended)
+        self.keys = keys
         signed: dict[str, list[int]] = {}  # key id -> seqs it signed
         for e in events:
             seq, action, actor, payload = e["seq"], e["action"], e["actor"], e["payload"]
@@ -663,6 +670,35 @@ class Verifier:
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
 
+    def cosigned(self, note: str, size: int) -> str:
+        """Why the checkpoint lacks a cosignature by an actor key valid at its last event ("" if it has one)."""
+        split = note.rfind("\n\n")
+        text, lines = note[: split + 1], note[split + 2 : -1].split("\n")
+        last, problems = size - 1, []
+        for line in lines:
+            name, _, b64 = line.removeprefix("\u2014 ").partition(" ")
+            if not name.startswith("custody.actor/"):
+                continue
+            kid = name[len("custody.actor/"):]
+            blob = base64.b64decode(b64, validate=True)
+            if kid not in self.keys:
+                problems.append(f"co-signed by key {kid[:16]}, which no carried event registered")
+                continue
+            _role, at, raw, who = self.keys[kid]
+            keyhash = hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4]
+            if blob[:4] != keyhash or not self.ssl.ed25519(raw, blob[4:], text.encode("utf-8")):
+                problems.append(f"{who}'s cosignature does not verify")
+            elif at > last:
+                problems.append(f"co-signed by {who}'s key, registered after the tree")
+            elif kid in self.ended and self.ended[kid][0] < last:
+                problems.append(f"co-signed by {who}'s key, {self.ended[kid][1]} at event {self.ended[kid][0]}")
+            else:
+                return ""
+        gone = sorted(seq for seq, _how in self.ended.values() if seq < last)
+        if not problems and gone:
+            problems.append(f"not co-signed by any actor's key, though a key ended at event {gone[0]}")
+        return "; ".join(problems)
+
     def log(self, events: list[dict[str, Any]], proofs: dict[str, Any], vkey_pin: str | None,
             against: list[tuple[str, str]]) -> None:  # fmt: skip
         vkey = self.bag.text("custody/vkey.txt").strip()
@@ -682,6 +718,10 @@ class Verifier:
             self.add("checkpoint", "custody/checkpoint.txt", False, str(exc))
             return
         self.summary.update(checkpoint_size=size, checkpoint_root=root.hex())
+        problem = self.cosigned(self.bag.text("custody/checkpoint.txt"), size)
+        if problem:
+            self.add("checkpoint", "custody/checkpoint.txt", False, problem)
+            return
         self.add("checkpoint", "custody/checkpoint.txt", True, f"signed by {vkey.split('+')[0]}, tree size {size}")
         failed = 0
         for e in events:
