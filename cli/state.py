@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,15 +16,44 @@ if TYPE_CHECKING:
     from custody.archive import Acting, Archive
 
 
-def ask_passphrase(owner: str) -> str:
-    """``CUSTODY_PASSPHRASE``, else a hidden prompt."""
-    env = os.environ.get("CUSTODY_PASSPHRASE")
-    if env is not None:
-        return env
-    try:
-        return getpass.getpass(f"Passphrase for {owner}'s key: ")
-    except EOFError:
-        raise KeyFileError(f"no passphrase for {owner}: set CUSTODY_PASSPHRASE or run interactively") from None
+class _AskPassphrase:
+    """``CUSTODY_PASSPHRASE``, else a hidden prompt on the terminal (custody.archive.Acting allows 3 tries).
+
+    ``source`` says, for error messages, where the last passphrase came from; ``interactive`` whether
+    asking again can help.
+    """
+
+    def __init__(self) -> None:
+        self.source = ""
+        self.interactive = False
+        self._asked: dict[str, int] = {}
+
+    def __call__(self, owner: str) -> str:
+        env = os.environ.get("CUSTODY_PASSPHRASE")
+        if env is not None:
+            self.source, self.interactive = " (taken from CUSTODY_PASSPHRASE: check it)", False
+            return env
+        self.source, self.interactive = " (typed at the prompt)", True
+        asked = self._asked[owner] = self._asked.get(owner, 0) + 1
+        if asked > 1:
+            print(f"Wrong passphrase for {owner}'s key; try again.", file=sys.stderr)
+        return _prompt(f"Passphrase for {owner}'s key: ", owner, "CUSTODY_PASSPHRASE")
+
+
+def _prompt(text: str, owner: str, variable: str) -> str:
+    """A hidden prompt; KeyFileError (not a Python warning) when there is no terminal to ask on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            return getpass.getpass(text)
+        except (EOFError, getpass.GetPassWarning):
+            raise KeyFileError(
+                f"no passphrase for {owner}: there is no terminal to ask on; set {variable} "
+                "or run the command in a terminal"
+            ) from None
+
+
+ask_passphrase = _AskPassphrase()
 
 
 def ask_old_passphrase(owner: str) -> str:
@@ -31,8 +62,8 @@ def ask_old_passphrase(owner: str) -> str:
     if env is not None:
         return env
     try:
-        return getpass.getpass(f"Passphrase of {owner}'s current key, to endorse the new one (Enter to skip): ")
-    except EOFError:
+        return _prompt(f"Passphrase of {owner}'s current key, to endorse the new one (Enter to skip): ", owner, "")
+    except KeyFileError:
         return ""
 
 
@@ -41,12 +72,9 @@ def ask_new_passphrase(owner: str) -> str:
     env = os.environ.get("CUSTODY_NEW_PASSPHRASE")
     if env is not None:
         return env
-    try:
-        first = getpass.getpass(f"New passphrase for {owner}'s key: ")
-        if getpass.getpass("Repeat it: ") != first:
-            raise KeyFileError(f"the two passphrases for {owner} differ; nothing was created")
-    except EOFError:
-        raise KeyFileError(f"no passphrase for {owner}: set CUSTODY_NEW_PASSPHRASE or run interactively") from None
+    first = _prompt(f"New passphrase for {owner}'s key: ", owner, "CUSTODY_NEW_PASSPHRASE")
+    if _prompt("Repeat it: ", owner, "CUSTODY_NEW_PASSPHRASE") != first:
+        raise KeyFileError(f"the two passphrases for {owner} differ; nothing was changed")
     return first
 
 

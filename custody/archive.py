@@ -17,14 +17,18 @@ from .config import ArchiveConfig, find_archive, read_config
 from .db import migrate
 from .db.engine import Database
 from .db.models import Actor, Event
-from .errors import ActorError, ConfigError, CustodyError, PermissionDeniedError
+from .errors import ActorError, ConfigError, CustodyError, PermissionDeniedError, WrongPassphraseError
 from .log import checkpoints, events
 from .log.events import LogEvent
 from .store.base import BlobStore
 from .store.local import LocalBlobStore
 
 Passphrase = Callable[[str], str]
-"""Asks for a passphrase; the argument says whose key it unlocks."""
+"""Asks for a passphrase; the argument says whose key it unlocks. An asker may carry ``interactive``
+(True: asking again can help, see ``TRIES``) and ``source`` (where the passphrase came from, for messages)."""
+
+TRIES = 3
+"""Passphrases a person may type before a command gives up."""
 
 
 def signing_key_path(cfg: ArchiveConfig, actor: str) -> Path:
@@ -35,12 +39,17 @@ def archive_key_path(cfg: ArchiveConfig, actor: str) -> Path:
     return cfg.keys_dir / f"{actor}.archive.pem"
 
 
+def group_read(cfg: ArchiveConfig) -> bool:
+    """True if the team's Unix group may read the catalog and blobs (``[store] group_read = true``)."""
+    return cfg.store_options.get("group_read") is True
+
+
 def open_store(cfg: ArchiveConfig) -> BlobStore:
     """The blob store the configuration names."""
     url = cfg.store_url
     if url.startswith("file:"):
         path = Path(url[len("file:") :])
-        return LocalBlobStore(path if path.is_absolute() else cfg.root / path)
+        return LocalBlobStore(path if path.is_absolute() else cfg.root / path, group_read=group_read(cfg))
     if url.startswith("s3://"):
         from .store.s3 import S3BlobStore
 
@@ -125,6 +134,19 @@ class Acting:
     _archive_key_copy: Ed25519PrivateKey | None = None
     appended: bool = field(default=False)
 
+    def _open(self, path: Path) -> Ed25519PrivateKey:
+        """Open the signing key: up to ``TRIES`` passphrases when they are typed, one from the environment."""
+        for attempt in range(1, TRIES + 1):
+            secret = self._secret()
+            source = str(getattr(self._ask, "source", ""))
+            try:
+                return keys.load_private(path, secret, self.name, source)
+            except WrongPassphraseError:
+                self._passphrase = None
+                if attempt == TRIES or not getattr(self._ask, "interactive", False):
+                    raise
+        raise AssertionError("unreachable")
+
     def _secret(self) -> str:
         if self._passphrase is None:
             self._passphrase = self._ask(self.name)
@@ -135,7 +157,7 @@ class Acting:
         """The actor's unlocked signing key (asks for the passphrase once)."""
         if self._signer is None:
             path = signing_key_path(self.archive.config, self.name)
-            key = keys.load_private(path, self._secret(), self.name)
+            key = self._open(path)
             if keys.key_id(key.public_key()) != self.key_id:
                 raise ActorError(f"{path} does not hold the key registered for {self.name}; restore the right key file")
             self._signer = keys.Signer(self.name, key)

@@ -21,6 +21,8 @@ SETTINGS: dict[str, str] = {
     "tsa.timeout": "seconds a command may wait on the TSA in all before going on untimestamped (default 5)",
     "tsa.backoff": "seconds checkpoint and export do not ask a TSA again after it failed (default 300)",
     "organization": "organisation named as Source-Organization in bundles",
+    "keys.min_length": "fewest characters a new key passphrase may have (8-128, default 12)",
+    "keys.min_score": "lowest zxcvbn strength (0-4, default 3) a new key passphrase may have",
 }
 
 
@@ -36,6 +38,7 @@ class ArchiveConfig:
     store_options: dict[str, Any] = field(default_factory=dict)
     tsa: dict[str, Any] = field(default_factory=dict)
     organization: str = ""
+    keys: dict[str, int] = field(default_factory=dict)
 
     @property
     def keys_dir(self) -> Path:
@@ -58,6 +61,8 @@ def write_config(cfg: ArchiveConfig) -> None:
     }
     if cfg.tsa:
         doc["tsa"] = cfg.tsa
+    if cfg.keys:
+        doc["keys"] = cfg.keys
     path = cfg.root / CONFIG_NAME
     tmp = path.with_name(CONFIG_NAME + ".tmp")
     tmp.write_bytes(tomli_w.dumps(doc).encode("utf-8"))
@@ -86,9 +91,10 @@ def read_config(root: Path) -> ArchiveConfig:
             store_options=store,
             tsa=dict(doc.get("tsa", {})),
             organization=str(doc["archive"].get("organization", "")),
+            keys={k: int(v) for k, v in dict(doc.get("keys", {})).items()},
         )
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: missing setting {exc}; restore it from a backup") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: missing or malformed setting {exc}; restore it from a backup") from None
 
 
 def find_archive(explicit: str | None) -> Path:

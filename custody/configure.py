@@ -24,6 +24,8 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "tsa.timeout": cfg.tsa.get("timeout"),
         "tsa.backoff": cfg.tsa.get("backoff"),
         "organization": cfg.organization or None,
+        "keys.min_length": cfg.keys.get("min_length"),
+        "keys.min_score": cfg.keys.get("min_score"),
     }
 
 
@@ -33,6 +35,8 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
     logged: dict[str, Any] = {"setting": key, "value": value}
     if key == "organization":
         return dataclasses.replace(cfg, organization=value or ""), logged
+    if key.startswith("keys."):
+        return _key_policy(cfg, key, value), logged
     field = key.split(".", 1)[1]
     if value is None:
         if key == "tsa.url":
@@ -63,6 +67,19 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
     if tsa and "url" not in tsa:
         raise ConfigError(f"{key}: set tsa.url first; it names the authority the other TSA settings belong to")
     return dataclasses.replace(cfg, tsa=tsa), logged
+
+
+def _key_policy(cfg: ArchiveConfig, key: str, value: str | None) -> ArchiveConfig:
+    field = key.split(".", 1)[1]
+    policy = dict(cfg.keys)
+    if value is None:
+        policy.pop(field, None)
+        return dataclasses.replace(cfg, keys=policy)
+    low, high = (8, 128) if field == "min_length" else (0, 4)
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(f"{key}: '{value}' is not a whole number from {low} to {high}")
+    policy[field] = int(value)
+    return dataclasses.replace(cfg, keys=policy)
 
 
 def set_setting(acting: Acting, key: str, value: str | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import shutil
 import uuid
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import keys
-from .archive import Archive, Passphrase, archive_key_path, open_store, signing_key_path
+from .archive import Archive, Passphrase, archive_key_path, group_read, open_store, signing_key_path
 from .config import CONFIG_NAME, ArchiveConfig, write_config
 from .db import migrate
 from .db.engine import Database
@@ -29,6 +30,17 @@ def check_actor_name(name: str) -> str:
     if not _NAME.match(name):
         raise ActorError(f"'{name}' is not a valid actor name; use 1-64 letters, digits, '.', '_' or '-'")
     return name
+
+
+def _restrict(cfg: ArchiveConfig) -> None:
+    """Nobody outside the owner (and, with group_read, the team's group) reads the archive folder or catalog."""
+    team = group_read(cfg)
+    os.chmod(cfg.root, 0o750 if team else 0o700)
+    keys.ensure_private_dir(cfg.keys_dir)
+    for name in ("custody.db", "custody.db-wal", "custody.db-shm", CONFIG_NAME):
+        path = cfg.root / name
+        if path.exists():
+            os.chmod(path, 0o640 if team else 0o600)
 
 
 def default_actor() -> str:
@@ -69,6 +81,7 @@ def init_archive(
             f"{root} already holds archive files (custody.db, store or keys); choose an empty folder"
         )
     secret = passphrase(admin)
+    keys.check_passphrase(secret, admin)
     archive_id = str(uuid.uuid4())
     cfg = ArchiveConfig(
         root=root,
@@ -138,6 +151,7 @@ def init_archive(
             first = checkpoints.write(session, keys.Signer(cfg.origin, archive_key), cfg.origin, signer)
             first_num = first.num if first is not None else None
         write_config(cfg)
+        _restrict(cfg)
     except BaseException:
         # Leave no half-made archive behind: only files this call created are removed.
         for leftover in ("custody.db", "custody.db-wal", "custody.db-shm", "store", "keys", "spool", "tsa"):

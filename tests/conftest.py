@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from cli.main import main
+from custody import keys
 
 PASSPHRASES = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret", "dave": "dave-secret"}
 PG_ADMIN_URL = os.environ.get("CUSTODY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -52,6 +53,22 @@ class Cli:
         result = self(*args, **kw)
         assert result.code == 0, f"custody {' '.join(map(str, args))} failed: {result.err}{result.out}"
         return result
+
+
+TEST_KDF = keys.KdfCost(n=2**4, r=8, p=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test-only: key files written in this process use a tiny scrypt cost and any passphrase is accepted.
+
+    Production code never lowers custody.keys.KDF or POLICY; tests marked ``production_keys`` keep
+    both, to check what ``init`` and ``actor add`` really write. Keys made by child processes that
+    import custody afresh always get the production cost.
+    """
+    if request.node.get_closest_marker("production_keys") is None:
+        monkeypatch.setattr(keys, "KDF", TEST_KDF)
+        monkeypatch.setattr(keys, "POLICY", keys.PassphrasePolicy(min_length=1, min_score=0))
 
 
 @pytest.fixture

@@ -69,11 +69,11 @@ def test_ingest_json_reports_both_digests_and_stable_ids(cli: Cli, archive: Path
         assert row["duplicate_of"] is None
 
 
-def test_stored_blob_is_read_only_for_everyone_and_byte_identical(cli: Cli, archive: Path, evidence: Path) -> None:
+def test_stored_blob_is_read_only_for_its_owner_and_byte_identical(cli: Cli, archive: Path, evidence: Path) -> None:
     row = cli.ok("ingest", evidence / "strike.bin", "--json").json()[0]
     blob = archive / "store" / "sha256" / row["sha256"][:2] / row["sha256"][2:4] / row["sha256"]
     assert blob.read_bytes() == (evidence / "strike.bin").read_bytes()
-    assert stat.S_IMODE(blob.stat().st_mode) == 0o444
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o400
 
 
 def test_media_type_is_sniffed_from_content_not_name(cli: Cli, archive: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from pathlib import Path
@@ -15,7 +16,7 @@ def test_init_creates_config_database_store_and_keys(cli: Cli, archive: Path) ->
     assert (archive / "store" / "sha256").is_dir()
     assert (archive / "keys" / "archive.pub.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
     key = archive / "keys" / "alice.signing.pem"
-    assert key.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert json.loads(key.read_text())["format"] == "custody-key/1"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 

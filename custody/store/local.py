@@ -16,7 +16,7 @@ from ..errors import StoreError
 from .base import LockInfo
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_READ_ONLY = stat.S_IRUSR
 
 
 def _fsync_dir(path: Path) -> None:
@@ -87,7 +87,7 @@ class _LocalWriter:
                 self.tmp_path.unlink()
                 return False
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(self.tmp_path, _READ_ONLY)
+            os.chmod(self.tmp_path, self._store.blob_mode)
             # link() refuses to replace, so two racing writers never overwrite a blob.
             try:
                 os.link(self.tmp_path, final)
@@ -110,16 +110,22 @@ class _LocalWriter:
 
 
 class LocalBlobStore:
-    """Blobs under ``ROOT/sha256/ab/cd/<digest>``, mode 0444, never rewritten."""
+    """Blobs under ``ROOT/sha256/ab/cd/<digest>``, never rewritten.
+
+    Blobs are mode 0400 in a 0700 store folder; with ``group_read`` (``[store] group_read = true`` in
+    custody.toml, for a team sharing one Unix group) 0440 in 0750. Never world-readable.
+    """
 
     kind = "local"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, group_read: bool = False) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
+        self.blob_mode = _READ_ONLY | (stat.S_IRGRP if group_read else 0)
         try:
             (root / "sha256").mkdir(parents=True, exist_ok=True)
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(root, 0o750 if group_read else 0o700)
         except OSError as exc:
             raise StoreError(f"cannot create the store at {root}: {exc.strerror}") from None
         self._remove_stale_parts()
