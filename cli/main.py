@@ -10,7 +10,7 @@ import typer
 
 from custody.errors import CustodyError
 
-from . import cmd_actor, cmd_archive, cmd_bundle, cmd_config, cmd_items, cmd_log
+from . import cmd_actor, cmd_agent, cmd_archive, cmd_bundle, cmd_config, cmd_items, cmd_log
 from .render import error, warn
 from .state import STATE
 
@@ -41,6 +41,7 @@ def _global(
 
 cmd_archive.register(app)
 cmd_actor.register(app)
+cmd_agent.register(app)
 cmd_items.register(app)
 cmd_log.register(app)
 cmd_bundle.register(app)

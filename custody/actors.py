@@ -111,7 +111,7 @@ def add_actor(
     try:
         keys.save_private(paths[0], key, secret)
         # Every actor holds a copy of the archive key so any command can sign its checkpoint.
-        keys.save_private(paths[1], acting.archive_signer.private_key, secret)
+        keys.save_private(paths[1], acting.archive_private_key(), secret)
         public = keys.public_pem(key.public_key())
         with acting.writing() as session:
             if session.get(Actor, name) is not None:
@@ -254,7 +254,7 @@ def rotate_actor(acting: Acting, name: str, new_passphrase: Passphrase, old_pass
     staged_archive = archive_key_path(cfg, name).with_name(f"{name}.archive.{new_id[:16]}.new.pem")
     keys.save_private(staged, key, secret)
     try:
-        keys.save_private(staged_archive, acting.archive_signer.private_key, secret)
+        keys.save_private(staged_archive, acting.archive_private_key(), secret)
         with acting.writing() as session:
             acting.append(session, Action.ACTOR_ROTATE, payload)
     except BaseException:

@@ -132,6 +132,7 @@ class Acting:
     _signer: keys.Signer | None = None
     _archive_signer: keys.Signer | None = None
     _archive_key_copy: Ed25519PrivateKey | None = None
+    _agent: tuple[keys.SigningKey, keys.SigningKey] | tuple[()] | None = None
     appended: bool = field(default=False)
 
     def _open(self, path: Path) -> Ed25519PrivateKey:
@@ -152,12 +153,28 @@ class Acting:
             self._passphrase = self._ask(self.name)
         return self._passphrase
 
+    def use_key_files(self) -> None:
+        """Ignore any unlock agent: keys come from their files (for ``custody unlock`` itself)."""
+        self._agent = ()
+
+    def _agent_keys(self) -> tuple[keys.SigningKey, keys.SigningKey] | None:
+        """The actor's keys as a running unlock agent holds them (``custody unlock``), if one does."""
+        if self._agent is None:
+            from . import agent
+
+            found = agent.connect(agent.socket_path(self.archive.config.root, self.name))
+            # An agent unlocked before a rotation holds a retired key: the key file is used instead.
+            stale = found is not None and keys.key_id(found[0].public_key()) != self.key_id
+            self._agent = found if found is not None and not stale else ()
+        return self._agent or None
+
     @property
     def signer(self) -> keys.Signer:
-        """The actor's unlocked signing key (asks for the passphrase once)."""
+        """The actor's unlocked signing key: the unlock agent's, else the key file (asks for the passphrase)."""
         if self._signer is None:
             path = signing_key_path(self.archive.config, self.name)
-            key = self._open(path)
+            held = self._agent_keys()
+            key: keys.SigningKey = held[0] if held is not None else self._open(path)
             if keys.key_id(key.public_key()) != self.key_id:
                 raise ActorError(f"{path} does not hold the key registered for {self.name}; restore the right key file")
             self._signer = keys.Signer(self.name, key)
@@ -185,7 +202,12 @@ class Acting:
             self._archive_signer = keys.Signer(self.archive.config.origin, key)
         return self._archive_signer
 
-    def _archive_key(self) -> Ed25519PrivateKey:
+    def _archive_key(self) -> keys.SigningKey:
+        held = self._agent_keys()
+        return held[1] if held is not None else self.archive_private_key()
+
+    def archive_private_key(self) -> Ed25519PrivateKey:
+        """This actor's copy of the archive key from its file (asks for the passphrase; never the agent's)."""
         if self._archive_key_copy is None:
             path = archive_key_path(self.archive.config, self.name)
             self._archive_key_copy = keys.load_private(path, self._secret(), f"{self.name} (archive key copy)")

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -253,12 +254,20 @@ def unb64(text: str) -> bytes:
     return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
 
 
+class SigningKey(Protocol):
+    """What signs: an Ed25519PrivateKey, or a key held by the unlock agent (custody.agent.AgentKey)."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_key(self) -> Ed25519PublicKey: ...
+
+
 @dataclass(frozen=True)
 class Signer:
-    """An unlocked private key and the name of whoever holds it."""
+    """An unlocked private key (in this process or in the unlock agent) and the name of whoever holds it."""
 
     name: str
-    private_key: Ed25519PrivateKey
+    private_key: SigningKey
 
     @cached_property
     def public_key(self) -> Ed25519PublicKey:

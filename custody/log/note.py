@@ -15,9 +15,10 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import InputError, ProofError
+from ..keys import SigningKey
 
 _ALG_ED25519 = b"\x01"
 _SIG_PREFIX = "\u2014 "  # em dash, space
@@ -128,7 +129,7 @@ def parse_vkey(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     return name, bytes.fromhex(id_hex), public_key
 
 
-def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
+def sign_note(text: str, name: str, private_key: SigningKey) -> str:
     """Sign ``text`` (non-empty, ending in a newline) and return the note with one signature line."""
     _check_name(name)
     if not text.endswith("\n"):
@@ -138,7 +139,7 @@ def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     return f"{text}\n{_SIG_PREFIX}{name} {_b64(blob)}\n"
 
 
-def add_signature(note: str, name: str, private_key: Ed25519PrivateKey) -> str:
+def add_signature(note: str, name: str, private_key: SigningKey) -> str:
     """Append one more signature line (a cosignature by ``name``) to a well-formed signed note."""
     _check_name(name)
     text, _ = _split_note(note)

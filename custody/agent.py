@@ -1,0 +1,310 @@
+"""The unlock agent: a background process that holds an actor's unlocked keys and signs for commands.
+
+Like ssh-agent: ``custody unlock`` decrypts the actor's signing key and archive key copy once and hands
+them, through a pipe (never a file), to a detached process that listens on a Unix socket in a 0700
+folder owned by the user, the socket itself 0600, and answers only peers of the same uid
+(SO_PEERCRED). It signs on request and never returns a private key. It ends at its deadline, on
+``custody lock``, or when killed. Python cannot wipe memory: the keys live in the agent's memory
+until it exits, as in any agent.
+
+Protocol: one JSON object per line each way. {"op": "keys"} -> {"signing": hex public, "archive":
+hex public, "until": epoch seconds}; {"op": "sign", "key": "signing"|"archive", "data": base64} ->
+{"sig": base64}; {"op": "stop"} -> {"ok": true}. Errors: {"error": text}.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .errors import InputError, KeyFileError
+
+if TYPE_CHECKING:
+    from .archive import Acting
+
+_LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
+
+
+def _folder() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"custody-agent-{os.getuid()}"
+
+
+def socket_path(archive_root: Path, actor: str) -> Path:
+    """Where the agent for ``actor`` on the archive at ``archive_root`` listens."""
+    tag = hashlib.sha256(f"{archive_root.resolve()}\n{actor}".encode()).hexdigest()[:20]
+    return _folder() / f"{tag}.sock"
+
+
+def _private_folder(folder: Path) -> None:
+    """Create the socket folder 0700, and refuse one that is a symlink or not ours."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise KeyFileError(f"{folder} is not a folder of yours; remove it and run 'custody unlock' again")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+
+
+def _raw(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+
+
+def start(path: Path, signing: Ed25519PrivateKey, archive: Ed25519PrivateKey, seconds: int) -> None:
+    """Start a detached agent at ``path`` holding both keys for ``seconds``; returns once it listens."""
+    _private_folder(path.parent)
+    stop(path)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "custody.agent", str(path), str(seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(_raw(signing) + _raw(archive))
+    child.stdin.close()
+    ready = child.stdout.readline()
+    child.stdout.close()
+    if ready.strip() != b"ready":
+        child.kill()
+        raise KeyFileError(f"the unlock agent did not start at {path}")
+
+
+def stop(path: Path) -> bool:
+    """Ask the agent at ``path`` to end; True if one was running."""
+    try:
+        _request(path, {"op": "stop"})
+    except OSError:
+        path.unlink(missing_ok=True)
+        return False
+    for _ in range(50):  # the agent removes its socket as it ends (within a second)
+        if not path.exists():
+            break
+        time.sleep(0.05)
+    return True
+
+
+def _request(path: Path, message: dict[str, Any], conn: socket.socket | None = None) -> dict[str, Any]:
+    own = conn is None
+    sock = conn or socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if own:
+            sock.settimeout(5)
+            sock.connect(str(path))
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        reply = _read_line(sock)
+    finally:
+        if own:
+            sock.close()
+    answer: dict[str, Any] = json.loads(reply)
+    if "error" in answer:
+        raise OSError(str(answer["error"]))
+    return answer
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    chunks = []
+    total = 0
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise OSError("the agent closed the connection")
+        chunks.append(chunk)
+        total += len(chunk)
+        if chunk.endswith(b"\n"):
+            return b"".join(chunks)
+        if total > _LIMIT:
+            raise OSError("message too long")
+
+
+@dataclass
+class AgentKey:
+    """One key held by an agent, usable where an Ed25519PrivateKey signs (``sign``, ``public_key``)."""
+
+    path: Path
+    which: str  # "signing" or "archive"
+    public: Ed25519PublicKey
+    _conn: socket.socket | None = None
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self.public
+
+    def sign(self, data: bytes) -> bytes:
+        if self._conn is None:
+            self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._conn.settimeout(30)
+            self._conn.connect(str(self.path))
+        answer = _request(
+            self.path, {"op": "sign", "key": self.which, "data": base64.b64encode(data).decode()}, self._conn
+        )
+        signature = base64.b64decode(answer["sig"])
+        self.public.verify(signature, data)  # an agent answering for other keys signs nothing of ours
+        return signature
+
+
+def connect(path: Path) -> tuple[AgentKey, AgentKey] | None:
+    """The (signing, archive) keys of the agent at ``path``, or None if no agent answers there."""
+    if not path.exists():
+        return None
+    try:
+        info = path.parent.lstat()
+        if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+            return None
+        answer = _request(path, {"op": "keys"})
+        signing = Ed25519PublicKey.from_public_bytes(bytes.fromhex(answer["signing"]))
+        archive = Ed25519PublicKey.from_public_bytes(bytes.fromhex(answer["archive"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    return AgentKey(path, "signing", signing), AgentKey(path, "archive", archive)
+
+
+_DURATION = re.compile(r"^([1-9][0-9]*)([smhd]?)$")
+_UNIT = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_SECONDS = 7 * 86400
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in "90s", "30m", "8h", "1d" (a bare number is minutes); InputError otherwise or over 7 days."""
+    match = _DURATION.match(text.strip())
+    seconds = int(match.group(1)) * _UNIT[match.group(2)] if match else 0
+    if not 0 < seconds <= MAX_SECONDS:
+        raise InputError(f"--for '{text}' is not a duration such as 90s, 30m, 8h or 1d (at most 7 days)")
+    return seconds
+
+
+def unlock(acting: Acting, seconds: int) -> Path:
+    """Decrypt ``acting``'s keys from their files (checked against the log) and hand them to a new agent.
+
+    Any agent already running for this actor and archive is stopped first. Returns the socket path.
+    """
+    acting.use_key_files()
+    acting.unlock()
+    signing, archive = acting.signer.private_key, acting.archive_signer.private_key
+    assert isinstance(signing, Ed25519PrivateKey) and isinstance(archive, Ed25519PrivateKey)
+    path = socket_path(acting.archive.config.root, acting.name)
+    start(path, signing, archive, seconds)
+    return path
+
+
+def lock(archive_root: Path, actor: str) -> bool:
+    """End the agent of ``actor`` on the archive at ``archive_root``; True if one was running."""
+    return stop(socket_path(archive_root, actor))
+
+
+# --- the agent process ----------------------------------------------------------------------------------
+
+
+def _serve(path: Path, seconds: int, signing: Ed25519PrivateKey, archive: Ed25519PrivateKey) -> None:
+    held = {"signing": signing, "archive": archive}
+    deadline = time.monotonic() + seconds
+    until = time.time() + seconds
+    old = os.umask(0o177)
+    try:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path.unlink(missing_ok=True)
+        server.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    server.listen(8)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    stopped = threading.Event()
+    try:
+        while not stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+            server.settimeout(min(left, 1.0))
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            if struct.unpack("3i", creds)[1] != os.getuid():
+                conn.close()
+                continue
+            # One thread per client: a command keeps one connection per key open while it runs.
+            threading.Thread(target=_session, args=(conn, held, until, deadline, stopped), daemon=True).start()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _session(
+    conn: socket.socket,
+    held: dict[str, Ed25519PrivateKey],
+    until: float,
+    deadline: float,
+    stopped: threading.Event,
+) -> None:
+    """Answer one client until it hangs up, the deadline passes or a client asks the agent to stop."""
+    with conn:
+        _answer(conn, held, until, deadline, stopped)
+
+
+def _answer(
+    conn: socket.socket,
+    held: dict[str, Ed25519PrivateKey],
+    until: float,
+    deadline: float,
+    stopped: threading.Event,
+) -> None:
+    conn.settimeout(max(1.0, deadline - time.monotonic()))
+    publics = {
+        k: v.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+        for k, v in held.items()
+    }
+    while time.monotonic() < deadline and not stopped.is_set():
+        try:
+            line = _read_line(conn)
+            request = json.loads(line)
+        except (OSError, ValueError):
+            return
+        op = request.get("op") if isinstance(request, dict) else None
+        if op == "stop":
+            stopped.set()
+            conn.sendall(b'{"ok": true}\n')
+            return
+        if op == "keys":
+            reply: dict[str, Any] = {**publics, "until": until}
+        elif op == "sign" and request.get("key") in held:
+            try:
+                data = base64.b64decode(str(request.get("data")), validate=True)
+                reply = {"sig": base64.b64encode(held[request["key"]].sign(data)).decode()}
+            except ValueError:
+                reply = {"error": "data is not base64"}
+        else:
+            reply = {"error": "unknown request"}
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def main(argv: list[str]) -> int:
+    path, seconds = Path(argv[0]), int(argv[1])
+    raw = sys.stdin.buffer.read(64)
+    if len(raw) != 64:
+        return 2
+    signing = Ed25519PrivateKey.from_private_bytes(raw[:32])
+    archive = Ed25519PrivateKey.from_private_bytes(raw[32:])
+    del raw
+    _serve(path, seconds, signing, archive)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
