@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .render import out, print_json, short, table
-from .state import STATE, ask_new_passphrase, ask_old_passphrase, ask_passphrase
+from .state import STATE, ask_new_passphrase, ask_old_passphrase, ask_passphrase, path_arg
 
 actor_app = typer.Typer(help="Manage the people who act on the archive.", no_args_is_help=True)
 
@@ -100,6 +100,31 @@ def passphrase(name: Annotated[str, typer.Argument(help="Actor whose key files a
 
     change_passphrase(STATE.archive(), name, ask_passphrase, ask_new_passphrase)
     out.print(f"Re-encrypted {name}'s keys")
+
+
+@actor_app.command("backup")
+def backup(
+    name: Annotated[str, typer.Argument(help="Actor whose key files are backed up.")],
+    recipient: Annotated[list[str], typer.Option(help="Recovery holder's age public key (age1...); repeatable.")],
+    out_file: Annotated[str, typer.Option("--out", help="Backup file to write (never overwritten).")],
+) -> None:
+    """Write an actor's key files, age-encrypted, for an offline recovery holder (not logged)."""
+    from custody.backup import backup as write
+
+    key_id = write(STATE.archive(), name, recipient, path_arg(out_file))
+    out.print(f"Backed up {name}'s key {short(key_id)} to {out_file}; keep it offline")
+
+
+@actor_app.command("restore")
+def restore(
+    backup_file: Annotated[str, typer.Argument(metavar="FILE", help="A file written by 'actor backup'.")],
+    identity: Annotated[str, typer.Option(help="The recovery holder's age identity file.")],
+) -> None:
+    """Put back an actor's key files from a backup (the actor's passphrase still opens them)."""
+    from custody.backup import restore as read
+
+    restored = read(STATE.archive(), path_arg(backup_file), path_arg(identity))
+    out.print(f"Restored {restored.actor}'s key {short(restored.key_id)}: {', '.join(map(str, restored.files))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -142,3 +142,50 @@ def test_no_terminal_means_a_plain_error_not_a_python_warning(archive: Path, evi
     assert proc.returncode == 2
     assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr
     assert "no terminal to ask on; set CUSTODY_PASSPHRASE" in proc.stderr
+
+
+# --- backup and restore ------------------------------------------------------------------------------------
+
+
+def _age_identity(tmp: Path) -> tuple[str, Path]:
+    import pyrage
+
+    holder = pyrage.x25519.Identity.generate()
+    path = tmp / "recovery.key"
+    path.write_text(str(holder) + "\n")
+    return str(holder.to_public()), path
+
+
+def test_backup_and_restore_bring_back_a_lost_key_file(cli: Cli, archive: Path, evidence: Path, tmp_path: Path) -> None:
+    recipient, identity = _age_identity(tmp_path)
+    out = tmp_path / "alice.backup.age"
+    cli.ok("actor", "backup", "alice", "--recipient", recipient, "--out", out)
+    assert _mode(out) == 0o600 and b"age-encryption.org" in out.read_bytes()[:40]
+    assert b"ciphertext" not in out.read_bytes()  # nothing of the key file is readable without the identity
+    (archive / "keys" / "alice.signing.pem").unlink()
+    (archive / "keys" / "alice.archive.pem").unlink()
+    assert cli("ingest", evidence / "transcript.txt").code == 2
+    cli.ok("actor", "restore", out, "--identity", identity)
+    assert _mode(archive / "keys" / "alice.signing.pem") == 0o600
+    cli.ok("ingest", evidence / "transcript.txt")
+    assert cli("verify", "--all").code == 0
+
+
+def test_restore_refuses_a_rotated_key_a_foreign_identity_and_never_overwrites_a_backup(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
+    recipient, identity = _age_identity(tmp_path)
+    cli.ok("actor", "add", "bob", "--role", "archivist", new_passphrase="bob-secret")
+    out = tmp_path / "bob.age"
+    cli.ok("actor", "backup", "bob", "--recipient", recipient, "--out", out)
+    again = cli("actor", "backup", "bob", "--recipient", recipient, "--out", out)
+    assert again.code == 2 and "already exists" in again.err
+    (tmp_path / "stranger").mkdir()
+    _other, stranger = _age_identity(tmp_path / "stranger")
+    foreign = cli("actor", "restore", out, "--identity", stranger)
+    assert foreign.code == 2 and "cannot decrypt" in foreign.err
+    cli.ok("actor", "rotate", "bob", new_passphrase="bob-new")
+    stale = cli("actor", "restore", out, "--identity", identity)
+    assert stale.code == 2 and "since rotated" in stale.err
+    bad = cli("actor", "backup", "bob", "--recipient", "not-a-key", "--out", tmp_path / "b2")
+    assert bad.code == 2 and "age X25519 public key" in bad.err
