@@ -189,3 +189,48 @@ def test_restore_refuses_a_rotated_key_a_foreign_identity_and_never_overwrites_a
     assert stale.code == 2 and "since rotated" in stale.err
     bad = cli("actor", "backup", "bob", "--recipient", "not-a-key", "--out", tmp_path / "b2")
     assert bad.code == 2 and "age X25519 public key" in bad.err
+
+
+class _Typed:
+    """Passphrases as a person types them at the prompt, one per try."""
+
+    interactive = True
+    source = " (typed at the prompt)"
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    def __call__(self, owner: str) -> str:
+        self.asked += 1
+        return self.answers.pop(0)
+
+
+def test_a_typed_passphrase_gets_three_tries(archive: Path) -> None:
+    from custody.archive import Archive
+
+    typed = _Typed("typo", "another typo", PASSPHRASES["alice"])
+    opened = Archive.open(archive)
+    try:
+        opened.act("alice", typed).unlock()
+        assert typed.asked == 3
+        three_wrong = _Typed("a", "b", "c", PASSPHRASES["alice"])
+        with pytest.raises(WrongPassphraseError, match="typed at the prompt"):
+            opened.act("alice", three_wrong).unlock()
+        assert three_wrong.asked == 3
+    finally:
+        opened.close()
+
+
+def test_a_passphrase_from_the_environment_is_tried_once(archive: Path) -> None:
+    from custody.archive import Archive
+
+    env = _Typed("wrong", PASSPHRASES["alice"])
+    env.interactive = False
+    opened = Archive.open(archive)
+    try:
+        with pytest.raises(WrongPassphraseError):
+            opened.act("alice", env).unlock()
+        assert env.asked == 1
+    finally:
+        opened.close()
