@@ -67,8 +67,13 @@ def cheap_keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     import custody afresh always get the production cost.
     """
     if request.node.get_closest_marker("production_keys") is None:
-        monkeypatch.setattr(keys, "KDF", TEST_KDF)
-        monkeypatch.setattr(keys, "POLICY", keys.PassphrasePolicy(min_length=1, min_score=0))
+        use_cheap_keys(monkeypatch)
+
+
+def use_cheap_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test-only key settings (see ``cheap_keys``), also for fixtures wider than one test."""
+    monkeypatch.setattr(keys, "KDF", TEST_KDF)
+    monkeypatch.setattr(keys, "POLICY", keys.PassphrasePolicy(min_length=1, min_score=0))
 
 
 @pytest.fixture

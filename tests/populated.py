@@ -18,13 +18,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 from cli.main import main
-from tests.conftest import PASSPHRASES, PG_ADMIN_URL, _pg_available
+from tests.conftest import PASSPHRASES, PG_ADMIN_URL, _pg_available, use_cheap_keys
 from tests.tsa_server import TsaServer, make_pki
 
 
 def _custody(*args: str | Path, actor: str = "alice", new_passphrase: str | None = None) -> str:
     """Run the CLI in-process outside a test's own fixtures (module-scoped building)."""
     with pytest.MonkeyPatch.context() as mp:
+        use_cheap_keys(mp)
         mp.delenv("CUSTODY_ARCHIVE", raising=False)
         mp.setenv("CUSTODY_ACTOR", actor)
         mp.setenv("CUSTODY_PASSPHRASE", PASSPHRASES[actor])

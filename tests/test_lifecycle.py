@@ -24,7 +24,7 @@ from custody.log.authority import rotation_statement
 from custody.timeutil import iso, utc_now
 from tests.bundles import members, retag, rewrite, root
 from tests.conftest import PASSPHRASES, Cli
-from tests.test_court import SYSTEM_PYTHON, Genuine, _clean_env, custody_verdict, standalone_verdict
+from tests.test_court import SYSTEM_PYTHON, Genuine, _clean_env, custody_verdict, guide_verdict, standalone_verdict
 
 
 def _failures(result: Any) -> list[dict[str, Any]]:
@@ -88,9 +88,12 @@ def _standalone_failures(bundle: Path, g: Genuine, tmp: Path) -> dict[str, str]:
 
 
 def _both_verdicts(cli: Cli, bundle: Path, g: Genuine, tmp: Path) -> tuple[bool, bool]:
+    """custody verify-bundle's and the standalone verifier's verdicts; VERIFY.md run as printed must agree."""
     work = tmp / f"verdict-{bundle.stem}"
     work.mkdir()
-    return custody_verdict(cli, bundle, g, work), standalone_verdict(bundle, g, work)
+    verdicts = custody_verdict(cli, bundle, g, work), standalone_verdict(bundle, g, work)
+    assert guide_verdict(bundle, g, work) == verdicts[1], "VERIFY.md disagrees with the standalone verifier"
+    return verdicts
 
 
 # --- revoke -----------------------------------------------------------------------------------------------

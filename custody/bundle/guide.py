@@ -179,7 +179,11 @@ EOF
 Keys count only when an `actor.add` event in this file registers them: event 0 (`archive.init`) and
 event 1 (the first admin registering their own key) start the log; every later `actor.add` must be
 signed by an admin registered before it; a key signs validly only after its registration, and only
-actions its role allows. Event 0 must state the archive key of step 3. Each event's signature covers
+actions its role allows. An admin's `actor.role` changes a key's role, `actor.revoke` and `actor.rotate`
+end a key (it may sign nothing after them; a rotation registers the new key, which must prove
+possession; `compromised_since` also voids the key's events from that seq), all by their position in
+the log. The checkpoint must be co-signed (`custody.actor/<key id>` line) by a key valid at its last
+event. Event 0 must state the archive key of step 3. Each event's signature covers
 its canonical JSON WITHOUT `sig`; each item record's signature covers its canonical JSON and must be by
 the key that logged the item's `ingest`, whose `record_sha256` binds the record.
 
@@ -191,7 +195,8 @@ GRANTS = {"admin": {"ingest", "annotate", "export", "import", "view", "access", 
           "analyst": {"view", "annotate", "access"}, "reviewer": {"view", "verify", "access"}}
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer", "ingest": "ingest",
          "acquire": "ingest", "annotate": "annotate", "export": "export", "export.failed": "export",
-         "import": "import", "view": "view", "access": "access", "verify": "verify"}
+         "import": "import", "view": "view", "access": "access", "verify": "verify", "actor.revoke": "manage-actors",
+         "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
 evs = events()
 by = {e["seq"]: e for e in evs}
 if 0 not in by or 1 not in by: fail("events 0 and 1 (archive.init, first admin) are not carried")
@@ -199,7 +204,7 @@ init, first = by[0], by[1]
 vkey = open("custody/vkey.txt", encoding="utf-8").read().strip()
 if init["action"] != "archive.init" or init["payload"].get("vkey") != vkey: fail("event 0 does not state this archive key")
 if raw_of_pem(init["payload"]["archive_public_key"]) != base64.b64decode(vkey.split("+", 2)[2])[1:]: fail("event 0 keys differ")
-keys, latest, jobs = {}, None, []
+keys, latest, jobs, ended, signed = {}, None, [], {}, {}
 for e in evs:
     seq, actor, action, p = e["seq"], e["actor"], e["action"], e["payload"]
     when = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
@@ -214,9 +219,39 @@ for e in evs:
     elif seq == 1: ok = new is not None and new[0] == actor == init["actor"] and new[2] == "admin"
     elif action == "archive.init": ok = False
     elif actor not in keys: fail("event %d is signed by a key no admin registered before it" % seq)
+    elif actor in ended: fail("event %d is signed by a key revoked or retired at event %d" % (seq, ended[actor]))
     else: ok = action == "refuse" or NEEDS.get(action, "unknown action") in GRANTS.get(keys[actor][2], ())
     if not ok: fail("event %d: %s is not allowed to this signer here" % (seq, action))
+    signed.setdefault(actor, []).append(seq)
     if new: keys[new[0]] = new
+    if action in ("actor.role", "actor.revoke", "actor.rotate"):
+        kid = p["old_key_id"] if action == "actor.rotate" else p["key_id"]
+        if kid not in keys or kid in ended or keys[kid][3] != p["name"]: fail("event %d: %s of no valid key" % (seq, action))
+        if action == "actor.role":
+            if p["role"] not in GRANTS: fail("event %d: unknown role" % seq)
+            keys[kid] = keys[kid][:2] + (p["role"], keys[kid][3])
+        elif action == "actor.revoke":
+            since = p.get("compromised_since")
+            if since is not None and any(s >= since for s in signed.get(kid, [])): fail("event %d voids events of a compromised key" % seq)
+            ended[kid] = seq
+        else:
+            raw = raw_of_pem(p["public_key"])
+            if p["key_id"] != hashlib.sha256(raw).hexdigest() or p["key_id"] in keys: fail("event %d: bad new key" % seq)
+            st = jcs({"statement": "custody.actor.rotate", "name": p["name"], "old_key_id": kid, "key_id": p["key_id"]})
+            jobs.append(("possession-%d" % seq, p["key_id"], st, base64.b64decode(p["possession"])))
+            if "endorsement" in p: jobs.append(("endorsement-%d" % seq, kid, st, base64.b64decode(p["endorsement"])))
+            ended[kid] = seq
+            keys[p["key_id"]] = (p["key_id"], raw, keys[kid][2], p["name"])
+note = open("custody/checkpoint.txt", encoding="utf-8", newline="").read()
+body, lines = note[: note.rfind("\n\n") + 1], note[note.rfind("\n\n") + 2 : -1].split("\n")
+last = int(body.split("\n")[1]) - 1
+cos = [(l.split(" ")[1][len("custody.actor/"):], base64.b64decode(l.split(" ")[2])) for l in lines if l.split(" ")[1].startswith("custody.actor/")]
+for kid, blob in cos:
+    if kid not in keys: fail("the checkpoint is co-signed by a key no carried event registered")
+    if kid in ended and ended[kid] < last: fail("the checkpoint is co-signed by a key revoked or retired at event %d" % ended[kid])
+    if blob[:4] != hashlib.sha256(("custody.actor/" + kid).encode() + b"\n\x01" + keys[kid][1]).digest()[:4]: fail("bad cosignature")
+    jobs.append(("cosignature-%s" % kid[:16], kid, body.encode(), blob[4:]))
+if not cos and any(s < last for s in ended.values()): fail("the checkpoint is not co-signed, yet a key ended before it")
 for e in evs:
     unsigned = {k: v for k, v in e.items() if k != "sig"}
     jobs.append(("event-%d" % e["seq"], e["actor"], jcs(unsigned), base64.b64decode(e["sig"])))
