@@ -39,18 +39,19 @@ class ExifToolTimeout(ExifToolError):
     """ExifTool did not answer within the deadline; its process was killed."""
 
 
-@cache
 def exiftool_path() -> str | None:
-    """The exiftool executable, or None when it is not installed."""
+    """The exiftool executable on PATH, or None when it is not installed."""
     return shutil.which("exiftool")
 
 
-@cache
 def exiftool_version() -> str | None:
     """ExifTool's version (``-ver``), or None when it is not installed."""
     exe = exiftool_path()
-    if exe is None:
-        return None
+    return None if exe is None else _version(exe)
+
+
+@cache
+def _version(exe: str) -> str | None:
     try:
         out = subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):

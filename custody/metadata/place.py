@@ -89,6 +89,10 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[st
         ref = tags.get("GPS:GPSAltitudeRef")
         if ref in (0, 1, "0", "1"):
             gps["altitude"] = round(-altitude if int(ref) == 1 else altitude, 3)
+        elif ref is None:
+            # Unlike the hemispheres, EXIF gives GPSAltitudeRef a default: 0, above sea level.
+            gps["altitude"] = round(altitude, 3)
+            gps["altitude_ref"] = "missing: above sea level by the EXIF default"
         else:
             gps["altitude_unsigned"] = round(altitude, 3)
     return gps, flags

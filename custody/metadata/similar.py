@@ -1,8 +1,9 @@
 """Perceptual hashes: the same picture or footage re-encoded, resized or re-uploaded.
 
 Video frames are scaled down inside ffmpeg before anything is kept (the thumbnail filter holds
-100 frames while it chooses one: at 8K that was gigabytes), decoded on one thread, and the run
-is stopped after ``FFMPEG_TIMEOUT_S``.
+100 frames while it chooses one: at 8K that was gigabytes), decoded on one thread (a frame-
+threaded 8K decoder holds several frames per thread), and the run is stopped after
+``FFMPEG_TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def video_hash(path: Path) -> str | None:
             "-i",
             str(path),
             "-vf",
-            "scale=256:256:force_original_aspect_ratio=decrease,thumbnail,fps=1",
+            # Frames larger than 640x640 are scaled into that box first, so the 100 frames the thumbnail
+            # filter holds stay small; smaller ones pass unchanged, keeping the hashes of earlier
+            # ingests comparable.
+            "scale='min(640,iw)':'min(640,ih)':force_original_aspect_ratio=decrease,thumbnail,scale=256:-2,fps=1",
             "-frames:v",
             str(VIDEO_FRAMES),
             f"{tmp}/f%02d.png",
