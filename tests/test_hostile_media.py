@@ -123,9 +123,9 @@ def test_an_ffprobe_timeout_is_a_flag_and_the_batch_goes_on(cli: Cli, archive: P
     assert record["warnings"] == ["clip.mp4: ffprobe did not finish within 0.001 s; stopped"]
 
 
-def test_an_exiftool_timeout_is_a_flag_and_the_next_file_gets_a_fresh_exiftool(cli: Cli, archive: Path,
-                                                                                tmp_path: Path,
-                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_exiftool_timeout_is_a_flag_and_the_next_file_gets_a_fresh_exiftool(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     photo = exiftool_write(make_picture(tmp_path / "p.jpg"), "-DateTimeOriginal=2026:02:28 14:03:11")
     monkeypatch.setattr(exiftool, "TIMEOUT_S", 0.0)
     cli.ok("ingest", photo)

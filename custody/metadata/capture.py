@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 # A stated time may differ from the winner by this much (plus the recording's duration for a
@@ -159,13 +159,13 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
             out["subsec_tag"] = spec.subsec_tag
     zone: timezone | None = None
     if stated:
-        zone = timezone.utc if stated == "Z" else _offset(stated)
+        zone = UTC if stated == "Z" else _offset(stated)
         out["zone"] = "offset stated in the value"
     elif spec.offset_tag and tags.get(spec.offset_tag) is not None and _offset(str(tags[spec.offset_tag])):
         zone = _offset(str(tags[spec.offset_tag]))
         out["zone"] = f"offset from {spec.offset_tag}"
     elif spec.bare == "UTC":
-        zone = timezone.utc
+        zone = UTC
         out["zone"] = "UTC by the format's specification"
     else:
         out["zone"] = "zone unknown (local time of the device)"

@@ -7,13 +7,15 @@ runs threads, as ingest does. Here every answer is awaited with a deadline; a pr
 overruns is killed and the file flagged, and the next file gets a fresh process.
 
 Lifetime: one process per ingest and per OS process (a forked store worker starts its own),
-shared by the store threads in turn. ``close_all`` ends it at the end of an ingest. ExifTool does not exit when its argument pipe
-closes (it polls it), so it is started under ``setpriv --pdeathsig KILL``: when the thread that
-started it ends (the end of a store worker, a crash, Ctrl-C), the kernel kills it.
+shared by the store threads in turn. ``close_all`` ends it at the end of an ingest. ExifTool
+does not exit when its argument pipe closes (it polls it), so it is started under
+``setpriv --pdeathsig KILL``: when the thread that started it ends (the end of a store worker,
+a crash, a kill), the kernel kills it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -140,10 +142,8 @@ class _Process:
     def _close_pipes(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
 
 # One process per OS process (a forked child must never write to its parent's), used by one

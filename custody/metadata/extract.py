@@ -63,7 +63,8 @@ def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, Any] 
     extraction.tools["ExifTool"] = version
     for key in ("ExifTool:Error", "ExifTool:Warning"):
         if tags.get(key):
-            extraction.warnings.append(f"{name}: ExifTool {key.split(':')[1].lower()}: {_scrub(str(tags[key]), path, name)}")
+            kind = key.split(":")[1].lower()
+            extraction.warnings.append(f"{name}: ExifTool {kind}: {_scrub(str(tags[key]), path, name)}")
     for line in messages.splitlines():
         if line.strip():
             extraction.warnings.append(f"{name}: ExifTool: {_scrub(line.strip(), path, name)}")
@@ -128,9 +129,7 @@ def _video(path: Path, name: str, summary: dict[str, Any], extraction: Extractio
         extraction.flags.append(
             {"code": "tool_timeout", "message": f"ffprobe did not finish within {FFPROBE_TIMEOUT_S:g} s; stopped"}
         )
-    elif not facts:
-        summary["decode_check"] = "failed"
-    elif problems:
+    elif not facts or problems:
         summary["decode_check"] = "failed"
     else:
         summary["decode_check"] = "complete"

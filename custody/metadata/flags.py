@@ -48,7 +48,10 @@ def compute_flags(
     if size == 0:
         flag("empty_file", "the file is empty (0 bytes): nothing to read; preserved as received")
     if kind == "image" and metadata.get("has_exif") is False:
-        flag("metadata_absent", "no EXIF or XMP metadata: stripped or never present (typical of social-media re-uploads)")
+        flag(
+            "metadata_absent",
+            "no EXIF or XMP metadata: stripped or never present (typical of social-media re-uploads)",
+        )
     if kind == "video" and metadata.get("has_capture_metadata") is False:
         flag("metadata_absent", "no capture time or location in the container (stripped or re-encoded?)")
     if metadata.get("tool_missing"):

@@ -20,7 +20,13 @@ _VIDEO_LOCATIONS = (
 _DEVICE_TAGS = {
     "make": ("IFD0:Make", "Keys:Make", "UserData:Make", "ItemList:Make"),
     "model": ("IFD0:Model", "Keys:Model", "UserData:Model", "ItemList:Model"),
-    "software": ("IFD0:Software", "Keys:Software", "UserData:Software", "ItemList:Software", "UserData:SoftwareVersion"),
+    "software": (
+        "IFD0:Software",
+        "Keys:Software",
+        "UserData:Software",
+        "ItemList:Software",
+        "UserData:SoftwareVersion",
+    ),
 }
 _HEMISPHERES = {"latitude": {"N": 1, "S": -1}, "longitude": {"E": 1, "W": -1}}
 _LIMITS = {"latitude": 90.0, "longitude": 180.0}
@@ -86,10 +92,10 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[st
         )
     altitude = _number(tags.get("GPS:GPSAltitude"))
     if altitude is not None:
-        ref = tags.get("GPS:GPSAltitudeRef")
-        if ref in (0, 1, "0", "1"):
-            gps["altitude"] = round(-altitude if int(ref) == 1 else altitude, 3)
-        elif ref is None:
+        altitude_ref = tags.get("GPS:GPSAltitudeRef")
+        if altitude_ref in (0, 1, "0", "1"):
+            gps["altitude"] = round(-altitude if int(altitude_ref) == 1 else altitude, 3)
+        elif altitude_ref is None:
             # Unlike the hemispheres, EXIF gives GPSAltitudeRef a default: 0, above sea level.
             gps["altitude"] = round(altitude, 3)
             gps["altitude_ref"] = "missing: above sea level by the EXIF default"

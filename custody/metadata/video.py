@@ -6,6 +6,7 @@ overruns ``FFPROBE_TIMEOUT_S`` is stopped and reported, never left to stall the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -66,10 +67,8 @@ def probe_video(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any], list
         return {}, raw, [*problems, "ffprobe could not read the container (corrupt or truncated)"], False
     facts: dict[str, Any] = {"container": fmt.get("format_name")}
     if fmt.get("duration"):
-        try:
+        with contextlib.suppress(ValueError):
             facts["duration_seconds"] = round(float(fmt["duration"]), 3)
-        except ValueError:
-            pass
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
     if video is not None:
         facts["width"] = video.get("width")
