@@ -218,7 +218,7 @@ def _store(
         "changed": from_timestamp(st.st_ctime),
     }
     # The raw dump is kept in its own blob (above); the record needs only the summary.
-    extraction = replace(extraction, raw={}, tools={})
+    extraction = replace(extraction, raw={})
     return _Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
 
 

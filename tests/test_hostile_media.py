@@ -131,6 +131,7 @@ def test_an_exiftool_timeout_is_a_flag_and_the_next_file_gets_a_fresh_exiftool(
     cli.ok("ingest", photo)
     record = _records(cli)["p.jpg"]
     assert "tool_timeout" in _codes(record) and "captured_at" not in record["metadata"]
+    assert "metadata_absent" not in _codes(record)  # not read is not absent
     assert record["warnings"] == ["p.jpg: ExifTool did not finish in time; its process was stopped"]
     monkeypatch.setattr(exiftool, "TIMEOUT_S", 60.0)
     again = exiftool_write(make_picture(tmp_path / "q.jpg", seed=2), "-DateTimeOriginal=2026:02:28 14:03:12")

@@ -59,6 +59,7 @@ def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, Any] 
         return {}
     except (exiftool.ExifToolError, OSError) as exc:
         extraction.warnings.append(f"{name}: ExifTool could not read the file: {exc}")
+        extraction.flags.append({"code": "tool_error", "message": f"ExifTool could not read the file ({exc})"})
         return {}
     extraction.tools["ExifTool"] = version
     for key in ("ExifTool:Error", "ExifTool:Warning"):
@@ -105,7 +106,7 @@ def _image(path: Path, name: str, summary: dict[str, Any], extraction: Extractio
                 "metadata read with ExifTool; preserved as received",
             }
         )
-    if tags is not None:
+    if tags:  # read (a failed or timed-out read is flagged, not taken for absent metadata)
         for key, tag in (("width", "File:ImageWidth"), ("height", "File:ImageHeight")):
             if summary.get(key) is None and isinstance(tags.get(tag), int):
                 summary[key] = tags[tag]
