@@ -319,3 +319,18 @@ def test_a_killed_ingest_leaves_no_exiftool_running(archive: Path, tmp_path: Pat
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its process group
     assert left, "exiftool outlived a killed ingest"
 
+
+
+def test_an_exiftool_failure_is_flagged_and_not_taken_for_absent_metadata(tmp_path: Path) -> None:
+    from custody.metadata import compute_flags, extract
+    from custody.timeutil import utc_now
+
+    # A line break in a path would let it smuggle options into ExifTool's argument stream: refused.
+    odd = make_picture(tmp_path / "two\nlines.jpg")
+    extraction = extract(odd, "image/jpeg", "evidence.jpg")
+    assert extraction.flags == [{"code": "tool_error", "message": "ExifTool could not read the file (the path holds "
+                                 "a line break; ExifTool's argument protocol cannot carry it)"}]
+    flags = compute_flags(extraction.metadata, extraction.warnings, ingested_at=utc_now(), collected_at=None,
+                          fs_mtime=None, name="evidence.jpg", media_type="image/jpeg", extracted=extraction.flags)
+    assert "metadata_absent" not in {f["code"] for f in flags}
+    assert extraction.warnings[0].startswith("evidence.jpg: ExifTool could not read the file")

@@ -23,11 +23,11 @@ import shutil
 import subprocess
 import threading
 import time
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 TIMEOUT_S = 60.0
+_VERSION_TIMEOUT_S = 30.0
 # Tags with their group (family 1: IFD0, ExifIFD, GPS, XMP-photoshop, Keys, Track1 ...), values
 # unconverted (-n), duplicates kept (-a), large files read whole, and binary blobs left out.
 _READ_ARGS = ("-json", "-G1", "-n", "-a", "-api", "LargeFileSupport=1", "-charset", "filename=utf8")
@@ -52,13 +52,20 @@ def exiftool_version() -> str | None:
     return None if exe is None else _version(exe)
 
 
-@cache
+_VERSIONS: dict[str, str] = {}
+
+
 def _version(exe: str) -> str | None:
-    try:
-        out = subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out or None
+    # Only an answer is remembered: a failed probe is tried again for the next file.
+    if exe not in _VERSIONS:
+        try:
+            out = subprocess.run([exe, "-ver"], capture_output=True, text=True, timeout=_VERSION_TIMEOUT_S).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if not out.strip():
+            return None
+        _VERSIONS[exe] = out.strip()
+    return _VERSIONS[exe]
 
 
 class _Process:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 FFPROBE_TIMEOUT_S = 60.0
+_VERSION_TIMEOUT_S = 30.0
 
 
 @cache
 def _version(exe: str) -> str:
     try:
-        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=FFPROBE_TIMEOUT_S).stdout
+        out = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=_VERSION_TIMEOUT_S).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.split()[2] if out.startswith("ffprobe version") else "unknown"
