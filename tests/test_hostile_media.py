@@ -79,12 +79,12 @@ def test_a_pixel_bomb_is_kept_flagged_and_the_batch_goes_on_in_bounded_memory(cl
     assert records["bomb.jpg"]["metadata"]["decode_check"] == "skipped"
     assert (records["bomb.jpg"]["metadata"]["width"], records["bomb.jpg"]["metadata"]["height"]) == (30000, 30000)
     assert records["big.jpg"]["metadata"]["width"] == 12000
-    assert records["good.jpg"]["flags"] == [{"code": "metadata_absent", "message": records["good.jpg"]["flags"][0]
-                                             ["message"]}]
+    assert _codes(records["good.jpg"]) == {"metadata_absent"}
 
 
 def test_a_tiny_8k_video_is_hashed_in_bounded_memory(cli: Cli, archive: Path, tmp_path: Path) -> None:
-    clip = make_8k_mp4(tmp_path / "8k.mp4", seconds=2.0)
+    # 25 frames: the thumbnail filter, fed them at full size, held 1.4 GB (5 GB for 100 frames).
+    clip = make_8k_mp4(tmp_path / "8k.mp4", seconds=1.0)
     assert clip.stat().st_size < 200_000
     good = make_picture(tmp_path / "good.jpg")
     code, peak_mb, err = run_cli_measured("--as", "alice", "ingest", clip, good, "--json", env=_env(archive))
