@@ -336,3 +336,20 @@ def test_a_name_that_is_not_utf8_is_recorded_losslessly_and_the_recursive_run_go
     assert base64.b64decode(odd["source_path_bytes_b64"]).endswith(b"/" + raw_name)
     assert "original_name_bytes_b64" not in records["good.jpg"]
     validate("item-record", odd)
+
+
+# --- records signed before ExifTool was the reader ------------------------------------------------
+
+
+def test_records_signed_with_the_earlier_metadata_shape_still_match_the_schema(cli: Cli, archive: Path,
+                                                                              tmp_path: Path) -> None:
+    record = _record(cli, make_picture(tmp_path / "p.jpg"))
+    earlier_photo = {"kind": "image", "format": "JPEG", "width": 640, "height": 480,
+                     "captured_at": "2026-02-28T14:03:11", "captured_at_zone": "unknown (local time of the device)",
+                     "gps": {"latitude": 47.8388, "longitude": 35.1396, "altitude": 98.5},
+                     "device": {"make": "Samsung", "model": "SM-A525F"}, "orientation": 1, "has_exif": True,
+                     "phash": "831c71447656cfd9", "tools": {"Pillow": "10.4.0"}}
+    earlier_video = {"kind": "video", "tool_missing": "ffprobe", "tools": {"ffprobe": "missing"}}
+    earlier_nofix = {"kind": "image", "gps": {"latitude": None, "longitude": None}, "has_exif": True}
+    for metadata in (earlier_photo, earlier_video, earlier_nofix):
+        validate("item-record", {**record, "metadata": metadata})

@@ -226,8 +226,9 @@ def _records_after(cli: Cli, path: Path) -> dict[str, dict]:
 # --- ExifTool's lifetime --------------------------------------------------------------------------
 
 
-def _exiftools_marked(marker: str) -> list[int]:
-    """Running exiftool processes started under this test's marker (zombies have no environment)."""
+def _exiftools_marked(marker: str, serving: bool = False) -> list[int]:
+    """Running exiftool processes started under this test's marker (zombies have no environment);
+    with ``serving``, only long-lived ``-stay_open`` ones (not a ``-ver`` probe)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -235,6 +236,8 @@ def _exiftools_marked(marker: str) -> list[int]:
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
             # The program itself (perl -w /usr/bin/exiftool ...), not a command that mentions it.
+            if serving and b"-stay_open" not in argv:
+                continue
             if any(os.path.basename(arg) == b"exiftool" for arg in argv[:3]) and marker.encode() in (
                 entry / "environ"
             ).read_bytes():
@@ -276,8 +279,8 @@ def test_one_exiftool_serves_an_ingest_and_none_is_left_after_it(cli: Cli, archi
         assert len(seen) == 1, f"{len(seen)} exiftool processes for one ingest"
 
 
-def _ingest_in_background(archive: Path, tmp_path: Path, marker: str) -> subprocess.Popen[str]:
-    photos = [str(make_picture(tmp_path / f"p{i:03d}.jpg", seed=i, size=(320, 240))) for i in range(150)]
+def _ingest_in_background(archive: Path, tmp_path: Path, marker: str, files: int = 150) -> subprocess.Popen[str]:
+    photos = [str(make_picture(tmp_path / f"p{i:03d}.jpg", seed=i, size=(320, 240))) for i in range(files)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", *photos],
         env={**os.environ, **_env(archive), marker: "1"},
@@ -292,6 +295,23 @@ def _ingest_in_background(archive: Path, tmp_path: Path, marker: str) -> subproc
         time.sleep(0.01)
     assert _exiftools_marked(marker), "exiftool never started"
     return proc
+
+
+def test_a_whole_ingest_in_a_forked_store_process_uses_one_exiftool(archive: Path, tmp_path: Path) -> None:
+    marker = f"CUSTODY_TEST_MARK_{uuid.uuid4().hex}"
+    proc = _ingest_in_background(archive, tmp_path, marker, files=40)
+    seen: set[int] = set()
+    try:
+        while proc.poll() is None:
+            seen.update(_exiftools_marked(marker, serving=True))
+            time.sleep(0.005)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    assert len(seen) == 1, f"{len(seen)} exiftool processes for one ingest of 40 files"
+    assert _gone(marker)
 
 
 def test_ctrl_c_leaves_no_exiftool_running(archive: Path, tmp_path: Path) -> None:
