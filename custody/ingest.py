@@ -126,7 +126,7 @@ def _open(source: Source) -> int:
         os.close(fd)
         raise InputError(
             f"{source.path}: is no longer a regular file (replaced by a pipe, device or socket after it was "
-            "checked); refused, nothing of this batch was recorded"
+            "checked); refused"
         )
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     return fd
