@@ -48,9 +48,9 @@ def _scrub(text: str, path: Path, name: str) -> str:
 
 
 def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, Any] | None:
-    version = exiftool.exiftool_version()
-    if exiftool.exiftool_path() is None or version is None:
+    if exiftool.exiftool_path() is None:
         return None
+    version = exiftool.exiftool_version() or "unknown"
     try:
         tags, messages = exiftool.read_tags(path)
     except exiftool.ExifToolTimeout as exc:
