@@ -66,6 +66,11 @@ def _human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _one_line(text: str) -> str:
+    # bag-info.txt is read line by line, and some readers end a line at any Unicode separator.
+    return " ".join(text.split())
+
+
 def _recipients(texts: Sequence[str]) -> list[Any]:
     import pyrage
 
@@ -250,10 +255,10 @@ def _write_zip(
         records = []
         for item in items:
             record = parse(item.record)
-            name = layout.payload_name(item.item_id, str(record["original_name"]))
+            name = layout.payload_path(item.item_id, str(record["original_name"]))
             with archive.store.open_read(item.sha256) as blob:
                 bag.add_payload(name, blob, item.sha256, item.blake3, item.item_id)
-            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id})
+            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id, "path": name})
         manifests = {alg: layout.manifest_text(list(d.items())) for alg, d in bag.payload.items()}
         item_list = [i.item_id for i in items]
         with acting.writing() as session:
@@ -292,14 +297,14 @@ def _write_zip(
         for alg, text in manifests.items():
             bag.add_tag(layout.MANIFESTS[alg], text.encode())
         info_lines = [
-            f"Source-Organization: {archive.config.organization or archive.config.origin}",
+            f"Source-Organization: {_one_line(archive.config.organization or archive.config.origin)}",
             f"Bagging-Date: {today:%Y-%m-%d}",
             f"External-Identifier: {bundle_id}",
             f"Payload-Oxum: {bag.octets}.{len(items)}",
             f"Bag-Size: {_human_size(bag.octets)}",
-            f"Custody-Exported-By: {acting.name} (key {acting.key_id})",
-            f"Custody-Purpose: {' '.join(purpose.split())}",
-            f"Custody-Origin: {archive.config.origin}",
+            f"Custody-Exported-By: {_one_line(acting.name)} (key {acting.key_id})",
+            f"Custody-Purpose: {_one_line(purpose)}",
+            f"Custody-Origin: {_one_line(archive.config.origin)}",
             f"Custody-Export-Event: {event.seq}",
         ]
         bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,9 @@ from ..roles import Permission
 from . import layout
 from .check import check_bundle, plain_zip
 from .safezip import SafeBundle, open_bundle
+
+PRIVATE_DIR = "tmp"
+"""Folder in the archive (mode 0700) where a bundle being imported is decrypted or copied."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +49,26 @@ class ImportResult:
         }
 
 
-def _bundle_id(path: Path, identity: Path | None) -> str:
-    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
-        return bundle.root
+@contextmanager
+def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[SafeBundle]:
+    """The bundle read once into a private (0700) temp folder in ``folder``: decrypted, or copied if plain.
+
+    Verification and import then use these bytes, whatever happens to ``path`` meanwhile.
+    """
+    folder.mkdir(mode=0o700, exist_ok=True)
+    with plain_zip(path, identity, folder) as zip_path:
+        if zip_path != path:
+            with open_bundle(zip_path) as bundle:
+                yield bundle
+            return
+        with tempfile.TemporaryDirectory(prefix="custody-import-", dir=folder) as tmp:
+            copy = Path(tmp) / "bundle.zip"
+            try:
+                shutil.copyfile(path, copy)
+            except OSError as exc:
+                raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+            with open_bundle(copy) as bundle:
+                yield bundle
 
 
 def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[str, Any]) -> None:
@@ -68,7 +92,12 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
     """Verify a bundle completely, then import it in one transaction; a second import is a no-op."""
     acting.unlock()
     acting.require(Permission.IMPORT)
-    bundle_id = _bundle_id(path, identity)
+    with private_bundle(path, identity, acting.archive.config.root / PRIVATE_DIR) as bundle:
+        return _import_opened(acting, path, bundle)
+
+
+def _import_opened(acting: Acting, path: Path, bundle: SafeBundle) -> ImportResult:
+    bundle_id = bundle.root
     with acting.archive.db.read() as session:
         previous = session.get(ImportRow, bundle_id)
         if previous is not None:
@@ -77,77 +106,75 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
                 for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
             }
             return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
-    report = check_bundle(path, identity)
+    report = check_bundle(bundle)
     if not report.ok:
         first = report.failures[0]
         raise BundleError(
             f"{path}: bundle {bundle_id} fails verification ({len(report.failures)} failed checks, first: "
             f"{first.check} {first.subject}: {first.detail}); nothing was imported. Run 'custody verify-bundle'"
         )
-    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
-        signed = json.loads(bundle.read_text(layout.ITEMS))
-        events = [json.loads(line) for line in bundle.read_text(layout.EVENTS).splitlines()]
-        vkey = bundle.read_text(layout.VKEY).strip()
-        checkpoint_text = bundle.read_text(layout.CHECKPOINT)
-        checkpoint = note.open_checkpoint(checkpoint_text, vkey)
-        seal = bundle.read(layout.SEAL_SIG)
-        key_files = {
-            n[len(layout.KEYS_DIR) :].removesuffix(".pem"): bundle.read_text(n)
-            for n in bundle.files
-            if n.startswith(layout.KEYS_DIR)
-        }
+    signed = json.loads(bundle.read_text(layout.ITEMS))
+    events = layout.parse_jsonl(bundle.read_text(layout.EVENTS), layout.EVENTS)
+    vkey = bundle.read_text(layout.VKEY).strip()
+    checkpoint_text = bundle.read_text(layout.CHECKPOINT)
+    checkpoint = note.open_checkpoint(checkpoint_text, vkey)
+    seal = bundle.read(layout.SEAL_SIG)
+    key_files = {
+        n[len(layout.KEYS_DIR) :].removesuffix(".pem"): bundle.read_text(n)
+        for n in bundle.files
+        if n.startswith(layout.KEYS_DIR)
+    }
+    for entry in signed:
+        _store_payload(acting, bundle, layout.entry_path(entry), entry["record"])
+    export = next(e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bundle_id)
+    mapping: dict[str, str] = {}
+    with acting.writing() as session:
+        if session.get(ImportRow, bundle_id) is not None:
+            raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
+        for entry in signed:
+            mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry)
+        receipt = acting.append(
+            session,
+            "import",
+            {
+                "bundle_id": bundle_id,
+                "origin": checkpoint.origin,
+                "vkey": vkey,
+                "seal": b64(seal),
+                "seal_sha256": hashlib.sha256(seal).hexdigest(),
+                "exported_by": export["actor"],
+                "export_seq": export["seq"],
+                "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
+                "items": mapping,
+            },
+        )
+        session.add(
+            ImportRow(
+                bundle_id=bundle_id,
+                origin=checkpoint.origin,
+                vkey=vkey,
+                seal=b64(seal),
+                checkpoint=checkpoint_text,
+                receipt_seq=receipt.seq,
+            )
+        )
+        session.flush()
         for entry in signed:
             record = entry["record"]
-            _store_payload(acting, bundle, layout.payload_name(record["item_id"], record["original_name"]), record)
-        export = next(e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bundle_id)
-        mapping: dict[str, str] = {}
-        with acting.writing() as session:
-            if session.get(ImportRow, bundle_id) is not None:
-                raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
-            for entry in signed:
-                mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry)
-            receipt = acting.append(
-                session,
-                "import",
-                {
-                    "bundle_id": bundle_id,
-                    "origin": checkpoint.origin,
-                    "vkey": vkey,
-                    "seal": b64(seal),
-                    "seal_sha256": hashlib.sha256(seal).hexdigest(),
-                    "exported_by": export["actor"],
-                    "export_seq": export["seq"],
-                    "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
-                    "items": mapping,
-                },
-            )
             session.add(
-                ImportRow(
+                ImportedRecord(
                     bundle_id=bundle_id,
-                    origin=checkpoint.origin,
-                    vkey=vkey,
-                    seal=b64(seal),
-                    checkpoint=checkpoint_text,
-                    receipt_seq=receipt.seq,
+                    original_item_id=record["item_id"],
+                    local_item_id=mapping[record["item_id"]],
+                    record=canonical_text(record),
+                    signature=entry["signature"],
+                    signer_key_id=entry["signer"],
                 )
             )
-            session.flush()
-            for entry in signed:
-                record = entry["record"]
-                session.add(
-                    ImportedRecord(
-                        bundle_id=bundle_id,
-                        original_item_id=record["item_id"],
-                        local_item_id=mapping[record["item_id"]],
-                        record=canonical_text(record),
-                        signature=entry["signature"],
-                        signer_key_id=entry["signer"],
-                    )
-                )
-            for event in events:
-                session.add(ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)))
-            for kid, pem in sorted(key_files.items()):
-                session.add(ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem))
+        for event in events:
+            session.add(ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)))
+        for kid, pem in sorted(key_files.items()):
+            session.add(ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem))
     return ImportResult(bundle_id, False, mapping, receipt.seq)
 
 
@@ -156,7 +183,7 @@ def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, An
     record = entry["record"]
     acquisition = {
         "original_name": record["original_name"],
-        "source_path": f"bundle:{bundle_id}/{layout.payload_name(record['item_id'], record['original_name'])}",
+        "source_path": f"bundle:{bundle_id}/{layout.entry_path(entry)}",
         "fs_times": {},
         "provenance": record.get("provenance") or {},
     }
