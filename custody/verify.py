@@ -24,6 +24,7 @@ from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
 from .items import get_item
 from .log import checkpoints, merkle, note, tree
+from .log.event_items import check_event_items
 from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
 from .rehash import EarlyRehash
@@ -508,6 +509,7 @@ def verify_archive(
             _check_actors(session, state, report)
             if item_ids is None:
                 _check_tree(session, state, report)
+                check_event_items(session, report)
                 _check_checkpoints(session, state, report)
                 _check_timestamps(session, archive, tsa_ca, report)
             for label, text in against:

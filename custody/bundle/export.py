@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import blake3
+from sqlalchemy import select
 
 from .. import keys
 from ..archive import Acting
 from ..canonical import parse
-from ..db.models import Actor, Event, Item, ItemCase
+from ..db.models import Actor, Event, EventItem, Item, ItemCase
 from ..errors import InputError, IntegrityError, TimestampError
 from ..hashing import CHUNK_SIZE
 from ..items import get_item
@@ -140,8 +141,9 @@ class _Bag:
 
 
 def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
-    """The items' events, the export itself, and the registration of every key that signed any of them."""
-    rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
+    """Every event naming the items (earlier disclosures too), the export, and the registration of their signers."""
+    naming = select(EventItem.seq).where(EventItem.item_id.in_(item_ids))
+    rows = session.query(Event).where(Event.seq.in_(naming)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
     keys_needed = signers | {e.actor for e in events.values()}
