@@ -16,7 +16,7 @@ from typing import IO, Any
 import blake3
 from sqlalchemy import select
 
-from .. import keys
+from .. import deliveries, keys
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, EventItem, Item, ItemCase
@@ -180,30 +180,45 @@ def export_bundle(
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     encrypted = bool(age_recipients)
     state: dict[str, Any] = {}
-    try:
-        with open(tmp, "xb") as sink:
-            if encrypted:
-                _write_encrypted(
-                    sink,
-                    age_recipients,
-                    lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state),
-                )
-            else:
-                _write_zip(acting, sink, bundle_id, items, purpose, recipients, state)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, out)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if "export_seq" in state:
-            # The export was logged before the bundle was complete; record that it did not finish.
-            with acting.writing() as session:
-                acting.append(
-                    session,
-                    "export.failed",
-                    {"bundle_id": bundle_id, "export_seq": state["export_seq"], "reason": str(exc)[:500]},
-                )
-        raise
+    item_list = [i.item_id for i in items]
+    deliveries.sweep(acting)
+    # Journalled: if this process dies, the next get or export removes the partial file and, once
+    # the export event is logged, records export.failed.
+    with deliveries.delivering(acting, "export", tmp, out, bundle_id=bundle_id, items=item_list):
+        try:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as sink:
+                if encrypted:
+                    _write_encrypted(
+                        sink,
+                        age_recipients,
+                        lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state),
+                    )
+                else:
+                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(tmp, out)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            logged, _failed = deliveries.export_event(acting, bundle_id)
+            if logged is not None:
+                # The export was logged before the bundle was complete; record that it did not finish.
+                with acting.writing() as session:
+                    acting.append(
+                        session,
+                        "export.failed",
+                        {
+                            "bundle_id": bundle_id,
+                            "export_seq": logged,
+                            "items": item_list,
+                            "reason": str(exc)[:500],
+                        },
+                    )
+            if isinstance(exc, OSError):
+                raise InputError(
+                    f"{out}: cannot write the bundle ({exc.strerror or exc}); nothing was delivered"
+                ) from None
+            raise
     stamped = state.get("seal_timestamp")
     return ExportResult(
         bundle_id,
