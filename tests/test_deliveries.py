@@ -206,3 +206,37 @@ def test_an_export_that_fails_after_its_event_logs_export_failed_at_once(
     assert len(_events(stocked, "export.failed")) == 1 and _parts(tmp_path) == []
     cli.ok("export", "EV-000001", "--out", tmp_path / "c.zip", "--purpose", "court", actor="bob")
     assert len(_events(stocked, "export.failed")) == 1 and list((stocked / JOURNAL_DIR).iterdir()) == []
+
+
+def test_get_on_postgresql_delivers_nothing_while_the_append_lock_is_held(
+    cli: Cli, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evidence: Path
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    from custody.db.engine import _PG_APPEND_LOCK
+    from tests.conftest import make_archive
+
+    archive = make_archive(cli, tmp_path / "archive", monkeypatch, pg_url)
+    cli.ok("ingest", evidence / "strike.bin")
+    target = tmp_path / "copy.bin"
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_APPEND_LOCK})
+            proc = _custody(archive, "alice", "get", "EV-000001", "--out", target, "--purpose", "review")
+            try:
+                size = (evidence / "strike.bin").stat().st_size
+                _wait_for(lambda: any(p.stat().st_size == size for p in _parts(tmp_path)), "the copy", proc)
+                time.sleep(1.0)
+                assert not target.exists() and proc.poll() is None
+                holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_APPEND_LOCK})
+                holder.commit()
+                _stdout, err = proc.communicate(timeout=60)
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        engine.dispose()
+    assert proc.returncode == 0, err
+    assert target.read_bytes() == (evidence / "strike.bin").read_bytes()
+    assert [e["action"] for e in cli.ok("log", "EV-000001", "--json").json()] == ["ingest", "access"]

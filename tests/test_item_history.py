@@ -138,3 +138,41 @@ def test_upgrading_an_older_archive_fills_the_links_from_its_log(cli: Cli, discl
         "access",
     ]
     cli.ok("verify", "--all")
+
+
+def test_show_in_human_form_lists_the_disclosures(cli: Cli, disclosed: Path) -> None:
+    shown = cli.ok("show", "EV-000002").out
+    assert "Custody history" in shown and "export" in shown and "to the OTP" in shown and "verify" in shown
+
+
+def test_item_history_on_each_database(cli: Cli, any_db_archive: Path, evidence: Path, tmp_path: Path) -> None:
+    cli.ok("ingest", "-r", evidence)
+    cli.ok("export", "EV-000001", "EV-000003", "--out", tmp_path / "b.zip", "--purpose", "court")
+    cli.ok("verify", "EV-000003")
+    assert _actions(cli.ok("log", "EV-000003", "--json").json()) == ["ingest", "export", "verify"]
+    checks = cli.ok("verify", "--all", "--json").json()["checks"]
+    assert [c["ok"] for c in checks if c["check"] == "event-items"] == [True]
+
+
+def test_a_link_deleted_on_postgresql_with_the_triggers_bypassed_is_a_named_failure(
+    cli: Cli, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evidence: Path
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import make_archive
+
+    make_archive(cli, tmp_path / "archive", monkeypatch, pg_url)
+    cli.ok("ingest", "-r", evidence)
+    cli.ok("export", "EV-000001", "EV-000002", "--out", tmp_path / "b.zip", "--purpose", "court")
+    engine = create_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET session_replication_role = replica"))
+            seq = conn.execute(text("select seq from events where action = 'export'")).scalar_one()
+            conn.execute(text("delete from event_items where seq = :s and item_id = 'EV-000002'"), {"s": seq})
+    finally:
+        engine.dispose()
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    failed = {(c["check"], c["subject"]) for c in result.json()["checks"] if not c["ok"]}
+    assert ("event-items", f"event_items seq {seq} item EV-000002") in failed
