@@ -1,11 +1,11 @@
-"""Deliveries in progress (``get``, ``export``): a journal in the archive folder, swept by the next one.
+"""Deliveries in progress (``get``, ``export``, ``import``): a journal in the archive folder, swept by the next one.
 
 While a command writes evidence to a temp file outside the store, it keeps a journal entry
 (``pending/<kind>-<pid>-<token>.json``: the temp path, the final path, the bundle id) locked
-with ``flock``. A process killed half-way leaves its entry unlocked; the next ``get`` or
-``export`` removes the temp file it names and, for an export whose event was logged but whose
-bundle never arrived, logs ``export.failed``. A lock, not a pid, tells live from dead: pids are
-reused.
+with ``flock``. A process killed half-way leaves its entry unlocked; the next ``get``, ``export``
+or ``import`` removes the temp file or folder it names and, for an export whose event was logged
+but whose bundle never arrived, logs ``export.failed``. A lock, not a pid, tells live from dead:
+pids are reused.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,7 +102,11 @@ def export_event(acting: Acting, bundle_id: str) -> tuple[int | None, bool]:
 
 def _settle(acting: Acting, record: dict[str, Any], may_log: bool) -> bool:
     """Remove a dead delivery's temp file; log ``export.failed`` when due. True when the entry is done."""
-    Path(str(record.get("temp"))).unlink(missing_ok=True)
+    temp = Path(str(record.get("temp")))
+    if temp.is_dir() and not temp.is_symlink():
+        shutil.rmtree(temp, ignore_errors=True)  # an import's private copy
+    else:
+        temp.unlink(missing_ok=True)
     if record.get("kind") != "export" or Path(str(record.get("out"))).exists():
         return True
     bundle_id = str(record.get("bundle_id"))

@@ -240,3 +240,29 @@ def test_get_on_postgresql_delivers_nothing_while_the_append_lock_is_held(
     assert proc.returncode == 0, err
     assert target.read_bytes() == (evidence / "strike.bin").read_bytes()
     assert [e["action"] for e in cli.ok("log", "EV-000001", "--json").json()] == ["ingest", "access"]
+
+
+def test_a_killed_import_leaves_a_private_copy_that_the_next_run_removes(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    from custody.bundle.receive import PRIVATE_DIR
+
+    bundle = tmp_path / "b.zip"
+    cli.ok("export", "EV-000002", "--out", bundle, "--purpose", "partner", actor="bob")
+    receiver = tmp_path / "receiver"
+    cli.ok("init", receiver, "--admin", "carol", new_passphrase=PASSPHRASES["carol"])
+    private = receiver / PRIVATE_DIR
+    with _write_lock_held(receiver):
+        proc = _custody(receiver, "carol", "import", bundle)
+        try:
+            copies = lambda: list(private.glob("*/*/bundle.zip"))  # noqa: E731
+            _wait_for(lambda: bool(copies()) and copies()[0].stat().st_size == bundle.stat().st_size, "copy", proc)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert copies(), "the killed import left no private copy (nothing to clean up)"
+    cli.ok("--archive", receiver, "import", bundle, actor="carol")
+    assert list(private.iterdir()) == [] and list((receiver / JOURNAL_DIR).iterdir()) == []
+    cli.ok("--archive", receiver, "verify", "--all", actor="carol")

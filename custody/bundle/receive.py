@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .. import deliveries
 from ..archive import Acting
 from ..canonical import canonical_text
 from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow
@@ -92,7 +93,15 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
     """Verify a bundle completely, then import it in one transaction; a second import is a no-op."""
     acting.unlock()
     acting.require(Permission.IMPORT)
-    with private_bundle(path, identity, acting.archive.config.root / PRIVATE_DIR) as bundle:
+    folder = acting.archive.config.root / PRIVATE_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    deliveries.sweep(acting)
+    # Journalled like a delivery: a killed import's decrypted copy is removed by the next run.
+    with (
+        tempfile.TemporaryDirectory(prefix="custody-import-", dir=folder) as work,
+        deliveries.delivering(acting, "import", Path(work), Path(work), bundle=str(path)),
+        private_bundle(path, identity, Path(work)) as bundle,
+    ):
         return _import_opened(acting, path, bundle)
 
 
