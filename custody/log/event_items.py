@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from ..canonical import parse
@@ -23,9 +23,25 @@ if TYPE_CHECKING:
 _SHOWN = 100  # named failures listed one by one; more are counted
 
 
+_PENDING = "custody_pending_links"
+
+
 def link(session: Session, seq: int, item_ids: Iterable[str]) -> None:
-    """Add the rows of event ``seq`` (inside the transaction that appends it)."""
-    session.add_all(EventItem(seq=seq, item_id=item_id) for item_id in item_ids)
+    """Add the rows of event ``seq`` (inside the transaction that appends it).
+
+    They are written with the event when the session flushes, in one multi-row insert: plain
+    rows cost an append much less than ORM objects.
+    """
+    session.info.setdefault(_PENDING, []).extend({"seq": seq, "item_id": item_id} for item_id in item_ids)
+
+
+@event.listens_for(Session, "after_flush")
+def _write_links(session: Session, _context: object) -> None:
+    # The event rows of these links were just flushed; any query of the session flushes first,
+    # so the links are visible wherever their events are.
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.connection().execute(insert(EventItem), pending)
 
 
 def _implied(session: Session) -> Iterator[tuple[int, set[str]]]:
