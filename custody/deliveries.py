@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -29,6 +30,15 @@ from .roles import Permission, allows
 from .timeutil import iso, utc_now
 
 JOURNAL_DIR = "pending"
+PRIVATE_DIR = "tmp"
+"""Folder in the archive (mode 0700) where a bundle being imported is decrypted or copied."""
+IMPORT_PREFIX = "custody-import-"
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.part", re.DOTALL)
+
+
+def temp_beside(out: Path) -> Path:
+    """The private temp file a delivery to ``out`` writes first: ``.<name>.<8 hex>.part`` beside it."""
+    return out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
 
 
 def _folder(archive: Archive) -> Path:
@@ -100,14 +110,21 @@ def export_event(acting: Acting, bundle_id: str) -> tuple[int | None, bool]:
     return seq, failed
 
 
+def _is_temp_of(temp: Path, out: Path) -> bool:
+    return temp.parent == out.parent and temp.name.startswith(f".{out.name}.") and bool(_TEMP_NAME.fullmatch(temp.name))
+
+
 def _settle(acting: Acting, record: dict[str, Any], may_log: bool) -> bool:
     """Remove a dead delivery's temp file; log ``export.failed`` when due. True when the entry is done."""
-    temp = Path(str(record.get("temp")))
-    if temp.is_dir() and not temp.is_symlink():
-        shutil.rmtree(temp, ignore_errors=True)  # an import's private copy
-    else:
+    temp, out = Path(str(record.get("temp"))), Path(str(record.get("out")))
+    # Only what a delivery itself creates is removed, whatever an entry says.
+    importing = record.get("kind") == "import"
+    private = acting.archive.config.root / PRIVATE_DIR
+    if importing and temp.parent == private and temp.name.startswith(IMPORT_PREFIX):
+        shutil.rmtree(temp, ignore_errors=True)
+    elif not importing and _is_temp_of(temp, out) and not temp.is_dir():
         temp.unlink(missing_ok=True)
-    if record.get("kind") != "export" or Path(str(record.get("out"))).exists():
+    if record.get("kind") != "export" or out.exists():
         return True
     bundle_id = str(record.get("bundle_id"))
     seq, failed = export_event(acting, bundle_id)

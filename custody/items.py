@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,7 +118,7 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
     target = out / parse_name(archive, item_id) if out.is_dir() else out
     if target.exists() or target.is_symlink():
         raise InputError(f"{target}: already exists; choose another --out path (nothing is overwritten)")
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    tmp = deliveries.temp_beside(target)
     deliveries.sweep(acting)
     with deliveries.delivering(acting, "get", tmp, target, item=item_id):
         try:

@@ -13,6 +13,7 @@ import bagit
 import pyrage
 import pytest
 
+from custody.deliveries import PRIVATE_DIR
 from tests.bundles import members, retag, rewrite, root
 from tests.conftest import PASSPHRASES, Cli, make_archive
 from tests.peak_memory import run_cli_measured
@@ -405,7 +406,7 @@ def test_a_bundle_swapped_on_disk_during_import_imports_only_what_was_verified(
     cli.ok("--archive", receiver, "get", item, "--out", got, "--purpose", "check", actor="carol")
     assert got.read_bytes() == (source.parent / "copy.bin").read_bytes()
     cli.ok("--archive", receiver, "verify", "--all", actor="carol")
-    assert not any((receiver / receive.PRIVATE_DIR).iterdir()), "the private copy was left behind"
+    assert not any((receiver / PRIVATE_DIR).iterdir()), "the private copy was left behind"
 
 
 def test_the_forged_bundle_of_the_swap_test_is_refused_on_its_own(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from custody.config import read_config, write_config
-from custody.deliveries import JOURNAL_DIR
+from custody.deliveries import JOURNAL_DIR, PRIVATE_DIR
 from tests.conftest import PASSPHRASES, Cli
 
 ROOT = Path(__file__).parents[1]
@@ -245,7 +246,6 @@ def test_get_on_postgresql_delivers_nothing_while_the_append_lock_is_held(
 def test_a_killed_import_leaves_a_private_copy_that_the_next_run_removes(
     cli: Cli, stocked: Path, tmp_path: Path
 ) -> None:
-    from custody.bundle.receive import PRIVATE_DIR
 
     bundle = tmp_path / "b.zip"
     cli.ok("export", "EV-000002", "--out", bundle, "--purpose", "partner", actor="bob")
@@ -266,3 +266,19 @@ def test_a_killed_import_leaves_a_private_copy_that_the_next_run_removes(
     cli.ok("--archive", receiver, "import", bundle, actor="carol")
     assert list(private.iterdir()) == [] and list((receiver / JOURNAL_DIR).iterdir()) == []
     cli.ok("--archive", receiver, "verify", "--all", actor="carol")
+
+
+@pytest.mark.parametrize("kind", ["get", "export", "import"])
+def test_a_journal_entry_naming_another_file_removes_nothing(
+    cli: Cli, stocked: Path, tmp_path: Path, kind: str
+) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "statement.txt").write_text("keep me")
+    (stocked / JOURNAL_DIR).mkdir(exist_ok=True)
+    entry = {"kind": kind, "pid": 1, "temp": str(precious / "statement.txt"), "out": str(precious / "x.zip")}
+    for name, temp in (("a", precious / "statement.txt"), ("b", precious)):
+        (stocked / JOURNAL_DIR / f"{kind}-1-{name}.json").write_text(json.dumps({**entry, "temp": str(temp)}))
+    cli.ok("get", "EV-000001", "--out", tmp_path / "copy.txt", "--purpose", "review", actor="bob")
+    assert (precious / "statement.txt").read_text() == "keep me"
+    assert list((stocked / JOURNAL_DIR).iterdir()) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -177,7 +176,7 @@ def export_bundle(
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
     bundle_id = layout.new_bundle_id()
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    tmp = deliveries.temp_beside(out)
     encrypted = bool(age_recipients)
     state: dict[str, Any] = {}
     item_list = [i.item_id for i in items]

@@ -28,9 +28,6 @@ from . import layout
 from .check import check_bundle, plain_zip
 from .safezip import SafeBundle, open_bundle
 
-PRIVATE_DIR = "tmp"
-"""Folder in the archive (mode 0700) where a bundle being imported is decrypted or copied."""
-
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -93,12 +90,12 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
     """Verify a bundle completely, then import it in one transaction; a second import is a no-op."""
     acting.unlock()
     acting.require(Permission.IMPORT)
-    folder = acting.archive.config.root / PRIVATE_DIR
+    folder = acting.archive.config.root / deliveries.PRIVATE_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
     deliveries.sweep(acting)
     # Journalled like a delivery: a killed import's decrypted copy is removed by the next run.
     with (
-        tempfile.TemporaryDirectory(prefix="custody-import-", dir=folder) as work,
+        tempfile.TemporaryDirectory(prefix=deliveries.IMPORT_PREFIX, dir=folder) as work,
         deliveries.delivering(acting, "import", Path(work), Path(work), bundle=str(path)),
         private_bundle(path, identity, Path(work)) as bundle,
     ):
