@@ -134,22 +134,21 @@ def black_hole() -> Iterator[str]:
 def _killed_after_its_event(archive: Path, black_hole: str, out: Path) -> int:
     """Run ``custody export`` in its own process and SIGKILL it once its export event is committed.
 
-    The archive's TSA is made to hang, so the process waits (for the checkpoint's token) right
-    after the commit, with the bundle half-written; returns the export event's seq.
+    The archive's TSA is made to hang, so the process waits (for the checkpoint's or the seal's
+    token) after the commit, with the bundle half-written; returns the export event's seq.
     """
     plain = read_config(archive)
     write_config(dataclasses.replace(plain, tsa={"url": black_hole, "timeout": 120}))
     proc = _custody(archive, "bob", "export", "EV-000001", "EV-000002", "--out", out, "--purpose", "court")
     try:
         _wait_for(lambda: bool(_events(archive, "export")), "the export event was committed", proc)
-        time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         write_config(plain)
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == -signal.SIGKILL and not out.exists(), "the export finished before it was killed"
     ((seq, _payload),) = _events(archive, "export")
     return seq
 
