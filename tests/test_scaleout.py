@@ -275,7 +275,7 @@ def test_upgrade_sqlite_archive_keeps_evidence_and_verifies(cli: Cli, tmp_path: 
     assert cli.ok("--archive", root, "list", "--case", "OLD", "--json").json()[0]["original_name"] == "old-evidence.txt"
     assert cli.ok("--archive", root, "log", "--json").json()[-2]["action"] == "archive.upgrade"
     # The upgrade filled the item links from the log: the old ingest is in the item's history.
-    assert [e["action"] for e in cli.ok("--archive", root, "log", "EV-000001", "--json").json()][0] == "ingest"
+    assert cli.ok("--archive", root, "log", "EV-000001", "--json").json()[0]["action"] == "ingest"
 
 
 def test_upgrade_postgresql_archive_keeps_evidence_and_verifies(cli: Cli, tmp_path: Path, pg_url: str) -> None:
