@@ -141,6 +141,8 @@ def test_a_bundle_of_hostile_names_is_imported_and_the_receiver_verifies(
         ("aux.txt", "_aux.txt"),
         ("COM\u00b9", "_COM\u00b9"),
         ("name.", "name"),
+        ("\u200cname.\u200d", "name"),
+        ("\u06a9\u200c\u0647\u0627", "\u06a9\u200c\u0647\u0627"),  # Persian needs its zero-width non-joiner
         (".hidden", "_hidden"),
         ("..", ""),
         ("\x00\x01", "__"),

@@ -91,7 +91,8 @@ def safe_name(original_name: str) -> str:
     replaced by '_'. Names longer than MAX_NAME_BYTES are shortened, keeping the extension.
     """
     name = unicodedata.normalize("NFC", original_name)
-    name = "".join(c if _kept(c) else "_" for c in name).lstrip(" ").rstrip(" .")
+    # Blank at either end (a joiner joins nothing there), or a final dot, would not survive.
+    name = "".join(c if _kept(c) else "_" for c in name).lstrip(" \u200c\u200d").rstrip(" .\u200c\u200d")
     if name.startswith("."):
         name = "_" + name[1:]
     if len(name.encode()) > MAX_NAME_BYTES:
