@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..log.item_names import named_items
 from ..metadata import describe_content_credentials
 
 _STYLE = """
@@ -34,6 +35,13 @@ def _describe(event: dict[str, Any], names: dict[str, str]) -> str:
         return f"Acquired again as {acq.get('original_name')} from {acq.get('source_path')}"
     if action == "export":
         return f"Exported in bundle {payload.get('bundle_id')}; purpose: {payload.get('purpose')}"
+    if action == "export.failed":
+        return f"Export in bundle {payload.get('bundle_id')} did not complete; nothing was delivered"
+    if action == "verify":
+        outcome = "passed" if payload.get("ok") else "found failures"
+        return f"Verified (scope: {payload.get('scope')}): {outcome}"
+    if action == "import":
+        return f"Imported from bundle {payload.get('bundle_id')} of {payload.get('origin')}"
     if action == "ingest":
         return "Ingested: hashed, signed and stored"
     if action == "actor.add":
@@ -96,7 +104,7 @@ def report_html(
         )
         superseded = {e["payload"].get("supersedes") for e in events if e["action"] == "annotate"}
         for event in events:
-            mine = event["item"] == item or item in (event["payload"].get("items") or [])
+            mine = item in named_items(str(event["action"]), event["item"], event["payload"])
             if not mine:
                 continue
             css = " class='superseded'" if event["seq"] in superseded else ""

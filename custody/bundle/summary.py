@@ -58,5 +58,5 @@ def describe(summary: dict[str, Any]) -> list[str]:
         f"{summary.get('items')} items, {summary.get('events')} events; "
         f"checkpoint tree size {cp.get('size', '?')}, root {cp.get('root', '?')}",
         "Trust anchors used: " + ("; ".join(used) if used else "none: the archive's identity was NOT checked"),
-        "TSA root: " + (anchors.get("tsa_root") or "not given: timestamp certificate chains were not checked against a root of your choice"),
+        "TSA root: " + (anchors.get("tsa_root") or "not given: TSA chains not checked against a chosen root"),
     ]
