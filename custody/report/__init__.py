@@ -40,6 +40,14 @@ def names_and_roles(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str]
     return names, roles
 
 
+def known_names(archive: Archive) -> dict[str, str]:
+    """Key id -> name of every actor registered in the archive."""
+    from ..db.models import Actor
+
+    with archive.db.read() as session:
+        return {row.key_id: row.name for row in session.query(Actor)}
+
+
 def pictures(archive: Archive, records: Sequence[Mapping[str, Any]]) -> dict[str, Picture]:
     """Thumbnails and keyframe strips of the items that have one, derived from their stored bytes."""
     from .media import picture_for
@@ -94,6 +102,8 @@ def bundle_files(
     archive = acting.archive
     cfg = archive.config
     names, roles = names_and_roles(events)
+    # A registrar whose own registration the bundle does not carry is still named, from the archive's roster.
+    names = {**known_names(archive), **names}
     payload = export_event["payload"]
     trusted = checkpoint_gen_time(checkpoint_tsr)
     cover = Cover(

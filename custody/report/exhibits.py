@@ -79,8 +79,9 @@ def assign(item_ids: Sequence[str], prefix: str | None, csv_path: Path | None) -
         elif prefix is not None:
             result[item] = _check(f"{prefix}{position:03d}", "--exhibit-prefix")
     seen: dict[str, str] = {}
+    where = f"{csv_path}: " if csv_path is not None else ""
     for item, number in result.items():
         if number in seen:
-            raise InputError(f"exhibit number {number} would be given to both {seen[number]} and {item}")
+            raise InputError(f"{where}exhibit number {number} would be given to both {seen[number]} and {item}")
         seen[number] = item
     return result
