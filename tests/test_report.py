@@ -346,6 +346,19 @@ def test_hostile_names_and_metadata_are_escaped_and_fetch_nothing(cli: Cli, team
     assert "EV-000001" in _pdftotext(pdf)
 
 
+def test_rendering_a_pdf_leaves_truncated_photos_detectable_in_the_same_process(
+    cli: Cli, small: Path, tmp_path: Path
+) -> None:
+    from tests.media import make_picture
+
+    cli.ok("report", "EV-000001", "--out", tmp_path / "r.pdf", "--purpose", "review")
+    whole = make_picture(tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    record = cli.ok("ingest", tmp_path / "cut.jpg", "--json", actor="bob").json()[0]
+    shown = cli.ok("show", record["item_id"], "--json").json()["record"]
+    assert "corrupt" in [f["code"] for f in shown["flags"]]
+
+
 # On demand: custody report / custody case-uco, logged
 
 

@@ -39,10 +39,23 @@ def html(data: ReportData, paper: str = "a4", picture_src: Mapping[str, str] | N
     return env.get_template("report.html.j2").render(css=css, **context(data, paper, picture_src))
 
 
+def _weasyprint() -> Any:
+    """WeasyPrint, imported without its global Pillow setting: it turns on LOAD_TRUNCATED_IMAGES for the whole
+    process at import, which would make ingest in the same process take a truncated photo for a whole one."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        import weasyprint
+        from weasyprint.urls import URLFetcher, URLFetcherResponse
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return weasyprint, URLFetcher, URLFetcherResponse
+
+
 def pdf(data: ReportData, paper: str = "a4") -> bytes:
     """The same report as PDF (A4 or Letter). Nothing outside ``data`` is fetched: no network, no files."""
-    import weasyprint
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
+    weasyprint, URLFetcher, URLFetcherResponse = _weasyprint()
 
     pictures = {f"picture:{item}": p.data for item, p in data.pictures.items()}
 
