@@ -6,6 +6,7 @@ Nothing here prints; every function returns text and never a Python repr of a di
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -158,7 +159,7 @@ def duration(seconds: float | None) -> str:
         return ""
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min {rest:02d} s" if hours else f"{minutes} min {rest:02d} s"
 
@@ -320,3 +321,20 @@ def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
 def action(name: str) -> str:
     """The plain-words name of an action."""
     return ACTION_WORDS.get(name, name)
+
+
+_KEY_ID = re.compile(r"\b[0-9a-f]{64}\b")
+_ISO_TIME = re.compile(r"\b(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def readable(message: str, names: Mapping[str, str]) -> str:
+    """A library message for people: registered key ids followed by their names, ISO times in seconds."""
+
+    def key(match: re.Match[str]) -> str:
+        name = names.get(match.group(0))
+        return f"{name} (key {match.group(0)[:12]}…)" if name else match.group(0)
+
+    def when(match: re.Match[str]) -> str:
+        return utc(match.group(0)) if match.group(3) in ("Z", "+00:00") else stated(match.group(0))
+
+    return _ISO_TIME.sub(when, _KEY_ID.sub(key, message))

@@ -517,3 +517,35 @@ def _text_of(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "extracted.pdf"
     path.write_bytes(pdf)
     return _pdftotext(path)
+
+
+# The same formatting serves the command line
+
+
+def test_show_and_log_name_people_and_print_readable_times_and_sizes(cli: Cli, team: Path, tmp_path: Path) -> None:
+    from custody.samples import write_samples
+
+    write_samples(tmp_path / "in")
+    cli.ok("ingest", tmp_path / "in" / "IMG_20260228_140311.jpg", "--case", "UA-9", actor="bob")
+    cli.ok("annotate", "EV-000001", "crater", "--tag", "site", actor="carol")
+    key_ids = [a["key_id"] for a in cli.ok("actor", "list", "--json").json()]
+    shown = cli.ok("show", "EV-000001", actor="dave").out
+    logged = cli.ok("log", actor="dave").out
+    for text in (shown, logged):
+        assert "{'" not in text and "['" not in text
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", text)
+        flat = re.sub(r"[^0-9a-f]", "", text)  # a key id wrapped over lines is still a bare key id
+        assert not any(key_id in flat for key_id in key_ids)
+    assert "bob (key" in shown and "bytes (" in shown and "47.838800° N" in shown
+    assert "Samsung SM-A525F" in shown
+    assert re.search(r"\bcarol\b", logged) and "Annotated" in logged and "UTC" in logged
+
+
+def test_verify_names_the_people_behind_key_ids(cli: Cli, team: Path, evidence: Path) -> None:
+    from custody.humanize import readable
+
+    bob = next(a for a in cli.ok("actor", "list", "--json").json() if a["name"] == "bob")
+    assert readable(f"event 4 signed by {bob['key_id']}", {bob["key_id"]: "bob"}) == (
+        f"event 4 signed by bob (key {bob['key_id'][:12]}…)"
+    )
+    assert readable("at 2026-02-28T12:03:11.123456Z", {}) == "at 2026-02-28 12:03:11 UTC"

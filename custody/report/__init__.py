@@ -16,13 +16,12 @@ from ..errors import TimestampError
 from ..timestamp.settings import tsa_settings
 from .exhibits import ReportOptions
 from .model import Cover, Picture, ReportData, cases_of
-from .render import html, pdf
 
 if TYPE_CHECKING:
     from ..archive import Acting, Archive
     from ..db.models import CheckpointRow
 
-__all__ = ["Cover", "Picture", "ReportData", "ReportOptions", "bundle_files", "html", "pdf"]
+__all__ = ["Cover", "Picture", "ReportData", "ReportOptions", "bundle_files"]
 
 REPORT_HTML = layout.REPORT
 REPORT_PDF = "custody/report.pdf"
@@ -62,6 +61,8 @@ def pictures(archive: Archive, records: Sequence[Mapping[str, Any]]) -> dict[str
 
 def stamped_pdf(archive: Archive, data: ReportData, paper: str, what: str) -> bytes:
     """The PDF, with an RFC 3161 document time-stamp when a TSA is configured and answers (else a notice)."""
+    from .render import pdf
+
     document = pdf(data, paper)
     settings = tsa_settings(archive.config)
     if settings is None:
@@ -141,6 +142,8 @@ def bundle_files(
             "independently, so the log itself is proven to be the archive's.",
         ],
     )
+    from .render import html
+
     pics = pictures(archive, records)
     data = ReportData(cover, records, events, names, roles, exhibits, pics, cfg.timezone)
     files = {p.name: p.data for p in pics.values()}

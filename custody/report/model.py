@@ -125,12 +125,14 @@ def _capture(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
         for c in candidates:
             if isinstance(c, Mapping) and c.get("time"):
                 source = h.text(c.get("source") or c.get("tag"))
-                rows.append(_row("Capture time", f"{h.stated(str(c['time']))}" + (f" - from {source}" if source else "")))
+                rows.append(
+                    _row("Capture time", f"{h.stated(str(c['time']))}" + (f" - from {source}" if source else ""))
+                )
         if rows:
             return rows
     when = metadata.get("captured_at")
     if when:
-        source = metadata.get("captured_at_source")
+        source = h.text(metadata.get("captured_at_source"))
         if not source:
             kind = metadata.get("kind")
             source = (
@@ -209,29 +211,28 @@ def context(data: ReportData, paper: str, picture_src: Mapping[str, str]) -> dic
     for entry in data.records:
         rec = entry["record"]
         item = str(rec.get("item_id"))
-        metadata = rec.get("metadata") if isinstance(rec.get("metadata"), Mapping) else {}
-        assert isinstance(metadata, Mapping)
+        metadata: Mapping[str, Any] = rec["metadata"] if isinstance(rec.get("metadata"), Mapping) else {}
         captured = _capture(metadata)
         timeline, annotations = [], []
-        for event in by_item.get(item, []):
-            seq = int(event["seq"])
+        for mine in by_item.get(item, []):
+            seq = int(mine["seq"])
             timeline.append(
                 {
                     "seq": seq,
-                    "time": when(event["time"]),
-                    "actor": h.actor(event["actor"], names),
-                    "action": h.action(str(event["action"])),
-                    "what": h.describe_event(event, names),
+                    "time": when(mine["time"]),
+                    "actor": h.actor(mine["actor"], names),
+                    "action": h.action(str(mine["action"])),
+                    "what": h.describe_event(mine, names),
                     "superseded": seq in superseded,
                 }
             )
-            if event["action"] == "annotate":
-                payload = event["payload"]
+            if mine["action"] == "annotate":
+                payload = mine["payload"]
                 annotations.append(
                     {
                         "seq": seq,
-                        "time": when(event["time"]),
-                        "author": h.actor(event["actor"], names),
+                        "time": when(mine["time"]),
+                        "author": h.actor(mine["actor"], names),
                         "text": h.text(payload.get("text")),
                         "tags": h.text(payload.get("tags")),
                         "supersedes": payload.get("supersedes"),

@@ -29,9 +29,9 @@ from ..log.events import LogEvent
 from ..roles import Permission
 from ..timestamp import stamps
 from ..timeutil import utc_now
-from . import html
 from .exhibits import ReportOptions
 from .model import Cover, ReportData, cases_of
+from .render import html
 
 FORMATS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".jsonld": "case-uco", ".json": "case-uco"}
 

@@ -25,7 +25,7 @@ def timestamp_pdf(pdf: bytes, url: str, *, timeout: float) -> bytes:
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     from pyhanko.sign.timestamps.api import TimeStamper
 
-    class _Tsa(TimeStamper):  # type: ignore[misc]
+    class _Tsa(TimeStamper):
         # Our own HTTP call, like custody's other TSA requests: no proxy from the environment is used.
         async def async_request_tsa_response(self, req: Any) -> Any:
             http = urllib.request.Request(
@@ -37,11 +37,14 @@ def timestamp_pdf(pdf: bytes, url: str, *, timeout: float) -> bytes:
             except urllib.error.HTTPError as exc:
                 raise TimestampError(f"time-stamp authority {url} answered HTTP {exc.code} {exc.reason}") from None
             except (urllib.error.URLError, OSError) as exc:
-                raise TimestampError(f"time-stamp authority {url} is unreachable ({getattr(exc, 'reason', exc)})") from None
+                raise TimestampError(
+                    f"time-stamp authority {url} is unreachable ({getattr(exc, 'reason', exc)})"
+                ) from None
 
     out = io.BytesIO()
     try:
-        PdfTimeStamper(_Tsa()).timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), "sha256", output=out)
+        stamper = PdfTimeStamper(_Tsa())  # type: ignore[no-untyped-call]
+        stamper.timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), "sha256", output=out)
     except TimestampError:
         raise
     except Exception as exc:
