@@ -276,7 +276,7 @@ def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
         assert isinstance(acq, Mapping)
         prov = acq.get("provenance") if isinstance(acq.get("provenance"), Mapping) else {}
         assert isinstance(prov, Mapping)
-        parts = [f"the same bytes arrived again as {text(acq.get('original_name'))}"]
+        parts = [f"The same bytes arrived again as {text(acq.get('original_name'))}"]
         if prov.get("method"):
             parts.append(f"method: {text(prov.get('method'))}")
         return "; ".join(parts)
