@@ -153,6 +153,22 @@ def test_every_pdf_page_has_a_page_n_of_m_footer_and_the_running_header(demo: De
         assert f"{demo.folder.name} · case {CASE}" in page
 
 
+def test_no_page_ends_with_a_heading_separated_from_its_table(demo: Demo) -> None:
+    headings = {
+        "Record (signed at ingest)",
+        "What the file says about itself",
+        "Provenance (as stated at ingest)",
+        "Flags",
+        "Annotations",
+        "Custody timeline",
+        "Exhibit index",
+        "Actors",
+    }
+    for number, page in enumerate(_pdftotext(demo.folder / "custody/report.pdf").split("\f")[:-1], 1):
+        lines = [ln.strip() for ln in page.splitlines() if ln.strip() and "page " not in ln]
+        assert lines and lines[-1] not in headings, f"page {number} ends with the heading {lines[-1]!r}"
+
+
 def test_pdftoppm_renders_every_page(demo: Demo, tmp_path: Path) -> None:
     proc = subprocess.run(
         ["pdftoppm", "-r", "40", "-png", str(demo.folder / "custody/report.pdf"), str(tmp_path / "page")],
@@ -168,6 +184,24 @@ def test_letter_paper_is_letter(demo: Demo) -> None:
     _run(demo.env, "report", "EV-000001", "--out", out, "--purpose", "counsel review", "--paper", "Letter")
     info = subprocess.run(["pdfinfo", str(out)], check=True, capture_output=True, text=True).stdout
     assert re.search(r"^Page size:.*\(letter\)$", info, re.M), info
+
+
+def test_pdf_of_a_very_large_case_keeps_the_index_and_points_to_the_html(
+    cli: Cli, small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custody.report import render
+
+    monkeypatch.setattr(render, "PDF_DETAIL_LIMIT", 2)
+    out = tmp_path / "b.zip"
+    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "court", "--exhibit-prefix", "X-", actor="bob")
+    entries = members(out)
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(next(v for k, v in entries.items() if k.endswith("custody/report.pdf")))
+    text = " ".join(_pdftotext(pdf).split())
+    assert all(f"EV-00000{n}" in text and f"X-00{n}" in text for n in (1, 2, 3))
+    assert "Custody timeline" not in text and "custody/report.html" in text
+    html = next(v for k, v in entries.items() if k.endswith("custody/report.html")).decode()
+    assert html.count("<h3>Custody timeline</h3>") == 3
 
 
 # The HTML: the same content, valid, no Python reprs
@@ -549,3 +583,4 @@ def test_verify_names_the_people_behind_key_ids(cli: Cli, team: Path, evidence: 
         f"event 4 signed by bob (key {bob['key_id'][:12]}…)"
     )
     assert readable("at 2026-02-28T12:03:11.123456Z", {}) == "at 2026-02-28 12:03:11 UTC"
+

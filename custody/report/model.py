@@ -194,8 +194,14 @@ def _kind(media_type: str) -> str:
     return {"image": "Picture", "video": "Video", "audio": "Audio", "text": "Text"}.get(major, "File")
 
 
-def context(data: ReportData, paper: str, picture_src: Mapping[str, str]) -> dict[str, Any]:
-    """The Jinja2 context of one report; ``picture_src`` maps item id -> the URL its picture is reached by."""
+def context(
+    data: ReportData, paper: str, picture_src: Mapping[str, str], detail_limit: int | None = None
+) -> dict[str, Any]:
+    """The Jinja2 context of one report; ``picture_src`` maps item id -> the URL its picture is reached by.
+
+    With more than ``detail_limit`` items, only the cover, the exhibit index and the roster are laid out (the
+    PDF of a very large case; its HTML always has every section).
+    """
     tz = h.zone(data.timezone)
     names, cover = data.names, data.cover
     by_item = index_events(data.events)
@@ -327,6 +333,8 @@ def context(data: ReportData, paper: str, picture_src: Mapping[str, str]) -> dic
         },
         "paper": "letter" if paper.lower() == "letter" else "A4",
         "exhibits": exhibits,
+        "details": exhibits if detail_limit is None or len(exhibits) <= detail_limit else [],
+        "detail_limit": detail_limit,
         "numbered": any(e["exhibit"] for e in exhibits),
         "roster": roster,
         "event_count": len(data.events),

@@ -13,6 +13,9 @@ import jinja2
 from .model import ReportData, context
 
 PAPERS = ("a4", "letter")
+# WeasyPrint lays out about one exhibit page in a quarter of a second; past this many exhibits the PDF keeps
+# the cover, the index and the roster, and the per-exhibit sections are read in the HTML sealed beside it.
+PDF_DETAIL_LIMIT = 500
 
 
 @cache
@@ -25,7 +28,9 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def html(data: ReportData, paper: str = "a4", picture_src: Mapping[str, str] | None = None) -> str:
+def html(
+    data: ReportData, paper: str = "a4", picture_src: Mapping[str, str] | None = None, detail_limit: int | None = None
+) -> str:
     """The report as one HTML document; pictures are reached by ``picture_src`` (item id -> URL).
 
     Without ``picture_src`` the pictures are embedded as data: URLs, so the file stands alone.
@@ -36,7 +41,7 @@ def html(data: ReportData, paper: str = "a4", picture_src: Mapping[str, str] | N
         }
     env = _environment()
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
-    return env.get_template("report.html.j2").render(css=css, **context(data, paper, picture_src))
+    return env.get_template("report.html.j2").render(css=css, **context(data, paper, picture_src, detail_limit))
 
 
 def _weasyprint() -> Any:
@@ -66,7 +71,7 @@ def pdf(data: ReportData, paper: str = "a4") -> bytes:
                 raise ValueError(f"{url}: reports fetch nothing outside the bundle")
             return URLFetcherResponse(url, body=pictures[url], headers={"Content-Type": "image/jpeg"})
 
-    text = html(data, paper, {item: f"picture:{item}" for item in data.pictures})
+    text = html(data, paper, {item: f"picture:{item}" for item in data.pictures}, PDF_DETAIL_LIMIT)
     # WeasyPrint logs every CSS property it does not know at WARNING; the report's CSS is ours and fixed.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     document = weasyprint.HTML(string=text, base_url="picture:", url_fetcher=_OnlyOurPictures())
