@@ -393,6 +393,27 @@ def test_rendering_a_pdf_leaves_truncated_photos_detectable_in_the_same_process(
     assert "corrupt" in [f["code"] for f in shown["flags"]]
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims huge dimensions and whose data is almost nothing: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(
+        b"IEND", b""
+    )
+
+
+def test_a_decompression_bomb_gets_no_thumbnail() -> None:
+    from custody.report.media import thumbnail
+
+    assert thumbnail(io.BytesIO(_png_claiming(60_000, 60_000))) is None
+    assert thumbnail(io.BytesIO(_png_claiming(12_000, 12_000))) is None  # under Pillow's limit, over ours
+
+
 # On demand: custody report / custody case-uco, logged
 
 
