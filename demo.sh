@@ -69,9 +69,13 @@ custody --as bohdan export --case UA-2026-0228 --out "$DEMO_DIR/UA-2026-0228.zip
 step "The court verifies the bundle with no archive, against the checkpoint it was sent earlier"
 (cd "$DEMO_DIR" && env -u CUSTODY_ARCHIVE custody verify-bundle UA-2026-0228.zip --against-checkpoint published-checkpoint.txt)
 
+step "The court's expert checks it again without custody: the bundle's own stdlib-only verifier, with the archive key"
+(cd "$DEMO_DIR" && python3 -c 'import sys, zipfile; z = zipfile.ZipFile("UA-2026-0228.zip"); sys.stdout.buffer.write(z.read(z.namelist()[0].split("/")[0] + "/custody/verify_bundle.py"))' > verify_bundle.py \
+  && env -i PATH=/usr/bin:/bin python3 -I verify_bundle.py UA-2026-0228.zip --vkey archive.vkey | tail -n 1)
+
 step "A partner organisation imports it: custody continues in their archive"
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody init "$DEMO_DIR/partner" --admin partner
-CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip"
+CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip" --vkey "$DEMO_DIR/archive.vkey"
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner verify --all --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("partner archive verifies:", r["ok"])'
 
 step "Counsel's chain-of-custody report of the case, as PDF (the same report is sealed inside the bundle)"

@@ -15,6 +15,13 @@ from .render import out, print_json
 from .state import STATE
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+VkeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--vkey",
+        help="File with the archive's verifier key (from 'custody checkpoint --vkey'): the bundle must come from it.",
+    ),
+]
 
 
 def export(
@@ -62,24 +69,33 @@ def verify_bundle(
         typer.Option("--against-checkpoint", help="A checkpoint you obtained independently (repeatable)."),
     ] = None,
     tsa_ca: TsaCa = None,
+    vkey: VkeyOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Verify a bundle completely, with no archive: bag, seal, signatures, chain, proofs, timestamps."""
+    """Verify a bundle completely, with no archive: bag, seal, signatures, authority, chain, proofs, timestamps.
+
+    Exit 0 all checks passed (warnings are printed), 1 a check failed, 2 bad input (e.g. unreadable file).
+    """
     from custody.bundle.check import check_bundle
+    from custody.log.note import read_vkey_file
 
     against = [(str(p), read_note(p)) for p in against_checkpoint or []]
-    render_report(check_bundle(file, identity, against, tsa_ca), json_)
+    pinned = read_vkey_file(vkey) if vkey is not None else None
+    render_report(check_bundle(file, identity, against, tsa_ca, pinned), json_)
 
 
 def import_(
     file: Annotated[Path, typer.Argument(help="Bundle file (.zip or age-encrypted).", readable=False)],
     identity: Annotated[Path | None, typer.Option(help="age identity file, for encrypted bundles.")] = None,
+    vkey: VkeyOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Verify a bundle, then take its items in with their original records, keys and events."""
     from custody.bundle.receive import import_bundle
+    from custody.log.note import read_vkey_file
 
-    result = import_bundle(STATE.acting(), file, identity)
+    pinned = read_vkey_file(vkey) if vkey is not None else None
+    result = import_bundle(STATE.acting(), file, identity, pinned)
     if json_:
         print_json(result.to_json())
         return

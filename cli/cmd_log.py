@@ -9,11 +9,11 @@ import typer
 
 from custody.errors import InputError
 
-from .render import names_and_zone, out, print_json, table
+from .render import names_and_zone, out, print_json, table, warn
 from .state import STATE
 
 if TYPE_CHECKING:
-    from custody.verify import Report
+    from custody.checks import Report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 TsaCa = Annotated[
@@ -72,6 +72,11 @@ def render_report(report: Report, json_: bool, names: dict[str, str] | None = No
     if json_:
         print_json(report.to_json())
     else:
+        if report.summary:
+            from custody.bundle.summary import describe
+
+            for line in describe(report.summary):
+                out.print(line, markup=False, highlight=False, soft_wrap=True)  # key ids and paths stay whole
         summary: dict[str, list[int]] = {}
         for c in report.checks:
             counts = summary.setdefault(c.check, [0, 0, 0])
@@ -101,8 +106,16 @@ def render_report(report: Report, json_: bool, names: dict[str, str] | None = No
                     for c in notable
                 ],
             )
+        from custody.log.authority import IDENTITY_CHECK
+
+        unidentified = [c for c in report.checks if c.check == IDENTITY_CHECK and c.warning]
         verdict = "[green]ALL CHECKS PASSED[/]" if report.ok else f"[red]{len(report.failures)} CHECK(S) FAILED[/]"
+        if unidentified:
+            verdict += " [yellow](the archive's identity was NOT checked)[/]"
         out.print(verdict)
+        for c in unidentified:
+            # Said in plain words, outside the table: a pass here does not say whose bundle this is.
+            warn(c.detail)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -133,8 +146,8 @@ def verify(
     and the attested time is reported.
     """
     if event is not None:
+        from custody.checks import Report
         from custody.log.proofs import verify_event_inclusion
-        from custody.verify import Report
 
         if checkpoint is None:
             raise InputError(

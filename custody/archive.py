@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -116,6 +117,7 @@ class Acting:
     _passphrase: str | None = None
     _signer: keys.Signer | None = None
     _archive_signer: keys.Signer | None = None
+    _archive_key_copy: Ed25519PrivateKey | None = None
     appended: bool = field(default=False)
 
     def _secret(self) -> str:
@@ -139,14 +141,42 @@ class Acting:
         """The archive's checkpoint key, as this actor's copy unlocks it."""
         if self._archive_signer is None:
             path = archive_key_path(self.archive.config, self.name)
-            key = keys.load_private(path, self._secret(), f"{self.name} (archive key copy)")
+            key = self._archive_key()
+            with self.archive.db.read() as session:
+                identity = events.archive_identity(session)
+            # A key other than event 0's would sign checkpoints that fail verification for good.
+            if keys.key_id(key.public_key()) != identity.key_id:
+                raise ConfigError(
+                    f"{path} is not this archive's key (event 0 names archive key {identity.key_id[:16]}…); "
+                    f"restore {self.name}'s copy of this archive's key. Nothing was signed"
+                )
+            if self.archive.config.origin != identity.origin:
+                raise ConfigError(
+                    f"{self.archive.config.root}/custody.toml names origin '{self.archive.config.origin}', "
+                    f"but event 0 names '{identity.origin}'; restore the configuration. Nothing was signed"
+                )
             self._archive_signer = keys.Signer(self.archive.config.origin, key)
         return self._archive_signer
+
+    def _archive_key(self) -> Ed25519PrivateKey:
+        if self._archive_key_copy is None:
+            path = archive_key_path(self.archive.config, self.name)
+            self._archive_key_copy = keys.load_private(path, self._secret(), f"{self.name} (archive key copy)")
+        return self._archive_key_copy
 
     def unlock(self) -> None:
         """Unlock both keys now, so a wrong passphrase fails before any work starts."""
         _ = self.signer
         _ = self.archive_signer
+
+    def unlock_for_reading(self) -> None:
+        """Unlock both keys (the passphrase is checked) without asking the log who the archive is.
+
+        For ``verify``: a damaged genesis must become a report, not an error before any check ran;
+        the archive key is still checked against event 0 before it signs anything.
+        """
+        _ = self.signer
+        self._archive_key()
 
     def require(self, permission: roles.Permission, item: str | None = None) -> None:
         """Refuse (and log the refusal) unless this actor's role grants ``permission``."""
@@ -171,17 +201,14 @@ class Acting:
     def writing(self) -> Iterator[Session]:
         """A write transaction; a checkpoint is signed before it commits if events were added.
 
-        Once committed, the checkpoint is timestamped when a TSA is configured (never inside the
-        transaction: the log must not wait on a third party).
+        The TSA is never asked here: a command that merely appends (a view, an annotation) must not
+        wait on a third party. ``checkpoint``, ``export`` and ``timestamp --pending`` stamp.
         """
-        written: int | None = None
         with self.archive.db.write() as session:
             self.appended = False
             yield session
             if self.appended:
-                row = checkpoints.write(session, self.archive_signer, self.archive.config.origin)
-                written = row.num if row is not None else None
-        self.archive.timestamp_checkpoint(written)
+                checkpoints.write(session, self.archive_signer, self.archive.config.origin)
 
     def append(self, session: Session, action: str, payload: dict[str, Any], item: str | None = None) -> LogEvent:
         """Sign and append one event in the current write transaction."""

@@ -18,7 +18,8 @@ CONFIG_NAME = "custody.toml"
 SETTINGS: dict[str, str] = {
     "tsa.url": "RFC 3161 time-stamp authority URL; checkpoints and bundle seals get tokens from it",
     "tsa.ca": "PEM file with the TSA's root CA certificate (copied into the archive folder)",
-    "tsa.timeout": "seconds to wait for the TSA before leaving a checkpoint untimestamped (default 10)",
+    "tsa.timeout": "seconds a command may wait on the TSA in all before going on untimestamped (default 5)",
+    "tsa.backoff": "seconds checkpoint and export do not ask a TSA again after it failed (default 300)",
     "organization": "organisation named as Source-Organization in bundles",
     "timezone": "IANA time zone (e.g. Europe/Kyiv) reports show beside UTC",
 }

@@ -23,6 +23,7 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "tsa.url": cfg.tsa.get("url"),
         "tsa.ca": cfg.tsa.get("ca"),
         "tsa.timeout": cfg.tsa.get("timeout"),
+        "tsa.backoff": cfg.tsa.get("backoff"),
         "organization": cfg.organization or None,
         "timezone": cfg.timezone or None,
     }
@@ -61,9 +62,10 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
             seconds = float(value)
         except ValueError:
             seconds = -1.0
-        if not 0 < seconds <= 300:
-            raise ConfigError(f"tsa.timeout: '{value}' is not a number of seconds between 0 and 300")
-        tsa["timeout"] = seconds
+        limit = 300 if field == "timeout" else 86400
+        if not 0 < seconds <= limit:
+            raise ConfigError(f"{key}: '{value}' is not a number of seconds between 0 and {limit}")
+        tsa[field] = seconds
     if tsa and "url" not in tsa:
         raise ConfigError(f"{key}: set tsa.url first; it names the authority the other TSA settings belong to")
     return dataclasses.replace(cfg, tsa=tsa), logged

@@ -13,7 +13,8 @@ from .config import CONFIG_NAME, ArchiveConfig, write_config
 from .db import migrate
 from .db.engine import Database
 from .db.models import Event
-from .errors import ArchiveExistsError, ConfigError
+from .errors import ArchiveExistsError, ConfigError, IntegrityError
+from .log.events import archive_identity
 
 
 def join_archive(path: Path, db_url: str, store_url: str, store_options: dict[str, Any] | None = None) -> Archive:
@@ -27,13 +28,18 @@ def join_archive(path: Path, db_url: str, store_url: str, store_options: dict[st
         raise ConfigError(f"{db.safe_url()} holds no custody catalog; create one with 'custody init'")
     with db.read() as session:
         genesis = session.scalars(select(Event).where(Event.seq == 0)).first()
-    if genesis is None or genesis.action != "archive.init":
-        raise ConfigError(f"{db.safe_url()} has no archive.init event; it is not a usable custody catalog")
+        if genesis is None or genesis.action != "archive.init":
+            raise ConfigError(f"{db.safe_url()} has no archive.init event; it is not a usable custody catalog")
+        try:
+            # The origin this machine will sign checkpoints under comes from the verified genesis only.
+            identity = archive_identity(session)
+        except IntegrityError as exc:
+            raise ConfigError(f"{db.safe_url()}: the archive's genesis does not verify ({exc})") from None
     payload = parse(genesis.payload)
     cfg = ArchiveConfig(
         root=root,
         archive_id=str(payload["archive_id"]),
-        origin=str(payload["origin"]),
+        origin=identity.origin,
         db_url=db_url,
         store_url=store_url,
         store_options=dict(store_options or {}),

@@ -43,6 +43,58 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
 }
 
 
+class Action(StrEnum):
+    """Every action the custody log records."""
+
+    ARCHIVE_INIT = "archive.init"
+    ACTOR_ADD = "actor.add"
+    ARCHIVE_UPGRADE = "archive.upgrade"
+    CONFIGURE = "configure"
+    INGEST = "ingest"
+    ACQUIRE = "acquire"
+    ANNOTATE = "annotate"
+    EXPORT = "export"
+    EXPORT_FAILED = "export.failed"
+    IMPORT = "import"
+    VIEW = "view"
+    ACCESS = "access"
+    VERIFY = "verify"
+    REFUSE = "refuse"
+
+
+ANY_ACTOR = None
+"""In ``ACTION_PERMISSION``: any registered actor may sign the action (a refusal is logged for anyone)."""
+
+ACTION_PERMISSION: dict[Action, Permission | None] = {
+    # archive.init is absent on purpose: it is valid only as event 0 (custody.log.authority).
+    Action.ACTOR_ADD: Permission.MANAGE_ACTORS,
+    Action.ARCHIVE_UPGRADE: Permission.ADMINISTER,
+    Action.CONFIGURE: Permission.ADMINISTER,
+    Action.INGEST: Permission.INGEST,
+    Action.ACQUIRE: Permission.INGEST,
+    Action.ANNOTATE: Permission.ANNOTATE,
+    Action.EXPORT: Permission.EXPORT,
+    Action.EXPORT_FAILED: Permission.EXPORT,
+    Action.IMPORT: Permission.IMPORT,
+    Action.VIEW: Permission.VIEW,
+    Action.ACCESS: Permission.ACCESS,
+    Action.VERIFY: Permission.VERIFY,
+    Action.REFUSE: ANY_ACTOR,
+}
+"""The permission an event's signer must hold, at that point of the log, to have logged the action."""
+
+
+def logged_actions(role: str) -> frozenset[str]:
+    """The actions an actor of ``role`` may sign (what verification replays; read from the tables, not ``allows``)."""
+    try:
+        grants = _GRANTS[Role(role)]
+    except ValueError:
+        return frozenset()
+    return frozenset(
+        action.value for action, needed in ACTION_PERMISSION.items() if needed is ANY_ACTOR or needed in grants
+    )
+
+
 def allows(role: str, permission: Permission) -> bool:
     """True if ``role`` grants ``permission``."""
     try:

@@ -5,141 +5,71 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import keys
 from .archive import Acting, Archive, registered_actors
 from .canonical import parse
+from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
+from .checks import Report as Report
 from .db.models import CheckpointTimestamp, Event, Item
 from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
 from .items import get_item
 from .log import checkpoints, merkle, note, tree
+from .log.authority import IDENTITY_CHECK, Authority, Identity, KeyInfo
 from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
 from .rehash import EarlyRehash
-from .roles import Permission, Role
+from .roles import Permission
 from .timeutil import utc_now
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 
-@dataclass(frozen=True)
-class Check:
-    """One verification step and its outcome."""
-
-    check: str
-    subject: str
-    ok: bool
-    detail: str = ""
-    warning: bool = False  # passed, but someone should act (e.g. retention ending soon)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "subject": self.subject,
-            "ok": self.ok,
-            "detail": self.detail,
-            "warning": self.warning,
-        }
-
-
-@dataclass
-class Report:
-    """Every check made; the verification passes only if all passed."""
-
-    checks: list[Check] = field(default_factory=list)
-
-    def add(self, check: str, subject: str, ok: bool, detail: str = "", warning: bool = False) -> None:
-        self.checks.append(Check(check, subject, ok, detail, warning))
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "failures": len(self.failures),
-            "checks": [c.to_json() for c in self.checks],
-        }
-
-
-@dataclass
-class _KeyInfo:
-    name: str
-    role: str
-    public_key: Ed25519PublicKey
-    pem: str
-    seq: int
-    raw: bytes = b""
-
-    def __post_init__(self) -> None:
-        self.raw = keys.raw_public(self.public_key)
-
-
 @dataclass
 class LogState:
     """What a full walk of the log established."""
 
+    authority: Authority
     size: int = 0
-    keys: dict[str, _KeyInfo] = field(default_factory=dict)
-    archive_key: Ed25519PublicKey | None = None
-    origin: str | None = None
     roots: dict[int, bytes] = field(default_factory=dict)  # tree size -> root, for sizes asked
-    ingest_records: dict[str, str] = field(default_factory=dict)  # item -> record_sha256
     root: bytes = merkle.EMPTY_ROOT
+    events_by_action: dict[str, list[LogEvent]] = field(default_factory=dict)
+    """The parsed events of the catalog-relevant actions (``CATALOG_ACTIONS``), in seq order."""
+
+    @property
+    def keys(self) -> dict[str, KeyInfo]:
+        """Registered key id -> who holds it, as the log's actor.add events say."""
+        return self.authority.keys
+
+    @property
+    def identity(self) -> Identity | None:
+        """The archive identity of event 0, once its signature verified."""
+        return self.authority.identity
 
     @property
     def vkey(self) -> str | None:
-        if self.archive_key is None or self.origin is None:
-            return None
-        return note.vkey(self.origin, self.archive_key)
+        return self.identity.vkey if self.identity is not None else None
+
+    @property
+    def ingest_records(self) -> dict[str, str]:
+        """item id -> record_sha256 of the ingest event that binds its record."""
+        return {item: sha for item, (_signer, sha) in self.authority.ingests.items()}
 
 
-def _register(state: LogState, event: LogEvent, report: Report) -> None:
-    """Learn keys from ``archive.init`` and ``actor.add`` events, refusing unauthorised ones."""
-    payload = event.payload
-    if event.action == "archive.init" and event.seq == 0:
-        try:
-            state.archive_key = keys.load_public_pem(payload["archive_public_key"], "archive key")
-            state.origin = str(payload["origin"])
-        except (KeyError, CustodyError) as exc:
-            report.add("archive-key", "event 0", False, f"archive.init payload unusable: {exc}")
-        return
-    if event.action != "actor.add":
-        return
-    signer = state.keys.get(event.actor)
-    bootstrap = event.seq == 1 and payload.get("key_id") == event.actor
-    if not bootstrap and (signer is None or signer.role != Role.ADMIN.value):
-        report.add("actor-registration", f"event {event.seq}", False, "actor added by a non-admin key")
-        return
-    try:
-        public_key = keys.load_public_pem(payload["public_key"], f"event {event.seq}")
-    except (KeyError, CustodyError) as exc:
-        report.add("actor-registration", f"event {event.seq}", False, str(exc))
-        return
-    if keys.key_id(public_key) != payload.get("key_id"):
-        report.add("actor-registration", f"event {event.seq}", False, "key id does not match the public key")
-        return
-    state.keys[keys.key_id(public_key)] = _KeyInfo(
-        str(payload["name"]), str(payload["role"]), public_key, str(payload["public_key"]), event.seq
-    )
-
+CATALOG_ACTIONS = frozenset({"archive.init", "actor.add", "ingest", "acquire", "import"})
+"""Actions whose events create catalog rows; walk_log parses and keeps them (``LogState.events_by_action``)."""
 
 # Below this many events, spawning signature-checking processes costs more than it saves.
 _PARALLEL_FROM = 20_000
@@ -154,19 +84,34 @@ def _signature_pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
 
 
+def _payload(seq: int, text: str, report: Report) -> dict[str, Any]:
+    try:
+        payload = parse(text)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        report.add("event", f"event {seq}", False, "payload is not a JSON object (the row was edited)")
+        return {}
+    return payload
+
+
 def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -> LogState:
-    """Stream every event: sequence, hash chain, signatures, and the Merkle root at given sizes.
+    """Stream every event: sequence, hash chain, authority (custody.log.authority), signatures, Merkle roots.
 
     Signatures of large logs are checked in worker processes while this one hashes.
     """
-    state = LogState()
+    authority = Authority(report)
+    admit = authority.admit
+    state = LogState(authority)
+    by_action = state.events_by_action
     wanted = set(root_sizes)
     builder = merkle.RootBuilder()
     expected_seq = 0
     prev_hash = GENESIS_PREV
     bad_sigs: list[int] = []
+    unregistered = 0
     chain_broken = False
-    deferred: list[tuple[int, str, bytes, bytes]] = []
+    genesis: tuple[bytes, bytes] | None = None
     total = session.scalar(select(func.count()).select_from(Event)) or 0
     pool = _signature_pool() if total >= _PARALLEL_FROM else None
     pending: list[Future[list[int]]] = []
@@ -202,22 +147,24 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
                     False,
                     "prev does not hash the preceding event: an event was removed, reordered or edited",
                 )
-            if action in ("archive.init", "actor.add", "ingest"):
-                event = LogEvent(seq, time, actor, action, item, parse(payload_text), prev, sig)
-                _register(state, event, report)
-                if action == "ingest" and item is not None:
-                    state.ingest_records[item] = str(event.payload.get("record_sha256"))
+            if action in CATALOG_ACTIONS:
+                event = LogEvent(seq, time, actor, action, item, _payload(seq, payload_text, report), prev, sig)
+                by_action.setdefault(action, []).append(event)
+                raw_key = admit(seq, time, actor, action, item, event.payload)
+            else:
+                raw_key = admit(seq, time, actor, action, item, None)
             try:
                 raw_sig = keys.unb64(sig)
             except ValueError:
                 raw_sig = b""
-            signer = state.keys.get(actor)
-            if signer is None:
-                deferred.append((seq, actor, raw_sig, unsigned))
-            else:
-                batch.append((seq, signer.raw, raw_sig, unsigned))
+            if raw_key is not None:
+                batch.append((seq, raw_key, raw_sig, unsigned))
                 if len(batch) >= _BATCH:
                     flush()
+            elif seq == 0:
+                genesis = (raw_sig, unsigned)  # its key is registered by event 1
+            else:
+                unregistered += 1  # the authority failure names it
             builder.add(hashlib.sha256(b"\x00" + full).digest())
             if builder.size in wanted:
                 state.roots[builder.size] = builder.root()
@@ -229,11 +176,12 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    for seq, actor, raw_sig, unsigned in deferred:
-        signer = state.keys.get(actor)
-        # Only the init event may be signed by a key its own successor registers.
-        if signer is None or seq != 0 or bad_signatures([(seq, signer.raw, raw_sig, unsigned)]):
-            bad_sigs.append(seq)
+    if genesis is not None:
+        init_key = authority.bootstrap_key()
+        genesis_ok = init_key is not None and not bad_signatures([(0, init_key, *genesis)])
+        authority.confirm_genesis(genesis_ok)
+        if not genesis_ok:
+            bad_sigs.append(0)
     for seq in sorted(bad_sigs):
         report.add(
             "event-signature", f"event {seq}", False, "signature does not verify with the actor's registered key"
@@ -241,7 +189,14 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
     state.size = builder.size
     state.root = builder.root()
     if not bad_sigs:
-        report.add("event-signature", "log", True, f"{state.size} event signatures verify")
+        unchecked = f"; {unregistered} signed by unregistered keys" if unregistered else ""
+        report.add("event-signature", "log", True, f"{state.size - unregistered} event signatures verify{unchecked}")
+    if not authority.failed:
+        report.add(
+            "authority", "log", True, "every event is signed by a key registered before it, with a role allowing it"
+        )
+    if state.size and authority.identity is None and not any(c.check == IDENTITY_CHECK for c in report.failures):
+        report.add(IDENTITY_CHECK, "event 0", False, "the archive's identity (event 0) is not established")
     if not chain_broken:
         report.add("chain", "log", True, f"events 0..{state.size - 1} are contiguous and hash-chained")
     return state
@@ -425,8 +380,8 @@ def _check_record(item: Item, signature_ok: bool, state: LogState, report: Repor
     report.add(
         "record-fields", item.item_id, fields_ok, "" if fields_ok else "catalog columns differ from the signed record"
     )
-    bound = state.ingest_records.get(item.item_id) == sha256_hex(item.record.encode("utf-8"))
-    report.add("ingest-event", item.item_id, bound, "" if bound else "no ingest event in the log binds this record")
+    problem = state.authority.record_problem(item.item_id, sha256_hex(item.record.encode("utf-8")), item.signer_key_id)
+    report.add("ingest-event", item.item_id, not problem, problem)
 
 
 def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
@@ -477,6 +432,19 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
         )
 
 
+# Failures of these checks mean the log itself (its events, tree or checkpoints) is damaged.
+_LOG_CHECKS = ("sequence", "chain", "event-signature", "tree", "checkpoint", "against-checkpoint", "log")
+# What a check that could not run at all raises (a malformed row, a database error); it becomes a failure.
+_UNCHECKABLE = (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError, AttributeError)
+
+
+def _guarded(report: Report, check: str, run: Callable[[], None]) -> None:
+    try:
+        run()
+    except _UNCHECKABLE as exc:
+        report.add(check, "log", False, f"could not be checked: {exc}")
+
+
 def verify_archive(
     acting: Acting,
     item_ids: Sequence[str] | None,
@@ -484,19 +452,21 @@ def verify_archive(
     tsa_ca: Path | None = None,
     early: EarlyRehash | None = None,
 ) -> Report:
-    """Verify the given items (all if None) and the whole log; the verification is logged.
+    """Verify the given items (all if None) and the whole log; the verification is logged when it can be.
 
     ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
     the TSA root to check checkpoint tokens against (default: the configured one); ``early``
     is a re-hash of the store started before the archive was opened (see custody.rehash).
+    Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
+    mistaken for tampering. Damage never raises: it is a failed check in the report.
     """
-    acting.unlock()
+    acting.unlock_for_reading()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
     archive = acting.archive
     report = Report()
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     try:
-        with archive.db.read() as session:
+        with archive.db.snapshot() as session:
             items = _items(session, item_ids)
             # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
             rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
@@ -504,33 +474,81 @@ def verify_archive(
             for _label, text in against:
                 with contextlib.suppress(ProofError):
                     wanted_sizes.append(note.parse_checkpoint(text.split("\n\n", 1)[0] + "\n").size)
-            state = walk_log(session, report, wanted_sizes)
-            _check_actors(session, state, report)
-            if item_ids is None:
-                _check_tree(session, state, report)
-                _check_checkpoints(session, state, report)
-                _check_timestamps(session, archive, tsa_ca, report)
-            for label, text in against:
-                check_against(state, text, label, report)
-            bad_records = _bad_record_signatures(items, state)
-            for index, item in enumerate(items):
-                _check_record(item, index not in bad_records, state, report)
+            try:
+                state = walk_log(session, report, wanted_sizes)
+            except _UNCHECKABLE as exc:
+                report.add("log", "log", False, f"the log could not be read to its end: {exc}")
+                state = None
+            if state is not None:
+                _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
             for checks in rehashed:
                 report.checks.extend(checks)
             count = session.scalar(select(func.count()).select_from(Item))
     finally:
         # On Ctrl-C or an error, re-hashes still queued are dropped rather than run first.
         pool.shutdown(cancel_futures=True)
-    with acting.writing() as session:
-        acting.append(
-            session,
-            "verify",
-            {
-                "scope": "all" if item_ids is None else sorted(item_ids),
-                "items": len(items),
-                "archive_items": count,
-                "ok": report.ok,
-                "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
-            },
-        )
+    _log_verification(acting, item_ids, len(items), count, report)
     return report
+
+
+def _verify_against_log(
+    session: Session,
+    archive: Archive,
+    state: LogState,
+    items: Sequence[Item],
+    whole: bool,
+    against: Sequence[tuple[str, str]],
+    tsa_ca: Path | None,
+    report: Report,
+) -> None:
+    """Everything checked against the walked log: actors, tree, checkpoints, catalog, records."""
+    from .catalog_check import check_catalog
+
+    _guarded(report, "actor", lambda: _check_actors(session, state, report))
+    if whole:
+        _guarded(report, "tree", lambda: _check_tree(session, state, report))
+        _guarded(report, "checkpoint", lambda: _check_checkpoints(session, state, report))
+        _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
+        _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))
+    for label, text in against:
+        check_against(state, text, label, report)
+    bad_records = _bad_record_signatures(items, state)
+    for index, item in enumerate(items):
+        _check_record(item, index not in bad_records, state, report)
+
+
+def _log_verification(
+    acting: Acting, item_ids: Sequence[str] | None, verified: int, count: int | None, report: Report
+) -> None:
+    """Append the ``verify`` event, or say in the report why it was not appended.
+
+    A log whose chain, tree or checkpoints failed is not appended to: the new event's ``prev``
+    would vouch for a tail that may be forged, and its seq could collide with what was removed.
+    The report stands on its own; the failure to log is one more named check.
+    """
+    damaged = sorted({c.check for c in report.failures if c.check.startswith(_LOG_CHECKS)})
+    if damaged:
+        report.add(
+            "verify-logged",
+            "log",
+            False,
+            "this verification was not logged: the log itself failed (" + ", ".join(damaged) + "), and an event "
+            "signed on top of it would vouch for its damaged tail",
+        )
+        return
+    payload = {
+        "scope": "all" if item_ids is None else sorted(item_ids),
+        "items": verified,
+        "archive_items": count,
+        "ok": report.ok,
+        "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
+    }
+    try:
+        with acting.writing() as session:
+            seq = acting.append(session, "verify", payload).seq
+    except (CustodyError, SQLAlchemyError, OSError) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        report.add("verify-logged", "log", False, f"this verification could not be logged: {reason}")
+        return
+    report.add("verify-logged", "log", True, f"this verification is event {seq} of the log")

@@ -8,14 +8,20 @@ from pathlib import Path
 TABLES = ("actors", "items", "item_cases", "events", "tree_nodes", "checkpoints")
 
 
-def drop_triggers(conn: sqlite3.Connection) -> None:
-    for (name,) in conn.execute("select name from sqlite_master where type='trigger'").fetchall():
+def drop_triggers(conn: sqlite3.Connection) -> list[str]:
+    """Drop every trigger; returns their SQL, to put them back."""
+    triggers = conn.execute("select name, sql from sqlite_master where type='trigger'").fetchall()
+    for name, _sql in triggers:
         conn.execute(f"DROP TRIGGER {name}")
+    return [definition for _name, definition in triggers]
 
 
-def sql(archive: Path, *statements: str) -> None:
-    """Run statements with the append-only triggers dropped first."""
+def sql(archive: Path, *statements: str, restore: bool = True) -> None:
+    """Run statements with the append-only triggers dropped, then (by default) put them back as an insider would."""
     with sqlite3.connect(archive / "custody.db") as conn:
-        drop_triggers(conn)
+        triggers = drop_triggers(conn)
         for statement in statements:
             conn.execute(statement)
+        if restore:
+            for definition in triggers:
+                conn.execute(definition)

@@ -16,14 +16,17 @@ from cryptography import x509
 
 from .. import keys, records
 from ..canonical import canonical
-from ..errors import BundleError, CustodyError, ProofError
+from ..checks import Report
+from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
-from ..log.events import LogEvent
+from ..log.authority import IDENTITY_CHECK, Authority
+from ..log.logevent import LogEvent
+from ..log.sigcheck import Job, bad_signatures
 from ..timestamp import tsa
-from ..verify import Report
 from . import layout
 from .safezip import SafeBundle, open_bundle
+from .summary import summarise
 
 AGE_MAGIC = b"age-encryption.org/v1"
 
@@ -35,30 +38,30 @@ def plain_zip(path: Path, identity: Path | None) -> Iterator[Path]:
         with open(path, "rb") as fh:
             head = fh.read(len(AGE_MAGIC))
     except FileNotFoundError:
-        raise BundleError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file; check the path") from None
     except OSError as exc:
-        raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     if head != AGE_MAGIC:
         yield path
         return
     if identity is None:
-        raise BundleError(f"{path}: is age-encrypted; pass --identity AGE_KEY_FILE")
+        raise InputError(f"{path}: is age-encrypted; pass --identity AGE_KEY_FILE")
     import pyrage
 
     try:
         lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
         identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
     except (OSError, ValueError, pyrage.IdentityError) as exc:
-        raise BundleError(f"{identity}: not an age identity file ({exc})") from None
+        raise InputError(f"{identity}: not an age identity file ({exc})") from None
     if not identities:
-        raise BundleError(f"{identity}: holds no AGE-SECRET-KEY line")
+        raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
     with tempfile.TemporaryDirectory(prefix="custody-bundle-") as tmp:
         clear = Path(tmp) / "bundle.zip"
         try:
             with open(path, "rb") as src, open(clear, "wb") as dst:
                 pyrage.decrypt_io(src, dst, identities)
         except pyrage.DecryptError:
-            raise BundleError(f"{path}: the identity in {identity} cannot decrypt this bundle") from None
+            raise InputError(f"{path}: the identity in {identity} cannot decrypt this bundle") from None
         yield clear
 
 
@@ -143,23 +146,8 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
     return blake3_of
 
 
-def _load_keys(bundle: SafeBundle, report: Report) -> dict[str, Any]:
-    found = {}
-    for name in sorted(n for n in bundle.files if n.startswith(layout.KEYS_DIR)):
-        kid = name[len(layout.KEYS_DIR) :].removesuffix(".pem")
-        try:
-            public = keys.load_public_pem(bundle.read(name), name)
-        except CustodyError as exc:
-            report.add("key", name, False, str(exc))
-            continue
-        if keys.key_id(public) != kid:
-            report.add("key", name, False, "file name is not the SHA-256 of the key it holds")
-            continue
-        found[kid] = public
-    return found
-
-
-def _check_seal(bundle: SafeBundle, bundled: dict[str, Any], exporter: str | None, report: Report) -> None:
+def _check_seal(bundle: SafeBundle, authority: Authority, export: LogEvent | None, report: Report) -> None:
+    """The seal key must be the export event's signer, registered by a carried actor.add, allowed to export."""
     try:
         public = keys.load_public_pem(bundle.read(layout.SEAL_PUB), layout.SEAL_PUB)
         signature = bundle.read(layout.SEAL_SIG)
@@ -171,10 +159,19 @@ def _check_seal(bundle: SafeBundle, bundled: dict[str, Any], exporter: str | Non
         report.add("seal", layout.SEAL_SIG, False, "seal signature over tagmanifest-sha256.txt does not verify")
         return
     kid = keys.key_id(public)
-    if kid not in bundled or kid != exporter:
+    if export is None or kid != export.actor:
         report.add("seal", layout.SEAL_PUB, False, "seal key is not the key of the actor who logged the export")
         return
-    report.add("seal", layout.SEAL_SIG, True, f"tag manifest sealed by key {kid[:16]}…")
+    if kid not in authority.keys or export.seq in authority.denied:
+        report.add(
+            "seal",
+            layout.SEAL_PUB,
+            False,
+            f"seal key {kid[:16]}… is not registered by a carried actor.add, or its role may not export",
+        )
+        return
+    info = authority.keys[kid]
+    report.add("seal", layout.SEAL_SIG, True, f"tag manifest sealed by {info.name} (role {info.role}, key {kid[:16]}…)")
 
 
 def _event_time(event: LogEvent) -> datetime:
@@ -230,8 +227,13 @@ def check_bundle(
     identity: Path | None = None,
     against: list[tuple[str, str]] | None = None,
     tsa_ca: Path | None = None,
+    vkey: str | None = None,
 ) -> Report:
-    """Verify a bundle file completely; nothing is written anywhere. ``tsa_ca`` is the TSA root to trust."""
+    """Verify a bundle file completely; nothing is written anywhere.
+
+    ``tsa_ca`` is the TSA root to trust; ``vkey`` pins the archive's verifier key (C2SP vkey text):
+    without it or an ``against`` checkpoint, the report warns that the archive's identity was not checked.
+    """
     if tsa_ca is not None:
         tsa.load_roots(tsa_ca)  # a bad CA file is the user's error, before any work
     report = Report()
@@ -239,7 +241,8 @@ def check_bundle(
         if not layout.is_bundle_id(bundle.root):
             report.add("bag", bundle.root, False, "top-level folder is not a bundle id")
         blake3_of = _check_bag(bundle, report)
-        bundled_keys = _load_keys(bundle, report)
+        # custody/keys/*.pem are a convenience (covered by the tag manifest): keys are trusted only
+        # through the carried actor.add events.
         try:
             signed_records = json.loads(bundle.read_text(layout.ITEMS))
             events = [LogEvent.from_json(json.loads(line)) for line in bundle.read_text(layout.EVENTS).splitlines()]
@@ -250,27 +253,110 @@ def check_bundle(
         except BundleError as exc:
             report.add("bag", "custody/", False, str(exc))
             return report
+        authority = _check_events(events, report)
         export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
         if export is None:
             report.add("export-event", bundle.root, False, "events.jsonl has no export event for this bundle")
-        _check_seal(bundle, bundled_keys, export.actor if export else None, report)
-        _check_records(signed_records, bundled_keys, blake3_of, report)
-        _check_events(events, signed_records, bundled_keys, report)
-        _check_log(bundle, events, proofs, against or [], report)
+        else:
+            _check_export_manifest(bundle, export, report)
+        archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
+        _check_seal(bundle, authority, export, report)
+        _check_records(signed_records, authority, blake3_of, report)
+        _check_log(bundle, events, proofs, archive_vkey, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
+        checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
+        report.summary = summarise(
+            path,
+            bundle.root,
+            events,
+            signed_records,
+            checkpoint_text,
+            [label for label, _ in against or []],
+            tsa_ca,
+            vkey,
+        )
     return report
 
 
+def _check_export_manifest(bundle: SafeBundle, export: LogEvent, report: Report) -> None:
+    """The logged export names the payload set: its ``manifest_sha256`` is the digest of manifest-sha256.txt.
+
+    Without this, whoever holds the exporter's key could drop a payload file after the export was
+    logged and re-seal the bag.
+    """
+    name = layout.MANIFESTS["sha256"]
+    if not bundle.has(name):
+        return  # reported by the bag check
+    got = hashlib.sha256(bundle.read(name)).hexdigest()
+    ok = export.payload.get("manifest_sha256") == got
+    report.add(
+        "export-event",
+        f"event {export.seq}",
+        ok,
+        "the logged export names this bag's manifest-sha256.txt"
+        if ok
+        else "manifest-sha256.txt is not the manifest the export event logged (payload files added or removed)",
+    )
+
+
+def _check_identity(
+    bundle: SafeBundle, authority: Authority, pinned: str | None, has_against: bool, report: Report
+) -> str | None:
+    """The archive's vkey, derived from the carried, verified event 0; compared with vkey.txt and the pin."""
+    if authority.identity is None:
+        report.add(IDENTITY_CHECK, "event 0", False, "event 0 (archive.init) is not carried or does not verify")
+        return None
+    derived = authority.identity.vkey
+    try:
+        stated = bundle.read_text(layout.VKEY).strip()
+    except CustodyError as exc:
+        stated = f"({exc})"
+    if stated != derived:
+        report.add(IDENTITY_CHECK, layout.VKEY, False, "vkey.txt is not the archive key that event 0 states")
+    if pinned is not None:
+        ok = pinned.strip() == derived
+        report.add(
+            IDENTITY_CHECK,
+            "--vkey",
+            ok,
+            f"the archive is {derived.split('+', 1)[0]}, the key you pinned"
+            if ok
+            else f"the bundle comes from {derived.split('+', 1)[0]} with another key than the one you pinned",
+        )
+    elif not has_against:
+        report.add(
+            IDENTITY_CHECK,
+            "archive",
+            True,
+            "the archive's identity was NOT checked: the bundle is consistent with itself, but anyone can make such a "
+            "bundle; pass --vkey FILE (the archive's published key) or --against-checkpoint FILE",
+            warning=True,
+        )
+    return derived
+
+
 def _check_records(
-    signed: list[dict[str, Any]], bundled: dict[str, Any], blake3_of: dict[str, str], report: Report
+    signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, str], report: Report
 ) -> None:
     for entry in signed:
         record = entry.get("record", {})
         item = str(record.get("item_id"))
-        public = bundled.get(str(entry.get("signer")))
+        signer = str(entry.get("signer"))
+        info = authority.keys.get(signer)
         text = canonical(record).decode()
-        ok = public is not None and records.signature_valid(text, str(entry.get("signature")), public)
-        report.add("record-signature", item, ok, "" if ok else "record signature does not verify with the bundled key")
+        ok = info is not None and records.signature_valid(text, str(entry.get("signature")), info.public_key)
+        report.add(
+            "record-signature",
+            item,
+            ok,
+            ""
+            if ok
+            else "record signature does not verify with a key registered by a carried actor.add"
+            if info is not None
+            else f"record signed by key {signer[:16]}…, which no carried actor.add registers",
+        )
+        problem = authority.record_problem(item, sha256_hex(text.encode()), signer)
+        report.add("item-chain", item, not problem, problem or "ingest event binds the signed record")
         name = layout.payload_name(item, str(record.get("original_name")))
         ok = blake3_of.get(name) == record.get("blake3")
         report.add(
@@ -281,45 +367,75 @@ def _check_records(
         )
 
 
-def _check_events(
-    events: list[LogEvent], signed: list[dict[str, Any]], bundled: dict[str, Any], report: Report
-) -> None:
-    by_seq = {e.seq: e for e in events}
-    bad = 0
+def _check_events(events: list[LogEvent], report: Report) -> Authority:
+    """Replay the carried events' authority (custody.log.authority), then check their signatures and chain."""
+    authority = Authority(report)
+    if len(events) < 2 or (events[0].seq, events[1].seq) != (0, 1):
+        report.add(
+            "authority",
+            "events.jsonl",
+            False,
+            "does not carry events 0 and 1 (archive.init and the first admin): no signer's authority can be checked",
+        )
+    jobs: list[Job] = []
+    by_seq: dict[int, LogEvent] = {}
+    unregistered = 0
     for event in events:
-        public = bundled.get(event.actor)
-        try:
-            ok = public is not None and keys.verify_signature(
-                public, keys.unb64(event.sig), canonical(event.unsigned())
-            )
-        except ValueError:
-            ok = False
+        raw_key = authority.admit(event.seq, event.time, event.actor, event.action, event.item, event.payload)
+        if raw_key is not None:
+            jobs.append((event.seq, raw_key, _raw_sig(event), canonical(event.unsigned())))
+        elif event.seq != 0:
+            unregistered += 1
+        by_seq.setdefault(event.seq, event)
+    bad = set(bad_signatures(jobs))
+    genesis = by_seq.get(0)
+    if genesis is not None:
+        init_key = authority.bootstrap_key()
+        ok = init_key is not None and not bad_signatures(
+            [(0, init_key, _raw_sig(genesis), canonical(genesis.unsigned()))]
+        )
+        authority.confirm_genesis(ok)
         if not ok:
-            bad += 1
-            report.add("event-signature", f"event {event.seq}", False, "signature does not verify with the bundled key")
+            bad.add(0)
+    for seq in sorted(bad):
+        report.add(
+            "event-signature", f"event {seq}", False, "signature does not verify with the signer's registered key"
+        )
+    if not bad:
+        report.add("event-signature", "events.jsonl", True, f"{len(events) - unregistered} event signatures verify")
+    if not authority.failed:
+        report.add(
+            "authority",
+            "events.jsonl",
+            True,
+            "every event is signed by a key a carried actor.add registered before it, with a role allowing it",
+        )
+    for event in events:
         before = by_seq.get(event.seq - 1)
         if before is not None and event.prev != before.chain_hash():
             report.add("chain", f"event {event.seq}", False, "prev does not hash the preceding event")
-    if not bad:
-        report.add("event-signature", "events.jsonl", True, f"{len(events)} event signatures verify")
-    for entry in signed:
-        record = entry.get("record", {})
-        item = str(record.get("item_id"))
-        ingest = next((e for e in events if e.item == item and e.action == "ingest"), None)
-        ok = ingest is not None and ingest.payload.get("record_sha256") == sha256_hex(canonical(record))
-        report.add(
-            "item-chain",
-            item,
-            ok,
-            "ingest event binds the signed record" if ok else "no ingest event in events.jsonl binds this record",
-        )
+    return authority
+
+
+def _raw_sig(event: LogEvent) -> bytes:
+    try:
+        return keys.unb64(event.sig)
+    except ValueError:
+        return b""
 
 
 def _check_log(
-    bundle: SafeBundle, events: list[LogEvent], proofs: dict[str, Any], against: list[tuple[str, str]], report: Report
+    bundle: SafeBundle,
+    events: list[LogEvent],
+    proofs: dict[str, Any],
+    vkey: str | None,
+    against: list[tuple[str, str]],
+    report: Report,
 ) -> None:
+    if vkey is None:
+        report.add("checkpoint", layout.CHECKPOINT, False, "cannot be checked: the archive's key is not established")
+        return
     try:
-        vkey = bundle.read_text(layout.VKEY).strip()
         cp = note.open_checkpoint(bundle.read_text(layout.CHECKPOINT), vkey)
     except CustodyError as exc:
         report.add("checkpoint", layout.CHECKPOINT, False, str(exc))

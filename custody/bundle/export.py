@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -30,8 +31,8 @@ from ..roles import Permission
 from ..timestamp import stamps, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
-from . import layout
-from .report import verify_md
+from . import layout, standalone
+from .guide import verify_md
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,26 @@ def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[I
                 .where(ItemCase.case_id == case)
                 .order_by(Item.num)
             )
+            _check_case_is_signed(session, case, {row.item_id for row in rows})
             if not rows:
                 raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
             return rows
         return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
+
+
+def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
+    """Refuse to disclose a case whose catalog membership differs from what the signed data says."""
+    from ..catalog_check import case_members
+
+    signed, _table = case_members(session, case)
+    if signed != listed:
+        added = sorted(listed - signed)
+        dropped = sorted(signed - listed)
+        raise IntegrityError(
+            f"case '{case}': table item_cases differs from the signed records and acquire events "
+            f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
+            f"{', '.join(dropped) or 'none'}); nothing was exported. Run 'custody verify --all'"
+        )
 
 
 class _Bag:
@@ -136,15 +153,27 @@ class _Bag:
 
 
 def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
-    """The items' events, the export itself, and the registration of every key that signed any of them."""
+    """The items' events, the export, and the registration closure a court needs to check who signed them.
+
+    The closure: events 0 (archive.init) and 1 (first admin), and the actor.add of every key that
+    signed a carried event or record, then of whoever signed those registrations, back to event 1.
+    """
     rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
-    keys_needed = signers | {e.actor for e in events.values()}
-    for row in session.query(Event).where(Event.action.in_(["archive.init", "actor.add"])).order_by(Event.seq):
+    for row in session.query(Event).where(Event.seq.in_((0, 1))):
+        events[row.seq] = LogEvent.from_row(row)
+    registrations: dict[str, LogEvent] = {}
+    for row in session.query(Event).where(Event.action == "actor.add").order_by(Event.seq):
         event = LogEvent.from_row(row)
-        if event.action == "archive.init" or event.payload.get("key_id") in keys_needed:
-            events[event.seq] = event
+        registrations.setdefault(str(event.payload.get("key_id")), event)
+    wanted = signers | {e.actor for e in events.values()}
+    while wanted:
+        key_id = wanted.pop()
+        registration = registrations.get(key_id)
+        if registration is not None and registration.seq not in events:
+            events[registration.seq] = registration
+            wanted.add(registration.actor)
     return [events[seq] for seq in sorted(events)]
 
 
@@ -168,6 +197,9 @@ def export_bundle(
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     age_recipients = _recipients(recipients)
+    note_path = _note_path(out)
+    if age_recipients and (note_path.exists() or note_path.is_symlink()):
+        raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
@@ -192,6 +224,8 @@ def export_bundle(
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, out)
+        if encrypted:
+            _write_note(note_path, out, bundle_id, acting)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if "export_seq" in state:
@@ -212,6 +246,25 @@ def export_bundle(
         state["export_seq"],
         state["checkpoint_size"],
         iso(stamped) if stamped is not None else None,
+    )
+
+
+def _note_path(out: Path) -> Path:
+    return out.with_name(out.name + ".txt")
+
+
+def _write_note(path: Path, out: Path, bundle_id: str, acting: Acting) -> None:
+    """The plaintext note beside an encrypted bundle: what it is and how to open and check it."""
+    path.write_text(
+        f"Bundle {bundle_id} from archive {acting.archive.config.origin}, age-encrypted in {out.name}.\n"
+        f"Sealed by {acting.name}, key id {acting.key_id}.\n\n"
+        "Decrypt it with the age identity whose public key it was encrypted to, then unpack it:\n\n"
+        f"    age -d -i YOUR-IDENTITY.txt -o {bundle_id}.zip {shlex.quote(out.name)}\n"
+        f"    python3 -m zipfile -e {bundle_id}.zip .\n\n"
+        f"Then follow {bundle_id}/custody/VERIFY.md, or run its standalone verifier:\n\n"
+        f"    python3 -I {bundle_id}/custody/verify_bundle.py {bundle_id}.zip --vkey ARCHIVE.vkey\n\n"
+        "where ARCHIVE.vkey holds the archive's verifier key, obtained from the archive, not from this note.\n",
+        encoding="utf-8",
     )
 
 
@@ -280,6 +333,10 @@ def _write_zip(
             )
         state["export_seq"] = event.seq
         with archive.db.read() as session:
+            newest = checkpoints.latest(session)
+        # The checkpoint the bundle carries gets its token now (within tsa.timeout; skipped in back-off).
+        archive.timestamp_checkpoint(newest.num if newest is not None else None)
+        with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
             assert checkpoint is not None and checkpoint.size > event.seq
             events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records})
@@ -337,6 +394,8 @@ def _write_zip(
         ).items():
             bag.add_tag(name, data)
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
+        bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
+        bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))
         tagmanifest = layout.manifest_text(list(bag.tags.items())).encode()
         bag.add_tag(layout.TAGMANIFEST, tagmanifest, listed=False)
         seal = acting.signer.sign(tagmanifest)
@@ -351,7 +410,7 @@ def _timestamp_seal(acting: Acting, bag: _Bag, bundle_id: str, seal: bytes, stat
     if settings is None:
         return
     try:
-        token = tsa.request_token(settings.url, seal, timeout=settings.timeout, roots=settings.roots())
+        token = stamps.ask(acting.archive, settings, seal)
     except TimestampError as exc:
         acting.archive.notices.append(
             f"bundle {bundle_id} was sealed without a trusted timestamp: {exc}. The bundle is complete; "

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..archive import Acting
 from ..canonical import canonical_text
+from ..catalog_check import import_digests
 from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow
 from ..errors import BundleError, IntegrityError
 from ..hashing import CHUNK_SIZE, Digests, DualHasher
@@ -64,8 +65,11 @@ def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[s
         raise
 
 
-def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> ImportResult:
-    """Verify a bundle completely, then import it in one transaction; a second import is a no-op."""
+def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey: str | None = None) -> ImportResult:
+    """Verify a bundle completely, then import it in one transaction; a second import is a no-op.
+
+    ``vkey`` pins the sending archive's verifier key: a bundle from any other archive is refused.
+    """
     acting.unlock()
     acting.require(Permission.IMPORT)
     bundle_id = _bundle_id(path, identity)
@@ -77,7 +81,7 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
                 for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
             }
             return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
-    report = check_bundle(path, identity)
+    report = check_bundle(path, identity, vkey=vkey)
     if not report.ok:
         first = report.failures[0]
         raise BundleError(
@@ -106,6 +110,33 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
                 raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
             for entry in signed:
                 mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry)
+            # The rows are made first so the receipt event can sign a digest of exactly what is stored.
+            row = ImportRow(
+                bundle_id=bundle_id,
+                origin=checkpoint.origin,
+                vkey=vkey,
+                seal=b64(seal),
+                checkpoint=checkpoint_text,
+                receipt_seq=-1,
+            )
+            records = [
+                ImportedRecord(
+                    bundle_id=bundle_id,
+                    original_item_id=entry["record"]["item_id"],
+                    local_item_id=mapping[entry["record"]["item_id"]],
+                    record=canonical_text(entry["record"]),
+                    signature=entry["signature"],
+                    signer_key_id=entry["signer"],
+                )
+                for entry in signed
+            ]
+            stored_events = [
+                ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)) for event in events
+            ]
+            stored_keys = [
+                ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem)
+                for kid, pem in sorted(key_files.items())
+            ]
             receipt = acting.append(
                 session,
                 "import",
@@ -119,35 +150,13 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None) -> I
                     "export_seq": export["seq"],
                     "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
                     "items": mapping,
+                    "stored": import_digests(row, records, stored_events, stored_keys),
                 },
             )
-            session.add(
-                ImportRow(
-                    bundle_id=bundle_id,
-                    origin=checkpoint.origin,
-                    vkey=vkey,
-                    seal=b64(seal),
-                    checkpoint=checkpoint_text,
-                    receipt_seq=receipt.seq,
-                )
-            )
+            row.receipt_seq = receipt.seq
+            session.add(row)
             session.flush()
-            for entry in signed:
-                record = entry["record"]
-                session.add(
-                    ImportedRecord(
-                        bundle_id=bundle_id,
-                        original_item_id=record["item_id"],
-                        local_item_id=mapping[record["item_id"]],
-                        record=canonical_text(record),
-                        signature=entry["signature"],
-                        signer_key_id=entry["signer"],
-                    )
-                )
-            for event in events:
-                session.add(ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)))
-            for kid, pem in sorted(key_files.items()):
-                session.add(ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem))
+            session.add_all([*records, *stored_events, *stored_keys])
     return ImportResult(bundle_id, False, mapping, receipt.seq)
 
 

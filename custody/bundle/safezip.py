@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from ..errors import BundleError
+from ..errors import BundleError, InputError
 
 MAX_TOTAL_BYTES = 256 * 1024**3
 MAX_FILE_BYTES = 64 * 1024**3
@@ -93,11 +93,11 @@ def open_bundle(path: Path, limits: Limits = Limits()) -> Iterator[SafeBundle]:
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
-        raise BundleError(f"{path}: no such file") from None
+        raise InputError(f"{path}: no such file; check the path") from None
     except zipfile.BadZipFile:
         raise BundleError(f"{path}: not a zip file, or truncated; ask the sender for the file again") from None
     except OSError as exc:
-        raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         infos = zf.infolist()
         if len(infos) > limits.entries:

@@ -65,6 +65,20 @@ class Database:
             yield session
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session whose every statement sees one snapshot of the catalog.
+
+        PostgreSQL: a REPEATABLE READ, READ ONLY transaction (its snapshot is taken at the first
+        statement). SQLite in WAL mode: one read transaction, whose snapshot is likewise fixed at
+        its first read and kept until it ends, whatever writers commit meanwhile.
+        """
+        bind = self.reader
+        if self.kind == "postgresql":
+            bind = self.reader.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction holding the archive-wide append lock until commit."""
         with Session(self.writer, expire_on_commit=False) as session, session.begin():

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import ProofError
+from ..errors import InputError, ProofError
 
 _ALG_ED25519 = b"\x01"
 _SIG_PREFIX = "\u2014 "  # em dash, space
@@ -198,4 +198,20 @@ def read_note_file(path: Path) -> str:
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProofError(f"{path}: cannot read checkpoint note ({exc})") from None
+        raise InputError(f"{path}: cannot read checkpoint note ({exc}); check the path") from None
+
+
+def read_vkey_file(path: Path) -> str:
+    """A verifier key kept in a file (as ``custody checkpoint --vkey`` prints it), checked for form.
+
+    Raises InputError if the file is unreadable or holds no well-formed vkey.
+    """
+    try:
+        text = path.read_text("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the verifier key ({exc})") from None
+    try:
+        parse_vkey(text)
+    except ProofError as exc:
+        raise InputError(f"{path}: {exc}; pass the line 'custody checkpoint --vkey' printed") from None
+    return text

@@ -8,25 +8,27 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .. import keys
 from ..archive import Acting, Archive
 from ..db.models import CheckpointRow, Event
-from ..errors import EventNotFoundError, ProofError
+from ..errors import EventNotFoundError, InputError, IntegrityError, ProofError
 from ..roles import Permission
 from . import checkpoints, merkle, note, tree
-from .events import LogEvent
+from .events import LogEvent, archive_identity
 
 
 def archive_vkey(archive: Archive) -> str:
-    """The archive's C2SP verifier key: ``origin+keyhash+base64(0x01||pubkey)``."""
-    pem = (archive.config.keys_dir / "archive.pub.pem").read_bytes()
-    return note.vkey(archive.config.origin, keys.load_public_pem(pem, "keys/archive.pub.pem"))
+    """The archive's C2SP verifier key ``origin+keyhash+base64(0x01||pubkey)``, as the verified event 0 states it.
+
+    Never read from keys/archive.pub.pem (an unsigned file); IntegrityError if the genesis does not verify.
+    """
+    with archive.db.read() as session:
+        return archive_identity(session).vkey
 
 
 def _latest(session: Session) -> CheckpointRow:
     row = checkpoints.latest(session)
     if row is None:
-        raise ProofError("the archive has no checkpoint yet; run 'custody checkpoint'")
+        raise InputError("the archive has no checkpoint yet; run 'custody checkpoint'")
     return row
 
 
@@ -36,8 +38,8 @@ def sign_checkpoint(acting: Acting) -> CheckpointRow:
     with acting.archive.db.write() as session:
         written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin)
         row = written or _latest(session)
-        num = written.num if written is not None else None
-    acting.archive.timestamp_checkpoint(num)
+    # The newest checkpoint gets its token here (if it has none): it dates every event before it.
+    acting.archive.timestamp_checkpoint(row.num)
     return row
 
 
@@ -104,7 +106,7 @@ def inclusion_in(session: Session, seq: int, checkpoint: CheckpointRow) -> Inclu
     """An inclusion proof of event ``seq`` to ``checkpoint``, inside an open session."""
     event = _event(session, seq)
     if seq >= checkpoint.size:
-        raise ProofError(f"event {seq} is newer than the checkpoint (size {checkpoint.size}); run 'custody checkpoint'")
+        raise InputError(f"event {seq} is newer than the checkpoint (size {checkpoint.size}); run 'custody checkpoint'")
     hashes = merkle.inclusion_proof(seq, checkpoint.size, tree.DbNodes(session))
     return InclusionProof(seq, checkpoint.size, hashes, checkpoint.note, event.to_json())
 
@@ -143,7 +145,7 @@ def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> C
         target = new_size if new_size is not None else _latest(session).size
         size = tree.tree_size(session)
         if not 0 < old_size <= target <= size:
-            raise ProofError(
+            raise InputError(
                 f"consistency proof needs 0 < old size ({old_size}) <= new size ({target}) <= log size ({size})"
             )
         nodes = tree.DbNodes(session)
@@ -155,12 +157,24 @@ def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bo
     """Check that event ``seq`` is in the tree a published checkpoint note signs."""
     acting.require(Permission.VERIFY)
     vkey = archive_vkey(acting.archive)
-    cp = note.open_checkpoint(published, vkey)
+    try:
+        cp = note.open_checkpoint(published, vkey)
+    except ProofError as exc:
+        return False, f"the checkpoint does not verify with this archive's key: {exc}"
+    if not 0 <= seq < cp.size:
+        raise InputError(
+            f"cannot check with this checkpoint: it covers events 0..{cp.size - 1}, not event {seq}; "
+            "use a checkpoint published after the event was logged"
+        )
     with acting.archive.db.read() as session:
-        event = _event(session, seq)
-        if seq >= cp.size:
-            return False, f"event {seq} is not covered by the checkpoint (size {cp.size})"
-        proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
+        row = session.get(Event, seq)
+        if row is None:
+            return False, f"event {seq} is covered by the checkpoint (size {cp.size}) but missing from the log"
+        event = LogEvent.from_row(row)
+        try:
+            proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
+        except IntegrityError as exc:
+            return False, str(exc)
     ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), seq, cp.size, proof, cp.root)
     detail = (
         f"event {seq} is leaf {seq} of the signed tree of size {cp.size}"

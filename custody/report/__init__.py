@@ -67,8 +67,14 @@ def stamped_pdf(archive: Archive, data: ReportData, paper: str, what: str) -> by
     settings = tsa_settings(archive.config)
     if settings is None:
         return document
+    from ..timestamp.stamps import backing_off
     from .pdfstamp import timestamp_pdf
 
+    recent = backing_off(archive, settings)
+    if recent is not None:
+        # Like the seal: a TSA that failed a moment ago is not waited on again within tsa.backoff.
+        archive.notices.append(f"{what}: the PDF report carries no document time-stamp: the TSA failed recently: {recent}")
+        return document
     try:
         return timestamp_pdf(document, settings.url, timeout=settings.timeout)
     except TimestampError as exc:

@@ -11,7 +11,10 @@ from ..config import ArchiveConfig
 from ..errors import ConfigError
 from .tsa import load_roots
 
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 5.0
+"""The most a command waits on the TSA in all (``tsa.timeout``); evidence never waits longer on a third party."""
+DEFAULT_BACKOFF_S = 300.0
+"""After a failure, checkpoint and export do not ask the TSA again for this long (``tsa.backoff``)."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class TsaSettings:
     url: str
     ca: Path | None
     timeout: float
+    backoff: float = DEFAULT_BACKOFF_S
 
     def roots(self) -> list[x509.Certificate] | None:
         """The configured TSA root certificate(s), or None when no CA was configured."""
@@ -33,11 +37,15 @@ def tsa_settings(cfg: ArchiveConfig) -> TsaSettings | None:
     if not url:
         return None
     ca = cfg.tsa.get("ca")
-    try:
-        timeout = float(cfg.tsa.get("timeout", DEFAULT_TIMEOUT_S))
-    except (TypeError, ValueError):
-        raise ConfigError(f"{cfg.root}/custody.toml: tsa.timeout must be a number of seconds") from None
-    return TsaSettings(url=str(url), ca=(cfg.root / str(ca)) if ca else None, timeout=timeout)
+    seconds = {}
+    for key, default in (("timeout", DEFAULT_TIMEOUT_S), ("backoff", DEFAULT_BACKOFF_S)):
+        try:
+            seconds[key] = float(cfg.tsa.get(key, default))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{cfg.root}/custody.toml: tsa.{key} must be a number of seconds") from None
+    return TsaSettings(
+        url=str(url), ca=(cfg.root / str(ca)) if ca else None, timeout=seconds["timeout"], backoff=seconds["backoff"]
+    )
 
 
 def check_url(url: str) -> str:

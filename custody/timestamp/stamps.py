@@ -1,16 +1,22 @@
-"""Tokens over checkpoints: fetched once a checkpoint has committed, kept append-only, checked by verify.
+"""Tokens over checkpoints: fetched at ``checkpoint``, ``export`` and ``timestamp --pending``, kept append-only.
 
-Evidence never waits on a third party: a TSA that cannot be reached leaves the checkpoint
-untimestamped and the command completes; ``custody timestamp --pending`` catches up later.
+Evidence never waits on a third party: other commands never ask the TSA; a TSA that cannot be
+reached costs at most ``tsa.timeout`` once, is then not asked again for ``tsa.backoff`` seconds
+(remembered in ``tsa/backoff.json``), and ``custody timestamp --pending`` catches up later. A token
+over a checkpoint also dates every earlier checkpoint (the later tree contains the earlier one), so
+only the newest checkpoint needs one.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..archive import Acting, Archive
@@ -28,20 +34,72 @@ def token_of(session: Session, num: int) -> CheckpointTimestamp | None:
 
 
 def untimestamped(session: Session) -> list[CheckpointRow]:
-    """Checkpoints that have no token yet, oldest first."""
-    stamped = select(CheckpointTimestamp.checkpoint_num)
-    return list(
-        session.scalars(select(CheckpointRow).where(CheckpointRow.num.not_in(stamped)).order_by(CheckpointRow.num))
-    )
+    """Checkpoints no token dates yet: those newer than the newest timestamped one, oldest first."""
+    newest = session.scalar(select(func.max(CheckpointTimestamp.checkpoint_num)))
+    query = select(CheckpointRow).order_by(CheckpointRow.num)
+    if newest is not None:
+        query = query.where(CheckpointRow.num > newest)
+    return list(session.scalars(query))
 
 
-def _fetch_and_store(archive: Archive, settings: TsaSettings, num: int) -> tsa.Token:
+def _backoff_path(archive: Archive) -> Path:
+    return archive.config.root / "tsa" / "backoff.json"
+
+
+def backing_off(archive: Archive, settings: TsaSettings) -> str | None:
+    """Why the TSA is not to be asked now (a failure within ``tsa.backoff`` seconds), or None."""
+    try:
+        state = json.loads(_backoff_path(archive).read_text("utf-8"))
+        if state["url"] != settings.url:
+            return None
+        until = datetime.fromisoformat(state["until"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if utc_now() >= until:
+        return None
+    return f"{state['reason']} (at {state['failed_at']}; not asked again before {iso(until)})"
+
+
+def _remember(archive: Archive, settings: TsaSettings, failure: TimestampError | None) -> None:
+    """Record a failure for the back-off, or clear it after a success."""
+    path = _backoff_path(archive)
+    if failure is None:
+        path.unlink(missing_ok=True)
+        return
+    now = utc_now()
+    state = {"url": settings.url, "reason": str(failure), "failed_at": iso(now),
+             "until": (now + timedelta(seconds=settings.backoff)).isoformat()}  # fmt: skip
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state), "utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only archive folder only loses the back-off: the budget still bounds each wait
+
+
+def ask(archive: Archive, settings: TsaSettings, data: bytes, *, force: bool = False) -> tsa.Token:
+    """A token over ``data`` within the budget, unless a recent failure says not to ask (unless ``force``)."""
+    if not force:
+        reason = backing_off(archive, settings)
+        if reason is not None:
+            raise TimestampError(f"the TSA failed recently: {reason}")
+    try:
+        token = tsa.request_token(settings.url, data, timeout=settings.timeout, roots=settings.roots())
+    except TimestampError as exc:
+        _remember(archive, settings, exc)
+        raise
+    _remember(archive, settings, None)
+    return token
+
+
+def _fetch_and_store(archive: Archive, settings: TsaSettings, num: int, force: bool = False) -> tsa.Token:
     with archive.db.read() as session:
         row = session.get(CheckpointRow, num)
         if row is None:
             raise TimestampError(f"checkpoint #{num} does not exist")
         data = row.note.encode("utf-8")
-    token = tsa.request_token(settings.url, data, timeout=settings.timeout, roots=settings.roots())
+    token = ask(archive, settings, data, force=force)
     with archive.db.write() as session:
         # Another process may have stamped it meanwhile; the first token stays, like everything else.
         if token_of(session, num) is None:
@@ -63,12 +121,20 @@ def stamp_new_checkpoint(archive: Archive, num: int) -> str | None:
     settings = tsa_settings(archive.config)
     if settings is None:
         return None
+    with archive.db.read() as session:
+        if token_of(session, num) is not None:
+            return None
     try:
         _fetch_and_store(archive, settings, num)
-    except TimestampError as exc:
+    except tsa.TsaUnreachable as exc:
         return (
             f"checkpoint #{num} is untimestamped: {exc}. The command itself completed; "
             "run 'custody timestamp --pending' once the TSA answers again"
+        )
+    except TimestampError as exc:
+        return (
+            f"checkpoint #{num} is untimestamped: {exc}. The command itself completed; "
+            "check tsa.url and tsa.ca ('custody config show'), then run 'custody timestamp --pending'"
         )
     return None
 
@@ -84,7 +150,7 @@ class PendingResult:
 
 
 def stamp_pending(acting: Acting) -> PendingResult:
-    """Fetch a token for every untimestamped checkpoint; stops at the first TSA failure, keeping what it got."""
+    """Fetch a token for the newest checkpoint no token dates yet (it dates all before it); asks even in back-off."""
     acting.require(Permission.CHECKPOINT)
     archive = acting.archive
     settings = tsa_settings(archive.config)
@@ -93,15 +159,16 @@ def stamp_pending(acting: Acting) -> PendingResult:
     with archive.db.read() as session:
         todo = [(row.num, row.size) for row in untimestamped(session)]
     result = PendingResult()
-    for done, (num, size) in enumerate(todo):
-        try:
-            token = _fetch_and_store(archive, settings, num)
-        except TimestampError as exc:
-            raise TimestampError(
-                f"{exc}; stamped {done} of {len(todo)} pending checkpoints, "
-                f"{len(todo) - done} remain untimestamped (run 'custody timestamp --pending' again later)"
-            ) from None
-        result.stamped.append((num, size, iso(token.gen_time)))
+    if not todo:
+        return result
+    num, size = todo[-1]
+    try:
+        token = _fetch_and_store(archive, settings, num, force=True)
+    except TimestampError as exc:
+        raise TimestampError(
+            f"{exc}; {len(todo)} checkpoints remain untimestamped (run 'custody timestamp --pending' again later)"
+        ) from None
+    result.stamped.append((num, size, iso(token.gen_time)))
     return result
 
 
@@ -141,6 +208,10 @@ def check_tokens(session: Session, roots: list[x509.Certificate] | None) -> list
             )
         except TimestampError as exc:
             results.append(TokenCheck(row.num, row.size, None, str(exc)))
+            continue
+        if iso(attestation.gen_time) != stamp.gen_time:
+            problem = f"checkpoint_timestamps.gen_time {stamp.gen_time} ≠ the attested {iso(attestation.gen_time)}"
+            results.append(TokenCheck(row.num, row.size, None, problem))
             continue
         results.append(TokenCheck(row.num, row.size, attestation, None))
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ _SHA256_OID = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
 _PRECISION = timedelta(seconds=1)
 # Tests and on-premises TSAs listen on loopback; a proxy from the environment must not intercept them.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class TsaUnreachable(TimestampError):
+    """The TSA did not answer (refused connection, no route, or not within the time budget)."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,61 @@ def load_roots(path: Path) -> list[x509.Certificate]:
     return certs
 
 
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end of contents) of the DER element at ``pos``; ValueError if malformed."""
+    tag, length = data[pos], data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 0 < count <= 4:
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    if pos + length > len(data):
+        raise ValueError("DER element runs past the end")
+    return tag, pos, pos + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, element start, contents start, end) of each element between ``start`` and ``end``."""
+    result = []
+    while start < end:
+        tag, body, stop = _tlv(data, start)
+        result.append((tag, start, body, stop))
+        start = stop
+    return result
+
+
+def der_sorted_certificates(data: bytes) -> bytes:
+    """``data`` with the token's certificate SET OF in DER order, every other byte unchanged.
+
+    Many TSAs send their chain in chain order; DER requires a SET OF sorted by encoding and
+    rfc3161-client refuses anything else ("ASN.1 parse error"). The TSA's signature covers the
+    signed attributes, not the certificate set, so this order is only for the parser: the TSA's
+    original bytes are what custody stores, hashes and ships.
+    """
+    try:
+        _, body, end = _tlv(data, 0)  # TimeStampResp
+        parts = _children(data, body, end)
+        if len(parts) < 2:
+            return data
+        _, _, token_body, token_end = parts[1]  # ContentInfo
+        content = _children(data, token_body, token_end)
+        _, _, explicit_body, explicit_end = content[1]  # [0] EXPLICIT
+        (_, _, signed_body, signed_end), *_ = _children(data, explicit_body, explicit_end)  # SignedData
+        for tag, _, certs_body, certs_end in _children(data, signed_body, signed_end):
+            if tag == 0xA0:  # certificates [0] IMPLICIT SET OF
+                certs = [data[s:e] for _, s, _, e in _children(data, certs_body, certs_end)]
+                return data[:certs_body] + b"".join(sorted(certs)) + data[certs_end:]
+    except (ValueError, IndexError):
+        pass  # not the expected shape: let the parser report it
+    return data
+
+
 def parse_response(data: bytes, source: str) -> TimeStampResponse:
     """Decode a DER time-stamp response; TimestampError naming ``source`` if it is not one."""
     try:
-        return decode_timestamp_response(data)
+        return decode_timestamp_response(der_sorted_certificates(data))
     except ValueError as exc:
         raise TimestampError(f"{source}: not an RFC 3161 time-stamp response ({exc})") from None
 
@@ -86,21 +142,41 @@ def _status_text(resp: TimeStampResponse) -> str:
     return name + (f" ({detail})" if detail else "")
 
 
+def _post(http: urllib.request.Request, url: str, budget: float) -> bytes:
+    """The TSA's answer within ``budget`` seconds in all (connect, send, a trickling reply), or TsaUnreachable."""
+    outcome: list[bytes | TimestampError] = []
+    silent = f"time-stamp authority {url} did not answer within {budget:g} s (tsa.timeout)"
+    unreachable = f"time-stamp authority {url} is unreachable"
+
+    def exchange() -> None:
+        try:
+            with _DIRECT.open(http, timeout=budget) as reply:
+                outcome.append(reply.read())
+        except urllib.error.HTTPError as exc:
+            outcome.append(TimestampError(f"time-stamp authority {url} answered HTTP {exc.code} {exc.reason}"))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            outcome.append(TsaUnreachable(silent if isinstance(reason, TimeoutError) else f"{unreachable} ({reason})"))
+
+    worker = threading.Thread(target=exchange, name="tsa-request", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if not outcome:
+        raise TsaUnreachable(silent)
+    result = outcome[0]
+    if isinstance(result, TimestampError):
+        raise result
+    return result
+
+
 def request_token(url: str, data: bytes, *, timeout: float, roots: list[x509.Certificate] | None) -> Token:
     """Ask the TSA at ``url`` for a token over SHA-256(``data``), with a nonce and its certificate."""
     request = TimestampRequestBuilder(data=data, hash_algorithm=HashAlgorithm.SHA256, nonce=True, cert_req=True).build()
     http = urllib.request.Request(
         url, data=request.as_bytes(), headers={"Content-Type": "application/timestamp-query"}, method="POST"
     )
-    try:
-        with _DIRECT.open(http, timeout=timeout) as reply:
-            body = reply.read()
-    except urllib.error.HTTPError as exc:
-        raise TimestampError(f"time-stamp authority {url} answered HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TimestampError(f"time-stamp authority {url} is unreachable ({reason})") from None
-    resp = parse_response(body, f"the answer of {url}")
+    body = _post(http, url, timeout)
+    resp = parse_response(body, f"the answer of {url} (it answered, but not with a usable token)")
     if resp.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         raise TimestampError(f"time-stamp authority {url} refused the request: {_status_text(resp)}")
     nonce = request.nonce

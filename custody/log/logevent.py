@@ -1,0 +1,103 @@
+"""One custody-log event: its fields and canonical bytes (imports no database stack)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, Any
+
+from ..canonical import canonical, parse
+
+if TYPE_CHECKING:
+    from ..db.models import Event
+
+GENESIS_PREV = "0" * 64
+
+
+def _jcs_str(text: str) -> str:
+    # RFC 8785 strings are ECMAScript JSON.stringify strings: exactly json.dumps without ASCII
+    # escaping, which is this (C) encoder; called directly it is several times faster.
+    return encode_basestring(text)
+
+
+def canonical_pair(
+    seq: int, time: str, actor: str, action: str, item: str | None, payload_jcs: str, prev: str, sig: str
+) -> tuple[bytes, bytes]:
+    """RFC 8785 bytes of an event without and with ``sig``, from its stored columns.
+
+    ``payload_jcs`` must already be canonical (it is stored that way); keys are in JCS order.
+    Equivalent to ``canonical(event)`` and much faster, for verifying millions of events.
+    """
+    item_jcs = "null" if item is None else _jcs_str(item)
+    head = (
+        f'{{"action":{_jcs_str(action)},"actor":{_jcs_str(actor)},"item":{item_jcs},'
+        f'"payload":{payload_jcs},"prev":{_jcs_str(prev)},"seq":{seq},'
+    )
+    tail = f'"time":{_jcs_str(time)}}}'
+    return (head + tail).encode("utf-8"), (head + f'"sig":{_jcs_str(sig)},' + tail).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event exactly as ``custody log --json`` prints it and the Merkle tree hashes it."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    item: str | None
+    payload: dict[str, Any]
+    prev: str
+    sig: str
+
+    def unsigned(self) -> dict[str, Any]:
+        """The fields the actor's signature covers (everything but ``sig``)."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "item": self.item,
+            "payload": self.payload,
+            "prev": self.prev,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The complete event object."""
+        return {**self.unsigned(), "sig": self.sig}
+
+    def canonical(self) -> bytes:
+        """RFC 8785 bytes of the complete event: the Merkle leaf data."""
+        return canonical(self.to_json())
+
+    def chain_hash(self) -> str:
+        """SHA-256 of the canonical complete event; the next event's ``prev``."""
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    @classmethod
+    def from_row(cls, row: Event) -> LogEvent:
+        return cls(
+            seq=row.seq,
+            time=row.time,
+            actor=row.actor,
+            action=row.action,
+            item=row.item_id,
+            payload=parse(row.payload),
+            prev=row.prev,
+            sig=row.sig,
+        )
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> LogEvent:
+        """Rebuild an event from its JSON object (a bundle's events.jsonl line)."""
+        return cls(
+            seq=int(obj["seq"]),
+            time=str(obj["time"]),
+            actor=str(obj["actor"]),
+            action=str(obj["action"]),
+            item=None if obj["item"] is None else str(obj["item"]),
+            payload=dict(obj["payload"]),
+            prev=str(obj["prev"]),
+            sig=str(obj["sig"]),
+        )

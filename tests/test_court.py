@@ -1,0 +1,444 @@
+"""A court checks a bundle without custody: VERIFY.md run as printed, the standalone verifier, N-version agreement.
+
+Three independent verifiers judge every bundle of a corpus of genuine and forged bundles and must agree:
+custody's ``verify-bundle``, the stdlib-only ``custody/verify_bundle.py`` run with ``python3 -I`` outside
+any environment that has custody, and the ``sh`` blocks of the bundle's own VERIFY.md run exactly as
+printed in a C locale with only /usr/bin and /bin on PATH, after the zip was renamed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyrage
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from custody import keys
+from custody.bundle import standalone
+from tests.bundles import members, retag, rewrite, root
+from tests.conftest import PASSPHRASES, Cli
+from tests.schemas import validate
+
+CLEAN_PATH = "/usr/bin:/bin"
+SYSTEM_PYTHON = "/usr/bin/python3"
+# Names that break naive tools: spaces, Cyrillic (unzip in a C locale), '%' (BagIt percent-encoding).
+NAMES = {"свидетель 1.txt": b"Witness statement.\n", "100% proof.bin": bytes(range(256)) * 40, "a b.dat": b""}
+
+
+@dataclass(frozen=True)
+class Genuine:
+    bundle: Path
+    vkey: str  # the archive's verifier key, as the court obtains it independently
+    note: str  # the archive's latest checkpoint, as published
+    bob: Ed25519PrivateKey  # the exporter's key: the strongest forger re-seals with it
+
+
+@pytest.fixture
+def genuine(cli: Cli, team: Path, tmp_path: Path) -> Genuine:
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    for name, data in NAMES.items():
+        (folder / name).write_bytes(data)
+    cli.ok("ingest", "-r", folder, "--case", "UA-7", actor="bob")
+    cli.ok("annotate", "EV-000001", "Statement taken 28 February", actor="carol")
+    out = tmp_path / "out" / "bundle for the court.zip"
+    out.parent.mkdir()
+    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "disclosure", actor="bob")
+    vkey = cli.ok("checkpoint", "--vkey").out.strip()
+    note = cli.ok("checkpoint", "--json").json()["note"]
+    bob = keys.load_private(team / "keys" / "bob.signing.pem", PASSPHRASES["bob"], "bob")
+    return Genuine(out, vkey, note, bob)
+
+
+# --- the three verifiers ---------------------------------------------------------------------------------
+
+
+def custody_verdict(cli: Cli, bundle: Path, g: Genuine, tmp: Path, *extra: str | Path) -> bool:
+    anchor = tmp / "published-checkpoint.txt"
+    anchor.write_text(g.note)
+    result = cli("verify-bundle", bundle, "--against-checkpoint", anchor, *extra, "--json")
+    assert result.code in (0, 1), result.err
+    return result.code == 0
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    return {"PATH": CLEAN_PATH, "HOME": str(home)}  # no LANG, no LC_*, no virtualenv, no custody
+
+
+def standalone_verdict(bundle: Path, g: Genuine, tmp: Path, *extra: str) -> bool:
+    folder = tmp / "standalone"
+    folder.mkdir()
+    (folder / "verify_bundle.py").write_bytes(standalone.read(standalone.VERIFIER))
+    (folder / "archive.vkey").write_text(g.vkey + "\n")
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "verify_bundle.py", str(bundle), "--vkey", "archive.vkey", *extra],
+        cwd=folder, env=_clean_env(folder), capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode == 0
+
+
+def guide_script(guide: str) -> str:
+    """The ```sh blocks of VERIFY.md, in order, as one script."""
+    blocks = re.findall(r"^```sh\n(.*?)^```$", guide, re.DOTALL | re.MULTILINE)
+    assert len(blocks) >= 6
+    return "".join(blocks)
+
+
+def run_guide(
+    bundle: Path, vkey: str, tmp: Path, received_as: str = "получено 100% копия.zip", tsa_root: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run VERIFY.md's commands as printed, from a folder holding the renamed zip and the archive key."""
+    folder = tmp / "court"
+    folder.mkdir(parents=True)
+    shutil.copy(bundle, folder / received_as)
+    (folder / "archive.vkey").write_text(vkey + "\n")
+    if tsa_root is not None:
+        shutil.copy(tsa_root, folder / "tsa-root.pem")
+    entries = members(bundle)
+    guide = entries[f"{root(entries)}/custody/VERIFY.md"].decode()
+    (tmp / "verify.sh").write_text(guide_script(guide))
+    return subprocess.run(["sh", "-e", str(tmp / "verify.sh")], cwd=folder, env=_clean_env(folder),
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def guide_verdict(bundle: Path, g: Genuine, tmp: Path) -> bool:
+    proc = run_guide(bundle, g.vkey, tmp)
+    # A forged bundle may stop a snippet anywhere; a genuine one must pass without a single error.
+    assert proc.returncode != 0 or not proc.stderr.strip(), proc.stderr
+    return proc.returncode == 0
+
+
+# --- forgeries -----------------------------------------------------------------------------------------------
+
+
+def reseal(entries: dict[str, bytes], key: Ed25519PrivateKey) -> dict[str, bytes]:
+    """Recompute the tag manifest and sign it with ``key``, as a forger holding that key would."""
+    entries = retag(entries)
+    top = root(entries)
+    return {
+        **entries,
+        f"{top}/custody/seal.sig": key.sign(entries[f"{top}/tagmanifest-sha256.txt"]),
+        f"{top}/custody/seal.pub.pem": keys.public_pem(key.public_key()).encode(),
+    }
+
+
+def _events(entries: dict[str, bytes]) -> list[bytes]:
+    return entries[f"{root(entries)}/custody/events.jsonl"].split(b"\n")[:-1]
+
+
+def _with_events(entries: dict[str, bytes], lines: list[bytes]) -> dict[str, bytes]:
+    return {**entries, f"{root(entries)}/custody/events.jsonl": b"".join(line + b"\n" for line in lines)}
+
+
+def payload_byte(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    name = next(n for n in entries if "/data/" in n and entries[n])
+    return {**entries, name: bytes([entries[name][0] ^ 1]) + entries[name][1:]}
+
+
+def dropped_event(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    lines = _events(entries)
+    annotate = next(i for i, line in enumerate(lines) if b'"action": "annotate"' in line)
+    return retag(_with_events(entries, lines[:annotate] + lines[annotate + 1 :]))
+
+
+def resealed_fresh_key(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """The issue's attack: two events taken out, tag manifest recomputed, sealed with a fresh key."""
+    carol = json.loads(next(line for line in _events(entries) if b'"name": "carol"' in line))
+    lines = [
+        line
+        for line in _events(entries)
+        if b'"action": "annotate"' not in line and json.loads(line)["seq"] != carol["seq"]
+    ]
+    assert len(lines) == len(_events(entries)) - 2
+    fresh = Ed25519PrivateKey.generate()
+    top = root(entries)
+    entries = {**_with_events(entries, lines)}
+    entries[f"{top}/custody/keys/{keys.key_id(fresh.public_key())}.pem"] = keys.public_pem(fresh.public_key()).encode()
+    return reseal(entries, fresh)
+
+
+def resealed_by_exporter(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """The exporter edits a signed record after the fact and re-seals with their own, genuine key."""
+    top = root(entries)
+    signed = json.loads(entries[f"{top}/custody/items.json"])
+    signed[0]["record"]["collected_by"] = "someone else"
+    return reseal({**entries, f"{top}/custody/items.json": json.dumps(signed).encode()}, g.bob)
+
+
+def swapped_checkpoint(entries: dict[str, bytes], g: Genuine, other: tuple[str, str]) -> dict[str, bytes]:
+    top = root(entries)
+    note, vkey = other
+    return reseal({**entries, f"{top}/custody/checkpoint.txt": note.encode(),
+                   f"{top}/custody/vkey.txt": (vkey + "\n").encode()}, g.bob)  # fmt: skip
+
+
+def truncated_proof(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    top = root(entries)
+    proofs = json.loads(entries[f"{top}/custody/proofs.json"])
+    seq = next(s for s, path in proofs["inclusion"].items() if path)
+    proofs["inclusion"][seq] = proofs["inclusion"][seq][:-1]
+    return reseal({**entries, f"{top}/custody/proofs.json": json.dumps(proofs).encode()}, g.bob)
+
+
+def reordered_events(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    lines = _events(entries)
+    lines[2], lines[3] = lines[3], lines[2]
+    return retag(_with_events(entries, lines))
+
+
+FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = {
+    "payload byte changed": payload_byte,
+    "event dropped": dropped_event,
+    "two events dropped, re-sealed with a fresh key": resealed_fresh_key,
+    "record edited, re-sealed by the exporter": resealed_by_exporter,
+    "proof truncated, re-sealed by the exporter": truncated_proof,
+    "events reordered": reordered_events,
+}
+
+
+def _verdicts(cli: Cli, bundle: Path, g: Genuine, tmp: Path) -> dict[str, bool]:
+    return {
+        "custody verify-bundle": custody_verdict(cli, bundle, g, tmp),
+        "standalone verifier": standalone_verdict(bundle, g, tmp),
+        "VERIFY.md commands": guide_verdict(bundle, g, tmp),
+    }
+
+
+# --- the corpus -----------------------------------------------------------------------------------------------
+
+
+def test_a_genuine_bundle_passes_all_three_verifiers(cli: Cli, genuine: Genuine, tmp_path: Path) -> None:
+    verdicts = _verdicts(cli, genuine.bundle, genuine, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, True)
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_a_forged_bundle_fails_all_three_verifiers(cli: Cli, genuine: Genuine, tmp_path: Path, forgery: str) -> None:
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", lambda e: FORGERIES[forgery](e, genuine))
+    verdicts = _verdicts(cli, forged, genuine, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_checkpoint_of_another_archive_fails_all_three_verifiers(
+    cli: Cli, genuine: Genuine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_root = tmp_path / "other"
+    cli.ok("init", other_root, "--admin", "alice", new_passphrase=PASSPHRASES["alice"])
+    monkeypatch.setenv("CUSTODY_ARCHIVE", str(other_root))
+    other = (cli.ok("checkpoint", "--json").json()["note"], cli.ok("checkpoint", "--vkey").out.strip())
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", lambda e: swapped_checkpoint(e, genuine, other))
+    verdicts = _verdicts(cli, forged, genuine, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_registration_signed_by_a_non_admin_fails_all_three_verifiers(
+    cli: Cli, team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """carol (analyst) runs a client without the role check and registers mallory, who ingests an item."""
+    with monkeypatch.context() as patched:
+        patched.setattr("custody.roles.allows", lambda role, permission: True)
+        cli.ok("actor", "add", "mallory", "--role", "archivist", actor="carol", new_passphrase="mallory-secret")
+    planted = tmp_path / "planted.txt"
+    planted.write_text("A document mallory wants in evidence.\n")
+    cli.ok("ingest", planted, actor="mallory", passphrase="mallory-secret")
+    out = tmp_path / "bundle.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                Ed25519PrivateKey.generate())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+@pytest.mark.skipif(shutil.which("age") is None, reason="the age command is not installed")
+def test_an_age_encrypted_bundle_passes_all_three_verifiers(
+    cli: Cli, genuine: Genuine, team: Path, tmp_path: Path
+) -> None:
+    identity = pyrage.x25519.Identity.generate()
+    key_file = tmp_path / "court.key"
+    key_file.write_text(f"{identity}\n")
+    out = tmp_path / "sealed.zip.age"
+    recipient = str(identity.to_public())
+    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "disclosure", "--recipient", recipient, actor="bob")
+    g = Genuine(out, genuine.vkey, cli.ok("checkpoint", "--json").json()["note"], genuine.bob)
+    note = Path(f"{out}.txt").read_text()
+    bundle_id = re.search(r"BND-\d{8}-[0-9a-f]{8}", note)
+    assert bundle_id and keys.key_id(genuine.bob.public_key()) in note
+    # VERIFY.md step 1, as printed in the plaintext note: the court decrypts with stock age.
+    clear = tmp_path / f"{bundle_id[0]}.zip"
+    subprocess.run(["age", "-d", "-i", str(key_file), "-o", str(clear), str(out)], check=True)
+    verdicts = {
+        "custody verify-bundle": custody_verdict(cli, out, g, tmp_path, "--identity", key_file),
+        "standalone verifier": standalone_verdict(out, g, tmp_path, "--identity", str(key_file)),
+        "VERIFY.md commands": guide_verdict(clear, g, tmp_path),
+    }
+    assert verdicts == dict.fromkeys(verdicts, True)
+
+
+# --- the standalone verifier and VERIFY.md themselves ----------------------------------------------------------
+
+
+def test_the_standalone_verifier_imports_only_the_standard_library() -> None:
+    tree = ast.parse(standalone.read(standalone.VERIFIER))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported - {"__future__"} <= set(sys.stdlib_module_names)
+
+
+def test_the_standalone_verifier_runs_isolated_from_the_bundle_alone(genuine: Genuine, tmp_path: Path) -> None:
+    """Exactly as VERIFY.md step 10 says: its own copy, python3 -I, no custody, no site packages at all."""
+    with __import__("zipfile").ZipFile(genuine.bundle) as zf:
+        zf.extractall(tmp_path / "x")
+    (folder,) = (tmp_path / "x").iterdir()
+    (tmp_path / "archive.vkey").write_text(genuine.vkey)
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", "-S", "custody/verify_bundle.py", ".", "--vkey", "../../archive.vkey"],
+                          cwd=folder, env=_clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Bundle {folder.name}" in proc.stdout and "Sealed by bob (key " in proc.stdout
+    assert "ALL CHECKS PASSED" in proc.stdout
+
+
+def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
+    genuine: Genuine, tmp_path: Path
+) -> None:
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(genuine.bundle), "--json"], env=_clean_env(tmp_path),
+                          capture_output=True, text=True)  # fmt: skip
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["ok"]
+    (warning,) = [c for c in report["checks"] if c["check"] == "archive-identity" and c["warning"]]
+    assert "NOT checked" in warning["detail"]
+
+
+def test_the_standalone_verifier_refuses_a_key_pinned_from_another_archive(
+    cli: Cli, genuine: Genuine, tmp_path: Path
+) -> None:
+    other = Genuine(genuine.bundle, genuine.vkey.replace("+", "x+", 1), genuine.note, genuine.bob)
+    assert not standalone_verdict(genuine.bundle, other, tmp_path)
+
+
+def test_the_bundle_carries_the_verifier_and_the_formats_under_its_seal(genuine: Genuine) -> None:
+    entries = members(genuine.bundle)
+    top = root(entries)
+    assert entries[f"{top}/custody/verify_bundle.py"] == standalone.read(standalone.VERIFIER)
+    assert entries[f"{top}/custody/FORMATS.md"] == standalone.read(standalone.FORMATS)
+    tags = entries[f"{top}/tagmanifest-sha256.txt"].decode()
+    for name in ("custody/verify_bundle.py", "custody/FORMATS.md", "custody/VERIFY.md"):
+        assert f"{hashlib.sha256(entries[f'{top}/{name}']).hexdigest()}  {name}\n" in tags
+
+
+def test_verify_md_starts_from_the_independently_obtained_key_and_prints_one_command_per_line(
+    genuine: Genuine,
+) -> None:
+    entries = members(genuine.bundle)
+    guide = entries[f"{root(entries)}/custody/VERIFY.md"].decode()
+    first_block = guide.index("```sh")
+    assert guide.index("obtain the archive's **verifier key**") < first_block
+    script = guide_script(guide)
+    assert "cat ../archive.vkey" in script and "openssl pkeyutl -verify" in script
+    assert "bundle for the court" not in guide  # nothing depends on the file name the exporter chose
+    assert not any(line.endswith("\\") for line in script.split("\n"))  # no continuation lines to mistype
+
+
+def test_verify_bundle_says_what_it_checked_who_sealed_it_and_which_anchors_it_used(
+    cli: Cli, genuine: Genuine, tmp_path: Path
+) -> None:
+    anchor = tmp_path / "published.txt"
+    anchor.write_text(genuine.note)
+    text = " ".join(cli.ok("verify-bundle", genuine.bundle, "--against-checkpoint", anchor).out.split())
+    top = root(members(genuine.bundle))
+    bob = keys.key_id(genuine.bob.public_key())
+    assert f"Bundle {top} ({genuine.bundle})" in text and f"Sealed by bob (key {bob}) at 20" in text
+    assert f"{len(NAMES)} items, " in text and "checkpoint tree size " in text
+    assert f"Trust anchors used: your checkpoint {anchor}" in text and "TSA root: not given" in text
+    report = cli.ok("verify-bundle", genuine.bundle, "--json").json()
+    validate("verify-report", report)
+    summary = report["summary"]
+    assert summary["sealed_by"] == {"name": "bob", "key_id": bob} and summary["items"] == len(NAMES)
+    assert summary["trust_anchors"] == {"checkpoints": [], "tsa_root": None}
+    assert "NOT checked" in " ".join(cli.ok("verify-bundle", genuine.bundle).out.split())
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("custody/vkey.txt", None),
+        ("custody/events.jsonl", b'[1, 2]\n'),
+        ("custody/proofs.json", b"[]"),
+        ("custody/items.json", b'[{"record": {"item_id": 7}}]'),
+        ("custody/checkpoint.txt", b"not a note"),
+    ],
+)
+def test_the_standalone_verifier_reports_malformed_custody_files_as_failures(
+    genuine: Genuine, tmp_path: Path, name: str, content: bytes | None
+) -> None:
+    def change(entries: dict[str, bytes]) -> dict[str, bytes]:
+        key = f"{root(entries)}/{name}"
+        if content is None:  # removed (the tag manifest then names a missing file)
+            return {k: v for k, v in entries.items() if k != key}
+        return reseal({**entries, key: content}, genuine.bob)
+
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", change)
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(forged)], capture_output=True, text=True,
+                          env=_clean_env(tmp_path))  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "CHECK(S) FAILED" in proc.stdout
+
+
+@pytest.mark.parametrize("correct", [True, False])
+def test_the_court_tools_follow_the_items_path_field_when_a_bundle_has_it(
+    genuine: Genuine, tmp_path: Path, correct: bool
+) -> None:
+    """Bundles from this wave on name each item's payload in items.json "path"; older ones use the legacy rule."""
+
+    def add_paths(entries: dict[str, bytes]) -> dict[str, bytes]:
+        top = root(entries)
+        signed = json.loads(entries[f"{top}/custody/items.json"])
+        files = sorted(n.split("/", 1)[1] for n in entries if "/data/" in n)
+        for entry in signed:
+            mine = next(f for f in files if f.startswith(f"data/{entry['record']['item_id']}/"))
+            entry["path"] = mine if correct else next(f for f in files if f != mine)
+        return reseal({**entries, f"{top}/custody/items.json": json.dumps(signed).encode()}, genuine.bob)
+
+    bundle = rewrite(genuine.bundle, tmp_path / "paths.zip", add_paths)
+    assert standalone_verdict(bundle, genuine, tmp_path) is correct
+    assert guide_verdict(bundle, genuine, tmp_path) is correct
+
+
+def test_the_standalone_canonical_json_is_rfc_8785() -> None:
+    """Its own JCS (and VERIFY.md's copy) against the rfc8785 library custody signs with, on awkward values."""
+    import random
+
+    from custody.bundle.guide import _JCS
+    from custody.bundle.standalone import verify_bundle
+    from custody.canonical import canonical
+
+    guide: dict[str, object] = {}
+    exec(_JCS.replace("@WORK@", "unused"), guide)
+    rng = random.Random(13)
+    floats = [0.0, -0.0, 1.0, -1.5, 0.1, 1e21, 1e-7, 1e-6, 123456789012345680000.0, 5e-324, 1.7976931348623157e308]
+    floats += [rng.uniform(-1e6, 1e6) for _ in range(300)]
+    floats += [rng.random() * 10 ** rng.randint(-30, 30) for _ in range(300)]
+    values: list[object] = [
+        {"b": 1, "a": [True, False, None], "\U0001f600": "astral key", "\ufb33": "BMP key after astral in UTF-16"},
+        {"text": "quote \" backslash \\ controls \x00\x01\x1f\t\n\r\x08\x0c del \x7f"},
+        {"separators": "\u2028\u2029\u0085 é ж"},
+        {"ints": [0, -1, 2**53 - 1, -(2**53 - 1)]},
+        *floats,
+    ]
+    for value in values:
+        assert verify_bundle.jcs_bytes(value) == canonical(value), value
+        assert guide["jcs"](value) == canonical(value), value  # type: ignore[operator]
