@@ -73,7 +73,9 @@ def stamped_pdf(archive: Archive, data: ReportData, paper: str, what: str) -> by
     recent = backing_off(archive, settings)
     if recent is not None:
         # Like the seal: a TSA that failed a moment ago is not waited on again within tsa.backoff.
-        archive.notices.append(f"{what}: the PDF report carries no document time-stamp: the TSA failed recently: {recent}")
+        archive.notices.append(
+            f"{what}: the PDF report carries no document time-stamp: the TSA failed recently: {recent}"
+        )
         return document
     try:
         return timestamp_pdf(document, settings.url, timeout=settings.timeout)
