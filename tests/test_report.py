@@ -605,3 +605,10 @@ def test_verify_names_the_people_behind_key_ids(cli: Cli, team: Path, evidence: 
     )
     assert readable("at 2026-02-28T12:03:11.123456Z", {}) == "at 2026-02-28 12:03:11 UTC"
 
+
+
+def test_the_archive_verifies_after_reports_were_logged(cli: Cli, small: Path, tmp_path: Path) -> None:
+    cli.ok("report", "EV-000001", "--out", tmp_path / "r.html", "--purpose", "review", actor="carol")
+    cli.ok("case-uco", "EV-000002", "--out", tmp_path / "c.jsonld", "--purpose", "lab", actor="dave")
+    result = cli("verify", "--all", "--json", actor="dave")
+    assert result.code == 0, [c for c in result.json()["checks"] if not c["ok"]]
