@@ -250,6 +250,22 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
                 for a in data["annotations"]
             ],
         )
+    # Every event naming the item, also in its payload: each disclosure, verification and refusal.
+    table(
+        "Custody history",
+        ["event", "time", "actor", "action", "details"],
+        [
+            [e["seq"], e["time"], short(e["actor"], 12), e["action"], _history_detail(e)]
+            for e in data["events"]
+            if e["action"] not in {"annotate", "acquire"}
+        ],
+    )
+
+
+def _history_detail(event: dict[str, Any]) -> str:
+    payload = event["payload"]
+    keys = ("bundle_id", "purpose", "scope", "ok", "attempted", "kind", "origin", "reason")
+    return ", ".join(f"{k}={payload[k]}" for k in keys if k in payload)
 
 
 def get(

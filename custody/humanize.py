@@ -245,23 +245,17 @@ def flag(value: Any) -> tuple[str, str]:
 
 
 def items_named(event: Mapping[str, Any]) -> list[str]:
-    """Every item an event is about: its ``item`` and the ids its payload names.
+    """Every item an event is about: custody.log.item_names' rule (its ``item`` and the payload field that names
+    items for its action), read defensively from an event object."""
+    from .log.item_names import named_items
 
-    Payload ``items``/``scope`` lists name local items; an ``items`` mapping (an import receipt) maps the sender's
-    ids to ours, so only its values are local ids.
-    """
-    found: dict[str, None] = {}
-    if isinstance(event.get("item"), str):
-        found[event["item"]] = None
+    item = event.get("item")
     payload = event.get("payload")
-    if isinstance(payload, Mapping):
-        for key in ("items", "scope"):
-            named = payload.get(key)
-            if isinstance(named, list):
-                found.update((v, None) for v in named if isinstance(v, str))
-            elif isinstance(named, Mapping):
-                found.update((v, None) for v in named.values() if isinstance(v, str))
-    return list(found)
+    return named_items(
+        str(event.get("action")),
+        item if isinstance(item, str) else None,
+        dict(payload) if isinstance(payload, Mapping) else {},
+    )
 
 
 def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
@@ -308,7 +302,9 @@ def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
     if action == "actor.add":
         return f"{text(payload.get('name'))} registered with role {text(payload.get('role'))}"
     if action == "verify":
-        return "Verification run: " + text({k: v for k, v in payload.items() if k != "items"})
+        outcome = "passed" if payload.get("ok") else "found failures" if "ok" in payload else "run"
+        scope = payload.get("scope")
+        return f"Verification {outcome}" + (f" (scope: {text(scope)})" if scope else "")
     if action == "refuse":
         return f"Refused: role {text(payload.get('role'))} may not {text(payload.get('attempted'))}"
     if action == "configure":
