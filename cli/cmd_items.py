@@ -255,17 +255,17 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
         "Custody history",
         ["event", "time", "actor", "action", "details"],
         [
-            [e["seq"], e["time"], short(e["actor"], 12), e["action"], _history_detail(e)]
+            [
+                e["seq"],
+                h.utc_and_local(e["time"], tz),
+                h.actor(e["actor"], names),
+                e["action"],
+                h.describe_event(e, names),
+            ]
             for e in data["events"]
             if e["action"] not in {"annotate", "acquire"}
         ],
     )
-
-
-def _history_detail(event: dict[str, Any]) -> str:
-    payload = event["payload"]
-    keys = ("bundle_id", "purpose", "scope", "ok", "attempted", "kind", "origin", "reason")
-    return ", ".join(f"{k}={payload[k]}" for k in keys if k in payload)
 
 
 def get(

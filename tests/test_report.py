@@ -612,3 +612,12 @@ def test_the_archive_verifies_after_reports_were_logged(cli: Cli, small: Path, t
     cli.ok("case-uco", "EV-000002", "--out", tmp_path / "c.jsonld", "--purpose", "lab", actor="dave")
     result = cli("verify", "--all", "--json", actor="dave")
     assert result.code == 0, [c for c in result.json()["checks"] if not c["ok"]]
+
+
+def test_bundle_report_shows_earlier_disclosures_of_its_items(cli: Cli, small: Path, tmp_path: Path) -> None:
+    cli.ok("export", "EV-000002", "--out", tmp_path / "first.zip", "--purpose", "first disclosure", actor="bob")
+    out = tmp_path / "second.zip"
+    cli.ok("export", "EV-000002", "--out", out, "--purpose", "second disclosure", actor="bob")
+    html = next(v for k, v in members(out).items() if k.endswith("custody/report.html")).decode()
+    timeline = html[html.index("<h3>Custody timeline</h3>") :]
+    assert "first disclosure" in timeline and "second disclosure" in timeline
