@@ -27,6 +27,9 @@ _METADATA_HIDDEN = frozenset(
         "captured_at_zone",
         "captured_at_source",
         "capture_times",
+        "capture_time",
+        "time_candidates",
+        "read_by",
         "gps",
         "location",
         "device",
@@ -118,35 +121,38 @@ def _row(label: str, value: str) -> dict[str, str]:
 
 
 def _capture(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Capture time(s) with the tag each came from."""
+    """The capture time with the tag it came from, then every other time the file states and what it means."""
     rows = []
-    candidates = metadata.get("capture_times")
-    if isinstance(candidates, list) and candidates:
-        for c in candidates:
-            if isinstance(c, Mapping) and c.get("time"):
-                source = h.text(c.get("source") or c.get("tag"))
-                rows.append(
-                    _row("Capture time", f"{h.stated(str(c['time']))}" + (f" - from {source}" if source else ""))
-                )
-        if rows:
-            return rows
+    found = metadata.get("capture_time")
+    chosen: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     when = metadata.get("captured_at")
     if when:
-        source = h.text(metadata.get("captured_at_source"))
-        if not source:
-            kind = metadata.get("kind")
-            source = (
-                "EXIF DateTimeOriginal (or DateTime)"
-                if kind == "image"
-                else "container creation_time"
-                if kind == "video"
-                else ""
-            )
+        source = h.text(chosen.get("tag") or metadata.get("captured_at_source"))
         text = h.stated(str(when))
-        if metadata.get("captured_at_zone") and "unknown" not in text:
-            text += f"; zone: {h.text(metadata['captured_at_zone'])}"
-        rows.append(_row("Capture time", text + (f" - from {h.text(source)}" if source else "")))
+        zone = chosen.get("zone") or metadata.get("captured_at_zone")
+        if zone and "unknown" not in text:
+            text += f"; {h.text(zone)}"
+        rows.append(_row("Capture time", text + (f" - from {source}" if source else "")))
+    candidates = metadata.get("time_candidates")
+    for c in candidates if isinstance(candidates, list) else []:
+        if not isinstance(c, Mapping) or (c.get("tag") == chosen.get("tag") and c.get("time") == when):
+            continue
+        stated_time = h.stated(str(c["time"])) if c.get("time") else h.text(c.get("value"))
+        status = "" if c.get("status") in (None, "ok") else f" ({h.text(c.get('status'))})"
+        said = f"{stated_time}{status} - {h.text(c.get('tag'))}: {h.text(c.get('meaning'))}"
+        rows.append(_row("Other time in the file", said))
     return rows
+
+
+def _read_by(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Which tool (and version) produced which values, so an expert can reproduce them."""
+    read_by = metadata.get("read_by")
+    if not isinstance(read_by, Mapping) or not read_by:
+        return []
+    by_tool: dict[str, list[str]] = {}
+    for field_name, tool in sorted(read_by.items()):
+        by_tool.setdefault(h.text(tool), []).append(str(field_name).replace("_", " "))
+    return [_row("Read by", "; ".join(f"{tool}: {', '.join(fields)}" for tool, fields in by_tool.items()))]
 
 
 def metadata_rows(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -173,6 +179,7 @@ def metadata_rows(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
         rows.append(_row("Content Credentials (C2PA)", describe_content_credentials(metadata["content_credentials"])))
     if metadata.get("tool_missing"):
         rows.append(_row("Not read", f"{h.text(metadata['tool_missing'])} was not available at ingest"))
+    rows.extend(_read_by(metadata))
     return rows
 
 
