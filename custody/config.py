@@ -23,6 +23,7 @@ SETTINGS: dict[str, str] = {
     "organization": "organisation named as Source-Organization in bundles",
     "keys.min_length": "fewest characters a new key passphrase may have (8-128, default 12)",
     "keys.min_score": "lowest zxcvbn strength (0-4, default 3) a new key passphrase may have",
+    "timezone": "IANA time zone (e.g. Europe/Kyiv) reports show beside UTC",
 }
 
 
@@ -39,6 +40,7 @@ class ArchiveConfig:
     tsa: dict[str, Any] = field(default_factory=dict)
     organization: str = ""
     keys: dict[str, int] = field(default_factory=dict)
+    timezone: str = ""
 
     @property
     def keys_dir(self) -> Path:
@@ -59,6 +61,8 @@ def write_config(cfg: ArchiveConfig) -> None:
         "database": {"url": cfg.db_url},
         "store": {"url": cfg.store_url, **cfg.store_options},
     }
+    if cfg.timezone:
+        doc["archive"]["timezone"] = cfg.timezone
     if cfg.tsa:
         doc["tsa"] = cfg.tsa
     if cfg.keys:
@@ -92,6 +96,7 @@ def read_config(root: Path) -> ArchiveConfig:
             tsa=dict(doc.get("tsa", {})),
             organization=str(doc["archive"].get("organization", "")),
             keys={k: int(v) for k, v in dict(doc.get("keys", {})).items()},
+            timezone=str(doc["archive"].get("timezone", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: missing or malformed setting {exc}; restore it from a backup") from None

@@ -10,6 +10,7 @@ from typing import Any
 from .archive import Acting, Archive
 from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
 from .errors import ConfigError
+from .humanize import zone
 from .roles import Permission
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
@@ -26,6 +27,7 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "organization": cfg.organization or None,
         "keys.min_length": cfg.keys.get("min_length"),
         "keys.min_score": cfg.keys.get("min_score"),
+        "timezone": cfg.timezone or None,
     }
 
 
@@ -37,6 +39,10 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
         return dataclasses.replace(cfg, organization=value or ""), logged
     if key.startswith("keys."):
         return _key_policy(cfg, key, value), logged
+    if key == "timezone":
+        if value is not None and zone(value) is None:
+            raise ConfigError(f"timezone: '{value}' is not an IANA time zone name; use e.g. Europe/Kyiv or UTC")
+        return dataclasses.replace(cfg, timezone=value or ""), logged
     field = key.split(".", 1)[1]
     if value is None:
         if key == "tsa.url":

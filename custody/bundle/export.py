@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import shlex
 import threading
 import zipfile
@@ -15,11 +14,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import blake3
+from sqlalchemy import select
 
-from .. import keys
+from .. import deliveries, keys
 from ..archive import Acting
 from ..canonical import parse
-from ..db.models import Actor, Event, Item, ItemCase
+from ..db.models import Actor, Event, EventItem, Item, ItemCase
 from ..errors import InputError, IntegrityError, TimestampError
 from ..hashing import CHUNK_SIZE
 from ..items import get_item
@@ -27,13 +27,13 @@ from ..log import checkpoints, merkle, note, tree
 from ..log.authority import COSIGNER_PREFIX
 from ..log.events import LogEvent
 from ..log.proofs import archive_vkey
+from ..report import ReportOptions, bundle_files
 from ..roles import Permission
 from ..timestamp import stamps, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
 from . import layout, standalone
 from .guide import verify_md
-from .report import report_html
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,11 @@ def _human_size(n: int) -> str:
             return f"{size:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
         size /= 1000
     return f"{n} bytes"
+
+
+def _one_line(text: str) -> str:
+    # bag-info.txt is read line by line, and some readers end a line at any Unicode separator.
+    return " ".join(text.split())
 
 
 def _recipients(texts: Sequence[str]) -> list[Any]:
@@ -156,7 +161,7 @@ class _Bag:
 def _events_for_bundle(
     session: Any, item_ids: list[str], export: LogEvent, signers: set[str], tree_size: int
 ) -> list[LogEvent]:
-    """The items' events, the export, and the key closure a court needs to check who signed them.
+    """Every event naming the items (earlier disclosures too), the export, and the key closure.
 
     The closure: events 0 (archive.init) and 1 (first admin); for every key that signed a carried
     event or record, the event that registered it (actor.add, or the actor.rotate that introduced
@@ -164,7 +169,8 @@ def _events_for_bundle(
     revocation, retirement, declared compromise or role change is applied offline; then the same
     for whoever signed those events, back to event 1.
     """
-    rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
+    naming = select(EventItem.seq).where(EventItem.item_id.in_(item_ids))
+    rows = session.query(Event).where(Event.seq.in_(naming)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
     for row in session.query(Event).where(Event.seq.in_((0, 1))):
@@ -201,6 +207,7 @@ def export_bundle(
     *,
     case: str | None = None,
     recipients: Sequence[str] = (),
+    report: ReportOptions | None = None,
 ) -> ExportResult:
     """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged."""
     if not purpose.strip():
@@ -218,36 +225,55 @@ def export_bundle(
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
+    report = report or ReportOptions()
+    exhibits = report.numbers([i.item_id for i in items])
     bundle_id = layout.new_bundle_id()
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    tmp = deliveries.temp_beside(out)
     encrypted = bool(age_recipients)
     state: dict[str, Any] = {}
-    try:
-        with open(tmp, "xb") as sink:
+    item_list = [i.item_id for i in items]
+    deliveries.sweep(acting)
+    # Journalled: if this process dies, the next get or export removes the partial file and, once
+    # the export event is logged, records export.failed.
+    with deliveries.delivering(acting, "export", tmp, out, bundle_id=bundle_id, items=item_list):
+        try:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as sink:
+                if encrypted:
+                    _write_encrypted(
+                        sink,
+                        age_recipients,
+                        lambda stream: _write_zip(
+                            acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits
+                        ),
+                    )
+                else:
+                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(tmp, out)
             if encrypted:
-                _write_encrypted(
-                    sink,
-                    age_recipients,
-                    lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state),
-                )
-            else:
-                _write_zip(acting, sink, bundle_id, items, purpose, recipients, state)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, out)
-        if encrypted:
-            _write_note(note_path, out, bundle_id, acting)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if "export_seq" in state:
-            # The export was logged before the bundle was complete; record that it did not finish.
-            with acting.writing() as session:
-                acting.append(
-                    session,
-                    "export.failed",
-                    {"bundle_id": bundle_id, "export_seq": state["export_seq"], "reason": str(exc)[:500]},
-                )
-        raise
+                _write_note(note_path, out, bundle_id, acting)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            logged, _failed = deliveries.export_event(acting, bundle_id)
+            if logged is not None:
+                # The export was logged before the bundle was complete; record that it did not finish.
+                with acting.writing() as session:
+                    acting.append(
+                        session,
+                        "export.failed",
+                        {
+                            "bundle_id": bundle_id,
+                            "export_seq": logged,
+                            "items": item_list,
+                            "reason": str(exc)[:500],
+                        },
+                    )
+            if isinstance(exc, OSError):
+                raise InputError(
+                    f"{out}: cannot write the bundle ({exc.strerror or exc}); nothing was delivered"
+                ) from None
+            raise
     stamped = state.get("seal_timestamp")
     return ExportResult(
         bundle_id,
@@ -313,6 +339,8 @@ def _write_zip(
     purpose: str,
     recipients: Sequence[str],
     state: dict[str, Any],
+    report: ReportOptions,
+    exhibits: dict[str, str],
 ) -> None:
     archive = acting.archive
     with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
@@ -320,10 +348,10 @@ def _write_zip(
         records = []
         for item in items:
             record = parse(item.record)
-            name = layout.payload_name(item.item_id, str(record["original_name"]))
+            name = layout.payload_path(item.item_id, str(record["original_name"]))
             with archive.store.open_read(item.sha256) as blob:
                 bag.add_payload(name, blob, item.sha256, item.blake3, item.item_id)
-            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id})
+            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id, "path": name})
         manifests = {alg: layout.manifest_text(list(d.items())) for alg, d in bag.payload.items()}
         item_list = [i.item_id for i in items]
         with acting.writing() as session:
@@ -336,6 +364,8 @@ def _write_zip(
                     "purpose": purpose,
                     "recipients": list(recipients),
                     "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
+                    # Exhibit numbers are part of what the exporter signs.
+                    **({"exhibits": exhibits} if exhibits else {}),
                 },
             )
         state["export_seq"] = event.seq
@@ -367,20 +397,19 @@ def _write_zip(
             stamp = stamps.token_of(session, checkpoint.num)
             checkpoint_tsr = stamp.response if stamp is not None else None
         state["checkpoint_size"] = checkpoint.size
-        names = {kid: row.name for kid, row in actors.items()}
         today = utc_now()
         bag.add_tag(layout.BAGIT_TXT, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
         for alg, text in manifests.items():
             bag.add_tag(layout.MANIFESTS[alg], text.encode())
         info_lines = [
-            f"Source-Organization: {archive.config.organization or archive.config.origin}",
+            f"Source-Organization: {_one_line(archive.config.organization or archive.config.origin)}",
             f"Bagging-Date: {today:%Y-%m-%d}",
             f"External-Identifier: {bundle_id}",
             f"Payload-Oxum: {bag.octets}.{len(items)}",
             f"Bag-Size: {_human_size(bag.octets)}",
-            f"Custody-Exported-By: {acting.name} (key {acting.key_id})",
-            f"Custody-Purpose: {' '.join(purpose.split())}",
-            f"Custody-Origin: {archive.config.origin}",
+            f"Custody-Exported-By: {_one_line(acting.name)} (key {acting.key_id})",
+            f"Custody-Purpose: {_one_line(purpose)}",
+            f"Custody-Origin: {_one_line(archive.config.origin)}",
             f"Custody-Export-Event: {event.seq}",
         ]
         bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())
@@ -403,25 +432,11 @@ def _write_zip(
         for kid in sorted(signers):
             if kid in actors:
                 bag.add_tag(f"{layout.KEYS_DIR}{kid}.pem", actors[kid].public_key_pem.encode())
-        verified = [
-            f"SHA-256 and BLAKE3 of each of the {len(items)} payload files were recomputed while writing the bundle "
-            "and match the signed records.",
-            f"Every event listed has an inclusion proof to the archive checkpoint of tree size {checkpoint.size}.",
-        ]
-        bag.add_tag(
-            layout.REPORT,
-            report_html(
-                bundle_id,
-                archive.config.origin,
-                f"{acting.name} ({acting.key_id[:16]}…)",
-                purpose,
-                records,
-                [e.to_json() for e in events],
-                names,
-                checkpoint.size,
-                verified,
-            ).encode(),
-        )
+        for name, data in bundle_files(
+            acting, bundle_id, event.to_json(), records, [e.to_json() for e in events], checkpoint, checkpoint_tsr,
+            exhibits, report,
+        ).items():
+            bag.add_tag(name, data)
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
         bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
         bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))

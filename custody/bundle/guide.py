@@ -195,7 +195,8 @@ GRANTS = {"admin": {"ingest", "annotate", "export", "import", "view", "access", 
           "analyst": {"view", "annotate", "access"}, "reviewer": {"view", "verify", "access"}}
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer", "ingest": "ingest",
          "acquire": "ingest", "annotate": "annotate", "export": "export", "export.failed": "export",
-         "import": "import", "view": "view", "access": "access", "verify": "verify", "actor.revoke": "manage-actors",
+         "import": "import", "view": "view", "access": "access", "verify": "verify", "report": "view",
+         "actor.revoke": "manage-actors",
          "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
 evs = events()
 by = {e["seq"]: e for e in evs}

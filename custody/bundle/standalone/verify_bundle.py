@@ -76,7 +76,7 @@ GRANTS = {
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
          "ingest": "ingest", "acquire": "ingest", "annotate": "annotate", "export": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
-         "verify": "verify", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
+         "verify": "verify", "report": "view", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
          "actor.role": "manage-actors"}  # fmt: skip
 LIFECYCLE = {"actor.revoke", "actor.rotate", "actor.role"}
 
