@@ -31,6 +31,13 @@ def export(
     recipient: Annotated[
         list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
     ] = None,
+    withhold: Annotated[
+        str | None,
+        typer.Option(
+            help="Fields to leave out, e.g. source_path,collected_from ('none' for none); "
+            "default: the archive's disclosure.withhold."
+        ),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Export items as a sealed BagIt bundle (zip), optionally encrypted with age; logged."""
@@ -38,7 +45,9 @@ def export(
         raise InputError("export: --out FILE is required")
     from custody.bundle.export import export_bundle
 
-    result = export_bundle(STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [])
+    result = export_bundle(
+        STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [], withhold=withhold
+    )
     if json_:
         print_json(result.to_json())
         return
@@ -95,7 +104,51 @@ def import_(
     out.print(f"Imported bundle {result.bundle_id}: {pairs} (receipt event {result.receipt_seq})")
 
 
+def reveal(
+    item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")],
+    field: Annotated[str, typer.Option(help="Withheld field to disclose, e.g. source_path or collected_from.")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Reveal file to write (JSON).")] = None,
+    purpose: Annotated[str, typer.Option(help="Why the value is disclosed (logged).")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Write the salted value of one withheld field, checkable against any bundle carrying the item; logged."""
+    if out_path is None:
+        raise InputError("reveal: --out FILE is required")
+    from custody.reveal import reveal_field
+
+    result = reveal_field(STATE.acting(), item, field, out_path, purpose)
+    if json_:
+        print_json(result)
+        return
+    out.print(f"Wrote the disclosure of {item} {field} to {out_path}; check it with 'custody check-reveal BUNDLE FILE'")
+
+
+def check_reveal(
+    file: Annotated[
+        Path, typer.Argument(help="Bundle file carrying the item (.zip or age-encrypted).", readable=False)
+    ],
+    reveal_file: Annotated[Path, typer.Argument(help="Reveal file from 'custody reveal'.", readable=False)],
+    identity: Annotated[Path | None, typer.Option(help="age identity file, for encrypted bundles.")] = None,
+    vkey: VkeyOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Verify the bundle, then check a revealed value against the digest the item's signed record commits to.
+
+    Exit 0 the value is the one committed (printed), 1 it is not or the bundle fails, 2 bad input.
+    """
+    from custody.log.note import read_vkey_file
+    from custody.reveal import check_reveal as check
+
+    pinned = read_vkey_file(vkey) if vkey is not None else None
+    report, value = check(file, reveal_file, identity, pinned)
+    if value is not None and not json_:
+        out.print(f"Revealed value: {value}")
+    render_report(report, json_)
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(reveal)
+    app.command("check-reveal")(check_reveal)
     app.command()(export)
     app.command("verify-bundle")(verify_bundle)
     app.command("import")(import_)

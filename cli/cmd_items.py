@@ -192,21 +192,13 @@ def _render_view(data: dict[str, Any]) -> None:
     from custody.metadata import describe_content_credentials
 
     rec = data["record"]
-    rows = [
-        [k, rec[k]]
-        for k in (
-            "item_id",
-            "original_name",
-            "size",
-            "media_type",
-            "sha256",
-            "blake3",
-            "source_path",
-            "ingested_at",
-            "ingested_by",
-        )
-    ]
-    rows += [[f"provenance.{k}", v] for k, v in rec["provenance"].items() if v is not None]
+    first = data["acquisitions"][0]
+    rows = [[k, rec[k]] for k in ("item_id", "original_name", "size", "media_type", "sha256", "blake3")]
+    rows += [["source_path", first["source_path"]], ["ingested_at", rec["ingested_at"]]]
+    rows += [["ingested_by", rec["ingested_by"]]]
+    rows += [[f"provenance.{k}", v] for k, v in first["provenance"].items() if v is not None]
+    if rec.get("withholdable"):
+        rows.append(["withholdable", "source path and provenance are signed as salted digests (export --withhold)"])
     rows += [["cases", ", ".join(data["cases"])], ["signed by", data["signer"]]]
     metadata = rec.get("metadata") or {}
     for key, value in metadata.items():

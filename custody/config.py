@@ -21,6 +21,7 @@ SETTINGS: dict[str, str] = {
     "tsa.timeout": "seconds a command may wait on the TSA in all before going on untimestamped (default 5)",
     "tsa.backoff": "seconds checkpoint and export do not ask a TSA again after it failed (default 300)",
     "organization": "organisation named as Source-Organization in bundles",
+    "disclosure.withhold": "fields every export withholds unless --withhold says otherwise (comma-separated)",
 }
 
 
@@ -36,6 +37,7 @@ class ArchiveConfig:
     store_options: dict[str, Any] = field(default_factory=dict)
     tsa: dict[str, Any] = field(default_factory=dict)
     organization: str = ""
+    disclosure: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keys_dir(self) -> Path:
@@ -58,6 +60,8 @@ def write_config(cfg: ArchiveConfig) -> None:
     }
     if cfg.tsa:
         doc["tsa"] = cfg.tsa
+    if cfg.disclosure:
+        doc["disclosure"] = cfg.disclosure
     path = cfg.root / CONFIG_NAME
     tmp = path.with_name(CONFIG_NAME + ".tmp")
     tmp.write_bytes(tomli_w.dumps(doc).encode("utf-8"))
@@ -86,6 +90,7 @@ def read_config(root: Path) -> ArchiveConfig:
             store_options=store,
             tsa=dict(doc.get("tsa", {})),
             organization=str(doc["archive"].get("organization", "")),
+            disclosure=dict(doc.get("disclosure", {})),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: missing setting {exc}; restore it from a backup") from None

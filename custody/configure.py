@@ -9,7 +9,8 @@ from typing import Any
 
 from .archive import Acting, Archive
 from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
-from .errors import ConfigError
+from .disclosure import parse_fields
+from .errors import ConfigError, InputError
 from .roles import Permission
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
@@ -24,6 +25,7 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "tsa.timeout": cfg.tsa.get("timeout"),
         "tsa.backoff": cfg.tsa.get("backoff"),
         "organization": cfg.organization or None,
+        "disclosure.withhold": ",".join(cfg.disclosure.get("withhold", [])) or None,
     }
 
 
@@ -33,6 +35,13 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
     logged: dict[str, Any] = {"setting": key, "value": value}
     if key == "organization":
         return dataclasses.replace(cfg, organization=value or ""), logged
+    if key == "disclosure.withhold":
+        try:
+            fields = parse_fields(value)
+        except InputError as exc:
+            raise ConfigError(f"disclosure.withhold: {exc}") from None
+        logged["value"] = fields
+        return dataclasses.replace(cfg, disclosure={"withhold": fields} if fields else {}), logged
     field = key.split(".", 1)[1]
     if value is None:
         if key == "tsa.url":

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import records
+from . import disclosure, records
 from .archive import Acting
 from .canonical import canonical, parse
 from .db.models import Item, ItemCase
@@ -271,6 +271,8 @@ def new_item(
     """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
     num = _next_num(session)
     item_id = f"EV-{num:06d}"
+    # The source path and provenance are signed as salted digests, so an export can withhold them.
+    committed = disclosure.commit(acting.archive.store, acquisition)
     record: dict[str, Any] = {
         "type": records.RECORD_TYPE,
         "archive": acting.archive.config.archive_id,
@@ -279,7 +281,7 @@ def new_item(
         "blake3": digests.blake3,
         "size": digests.size,
         "media_type": media_type,
-        **acquisition,
+        **committed,
         "ingested_at": iso(utc_now()),
         "ingested_by": acting.key_id,
         **(extra or {}),
@@ -310,8 +312,10 @@ def new_item(
 
 def add_acquisition(acting: Acting, session: Session, existing: Item, acquisition: dict[str, Any]) -> int:
     """Log another acquisition of bytes the archive already holds; returns the event seq."""
+    # Committed like a record's, so the event can travel in a bundle that withholds these values.
+    committed = disclosure.commit(acting.archive.store, acquisition)
     seq = acting.append(
-        session, "acquire", {"sha256": existing.sha256, "acquisition": acquisition}, item=existing.item_id
+        session, "acquire", {"sha256": existing.sha256, "acquisition": committed}, item=existing.item_id
     ).seq
     add_case(session, existing.item_id, acquisition["provenance"].get("case"))
     return seq
@@ -468,10 +472,13 @@ def _record_batch(
     acting.archive.store.sync()
     with acting.writing() as session:
         _look_up_items(session, (blob.digests.sha256 for blob in blobs))
-        return [
+        results = [
             _record_one(acting, session, source, blob, provenance)
             for (source, provenance), blob in zip(sources, blobs, strict=True)
         ]
+        # The withheld values' blobs are durable before the records that commit to them.
+        acting.archive.store.sync()
+        return results
 
 
 def ingest_batch(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import disclosure
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Item, ItemCase
@@ -18,6 +19,7 @@ from .errors import InputError, IntegrityError, ItemNotFoundError
 from .hashing import CHUNK_SIZE, DualHasher
 from .log.events import LogEvent, events_for
 from .roles import Permission
+from .store.base import BlobStore
 
 
 def get_item(session: Session, item_id: str) -> Item:
@@ -62,17 +64,23 @@ class ItemView:
         }
 
 
-def _view(session: Session, item_id: str) -> ItemView:
+def _acquisition(store: BlobStore, seq: int | None, holder: dict[str, Any], where: str) -> dict[str, Any]:
+    """One acquisition with its source path and provenance in the clear (opened from its disclosures)."""
+    clear = disclosure.opened(store, holder, where)
+    return {"seq": seq, "original_name": holder.get("original_name"), "fs_times": holder.get("fs_times"), **clear}
+
+
+def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
     row = get_item(session, item_id)
     record = parse(row.record)
     history = events_for(session, item_id)
-    acquisitions = [
-        {
-            "seq": next((e.seq for e in history if e.action == "ingest"), None),
-            **{k: record[k] for k in ("original_name", "source_path", "fs_times", "provenance")},
-        }
+    ingest_seq = next((e.seq for e in history if e.action == "ingest"), None)
+    acquisitions = [_acquisition(store, ingest_seq, record, item_id)]
+    acquisitions += [
+        _acquisition(store, e.seq, e.payload["acquisition"], f"{item_id} (acquire event {e.seq})")
+        for e in history
+        if e.action == "acquire"
     ]
-    acquisitions += [{"seq": e.seq, **e.payload["acquisition"]} for e in history if e.action == "acquire"]
     superseded = {e.payload.get("supersedes") for e in history if e.action == "annotate"}
     annotations = [
         {
@@ -98,7 +106,7 @@ def show_item(acting: Acting, item_id: str) -> ItemView:
     with acting.writing() as session:
         get_item(session, item_id)
         acting.append(session, "view", {}, item=item_id)
-        return _view(session, item_id)
+        return _view(session, acting.archive.store, item_id)
 
 
 def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:

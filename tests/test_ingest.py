@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import contextlib
 import hashlib
 import os
@@ -100,12 +102,15 @@ def test_record_carries_provenance_and_file_times(cli: Cli, archive: Path, evide
         "from witness",
     )
     record = cli.ok("list", "--json").json()[0]
-    assert record["provenance"]["source_url"] == "https://t.me/x/1"
-    assert record["provenance"]["collected_by"] == "Field team 3"
-    assert record["provenance"]["case"] == "UA-2026-07"
+    given = cli.ok("show", record["item_id"], "--json").json()["acquisitions"][0]
+    assert given["provenance"]["source_url"] == "https://t.me/x/1"
+    assert given["provenance"]["collected_by"] == "Field team 3"
+    assert given["provenance"]["case"] == record["provenance"]["case"] == "UA-2026-07"
     assert record["original_name"] == "transcript.txt"
-    assert record["source_path"] == str(evidence / "transcript.txt")
+    assert given["source_path"] == str(evidence / "transcript.txt")
     assert set(record["fs_times"]) == {"modified", "accessed", "changed"}
+    # Signed as salted digests only: the record itself holds neither value.
+    assert "source_path" not in record and "Field team 3" not in json.dumps(record)
 
 
 def test_same_bytes_again_become_an_acquisition_of_the_existing_item(

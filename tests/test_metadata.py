@@ -160,11 +160,11 @@ def test_manifest_ingests_rows_with_their_own_provenance(cli: Cli, archive: Path
         "b.jpg,X,2026-03-01T09:00:00+00:00,@reporter,Journalist A\n"
     )
     rows = cli.ok("ingest", "--manifest", tmp_path / "batch.csv", "--case", "UA-9", "--json").json()
-    records = {r["original_name"]: r for r in cli.ok("list", "--json").json()}
+    given = {r["original_name"]: cli.ok("show", r["item_id"], "--json").json()["acquisitions"][0] for r in rows}
     assert len(rows) == 2
-    assert records["a.jpg"]["provenance"]["platform"] == "Telegram"
-    assert records["b.jpg"]["provenance"]["uploader"] == "@reporter"
-    assert records["b.jpg"]["provenance"]["case"] == "UA-9"
+    assert given["a.jpg"]["provenance"]["platform"] == "Telegram"
+    assert given["b.jpg"]["provenance"]["uploader"] == "@reporter"
+    assert given["b.jpg"]["provenance"]["case"] == "UA-9"
 
 
 def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(cli: Cli, archive: Path,
@@ -180,7 +180,9 @@ def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(cli: Cli
 
 
 def test_provenance_options_are_recorded(cli: Cli, archive: Path, evidence: Path) -> None:
-    record = _record(cli, evidence / "transcript.txt", "--platform", "Telegram", "--posted-at",
-                     "2026-02-28T16:00:00+02:00", "--uploader", "@w17", "--title", "Strike", "--description",
-                     "Two explosions", "--language", "uk", "--collected-from", "W-17", "--capture-device", "phone")
-    assert record["provenance"]["language"] == "uk" and record["provenance"]["collected_from"] == "W-17"
+    item = cli.ok("ingest", evidence / "transcript.txt", "--platform", "Telegram", "--posted-at",
+                  "2026-02-28T16:00:00+02:00", "--uploader", "@w17", "--title", "Strike", "--description",
+                  "Two explosions", "--language", "uk", "--collected-from", "W-17", "--capture-device", "phone",
+                  "--json").json()[0]["item_id"]  # fmt: skip
+    given = cli.ok("show", item, "--json").json()["acquisitions"][0]
+    assert given["provenance"]["language"] == "uk" and given["provenance"]["collected_from"] == "W-17"

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import blake3
 
-from .. import keys
+from .. import disclosure, keys
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, Item, ItemCase
@@ -94,6 +94,65 @@ def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[I
                 raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
             return rows
         return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
+
+
+@dataclass(frozen=True)
+class _Revealed:
+    """What a bundle discloses: the withheld field names and the disclosures it carries (digest -> text)."""
+
+    withheld: list[str]
+    texts: dict[str, str]
+    # For the report: item id or acquire event seq -> {source_path, provenance} with withheld values marked.
+    clear: dict[str | int, dict[str, Any]]
+
+
+WITHHELD = "[withheld]"
+
+
+def _disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> _Revealed:
+    """The disclosures of every carried record and acquire event, minus the withheld fields.
+
+    Refuses (InputError naming them) items whose record or acquisitions predate withheld fields when
+    any field is to be withheld: their values are signed in the clear and cannot be left out.
+    """
+    store = acting.archive.store
+    texts: dict[str, str] = {}
+    clear: dict[str | int, dict[str, Any]] = {}
+    whole: list[str] = []
+    with acting.archive.db.read() as session:
+        acquires = {
+            row.seq: LogEvent.from_row(row)
+            for row in session.query(Event)
+            .where(Event.action == "acquire", Event.item_id.in_([i.item_id for i in items]))
+            .order_by(Event.seq)
+        }
+    holders: list[tuple[str | int, str, dict[str, Any]]] = [(i.item_id, i.item_id, parse(i.record)) for i in items]
+    holders += [(seq, str(e.item), e.payload.get("acquisition") or {}) for seq, e in acquires.items()]
+    for key, item_id, holder in holders:
+        where = item_id if isinstance(key, str) else f"{item_id} (acquire event {key})"
+        if disclosure.committed_digests(holder) is None:
+            if withheld:
+                whole.append(item_id)
+            clear[key] = {"source_path": holder.get("source_path"), "provenance": holder.get("provenance") or {}}
+            continue
+        found = disclosure.load(store, holder, where)
+        opened = disclosure.opened(store, holder, where)
+        for name, d in found.items():
+            if name in withheld:
+                if name == "source_path":
+                    opened["source_path"] = WITHHELD
+                else:
+                    opened["provenance"][name] = WITHHELD
+            else:
+                texts[d.digest] = d.text
+        clear[key] = opened
+    if whole:
+        raise InputError(
+            f"export: {', '.join(sorted(set(whole)))} were recorded before withheld fields existed: their source path "
+            "and provenance are signed in the clear and cannot be withheld; export them separately with "
+            "--withhold none (whole), or leave them out"
+        )
+    return _Revealed(withheld, texts, clear)
 
 
 def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
@@ -185,8 +244,13 @@ def export_bundle(
     *,
     case: str | None = None,
     recipients: Sequence[str] = (),
+    withhold: str | Sequence[str] | None = None,
 ) -> ExportResult:
-    """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged."""
+    """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged.
+
+    ``withhold``: fields (custody.disclosure.FIELDS) whose values stay out of the bundle; None means
+    the archive's ``disclosure.withhold`` setting. InputError names items whose records predate withheld fields.
+    """
     if not purpose.strip():
         raise InputError("export: --purpose must say why the evidence leaves the archive")
     if not item_ids and case is None:
@@ -195,6 +259,9 @@ def export_bundle(
         raise InputError(f"{out}: already exists; choose another --out path (nothing is overwritten)")
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
+    withheld = disclosure.parse_fields(
+        acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
+    )
     age_recipients = _recipients(recipients)
     note_path = _note_path(out)
     if age_recipients and (note_path.exists() or note_path.is_symlink()):
@@ -202,6 +269,7 @@ def export_bundle(
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
+    revealed = _disclosures(acting, items, withheld)
     bundle_id = layout.new_bundle_id()
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     encrypted = bool(age_recipients)
@@ -212,10 +280,10 @@ def export_bundle(
                 _write_encrypted(
                     sink,
                     age_recipients,
-                    lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state),
+                    lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state, revealed),
                 )
             else:
-                _write_zip(acting, sink, bundle_id, items, purpose, recipients, state)
+                _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, revealed)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, out)
@@ -297,6 +365,7 @@ def _write_zip(
     purpose: str,
     recipients: Sequence[str],
     state: dict[str, Any],
+    revealed: _Revealed,
 ) -> None:
     archive = acting.archive
     with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
@@ -319,6 +388,7 @@ def _write_zip(
                     "items": item_list,
                     "purpose": purpose,
                     "recipients": list(recipients),
+                    "withheld": revealed.withheld,
                     "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
                 },
             )
@@ -362,6 +432,7 @@ def _write_zip(
         ]
         bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())
         bag.add_tag(layout.ITEMS, json.dumps(records, indent=1, ensure_ascii=False).encode())
+        bag.add_tag(layout.DISCLOSURES, json.dumps(revealed.texts, indent=1, ensure_ascii=False).encode())
         bag.add_tag(layout.EVENTS, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in events).encode())
         bag.add_tag(
             layout.PROOFS,
@@ -397,6 +468,7 @@ def _write_zip(
                 names,
                 checkpoint.size,
                 verified,
+                revealed.clear,
             ).encode(),
         )
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())

@@ -19,7 +19,7 @@ def _row(label: str, value: Any) -> str:
     return f"<tr><th>{escape(label)}</th><td>{escape('' if value is None else str(value))}</td></tr>"
 
 
-def _describe(event: dict[str, Any], names: dict[str, str]) -> str:
+def _describe(event: dict[str, Any], names: dict[str, str], clear: dict[str | int, dict[str, Any]]) -> str:
     payload = event["payload"]
     action = event["action"]
     if action == "annotate":
@@ -31,7 +31,8 @@ def _describe(event: dict[str, Any], names: dict[str, str]) -> str:
         return f"Bytes taken out ({payload.get('kind')}); purpose: {payload.get('purpose')}"
     if action == "acquire":
         acq = payload.get("acquisition", {})
-        return f"Acquired again as {acq.get('original_name')} from {acq.get('source_path')}"
+        source = (clear.get(event["seq"]) or {}).get("source_path", acq.get("source_path"))
+        return f"Acquired again as {acq.get('original_name')} from {source}"
     if action == "export":
         return f"Exported in bundle {payload.get('bundle_id')}; purpose: {payload.get('purpose')}"
     if action == "ingest":
@@ -51,8 +52,14 @@ def report_html(
     names: dict[str, str],
     checkpoint_size: int,
     verified: list[str],
+    clear: dict[str | int, dict[str, Any]] | None = None,
 ) -> str:
-    """A self-contained HTML chain-of-custody report for the bundle's items."""
+    """A self-contained HTML chain-of-custody report for the bundle's items.
+
+    ``clear``: item id or acquire event seq -> {source_path, provenance} as the bundle discloses them
+    (withheld values already replaced by a marker); records without an entry are shown as signed.
+    """
+    clear = clear or {}
     parts = [
         "<!doctype html><html lang='en'><meta charset='utf-8'>",
         f"<title>Chain of custody - {escape(bundle_id)}</title><style>{_STYLE}</style><body>",
@@ -66,18 +73,19 @@ def report_html(
     for signed in records:
         rec = signed["record"]
         item = rec["item_id"]
+        opened = clear.get(item) or {"source_path": rec.get("source_path"), "provenance": rec.get("provenance")}
         parts.append(f"<h2>{escape(item)}: {escape(str(rec['original_name']))}</h2><table>")
         for label, key in (
             ("Size (bytes)", "size"),
             ("Media type", "media_type"),
             ("SHA-256", "sha256"),
             ("BLAKE3", "blake3"),
-            ("Source path", "source_path"),
             ("Ingested at", "ingested_at"),
         ):
             parts.append(_row(label, rec.get(key)))
+        parts.append(_row("Source path", opened.get("source_path")))
         parts.append(_row("Ingested by", names.get(str(rec.get("ingested_by")), rec.get("ingested_by"))))
-        for key, value in (rec.get("provenance") or {}).items():
+        for key, value in (opened.get("provenance") or {}).items():
             if value is not None:
                 parts.append(_row(f"Provenance: {key.replace('_', ' ')}", value))
         metadata = rec.get("metadata") or {}
@@ -103,7 +111,7 @@ def report_html(
             parts.append(
                 f"<tr{css}><td>{event['seq']}</td><td>{escape(event['time'])}</td>"
                 f"<td>{escape(names.get(event['actor'], event['actor'][:16]))}</td>"
-                f"<td>{escape(_describe(event, names))}</td></tr>"
+                f"<td>{escape(_describe(event, names, clear))}</td></tr>"
             )
         parts.append("</table>")
     parts.append("</body></html>\n")

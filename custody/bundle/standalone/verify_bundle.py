@@ -18,6 +18,8 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
 - custody/events.jsonl: one event per line, each line ends with LF, in increasing seq.
 - custody/items.json: [{record, signature, signer, path?}]; signature = base64 Ed25519 over JCS(record);
   the item's ingest event has payload.record_sha256 = hex SHA-256(JCS(record)).
+- custody/disclosures.json: {digest: text}; text = JCS([salt, field, value]) (salt >= 128 bits), digest =
+  hex SHA-256(text), committed under the same field in record/acquisition "withholdable".digests.
 - custody/proofs.json: {tree_size, inclusion: {seq: [hex]}, consistency: {old size: [hex]}} (RFC 9162).
 - custody/checkpoint.txt: C2SP signed note holding a C2SP tlog checkpoint (origin, size, base64 root);
   custody/vkey.txt: its verifier key origin+hex(keyhash)+base64(0x01||key), keyhash =
@@ -593,6 +595,47 @@ class Verifier:
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
 
+    def disclosures(self, records: list[Any], events: list[dict[str, Any]]) -> None:
+        """custody/disclosures.json: {hex SHA-256(text): text}, text = JCS([salt, field, value]), salt >= 128 bits."""
+        if "custody/disclosures.json" not in self.bag.files:
+            return
+        carried = json.loads(self.bag.text("custody/disclosures.json"))
+        if not isinstance(carried, dict):
+            raise ValueError("custody/disclosures.json is not an object")
+        holders = [(str(r["record"].get("item_id")), r["record"]) for r in records
+                   if isinstance(r, dict) and isinstance(r.get("record"), dict)]  # fmt: skip
+        holders += [(f"acquire event {e['seq']}", e["payload"].get("acquisition")) for e in events
+                    if e["action"] == "acquire"]  # fmt: skip
+        committed: dict[str, tuple[str, str]] = {}
+        for where, holder in holders:
+            section = holder.get("withholdable") if isinstance(holder, dict) else None
+            digests = section.get("digests") if isinstance(section, dict) else None
+            for field, digest in digests.items() if isinstance(digests, dict) else []:
+                committed.setdefault(str(digest), (str(field), where))
+        export = next((e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == self.bag.root),
+                      None)  # fmt: skip
+        withheld = set(export["payload"].get("withheld") or []) if export else set()
+        bad = 0
+        for digest, text in sorted(carried.items()):
+            problem = ""
+            value = json.loads(text) if isinstance(text, str) else None
+            if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value[:2])):
+                problem = "not a disclosure [salt, field, value]"
+            elif len(value[0]) < 22 or jcs(value) != text:
+                problem = "salt under 128 bits or not in canonical form"
+            elif hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+                problem = "the value does not hash to its digest"
+            elif digest not in committed or committed[digest][0] != value[1]:
+                problem = f"no carried record or acquire event commits to this digest for {value[1]}"
+            elif value[1] in withheld:
+                problem = f"the export withholds {value[1]}, but the bundle discloses it"
+            if problem:
+                bad += 1
+                self.add("disclosure", str(digest)[:16], False, problem)
+        if not bad:
+            self.add("disclosure", "custody/disclosures.json", True,
+                     f"{len(carried)} disclosed values match their signed digests")  # fmt: skip
+
     def log(self, events: list[dict[str, Any]], proofs: dict[str, Any], vkey_pin: str | None,
             against: list[tuple[str, str]]) -> None:  # fmt: skip
         vkey = self.bag.text("custody/vkey.txt").strip()
@@ -711,6 +754,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         lambda: v.signatures(events, keys),
         lambda: v.seal(events, keys),
         lambda: v.records(records, events, keys, sha),
+        lambda: v.disclosures(records, events),
         lambda: v.log(events, proofs, vkey_pin, against),
         lambda: v.timestamps(events, tsa_ca),
     ]
