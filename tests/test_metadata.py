@@ -14,8 +14,10 @@ from PIL import Image
 from tests.conftest import Cli
 from tests.media import exiftool_read, exiftool_tag, ffprobe, make_mp4, make_picture
 
-pytestmark = pytest.mark.skipif(not shutil.which("exiftool") or not shutil.which("ffmpeg"),
-                                reason="needs exiftool and ffmpeg (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("exiftool") or not shutil.which("ffmpeg"),
+    reason="needs exiftool and ffmpeg (.ci/run installs them)",
+)
 
 
 def _record(cli: Cli, path: Path, *extra: str) -> dict:
@@ -26,9 +28,18 @@ def _record(cli: Cli, path: Path, *extra: str) -> dict:
 @pytest.fixture
 def tagged_jpeg(tmp_path: Path) -> Path:
     path = make_picture(tmp_path / "strike.jpg", seed=7)
-    return exiftool_tag(path, DateTimeOriginal="2026:02:28 14:03:11", OffsetTimeOriginal="+02:00",
-                        GPSLatitude=47.8388, GPSLatitudeRef="N", GPSLongitude=35.1396, GPSLongitudeRef="E",
-                        GPSAltitude=98.5, Make="Samsung", Model="SM-A525F")
+    return exiftool_tag(
+        path,
+        DateTimeOriginal="2026:02:28 14:03:11",
+        OffsetTimeOriginal="+02:00",
+        GPSLatitude=47.8388,
+        GPSLatitudeRef="N",
+        GPSLongitude=35.1396,
+        GPSLongitudeRef="E",
+        GPSAltitude=98.5,
+        Make="Samsung",
+        Model="SM-A525F",
+    )
 
 
 def test_exif_capture_time_gps_and_device_match_exiftool(cli: Cli, archive: Path, tagged_jpeg: Path) -> None:
@@ -120,8 +131,9 @@ def test_missing_ffprobe_is_said_not_hidden(cli: Cli, archive: Path, tmp_path: P
     assert "ffprobe" in cli.ok("show", record["item_id"]).out
 
 
-def test_similar_finds_a_resized_recompressed_copy_but_not_an_unrelated_image(cli: Cli, archive: Path,
-                                                                              tmp_path: Path) -> None:
+def test_similar_finds_a_resized_recompressed_copy_but_not_an_unrelated_image(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
     original = make_picture(tmp_path / "original.jpg", seed=3, size=(800, 600))
     copy = tmp_path / "reupload.jpg"
     with Image.open(original) as image:
@@ -136,11 +148,45 @@ def test_similar_finds_a_resized_recompressed_copy_but_not_an_unrelated_image(cl
 def test_similar_finds_reencoded_footage(cli: Cli, archive: Path, tmp_path: Path) -> None:
     first = make_mp4(tmp_path / "a.mp4", creation_time="2026-02-28T12:00:00Z", size="640x480")
     second = tmp_path / "reupload.mp4"  # what a platform does: smaller, harder compressed, metadata gone
-    subprocess.run(["ffmpeg", "-v", "error", "-i", first, "-vf", "scale=320:240", "-c:v", "libx264", "-crf", "38",
-                    "-map_metadata", "-1", second], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            first,
+            "-vf",
+            "scale=320:240",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "38",
+            "-map_metadata",
+            "-1",
+            second,
+        ],
+        check=True,
+    )
     unrelated = tmp_path / "other.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "mandelbrot=size=640x480:rate=25", "-t", "2",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", unrelated], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=640x480:rate=25",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            unrelated,
+        ],
+        check=True,
+    )
     ids = [cli.ok("ingest", p, "--json").json()[0]["item_id"] for p in (first, second, unrelated)]
     assert [m["item_id"] for m in cli.ok("similar", ids[0], "--json").json()] == [ids[1]]
 
@@ -167,8 +213,9 @@ def test_manifest_ingests_rows_with_their_own_provenance(cli: Cli, archive: Path
     assert given["b.jpg"]["provenance"]["case"] == "UA-9"
 
 
-def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(cli: Cli, archive: Path,
-                                                                        tmp_path: Path) -> None:
+def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
     make_picture(tmp_path / "a.jpg")
     (tmp_path / "batch.csv").write_text(
         "path,posted_at\na.jpg,2026-02-28T15:00:00+02:00\nmissing.jpg,\na.jpg,yesterday\n"

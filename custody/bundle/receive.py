@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..archive import Acting
 from .. import disclosure
+from ..archive import Acting
 from ..canonical import canonical_text
 from ..catalog_check import import_digests
 from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow
@@ -177,9 +177,7 @@ def _provenance(record: dict[str, Any], carried: dict[str, str]) -> dict[str, An
     return provenance
 
 
-def _take_item(
-    acting: Acting, session: Any, bundle_id: str, entry: dict[str, Any], carried: dict[str, str]
-) -> str:
+def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, Any], carried: dict[str, str]) -> str:
     """Our item for one of the sender's: an existing one gains an acquisition, else a new item."""
     record = entry["record"]
     acquisition = {
