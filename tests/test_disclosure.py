@@ -177,7 +177,7 @@ def test_unknown_field_is_refused_before_anything_is_written(cli: Cli, ingested:
     result = cli(
         "export", "EV-000001", "--out", tmp_path / "b.zip", "--purpose", "x", "--withhold", "case", actor="bob"
     )
-    assert result.code == 2 and "case" in result.err and not (tmp_path / "b.zip").exists()
+    assert result.code == 2 and "case" in result.err and not out.exists()
 
 
 def test_records_made_before_withheld_fields_export_whole_and_refuse_withhold(
