@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from custody import disclosure, ingest
+from custody import disclosure, ingest, keys
 from custody.bundle import standalone
-from tests.bundles import members, retag, rewrite, root
-from tests.conftest import Cli
+from tests.bundles import members, rewrite, root
+from tests.conftest import PASSPHRASES, Cli
 from tests.schemas import validate
+from tests.test_court import reseal, run_guide
 
 WITNESS = "Олена Петренко"
 FOLDER = f"W-22 {WITNESS}"
@@ -50,6 +51,16 @@ def _standalone(bundle: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
     script = tmp / "verify_bundle.py"
     script.write_bytes(standalone.read(standalone.VERIFIER))
     return subprocess.run([sys.executable, "-I", str(script), str(bundle), "--json"], capture_output=True, text=True)
+
+
+def _guide(cli: Cli, bundle: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """VERIFY.md's commands run as printed (stock tools), with the archive's key."""
+    return run_guide(bundle, cli.ok("checkpoint", "--vkey").out.strip(), tmp / "guide")
+
+
+def _resealed_by_exporter(entries: dict[str, bytes], archive: Path) -> dict[str, bytes]:
+    """The strongest forger of a bundle: its exporter, re-sealing an edited bag with their own key."""
+    return reseal(entries, keys.load_private(archive / "keys" / "bob.signing.pem", PASSPHRASES["bob"], "bob"))
 
 
 def _leaks(bundle: Path, *secrets: str) -> list[str]:
@@ -90,6 +101,8 @@ def test_a_bundle_withholding_fields_carries_neither_value_anywhere_and_verifies
     assert any(c["check"] == "disclosure" and c["ok"] for c in report["checks"])
     proc = _standalone(bundle, tmp_path)
     assert proc.returncode == 0, proc.stdout
+    guide = _guide(cli, bundle, tmp_path)
+    assert guide.returncode == 0 and "OK: every disclosed value matches" in guide.stdout, guide.stdout + guide.stderr
     entries = members(bundle)
     html = entries[f"{root(entries)}/custody/report.html"].decode()
     assert "withheld" in html and "@w22" in html  # a field not withheld is still disclosed
@@ -134,11 +147,14 @@ def test_an_edited_disclosure_fails_both_verifiers(cli: Cli, ingested: Path, tmp
         digest = next(d for d, t in carried.items() if json.loads(t)[1] == "collected_from")
         salt, field, _value = json.loads(carried[digest])
         carried[digest] = json.dumps([salt, field, "An invented source"], separators=(",", ":"))
-        return retag({**entries, name: json.dumps(carried).encode()})
+        return _resealed_by_exporter({**entries, name: json.dumps(carried).encode()}, ingested)
 
     forged = rewrite(bundle, tmp_path / "forged.zip", edit)
-    assert cli("verify-bundle", forged).code == 1
+    report = cli("verify-bundle", forged, "--json").json()
+    assert {c["check"] for c in report["checks"] if not c["ok"]} == {"disclosure"}
     assert _standalone(forged, tmp_path).returncode == 1
+    guide = _guide(cli, forged, tmp_path)
+    assert guide.returncode != 0 and "is not the value signed" in guide.stderr
 
 
 def test_a_disclosure_of_a_withheld_field_fails_both_verifiers(cli: Cli, ingested: Path, tmp_path: Path) -> None:
@@ -155,11 +171,14 @@ def test_a_disclosure_of_a_withheld_field_fails_both_verifiers(cli: Cli, ingeste
         carried = json.loads(entries[name])
         digest = record_digests["collected_from"]
         carried[digest] = everything[digest]
-        return retag({**entries, name: json.dumps(carried).encode()})
+        return _resealed_by_exporter({**entries, name: json.dumps(carried).encode()}, ingested)
 
     leaky = rewrite(bundle, tmp_path / "leaky.zip", add)
-    assert cli("verify-bundle", leaky).code == 1
+    report = cli("verify-bundle", leaky, "--json").json()
+    assert {c["check"] for c in report["checks"] if not c["ok"]} == {"disclosure"}
     assert _standalone(leaky, tmp_path).returncode == 1
+    guide = _guide(cli, leaky, tmp_path)
+    assert guide.returncode != 0 and "withholds collected_from" in guide.stderr
 
 
 def test_the_archive_default_withholds_and_none_overrides_it(cli: Cli, ingested: Path, tmp_path: Path) -> None:
@@ -174,9 +193,8 @@ def test_the_archive_default_withholds_and_none_overrides_it(cli: Cli, ingested:
 
 
 def test_unknown_field_is_refused_before_anything_is_written(cli: Cli, ingested: Path, tmp_path: Path) -> None:
-    result = cli(
-        "export", "EV-000001", "--out", tmp_path / "b.zip", "--purpose", "x", "--withhold", "case", actor="bob"
-    )
+    out = tmp_path / "b.zip"
+    result = cli("export", "EV-000001", "--out", out, "--purpose", "x", "--withhold", "case", actor="bob")
     assert result.code == 2 and "case" in result.err and not out.exists()
 
 
