@@ -327,10 +327,19 @@ BATCH_BYTES = 256 * 1024 * 1024
 
 
 def _record_one(
-    acting: Acting, session: Session, source: Source, stored: _Stored, provenance: records.Provenance
+    acting: Acting,
+    session: Session,
+    source: Source,
+    stored: _Stored,
+    provenance: records.Provenance,
+    derived_from: dict[str, Any] | None = None,
 ) -> IngestResult:
     existing = find_item(session, stored.digests.sha256)
     acquisition = _acquisition(source, stored, provenance)
+    if existing is not None and derived_from is not None:
+        raise InputError(
+            f"{source.path}: has the same bytes as {existing.item_id}; a working copy must differ from its source"
+        )
     if existing is None:
         extraction = stored.extraction
         collected = parse_iso(provenance.collected_at, "collected_at") if provenance.collected_at else None
@@ -344,6 +353,8 @@ def _record_one(
             media_type=stored.media_type,
         )
         extra = {"metadata": extraction.metadata, "flags": flags, "warnings": extraction.warnings}
+        if derived_from is not None:
+            extra["derived_from"] = derived_from
         item_id, seq = new_item(acting, session, stored.digests, stored.media_type, acquisition, extra)
         duplicate_of = None
         media_type = stored.media_type
@@ -546,6 +557,69 @@ def ingest(
             started = storer.start(batches[i + 1]) if i + 1 < len(batches) else []
             results.extend(_record_batch(acting, [(source, provenance) for source in batch], stored))
     return results
+
+
+def ingest_derived(
+    acting: Acting,
+    source_item: str,
+    path: Path,
+    relation: str,
+    method: str,
+    tool: str | None,
+    provenance: records.Provenance,
+    recipe: list[str] | None = None,
+) -> IngestResult:
+    """Ingest ``path`` as a working copy of ``source_item``: its signed record names the source and relation.
+
+    A ``derive`` event is logged on the source (so its history shows the copy) in the same transaction.
+    ``recipe``: ffmpeg arguments that reproduce the copy from the source (``verify --rederive``).
+    Raises InputError for an unknown relation, an empty method, or bytes the archive already holds.
+    """
+    from .derivation import DERIVE, RELATIONS
+    from .items import get_item
+
+    if relation not in RELATIONS:
+        raise InputError(f"derive: --relation must be one of {', '.join(RELATIONS)}, not '{relation}'")
+    if not method.strip():
+        raise InputError("derive: --method must say how the copy was made")
+    acting.unlock()
+    acting.require(Permission.INGEST, source_item)
+    with acting.archive.db.read() as session:
+        source_row = get_item(session, source_item)
+        source_record = parse(source_row.record)
+    if provenance.case is None:
+        # A working copy belongs to its source's case unless told otherwise.
+        provenance = replace(provenance, case=(source_record.get("provenance") or {}).get("case"))
+    (checked,) = collect([path], False, False)
+    with _storer(acting, lambda _n: None, 1) as storer:
+        (stored,) = storer.finish(storer.start([checked]))
+    acting.archive.store.sync()
+    link: dict[str, Any] = {
+        "item_id": source_item,
+        "sha256": source_row.sha256,
+        "record_sha256": sha256_hex(source_row.record.encode("utf-8")),
+        "relation": relation,
+        "method": method,
+        "tool": tool,
+    }
+    if recipe is not None:
+        link["recipe"] = {"program": "ffmpeg", "args": recipe, "suffix": path.suffix}
+    with acting.writing() as session:
+        result = _record_one(acting, session, checked, stored, provenance, link)
+        row: Item = session.info[_NEW_ITEMS][stored.digests.sha256]
+        acting.append(
+            session,
+            DERIVE,
+            {
+                "derived_item": result.item_id,
+                "relation": relation,
+                "method": method,
+                "record_sha256": sha256_hex(row.record.encode("utf-8")),
+            },
+            item=source_item,
+        )
+        acting.archive.store.sync()
+        return result
 
 
 def ingest_manifest(

@@ -15,6 +15,7 @@ from . import disclosure
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Item, ItemCase
+from .derivation import DERIVE, source_of
 from .errors import InputError, IntegrityError, ItemNotFoundError
 from .hashing import CHUNK_SIZE, DualHasher
 from .log.events import LogEvent, events_for
@@ -51,6 +52,7 @@ class ItemView:
     acquisitions: list[dict[str, Any]]
     annotations: list[dict[str, Any]]
     events: list[LogEvent]
+    derivation: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class ItemView:
             "cases": self.cases,
             "acquisitions": self.acquisitions,
             "annotations": self.annotations,
+            "derivation": self.derivation,
             "events": [e.to_json() for e in self.events],
         }
 
@@ -73,7 +76,7 @@ def _acquisition(store: BlobStore, seq: int | None, holder: dict[str, Any], wher
 def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
     row = get_item(session, item_id)
     record = parse(row.record)
-    history = events_for(session, item_id)
+    history = _item_history(session, item_id)
     ingest_seq = next((e.seq for e in history if e.action == "ingest"), None)
     acquisitions = [_acquisition(store, ingest_seq, record, item_id)]
     acquisitions += [
@@ -82,6 +85,16 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
         if e.action == "acquire"
     ]
     superseded = {e.payload.get("supersedes") for e in history if e.action == "annotate"}
+    link = source_of(record)
+    derivation = {
+        "derived_from": dict(link) if link is not None else None,
+        "derived_items": [
+            {"seq": e.seq, "item_id": e.payload.get("derived_item"), "relation": e.payload.get("relation"),
+             "method": e.payload.get("method")}
+            for e in history
+            if e.action == DERIVE and e.item == item_id
+        ],
+    }  # fmt: skip
     annotations = [
         {
             "seq": e.seq,
@@ -96,7 +109,7 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
         if e.action == "annotate"
     ]
     cases = sorted(session.scalars(select(ItemCase.case_id).where(ItemCase.item_id == item_id)))
-    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history)
+    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history, derivation)
 
 
 def show_item(acting: Acting, item_id: str) -> ItemView:
@@ -163,6 +176,21 @@ def history(acting: Acting, item_id: str | None = None) -> list[LogEvent]:
     """The custody log (of one item, if given) in ``seq`` order."""
     acting.require(Permission.VIEW, item_id)
     with acting.archive.db.read() as session:
-        if item_id is not None:
-            get_item(session, item_id)
-        return events_for(session, item_id)
+        if item_id is None:
+            return events_for(session, None)
+        get_item(session, item_id)
+        return _item_history(session, item_id)
+
+
+def _item_history(session: Session, item_id: str) -> list[LogEvent]:
+    """An item's events plus, for a working copy, the derive event logged on its source (both directions)."""
+    own = events_for(session, item_id)
+    link = source_of(parse(get_item(session, item_id).record))
+    if link is None:
+        return own
+    made = [
+        e
+        for e in events_for(session, str(link.get("item_id")))
+        if e.action == DERIVE and e.payload.get("derived_item") == item_id
+    ]
+    return sorted([*own, *made], key=lambda e: e.seq)

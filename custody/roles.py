@@ -52,6 +52,7 @@ class Action(StrEnum):
     CONFIGURE = "configure"
     INGEST = "ingest"
     ACQUIRE = "acquire"
+    DERIVE = "derive"
     ANNOTATE = "annotate"
     EXPORT = "export"
     EXPORT_FAILED = "export.failed"
@@ -72,6 +73,7 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.CONFIGURE: Permission.ADMINISTER,
     Action.INGEST: Permission.INGEST,
     Action.ACQUIRE: Permission.INGEST,
+    Action.DERIVE: Permission.INGEST,
     Action.ANNOTATE: Permission.ANNOTATE,
     Action.EXPORT: Permission.EXPORT,
     Action.EXPORT_FAILED: Permission.EXPORT,

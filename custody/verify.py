@@ -68,7 +68,7 @@ class LogState:
         return {item: sha for item, (_signer, sha) in self.authority.ingests.items()}
 
 
-CATALOG_ACTIONS = frozenset({"archive.init", "actor.add", "ingest", "acquire", "import"})
+CATALOG_ACTIONS = frozenset({"archive.init", "actor.add", "ingest", "acquire", "import", "derive"})
 """Actions whose events create catalog rows; walk_log parses and keeps them (``LogState.events_by_action``)."""
 
 # Below this many events, spawning signature-checking processes costs more than it saves.
@@ -515,6 +515,29 @@ def _verify_against_log(
     bad_records = _bad_record_signatures(items, state)
     for index, item in enumerate(items):
         _check_record(item, index not in bad_records, state, report)
+    _guarded(report, "derivation", lambda: _check_derivations(session, items, state, report))
+
+
+def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:
+    """Each working copy's signed link to its source holds (custody.derivation)."""
+    from .derivation import DERIVE, DeriveEvent, link_problem, source_of
+
+    derives = [DeriveEvent(e.seq, e.item, e.payload) for e in state.events_by_action.get(DERIVE, [])]
+    for item in items:
+        try:
+            link = source_of(parse(item.record))
+        except ValueError:
+            continue  # an unparseable record is reported by the record checks
+        if link is None:
+            continue
+        source = session.get(Item, str(link.get("item_id")))
+        held = {} if source is None else {source.item_id: sha256_hex(source.record.encode("utf-8"))}
+        problem = link_problem(
+            item.item_id, sha256_hex(item.record.encode("utf-8")), link, state.ingest_records, held, derives
+        )
+        report.add(
+            "derivation", item.item_id, not problem, problem or f"derived from {link.get('item_id')}: link signed"
+        )
 
 
 def _log_verification(

@@ -17,6 +17,7 @@ from cryptography import x509
 from .. import disclosure, keys, records
 from ..canonical import canonical
 from ..checks import Report
+from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
 from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
@@ -263,6 +264,7 @@ def check_bundle(
         _check_seal(bundle, authority, export, report)
         _check_records(signed_records, authority, blake3_of, report)
         _check_disclosures(bundle, signed_records, events, export, report)
+        _check_derivations(signed_records, events, authority, report)
         _check_log(bundle, events, proofs, archive_vkey, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
         checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
@@ -366,6 +368,25 @@ def _check_records(
             ok,
             "BLAKE3 matches the signed record" if ok else f"{name} does not have the BLAKE3 of the signed record",
         )
+
+
+def _check_derivations(signed_records: list[Any], events: list[LogEvent], authority: Authority, report: Report) -> None:
+    """Each carried working copy's link to its source holds: the source's ingest and the derive event are carried."""
+    held = {
+        str(e["record"].get("item_id")): sha256_hex(canonical(e["record"]))
+        for e in signed_records
+        if isinstance(e, dict) and isinstance(e.get("record"), dict)
+    }
+    ingests = {item: sha for item, (_signer, sha) in authority.ingests.items()}
+    derives = [DeriveEvent(e.seq, e.item, e.payload) for e in events if e.action == DERIVE]
+    for entry in signed_records:
+        record = entry.get("record") if isinstance(entry, dict) else None
+        link = source_of(record) if isinstance(record, dict) else None
+        if link is None or not isinstance(record, dict):
+            continue
+        item = str(record.get("item_id"))
+        problem = link_problem(item, held[item], link, ingests, held, derives)
+        report.add("derivation", item, not problem, problem or f"derived from {link.get('item_id')}: link signed")
 
 
 def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, tuple[str, str]]:

@@ -211,8 +211,13 @@ class _Bag:
             self.tags[name] = hashlib.sha256(data).hexdigest()
 
 
-def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, signers: set[str]) -> list[LogEvent]:
+def _events_for_bundle(
+    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], sources: dict[str, str]
+) -> list[LogEvent]:
     """The items' events, the export, and the registration closure a court needs to check who signed them.
+
+    ``sources``: derived item -> its source item; for each, the source's ingest event (its digests and
+    record hash) and the derive event naming the copy travel too, even when the source itself does not.
 
     The closure: events 0 (archive.init) and 1 (first admin), and the actor.add of every key that
     signed a carried event or record, then of whoever signed those registrations, back to event 1.
@@ -220,6 +225,10 @@ def _events_for_bundle(session: Any, item_ids: list[str], export: LogEvent, sign
     rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
+    for row in session.query(Event).where(Event.item_id.in_(sorted(set(sources.values())))):
+        event = LogEvent.from_row(row)
+        if event.action == "ingest" or (event.action == "derive" and event.payload.get("derived_item") in sources):
+            events[event.seq] = event
     for row in session.query(Event).where(Event.seq.in_((0, 1))):
         events[row.seq] = LogEvent.from_row(row)
     registrations: dict[str, LogEvent] = {}
@@ -400,7 +409,12 @@ def _write_zip(
         with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
             assert checkpoint is not None and checkpoint.size > event.seq
-            events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records})
+            sources = {
+                str(r["record"]["item_id"]): str(r["record"]["derived_from"]["item_id"])
+                for r in records
+                if isinstance(r["record"].get("derived_from"), dict)
+            }
+            events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records}, sources)
             signers = {r["signer"] for r in records} | {e.actor for e in events}
             nodes = tree.DbNodes(session)
             proofs = {

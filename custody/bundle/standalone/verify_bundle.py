@@ -18,6 +18,8 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
 - custody/events.jsonl: one event per line, each line ends with LF, in increasing seq.
 - custody/items.json: [{record, signature, signer, path?}]; signature = base64 Ed25519 over JCS(record);
   the item's ingest event has payload.record_sha256 = hex SHA-256(JCS(record)).
+- Derived items: record.derived_from {item_id, record_sha256, relation}; the source's ingest event binds that
+  record_sha256 and a derive event on the source names {derived_item, record_sha256, relation} of the copy.
 - custody/disclosures.json: {digest: text}; text = JCS([salt, field, value]) (salt >= 128 bits), digest =
   hex SHA-256(text), committed under the same field in record/acquisition "withholdable".digests.
 - custody/proofs.json: {tree_size, inclusion: {seq: [hex]}, consistency: {old size: [hex]}} (RFC 9162).
@@ -66,7 +68,7 @@ GRANTS = {
     "reviewer": {"view", "verify", "access", "checkpoint"},
 }
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
-         "ingest": "ingest", "acquire": "ingest", "annotate": "annotate", "export": "export",
+         "ingest": "ingest", "acquire": "ingest", "derive": "ingest", "annotate": "annotate", "export": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
          "verify": "verify"}  # fmt: skip
 
@@ -595,6 +597,34 @@ class Verifier:
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
 
+    def derivations(self, records: list[Any], events: list[dict[str, Any]]) -> None:
+        """A record's derived_from {item_id, record_sha256, relation}: the source's carried ingest event binds
+        record_sha256, a carried source record hashes to it, and a carried derive event on the source names the
+        copy with the SHA-256 of its record and the same relation."""
+        held = {str(r["record"].get("item_id")): hashlib.sha256(jcs_bytes(r["record"])).hexdigest() for r in records
+                if isinstance(r, dict) and isinstance(r.get("record"), dict)}  # fmt: skip
+        ingests: dict[str, str] = {}
+        for e in events:
+            if e["action"] == "ingest" and e["item"] is not None and e["item"] not in ingests:
+                ingests[e["item"]] = str(e["payload"].get("record_sha256"))
+        for entry in records:
+            record = entry.get("record") if isinstance(entry, dict) else None
+            link = record.get("derived_from") if isinstance(record, dict) else None
+            if not isinstance(link, dict) or not isinstance(record, dict):
+                continue
+            item, source, signed = str(record.get("item_id")), str(link.get("item_id")), link.get("record_sha256")
+            if ingests.get(source) != signed:
+                problem = f"no carried ingest event of its source {source} binds the record it was derived from"
+            elif source in held and held[source] != signed:
+                problem = f"the carried record of its source {source} is not the one it was derived from"
+            elif not any(e["action"] == "derive" and e["item"] == source and e["payload"].get("derived_item") == item
+                         and e["payload"].get("record_sha256") == held[item]
+                         and e["payload"].get("relation") == link.get("relation") for e in events):  # fmt: skip
+                problem = f"no carried derive event of {source} names it with this record and relation"
+            else:
+                problem = ""
+            self.add("derivation", item, not problem, problem or f"derived from {source}: link signed")
+
     def disclosures(self, records: list[Any], events: list[dict[str, Any]]) -> None:
         """custody/disclosures.json: {hex SHA-256(text): text}, text = JCS([salt, field, value]), salt >= 128 bits."""
         if "custody/disclosures.json" not in self.bag.files:
@@ -755,6 +785,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         lambda: v.seal(events, keys),
         lambda: v.records(records, events, keys, sha),
         lambda: v.disclosures(records, events),
+        lambda: v.derivations(records, events),
         lambda: v.log(events, proofs, vkey_pin, against),
         lambda: v.timestamps(events, tsa_ca),
     ]
