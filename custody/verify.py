@@ -451,12 +451,14 @@ def verify_archive(
     against: Sequence[tuple[str, str]] = (),
     tsa_ca: Path | None = None,
     early: EarlyRehash | None = None,
+    rederive: bool = False,
 ) -> Report:
     """Verify the given items (all if None) and the whole log; the verification is logged when it can be.
 
     ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
     the TSA root to check checkpoint tokens against (default: the configured one); ``early``
-    is a re-hash of the store started before the archive was opened (see custody.rehash).
+    is a re-hash of the store started before the archive was opened (see custody.rehash); ``rederive``
+    re-makes reproducible working copies from their sources (custody.rederive).
     Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
     mistaken for tampering. Damage never raises: it is a failed check in the report.
     """
@@ -483,12 +485,26 @@ def verify_archive(
                 _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
             for checks in rehashed:
                 report.checks.extend(checks)
+            if rederive:
+                report.checks.extend(_rederive(session, archive, items))
             count = session.scalar(select(func.count()).select_from(Item))
     finally:
         # On Ctrl-C or an error, re-hashes still queued are dropped rather than run first.
         pool.shutdown(cancel_futures=True)
     _log_verification(acting, item_ids, len(items), count, report)
     return report
+
+
+def _rederive(session: Session, archive: Archive, items: Sequence[Item]) -> list[Check]:
+    from .rederive import rederive
+
+    sources: dict[str, Item] = {}
+    for item in items:
+        with contextlib.suppress(ValueError):
+            link = parse(item.record).get("derived_from")
+            if isinstance(link, dict) and (row := session.get(Item, str(link.get("item_id")))) is not None:
+                sources[row.item_id] = row
+    return rederive(archive.store, items, sources)
 
 
 def _verify_against_log(

@@ -37,6 +37,11 @@ def _describe(event: dict[str, Any], names: dict[str, str], clear: dict[str | in
         return f"Exported in bundle {payload.get('bundle_id')}; purpose: {payload.get('purpose')}"
     if action == "ingest":
         return "Ingested: hashed, signed and stored"
+    if action == "derive":
+        return (
+            f"Working copy {payload.get('derived_item')} made from {event.get('item')} "
+            f"({payload.get('relation')}): {payload.get('method')}"
+        )
     if action == "actor.add":
         return f"Actor {payload.get('name')} registered with role {payload.get('role')}"
     return str(action)
@@ -96,6 +101,25 @@ def report_html(
             parts.append(
                 _row("Content Credentials (C2PA)", describe_content_credentials(metadata["content_credentials"]))
             )
+        link = rec.get("derived_from")
+        if isinstance(link, dict):
+            tool = f"; tool: {link.get('tool')}" if link.get("tool") else ""
+            parts.append(
+                _row(
+                    "Derived from",
+                    f"{link.get('item_id')} (SHA-256 {link.get('sha256')}), {link.get('relation')}: "
+                    f"{link.get('method')}{tool}",
+                )
+            )
+        for event in events:
+            if event["action"] == "derive" and event["item"] == item:
+                payload = event["payload"]
+                parts.append(
+                    _row(
+                        "Working copy",
+                        f"{payload.get('derived_item')} ({payload.get('relation')}), event {event['seq']}",
+                    )
+                )
         for flag in rec.get("flags") or []:
             parts.append(_row("Flag", flag.get("message") if isinstance(flag, dict) else flag))
         parts.append(
@@ -104,7 +128,11 @@ def report_html(
         )
         superseded = {e["payload"].get("supersedes") for e in events if e["action"] == "annotate"}
         for event in events:
-            mine = event["item"] == item or item in (event["payload"].get("items") or [])
+            mine = (
+                event["item"] == item
+                or item in (event["payload"].get("items") or [])
+                or event["payload"].get("derived_item") == item
+            )
             if not mine:
                 continue
             css = " class='superseded'" if event["seq"] in superseded else ""
