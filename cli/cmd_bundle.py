@@ -38,6 +38,9 @@ def export(
             "default: the archive's disclosure.withhold."
         ),
     ] = None,
+    request: Annotated[
+        int | None, typer.Option(help="Seal this approved export request (event seq from 'custody export-request').")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Export items as a sealed BagIt bundle (zip), optionally encrypted with age; logged."""
@@ -46,7 +49,14 @@ def export(
     from custody.bundle.export import export_bundle
 
     result = export_bundle(
-        STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [], withhold=withhold
+        STATE.acting(),
+        items or [],
+        out_path,
+        purpose,
+        case=case,
+        recipients=recipient or [],
+        withhold=withhold,
+        request=request,
     )
     if json_:
         print_json(result.to_json())
@@ -104,6 +114,48 @@ def import_(
     out.print(f"Imported bundle {result.bundle_id}: {pairs} (receipt event {result.receipt_seq})")
 
 
+def export_request(
+    items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
+    case: Annotated[str | None, typer.Option(help="Every item of this case.")] = None,
+    purpose: Annotated[str, typer.Option(help="Why the evidence would leave the archive (logged).")] = "",
+    recipient: Annotated[
+        list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
+    ] = None,
+    withhold: Annotated[str | None, typer.Option(help="Fields to leave out (see export --withhold).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Ask for an export under the two-person rule (export.approvals): a signed request others approve."""
+    from custody.approvals import request_export
+
+    event = request_export(
+        STATE.acting(), items or [], purpose, case=case, recipients=recipient or [], withhold=withhold
+    )
+    if json_:
+        print_json(event.to_json())
+        return
+    n = event.payload["approvals_required"]
+    out.print(
+        f"Export request {event.seq} logged ({len(event.payload['items'])} items, {n} approval(s) needed): "
+        f"'custody approve {event.seq}' by others, then 'custody export --request {event.seq} --out FILE'"
+    )
+
+
+def approve(
+    request: Annotated[int, typer.Argument(help="Event seq of the export request.")],
+    refuse: Annotated[bool, typer.Option("--refuse", help="Refuse the request instead of approving it.")] = False,
+    reason: Annotated[str, typer.Option(help="Why it is refused (required with --refuse).")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Approve (or refuse) another actor's export request; logged and carried in the bundle."""
+    from custody.approvals import decide
+
+    event = decide(STATE.acting(), request, not refuse, reason)
+    if json_:
+        print_json(event.to_json())
+        return
+    out.print(f"{'Refused' if refuse else 'Approved'} export request {request} (event {event.seq})")
+
+
 def reveal(
     item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")],
     field: Annotated[str, typer.Option(help="Withheld field to disclose, e.g. source_path or collected_from.")],
@@ -147,6 +199,8 @@ def check_reveal(
 
 
 def register(app: typer.Typer) -> None:
+    app.command("export-request")(export_request)
+    app.command()(approve)
     app.command()(reveal)
     app.command("check-reveal")(check_reveal)
     app.command()(export)

@@ -21,6 +21,7 @@ SETTINGS: dict[str, str] = {
     "tsa.timeout": "seconds a command may wait on the TSA in all before going on untimestamped (default 5)",
     "tsa.backoff": "seconds checkpoint and export do not ask a TSA again after it failed (default 300)",
     "organization": "organisation named as Source-Organization in bundles",
+    "export.approvals": "approvals by other actors every export needs before it can be sealed (0 = none)",
     "disclosure.withhold": "fields every export withholds unless --withhold says otherwise (comma-separated)",
 }
 
@@ -38,6 +39,7 @@ class ArchiveConfig:
     tsa: dict[str, Any] = field(default_factory=dict)
     organization: str = ""
     disclosure: dict[str, Any] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keys_dir(self) -> Path:
@@ -62,6 +64,8 @@ def write_config(cfg: ArchiveConfig) -> None:
         doc["tsa"] = cfg.tsa
     if cfg.disclosure:
         doc["disclosure"] = cfg.disclosure
+    if cfg.export:
+        doc["export"] = cfg.export
     path = cfg.root / CONFIG_NAME
     tmp = path.with_name(CONFIG_NAME + ".tmp")
     tmp.write_bytes(tomli_w.dumps(doc).encode("utf-8"))
@@ -91,6 +95,7 @@ def read_config(root: Path) -> ArchiveConfig:
             tsa=dict(doc.get("tsa", {})),
             organization=str(doc["archive"].get("organization", "")),
             disclosure=dict(doc.get("disclosure", {})),
+            export=dict(doc.get("export", {})),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: missing setting {exc}; restore it from a backup") from None

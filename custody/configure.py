@@ -25,6 +25,7 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "tsa.timeout": cfg.tsa.get("timeout"),
         "tsa.backoff": cfg.tsa.get("backoff"),
         "organization": cfg.organization or None,
+        "export.approvals": cfg.export.get("approvals", 0),
         "disclosure.withhold": ",".join(cfg.disclosure.get("withhold", [])) or None,
     }
 
@@ -35,6 +36,12 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
     logged: dict[str, Any] = {"setting": key, "value": value}
     if key == "organization":
         return dataclasses.replace(cfg, organization=value or ""), logged
+    if key == "export.approvals":
+        count = int(value) if value is not None and value.isdigit() else -1 if value is not None else 0
+        if not 0 <= count <= 9:
+            raise ConfigError(f"export.approvals: '{value}' is not a number of approvals from 0 to 9")
+        logged["value"] = count
+        return dataclasses.replace(cfg, export={"approvals": count} if count else {}), logged
     if key == "disclosure.withhold":
         try:
             fields = parse_fields(value)

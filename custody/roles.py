@@ -56,6 +56,9 @@ class Action(StrEnum):
     ANNOTATE = "annotate"
     EXPORT = "export"
     EXPORT_FAILED = "export.failed"
+    EXPORT_REQUEST = "export.request"
+    EXPORT_APPROVE = "export.approve"
+    EXPORT_REJECT = "export.reject"
     IMPORT = "import"
     VIEW = "view"
     ACCESS = "access"
@@ -77,6 +80,9 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.ANNOTATE: Permission.ANNOTATE,
     Action.EXPORT: Permission.EXPORT,
     Action.EXPORT_FAILED: Permission.EXPORT,
+    Action.EXPORT_REQUEST: Permission.EXPORT,
+    Action.EXPORT_APPROVE: Permission.EXPORT,
+    Action.EXPORT_REJECT: Permission.EXPORT,
     Action.IMPORT: Permission.IMPORT,
     Action.VIEW: Permission.VIEW,
     Action.ACCESS: Permission.ACCESS,

@@ -68,7 +68,22 @@ class LogState:
         return {item: sha for item, (_signer, sha) in self.authority.ingests.items()}
 
 
-CATALOG_ACTIONS = frozenset({"archive.init", "actor.add", "ingest", "acquire", "import", "derive"})
+CATALOG_ACTIONS = frozenset(
+    {
+        "archive.init",
+        "actor.add",
+        "ingest",
+        "acquire",
+        "import",
+        "derive",
+        # Read by the two-person export rules (custody.log.authority): their payloads are needed.
+        "configure",
+        "export",
+        "export.request",
+        "export.approve",
+        "export.reject",
+    }
+)
 """Actions whose events create catalog rows; walk_log parses and keeps them (``LogState.events_by_action``)."""
 
 # Below this many events, spawning signature-checking processes costs more than it saves.

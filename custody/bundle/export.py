@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,13 +18,15 @@ from typing import IO, Any
 import blake3
 
 from .. import disclosure, keys
+from ..approvals import request_state, required_approvals
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, Item, ItemCase
-from ..errors import InputError, IntegrityError, TimestampError
+from ..errors import InputError, IntegrityError, PermissionDeniedError, TimestampError
 from ..hashing import CHUNK_SIZE
 from ..items import get_item
 from ..log import checkpoints, merkle, tree
+from ..log.authority import APPROVALS_SETTING
 from ..log.events import LogEvent
 from ..log.proofs import archive_vkey
 from ..roles import Permission
@@ -104,6 +107,8 @@ class _Revealed:
     texts: dict[str, str]
     # For the report: item id or acquire event seq -> {source_path, provenance} with withheld values marked.
     clear: dict[str | int, dict[str, Any]]
+    # Two-person export: {request, approvals, approvals_required} for the export event, or empty.
+    approval: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 WITHHELD = "[withheld]"
@@ -153,6 +158,37 @@ def _disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> _Rev
             "--withhold none (whole), or leave them out"
         )
     return _Revealed(withheld, texts, clear)
+
+
+def _approved(acting: Acting, request: int | None) -> Any:
+    """The approved request to export; refuses (logged, PermissionDeniedError) anything short of the policy."""
+    needed = required_approvals(acting)
+    problem = ""
+    state = None
+    if request is None:
+        problem = (
+            f"this archive requires {needed} approval(s) by other actors for every export: run 'custody "
+            "export-request ...', have it approved with 'custody approve SEQ', then 'custody export --request SEQ'"
+        )
+    else:
+        with acting.archive.db.read() as session:
+            state = request_state(session, request)
+        asked = state.event.payload
+        required = max(needed, int(asked.get("approvals_required") or 0))
+        approvers = {e.actor for e in state.approvals}
+        if state.event.actor != acting.key_id:
+            problem = f"request {request} was made by another actor; only its requester seals it"
+        elif state.exported:
+            problem = f"request {request} was already exported"
+        elif state.rejections:
+            problem = f"request {request} was refused (event {state.rejections[0].seq})"
+        elif len(approvers) < required:
+            problem = f"request {request} has {len(approvers)} of the {required} approval(s) it needs"
+    if problem:
+        with acting.writing() as session:
+            acting.append(session, "refuse", {"attempted": "export", "request": request, "reason": problem})
+        raise PermissionDeniedError(f"export refused: {problem}. The refusal was logged.")
+    return state
 
 
 def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
@@ -211,8 +247,26 @@ class _Bag:
             self.tags[name] = hashlib.sha256(data).hexdigest()
 
 
+def _policy_events(session: Any, export: LogEvent) -> list[int]:
+    """The seqs a verifier needs to check the approval policy: its configure events, the request, the approvals."""
+    seqs = [
+        row.seq
+        for row in session.query(Event).where(Event.action == "configure", Event.seq < export.seq)
+        if LogEvent.from_row(row).payload.get("setting") == APPROVALS_SETTING
+    ]
+    if isinstance(export.payload.get("request"), int):
+        seqs.append(export.payload["request"])
+        seqs.extend(s for s in export.payload.get("approvals") or [] if isinstance(s, int))
+    return seqs
+
+
 def _events_for_bundle(
-    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], sources: dict[str, str]
+    session: Any,
+    item_ids: list[str],
+    export: LogEvent,
+    signers: set[str],
+    sources: dict[str, str],
+    extra: Sequence[int] = (),
 ) -> list[LogEvent]:
     """The items' events, the export, and the registration closure a court needs to check who signed them.
 
@@ -229,7 +283,7 @@ def _events_for_bundle(
         event = LogEvent.from_row(row)
         if event.action == "ingest" or (event.action == "derive" and event.payload.get("derived_item") in sources):
             events[event.seq] = event
-    for row in session.query(Event).where(Event.seq.in_((0, 1))):
+    for row in session.query(Event).where(Event.seq.in_((0, 1, *extra))):
         events[row.seq] = LogEvent.from_row(row)
     registrations: dict[str, LogEvent] = {}
     for row in session.query(Event).where(Event.action == "actor.add").order_by(Event.seq):
@@ -254,12 +308,30 @@ def export_bundle(
     case: str | None = None,
     recipients: Sequence[str] = (),
     withhold: str | Sequence[str] | None = None,
+    request: int | None = None,
 ) -> ExportResult:
     """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged.
 
     ``withhold``: fields (custody.disclosure.FIELDS) whose values stay out of the bundle; None means
     the archive's ``disclosure.withhold`` setting. InputError names items whose records predate withheld fields.
+    ``request``: seq of an approved export.request (custody.approvals) whose items, purpose, recipients and
+    withheld fields are exported; required when ``export.approvals`` is set (PermissionDeniedError, logged).
     """
+    approval: dict[str, Any] = {}
+    if request is not None or required_approvals(acting) > 0:
+        acting.unlock()
+        acting.require(Permission.EXPORT)
+        state = _approved(acting, request)
+        asked = state.event.payload
+        if item_ids or case is not None or (purpose and purpose != asked.get("purpose")):
+            raise InputError(f"export --request {request}: the request names the items and purpose; give neither")
+        item_ids, purpose, recipients = list(asked["items"]), str(asked["purpose"]), list(asked["recipients"])
+        withhold = list(asked["withheld"])
+        approval = {
+            "request": state.event.seq,
+            "approvals": [e.seq for e in state.approvals],
+            "approvals_required": max(required_approvals(acting), int(asked.get("approvals_required") or 0)),
+        }
     if not purpose.strip():
         raise InputError("export: --purpose must say why the evidence leaves the archive")
     if not item_ids and case is None:
@@ -279,6 +351,8 @@ def export_bundle(
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
     revealed = _disclosures(acting, items, withheld)
+    if approval:
+        revealed = dataclasses.replace(revealed, approval=approval)
     bundle_id = layout.new_bundle_id()
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     encrypted = bool(age_recipients)
@@ -398,6 +472,7 @@ def _write_zip(
                     "purpose": purpose,
                     "recipients": list(recipients),
                     "withheld": revealed.withheld,
+                    **revealed.approval,
                     "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
                 },
             )
@@ -414,7 +489,9 @@ def _write_zip(
                 for r in records
                 if isinstance(r["record"].get("derived_from"), dict)
             }
-            events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records}, sources)
+            events = _events_for_bundle(
+                session, item_list, event, {r["signer"] for r in records}, sources, _policy_events(session, event)
+            )
             signers = {r["signer"] for r in records} | {e.actor for e in events}
             nodes = tree.DbNodes(session)
             proofs = {

@@ -190,7 +190,8 @@ GRANTS = {"admin": {"ingest", "annotate", "export", "import", "view", "access", 
           "archivist": {"ingest", "annotate", "export", "import", "view", "access"},
           "analyst": {"view", "annotate", "access"}, "reviewer": {"view", "verify", "access"}}
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer", "ingest": "ingest",
-         "acquire": "ingest", "derive": "ingest", "annotate": "annotate", "export": "export", "export.failed": "export",
+         "acquire": "ingest", "derive": "ingest", "export.request": "export", "export.approve": "export",
+         "export.reject": "export", "annotate": "annotate", "export": "export", "export.failed": "export",
          "import": "import", "view": "view", "access": "access", "verify": "verify"}
 evs = events()
 by = {e["seq"]: e for e in evs}

@@ -69,6 +69,7 @@ GRANTS = {
 }
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
          "ingest": "ingest", "acquire": "ingest", "derive": "ingest", "annotate": "annotate", "export": "export",
+         "export.request": "export", "export.approve": "export", "export.reject": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
          "verify": "verify"}  # fmt: skip
 
@@ -597,6 +598,56 @@ class Verifier:
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
 
+    def approvals(self, events: list[dict[str, Any]]) -> None:
+        """Two-person export, replayed in seq order: configure export.approvals sets the policy (N); approvals and
+        refusals must name an earlier export.request and not be signed by its requester; an export needing
+        max(policy, payload.approvals_required) approvals names its request (same requester, items, purpose,
+        recipients, withheld; not refused, not exported before) and lists carried approvals of it by that many
+        distinct other signers."""
+        policy, requests, given, refused, used, bad = 0, {}, {}, set(), set(), 0
+        for e in events:
+            p, action, seq = e["payload"], e["action"], e["seq"]
+            problem = ""
+            if action == "configure" and p.get("setting") == "export.approvals":
+                value = p.get("value")
+                policy = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+            elif action == "export.request":
+                requests[seq] = e
+            elif action in ("export.approve", "export.reject"):
+                req = requests.get(p.get("request")) if isinstance(p.get("request"), int) else None
+                if req is None:
+                    problem = f"{action} names no earlier export.request"
+                elif req["actor"] == e["actor"]:
+                    problem = f"{action} by the actor who made the request"
+                elif action == "export.reject":
+                    refused.add(req["seq"])
+                else:
+                    given.setdefault(req["seq"], {})[seq] = e["actor"]
+            elif action == "export":
+                stated = p.get("approvals_required")
+                need = max(policy, stated if isinstance(stated, int) and not isinstance(stated, bool) else 0)
+                req = requests.get(p.get("request")) if isinstance(p.get("request"), int) else None
+                if p.get("request") is None:
+                    problem = f"the export needed {need} approval(s) but names no request" if need else ""
+                elif req is None:
+                    problem = "the export names no carried export.request before it"
+                elif req["actor"] != e["actor"] or req["seq"] in used or req["seq"] in refused:
+                    problem = "the request was made by another actor, already exported, or refused"
+                elif any(req["payload"].get(k) != p.get(k) for k in ("items", "purpose", "recipients", "withheld")):
+                    problem = "the export's items, purpose, recipients or withheld fields differ from its request"
+                else:
+                    used.add(req["seq"])
+                    asked = req["payload"].get("approvals_required")
+                    need = max(need, asked if isinstance(asked, int) and not isinstance(asked, bool) else 0)
+                    listed, mine = p.get("approvals"), given.get(req["seq"], {})
+                    if not isinstance(listed, list) or any(not isinstance(x, int) or x not in mine for x in listed):
+                        problem = "the export lists approvals that are not carried approvals of its request"
+                    elif len({mine[x] for x in listed}) < need:
+                        problem = f"the request needed {need} approval(s) by other actors"
+            if problem:
+                bad += 1
+                self.add("export-approval", f"event {seq}", False, problem)
+
     def derivations(self, records: list[Any], events: list[dict[str, Any]]) -> None:
         """A record's derived_from {item_id, record_sha256, relation}: the source's carried ingest event binds
         record_sha256, a carried source record hashes to it, and a carried derive event on the source names the
@@ -786,6 +837,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         lambda: v.records(records, events, keys, sha),
         lambda: v.disclosures(records, events),
         lambda: v.derivations(records, events),
+        lambda: v.approvals(events),
         lambda: v.log(events, proofs, vkey_pin, against),
         lambda: v.timestamps(events, tsa_ca),
     ]
