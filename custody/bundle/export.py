@@ -18,7 +18,7 @@ from typing import IO, Any
 import blake3
 
 from .. import disclosure, keys
-from ..approvals import request_state, required_approvals
+from ..approvals import RequestState, request_state, required_approvals
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, Item, ItemCase
@@ -160,7 +160,7 @@ def _disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> _Rev
     return _Revealed(withheld, texts, clear)
 
 
-def _approved(acting: Acting, request: int | None) -> Any:
+def _approved(acting: Acting, request: int | None) -> RequestState:
     """The approved request to export; refuses (logged, PermissionDeniedError) anything short of the policy."""
     needed = required_approvals(acting)
     problem = ""
@@ -184,7 +184,7 @@ def _approved(acting: Acting, request: int | None) -> Any:
             problem = f"request {request} was refused (event {state.rejections[0].seq})"
         elif len(approvers) < required:
             problem = f"request {request} has {len(approvers)} of the {required} approval(s) it needs"
-    if problem:
+    if problem or state is None:
         with acting.writing() as session:
             acting.append(session, "refuse", {"attempted": "export", "request": request, "reason": problem})
         raise PermissionDeniedError(f"export refused: {problem}. The refusal was logged.")
@@ -321,15 +321,15 @@ def export_bundle(
     if request is not None or required_approvals(acting) > 0:
         acting.unlock()
         acting.require(Permission.EXPORT)
-        state = _approved(acting, request)
-        asked = state.event.payload
+        approved = _approved(acting, request)
+        asked = approved.event.payload
         if item_ids or case is not None or (purpose and purpose != asked.get("purpose")):
             raise InputError(f"export --request {request}: the request names the items and purpose; give neither")
         item_ids, purpose, recipients = list(asked["items"]), str(asked["purpose"]), list(asked["recipients"])
         withhold = list(asked["withheld"])
         approval = {
-            "request": state.event.seq,
-            "approvals": [e.seq for e in state.approvals],
+            "request": approved.event.seq,
+            "approvals": [e.seq for e in approved.approvals],
             "approvals_required": max(required_approvals(acting), int(asked.get("approvals_required") or 0)),
         }
     if not purpose.strip():

@@ -202,14 +202,14 @@ class Authority:
         elif action in (Action.EXPORT_APPROVE, Action.EXPORT_REJECT):
             request = payload.get("request")
             known = self.requests.get(request) if isinstance(request, int) else None
-            if known is None:
+            if known is None or not isinstance(request, int):
                 self._deny_approval(seq, f"{action} names request {request}, which is no earlier export.request")
             elif known[0] == actor:
                 self._deny_approval(seq, f"{action} of request {request} by the actor who made the request")
             elif action == Action.EXPORT_REJECT:
-                self.rejected.add(int(request))
+                self.rejected.add(request)
             else:
-                self.approvals.setdefault(int(request), {})[seq] = actor
+                self.approvals.setdefault(request, {})[seq] = actor
         elif action == Action.EXPORT:
             problem = self.export_problem(actor, payload)
             if problem:

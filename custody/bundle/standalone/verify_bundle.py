@@ -604,7 +604,11 @@ class Verifier:
         max(policy, payload.approvals_required) approvals names its request (same requester, items, purpose,
         recipients, withheld; not refused, not exported before) and lists carried approvals of it by that many
         distinct other signers."""
-        policy, requests, given, refused, used, bad = 0, {}, {}, set(), set(), 0
+        policy, bad = 0, 0
+        requests: dict[int, dict[str, Any]] = {}
+        given: dict[int, dict[int, str]] = {}
+        refused: set[int] = set()
+        used: set[int] = set()
         for e in events:
             p, action, seq = e["payload"], e["action"], e["seq"]
             problem = ""
