@@ -328,6 +328,23 @@ def check_against(state: LogState, published: str, label: str, report: Report) -
 RETENTION_WARNING_DAYS = 30
 
 
+def _withheld_values(archive: Archive, item: Item) -> list[Check]:
+    """The stored salted values of a record's withholdable fields still open its signed digests (custody.disclosure)."""
+    from . import disclosure
+
+    try:
+        record = parse(item.record)
+    except ValueError:
+        return []  # reported by the record checks
+    if disclosure.committed_digests(record) is None:
+        return []
+    try:
+        disclosure.load(archive.store, record, item.item_id)
+    except CustodyError as exc:
+        return [Check("withheld-values", item.item_id, False, str(exc))]
+    return [Check("withheld-values", item.item_id, True, "stored values match the signed digests")]
+
+
 def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
     """Stream the stored bytes through both digests, and check the blob is still locked."""
     try:
@@ -345,6 +362,7 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
     if got.size != item.size:
         problems.append(f"size {got.size} ≠ recorded {item.size}")
     checks = [Check("blob", item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
+    checks.extend(_withheld_values(archive, item))
     try:
         lock = archive.store.lock_info(item.sha256)
     except (CustodyError, OSError) as exc:

@@ -15,7 +15,7 @@ from tests import tamper
 from tests.bundles import members, rewrite, root
 from tests.conftest import PASSPHRASES, Cli
 from tests.media import make_mp4, make_picture
-from tests.test_court import reseal
+from tests.test_court import reseal, run_guide
 
 STILL_ARGS = "-ss 1 -frames:v 1 -f image2 -c:v png"
 
@@ -84,6 +84,8 @@ def test_a_copy_exported_without_its_source_carries_the_source_digests_and_deriv
     report = cli.ok("verify-bundle", bundle, "--json").json()
     assert any(c["check"] == "derivation" and c["ok"] for c in report["checks"])
     assert _standalone(bundle, tmp_path).returncode == 0
+    guide = run_guide(bundle, cli.ok("checkpoint", "--vkey").out.strip(), tmp_path / "guide")
+    assert guide.returncode == 0, guide.stdout + guide.stderr
     html = entries[f"{top}/custody/report.html"].decode()
     assert f"Derived from</th><td>{ids['strike.mp4']}" in html and source_ingest["payload"]["sha256"] in html
 

@@ -218,3 +218,14 @@ def test_records_made_before_withheld_fields_export_whole_and_refuse_withhold(
 
 def test_verify_all_still_passes_with_committed_records(cli: Cli, ingested: Path) -> None:
     assert cli("verify", "--all").code == 0
+
+
+def test_verify_fails_when_the_stored_values_no_longer_open_the_digests(cli: Cli, ingested: Path) -> None:
+    """An insider who replaces the salted values (to change what a later reveal would show) is caught."""
+    record = cli.ok("show", "EV-000001", "--json").json()["record"]
+    (blob,) = [p for p in (ingested / "store").rglob(record["withholdable"]["values_sha256"] + "*") if p.is_file()]
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes().replace(HANDED_OVER_BY.encode(), b"Someone else"))
+    result = cli("verify", "EV-000001", "--json")
+    assert result.code == 1
+    assert any(c["check"] == "withheld-values" and not c["ok"] for c in result.json()["checks"])
