@@ -393,7 +393,9 @@ def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, 
     """digest -> (field, where) of every withholdable field committed by a carried record or acquire event."""
     found: dict[str, tuple[str, str]] = {}
     holders: list[tuple[str, Any]] = [
-        (str(e.get("record", {}).get("item_id")), e.get("record", {})) for e in signed_records if isinstance(e, dict)
+        (str(e["record"].get("item_id")), e["record"])
+        for e in signed_records
+        if isinstance(e, dict) and isinstance(e.get("record"), dict)
     ]
     holders += [(f"acquire event {e.seq}", e.payload.get("acquisition")) for e in events if e.action == "acquire"]
     for where, holder in holders:
