@@ -229,3 +229,17 @@ def test_verify_fails_when_the_stored_values_no_longer_open_the_digests(cli: Cli
     result = cli("verify", "EV-000001", "--json")
     assert result.code == 1
     assert any(c["check"] == "withheld-values" and not c["ok"] for c in result.json()["checks"])
+
+
+def test_a_partner_importing_a_withholding_bundle_learns_only_what_it_discloses(
+    cli: Cli, ingested: Path, tmp_path: Path
+) -> None:
+    bundle = _export(cli, tmp_path / "b.zip", "--withhold", "source_path,collected_from")
+    partner = tmp_path / "partner"
+    cli.ok("init", partner, "--admin", "carol", new_passphrase=PASSPHRASES["carol"])
+    mapping = cli.ok("--archive", partner, "import", bundle, "--json", actor="carol").json()["items"]
+    view = cli.ok("--archive", partner, "show", mapping["EV-000001"], "--json", actor="carol").json()
+    assert view["acquisitions"][0]["provenance"]["uploader"] == "@w22"
+    assert view["acquisitions"][0]["provenance"]["collected_from"] is None
+    assert HANDED_OVER_BY not in json.dumps(view, ensure_ascii=False)
+    assert cli("--archive", partner, "verify", "--all", actor="carol").code == 0
