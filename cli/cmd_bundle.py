@@ -10,6 +10,7 @@ import typer
 from custody.errors import InputError
 
 from .cmd_log import TsaCa, read_note, render_report
+from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
 from .render import out, print_json
 from .state import STATE
 
@@ -41,13 +42,21 @@ def export(
     request: Annotated[
         int | None, typer.Option(help="Seal this approved export request (event seq from 'custody export-request').")
     ] = None,
+    paper: PaperOpt = "a4",
+    exhibit_prefix: ExhibitPrefixOpt = None,
+    exhibits: ExhibitsOpt = None,
+    case_uco: Annotated[
+        bool, typer.Option("--case-uco", help="Also seal a CASE/UCO JSON-LD description into the bundle.")
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Export items as a sealed BagIt bundle (zip), optionally encrypted with age; logged."""
+    """Export items as a sealed BagIt bundle (zip) with its PDF/HTML report, optionally encrypted with age; logged."""
     if out_path is None:
         raise InputError("export: --out FILE is required")
     from custody.bundle.export import export_bundle
+    from custody.report import ReportOptions
 
+    report = ReportOptions(paper, exhibit_prefix, exhibits, case_uco)
     result = export_bundle(
         STATE.acting(),
         items or [],
@@ -57,6 +66,7 @@ def export(
         recipients=recipient or [],
         withhold=withhold,
         request=request,
+        report=report,
     )
     if json_:
         print_json(result.to_json())

@@ -23,6 +23,7 @@ SETTINGS: dict[str, str] = {
     "organization": "organisation named as Source-Organization in bundles",
     "export.approvals": "approvals by other actors every export needs before it can be sealed (0 = none)",
     "disclosure.withhold": "fields every export withholds unless --withhold says otherwise (comma-separated)",
+    "timezone": "IANA time zone (e.g. Europe/Kyiv) reports show beside UTC",
 }
 
 
@@ -40,6 +41,7 @@ class ArchiveConfig:
     organization: str = ""
     disclosure: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
+    timezone: str = ""
 
     @property
     def keys_dir(self) -> Path:
@@ -60,6 +62,8 @@ def write_config(cfg: ArchiveConfig) -> None:
         "database": {"url": cfg.db_url},
         "store": {"url": cfg.store_url, **cfg.store_options},
     }
+    if cfg.timezone:
+        doc["archive"]["timezone"] = cfg.timezone
     if cfg.tsa:
         doc["tsa"] = cfg.tsa
     if cfg.disclosure:
@@ -96,6 +100,7 @@ def read_config(root: Path) -> ArchiveConfig:
             organization=str(doc["archive"].get("organization", "")),
             disclosure=dict(doc.get("disclosure", {})),
             export=dict(doc.get("export", {})),
+            timezone=str(doc["archive"].get("timezone", "")),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: missing setting {exc}; restore it from a backup") from None

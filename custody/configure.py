@@ -11,6 +11,7 @@ from .archive import Acting, Archive
 from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
 from .disclosure import parse_fields
 from .errors import ConfigError, InputError
+from .humanize import zone
 from .roles import Permission
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
@@ -27,6 +28,7 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "organization": cfg.organization or None,
         "export.approvals": cfg.export.get("approvals", 0),
         "disclosure.withhold": ",".join(cfg.disclosure.get("withhold", [])) or None,
+        "timezone": cfg.timezone or None,
     }
 
 
@@ -49,6 +51,10 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
             raise ConfigError(f"disclosure.withhold: {exc}") from None
         logged["value"] = fields
         return dataclasses.replace(cfg, disclosure={"withhold": fields} if fields else {}), logged
+    if key == "timezone":
+        if value is not None and zone(value) is None:
+            raise ConfigError(f"timezone: '{value}' is not an IANA time zone name; use e.g. Europe/Kyiv or UTC")
+        return dataclasses.replace(cfg, timezone=value or ""), logged
     field = key.split(".", 1)[1]
     if value is None:
         if key == "tsa.url":

@@ -29,6 +29,8 @@ SALT_BYTES = 16
 # Everything that may name or locate a witness or a source; "case" stays in the clear because the
 # archive and a court must know which case an item belongs to (case membership is checked from it).
 FIELDS: tuple[str, ...] = ("source_path", *(f for f in Provenance.__dataclass_fields__ if f != "case"))
+# Committed beside source_path only when present (a path whose bytes are not UTF-8), withheld with it.
+PATH_BYTES = "source_path_bytes_b64"
 
 
 def digest_of(text: str) -> str:
@@ -77,7 +79,11 @@ def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, Any]:
     provenance = dict(acquisition.get("provenance") or {})
     values: dict[str, Any] = {"source_path": acquisition.get("source_path")}
     values.update({f: provenance.get(f) for f in FIELDS if f != "source_path"})
-    texts = [make(f, values[f]) for f in FIELDS]
+    names = list(FIELDS)
+    if acquisition.get(PATH_BYTES) is not None:
+        values[PATH_BYTES] = acquisition[PATH_BYTES]
+        names.append(PATH_BYTES)
+    texts = [make(f, values[f]) for f in names]
     blob = canonical(texts)
     values_sha256 = hashlib.sha256(blob).hexdigest()
     writer = store.open_writer(durable=False)
@@ -87,10 +93,10 @@ def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, Any]:
     except BaseException:
         writer.abort()
         raise
-    committed = {k: v for k, v in acquisition.items() if k not in ("source_path", "provenance")}
+    committed = {k: v for k, v in acquisition.items() if k not in ("source_path", PATH_BYTES, "provenance")}
     committed["provenance"] = {"case": provenance.get("case")}
     committed[KEY] = {
-        "digests": {f: digest_of(t) for f, t in zip(FIELDS, texts, strict=True)},
+        "digests": {f: digest_of(t) for f, t in zip(names, texts, strict=True)},
         "values_sha256": values_sha256,
     }
     return committed
@@ -145,14 +151,18 @@ def opened(store: BlobStore, holder: Mapping[str, Any], where: str) -> dict[str,
 
 
 def parse_fields(text: str | Iterable[str] | None) -> list[str]:
-    """A ``--withhold`` list: comma-separated field names (``none`` for none); InputError names unknown ones."""
+    """A ``--withhold`` list: comma-separated field names (``none`` for none); InputError names unknown ones.
+
+    Withholding ``source_path`` withholds ``source_path_bytes_b64`` too (listed after the user's fields).
+    """
     if text is None:
         return []
     parts = [p.strip() for p in (text.split(",") if isinstance(text, str) else text)]
-    names = [p for p in parts if p and p != "none"]
+    names = [p for p in parts if p and p not in ("none", PATH_BYTES)]
     unknown = [n for n in names if n not in FIELDS]
     if unknown:
         raise InputError(
             f"--withhold: unknown field {', '.join(unknown)}; fields that can be withheld: {', '.join(FIELDS)}"
         )
-    return sorted(set(names), key=FIELDS.index)
+    chosen = sorted(set(names), key=FIELDS.index)
+    return [*chosen, PATH_BYTES] if "source_path" in chosen else chosen

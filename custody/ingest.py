@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import errno
+import fcntl
 import hashlib
 import os
 import stat
@@ -25,6 +27,7 @@ from .errors import InputError, StoreError
 from .forked import ForkedWorkers, Stopped, can_fork
 from .hashing import Digests, DualHasher, sha256_hex
 from .metadata import Extraction, compute_flags, extract, sniff_media_type
+from .metadata.exiftool import close_all as close_exiftool
 from .roles import Permission
 from .store.local import LocalBlobStore
 from .timeutil import from_timestamp, iso, parse_iso, utc_now
@@ -108,13 +111,40 @@ def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> li
 
 
 def _open(source: Source) -> int:
-    flags = os.O_RDONLY | (0 if source.follow_symlinks else os.O_NOFOLLOW)
+    """Open a checked file for reading; refuses one that stopped being a regular file since.
+
+    O_NONBLOCK: opening a FIFO put in the file's place would otherwise wait for a writer for ever.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if source.follow_symlinks else os.O_NOFOLLOW)
     try:
-        return os.open(source.path, flags)
+        fd = os.open(source.path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise InputError(f"{source.path}: is a symbolic link; pass --follow-symlinks") from None
         raise InputError(f"{source.path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(
+            f"{source.path}: is no longer a regular file (replaced by a pipe, device or socket after it was "
+            "checked); refused"
+        )
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd
+
+
+def display_name(name: str) -> tuple[str, str | None]:
+    """A name as text for records and people, and its exact bytes (base64) when it is not UTF-8.
+
+    Names arrive from the file system as bytes; one that is not valid UTF-8 reaches Python with
+    lone surrogates, which no JSON can carry. Its display form escapes the odd bytes (``\\xe9``);
+    the base64 of the bytes keeps it losslessly.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return raw.decode("utf-8", "backslashreplace"), base64.b64encode(raw).decode("ascii")
+    return name, None
 
 
 @dataclass(frozen=True)
@@ -165,8 +195,9 @@ def _store(
                 on_bytes(len(chunk))
         digests = hasher.digests()
         media_type = sniff_media_type(head, source.path.name)
-        # Metadata is read from our own copy of the bytes, never from the source a second time.
-        extraction = extract(writer.pending_path, media_type)
+        # Metadata is read from our own copy of the bytes, never from the source a second time;
+        # messages name the evidence file, never the copy.
+        extraction = extract(writer.pending_path, media_type, display_name(source.path.name)[0])
         # The last moment to give up cheaply: once committed, a blob stays (on S3, locked).
         before_commit()
         writer.commit(digests.sha256, digests.blake3)
@@ -192,12 +223,14 @@ def _store(
 
 
 def _acquisition(source: Source, stored: _Stored, provenance: records.Provenance) -> dict[str, Any]:
-    return {
-        "original_name": source.path.name,
-        "source_path": str(source.path.absolute()),
-        "fs_times": stored.fs_times,
-        "provenance": provenance.to_json(),
-    }
+    name, name_bytes = display_name(source.path.name)
+    path, path_bytes = display_name(str(source.path.absolute()))
+    acquisition: dict[str, Any] = {"original_name": name, "source_path": path}
+    if name_bytes is not None:
+        acquisition["original_name_bytes_b64"] = name_bytes
+    if path_bytes is not None:
+        acquisition["source_path_bytes_b64"] = path_bytes
+    return {**acquisition, "fs_times": stored.fs_times, "provenance": provenance.to_json()}
 
 
 # What this write transaction created and has not necessarily flushed yet: items are inserted
@@ -351,6 +384,8 @@ def _record_one(
             fs_mtime=stored.fs_mtime,
             name=source.path.name,
             media_type=stored.media_type,
+            size=stored.digests.size,
+            extracted=extraction.flags,
         )
         extra = {"metadata": extraction.metadata, "flags": flags, "warnings": extraction.warnings}
         if derived_from is not None:
@@ -368,8 +403,8 @@ def _record_one(
         blake3=stored.digests.blake3,
         size=stored.digests.size,
         media_type=media_type,
-        original_name=source.path.name,
-        source_path=str(source.path.absolute()),
+        original_name=acquisition["original_name"],
+        source_path=acquisition["source_path"],
         duplicate_of=duplicate_of,
         event_seq=seq,
     )
@@ -404,6 +439,8 @@ class _Storer:
         if exc_type is not None:
             self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        # The workers' ExifTool ends with the ingest (in a child, it ends with the child's threads).
+        close_exiftool()
 
     def _check(self) -> None:
         if self._stop.is_set():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import disclosure
+from . import deliveries, disclosure
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Item, ItemCase
@@ -123,7 +122,11 @@ def show_item(acting: Acting, item_id: str) -> ItemView:
 
 
 def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
-    """Copy an item's bytes to ``out``, re-checking both digests; logged with the purpose."""
+    """Copy an item's bytes to ``out``, re-checking both digests; logged with the purpose.
+
+    Nothing appears at ``out`` until the ``access`` event is committed: the copy is written to a
+    private temp file beside it (journalled, see custody.deliveries) and renamed afterwards.
+    """
     if not purpose.strip():
         raise InputError(f"get {item_id}: --purpose must say why the bytes are taken out")
     acting.unlock()
@@ -135,33 +138,37 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
     target = out / parse_name(archive, item_id) if out.is_dir() else out
     if target.exists() or target.is_symlink():
         raise InputError(f"{target}: already exists; choose another --out path (nothing is overwritten)")
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        hasher = DualHasher()
-        with archive.store.open_read(sha256) as src, open(tmp, "xb") as dst:
-            while chunk := src.read(CHUNK_SIZE):
-                hasher.update(chunk)
-                dst.write(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-        got = hasher.digests()
-        if (got.sha256, got.blake3, got.size) != (sha256, blake3_hex, size):
-            raise IntegrityError(
-                f"{item_id}: stored bytes no longer match the recorded digests; nothing was written. "
-                "Run 'custody verify' and alert the archive's administrator"
-            )
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write ({exc.strerror})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    with acting.writing() as session:
-        acting.append(
-            session,
-            "access",
-            {"purpose": purpose, "kind": "get", "sha256": sha256, "out_name": target.name},
-            item=item_id,
-        )
+    tmp = deliveries.temp_beside(target)
+    deliveries.sweep(acting)
+    with deliveries.delivering(acting, "get", tmp, target, item=item_id):
+        try:
+            hasher = DualHasher()
+            # Private until the access event is committed: only then does the copy take its name.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as dst, archive.store.open_read(sha256) as src:
+                while chunk := src.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            got = hasher.digests()
+            if (got.sha256, got.blake3, got.size) != (sha256, blake3_hex, size):
+                raise IntegrityError(
+                    f"{item_id}: stored bytes no longer match the recorded digests; nothing was written. "
+                    "Run 'custody verify' and alert the archive's administrator"
+                )
+            with acting.writing() as session:
+                acting.append(
+                    session,
+                    "access",
+                    {"purpose": purpose, "kind": "get", "sha256": sha256, "out_name": target.name},
+                    item=item_id,
+                )
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write ({exc.strerror})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
     return target
 
 
@@ -183,14 +190,5 @@ def history(acting: Acting, item_id: str | None = None) -> list[LogEvent]:
 
 
 def _item_history(session: Session, item_id: str) -> list[LogEvent]:
-    """An item's events plus, for a working copy, the derive event logged on its source (both directions)."""
-    own = events_for(session, item_id)
-    link = source_of(parse(get_item(session, item_id).record))
-    if link is None:
-        return own
-    made = [
-        e
-        for e in events_for(session, str(link.get("item_id")))
-        if e.action == DERIVE and e.payload.get("derived_item") == item_id
-    ]
-    return sorted([*own, *made], key=lambda e: e.seq)
+    """Every event naming the item; a working copy's includes the derive event logged on its source."""
+    return events_for(session, item_id)

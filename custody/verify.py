@@ -27,6 +27,7 @@ from .hashing import digest_stream, sha256_hex
 from .items import get_item
 from .log import checkpoints, merkle, note, tree
 from .log.authority import IDENTITY_CHECK, Authority, Identity, KeyInfo
+from .log.event_items import check_event_items
 from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
 from .rehash import EarlyRehash
@@ -556,6 +557,7 @@ def _verify_against_log(
     _guarded(report, "actor", lambda: _check_actors(session, state, report))
     if whole:
         _guarded(report, "tree", lambda: _check_tree(session, state, report))
+        _guarded(report, "event-items", lambda: check_event_items(session, report))
         _guarded(report, "checkpoint", lambda: _check_checkpoints(session, state, report))
         _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
         _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))

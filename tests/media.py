@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import struct
 import subprocess
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -156,3 +157,83 @@ def c2pa_sign(src: Path, dest: Path, *, media_type: str, title: str) -> Path:
     with src.open("rb") as source, dest.open("wb") as out, c2pa.Builder(json.dumps(manifest)) as builder:
         builder.sign(signer, media_type, source, out)
     return dest
+
+
+def exiftool_write(path: Path, *assignments: str) -> Path:
+    """Write tags given as exiftool arguments (``-Keys:CreationDate=...``), group names and all."""
+    subprocess.run(["exiftool", "-q", "-overwrite_original", *assignments, str(path)], check=True)
+    return path
+
+
+def make_mov(path: Path, *, creation_time: str | None = None, duration: float = 1.0) -> Path:
+    """A QuickTime .mov (H.264) from ffmpeg; without ``creation_time`` its container time is zero."""
+    extra = ["-metadata", f"creation_time={creation_time}"] if creation_time else []
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=duration={duration}:size=320x240:rate=25",
+         *extra, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )
+    return path
+
+
+def make_iphone_mov(path: Path, *, creationdate: str, container_utc: str | None, duration: float = 1.0) -> Path:
+    """A .mov shaped like an iPhone's: QuickTime Keys (com.apple.quicktime.*) beside the container time."""
+    make_mov(path, creation_time=container_utc, duration=duration)
+    return exiftool_write(
+        path,
+        f"-Keys:CreationDate={creationdate}",
+        "-Keys:Make=Apple",
+        "-Keys:Model=iPhone 12",
+        "-Keys:Software=15.3.1",
+        "-Keys:GPSCoordinates#=50.4501 30.5234 120",
+        "-Rotation=90",
+    )
+
+
+def make_heic(path: Path, *, seed: int = 1) -> Path:
+    """An HEIC still encoded by libheif/x265 through pillow-heif (ffmpeg 5.1 cannot write HEIF)."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    jpeg = make_picture(path.with_suffix(".src.jpg"), seed=seed, size=(320, 240))
+    with Image.open(jpeg) as image:
+        image.save(path, format="HEIF", quality=80)
+    jpeg.unlink()
+    return path
+
+
+def zero_gps_rationals(path: Path) -> Path:
+    """Make the GPS latitude and longitude 0/0 rationals, as a camera without a fix writes them.
+
+    exiftool refuses to write 0/0, so recognisable values are written and their bytes zeroed.
+    """
+    exiftool_write(path, "-GPSLatitude=11.2", "-GPSLatitudeRef=N", "-GPSLongitude=22.4", "-GPSLongitudeRef=E")
+    data = bytearray(path.read_bytes())
+    for degrees in (11, 22):
+        # Big-endian (exiftool writes JPEG EXIF as MM): degrees/1, minutes/1, seconds/1.
+        at = data.find(struct.pack(">II", degrees, 1))
+        assert at > 0, "GPS rational not found"
+        data[at : at + 24] = bytes(24)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def pixel_bomb_jpeg(path: Path, *, width: int = 30000, height: int = 30000) -> Path:
+    """A small JPEG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
+    make_picture(path, size=(64, 64))
+    data = bytearray(path.read_bytes())
+    sof = data.find(b"\xff\xc0")
+    assert sof > 0
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_8k_mp4(path: Path, *, seconds: float = 2.0) -> Path:
+    """A ~100 KB MP4 of 8K frames: tiny on disk, huge once decoded."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=gray:s=7680x4320:r=25:d={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "51", "-pix_fmt", "yuv420p", "-threads", "1", str(path)],
+        check=True,
+    )
+    return path

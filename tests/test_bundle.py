@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import bagit
 import pyrage
 import pytest
 
+from custody.deliveries import PRIVATE_DIR
 from tests.bundles import members, retag, rewrite, root
 from tests.conftest import PASSPHRASES, Cli, make_archive
 from tests.peak_memory import run_cli_measured
@@ -334,6 +336,86 @@ def test_tampered_bundle_is_not_imported(cli: Cli, bundle: Path, receiver: Path,
     result = cli("--archive", receiver, "import", bad, actor="carol")
     assert result.code != 0 and "fails verification" in result.err and "nothing was imported" in result.err
     assert cli.ok("--archive", receiver, "log", "--json", actor="carol").json() == before
+    assert cli.ok("--archive", receiver, "list", "--json", actor="carol").json() == []
+
+
+def _forged_item(entries: dict[str, bytes], item: str, data: bytes) -> dict[str, bytes]:
+    """Replace an item's payload and rewrite its record's digests to match (the signature no longer does)."""
+    import blake3
+
+    name = _payload_name(entries, item)
+    items_name = f"{root(entries)}/custody/items.json"
+    signed = json.loads(entries[items_name])
+    for entry in signed:
+        if entry["record"]["item_id"] == item:
+            entry["record"].update(
+                sha256=hashlib.sha256(data).hexdigest(), blake3=blake3.blake3(data).hexdigest(), size=len(data)
+            )
+    manifest = f"{root(entries)}/manifest-sha256.txt"
+    lines = [
+        f"{hashlib.sha256(data).hexdigest()}  {ln.split('  ', 1)[1]}" if ln.endswith(name.split("/", 1)[1]) else ln
+        for ln in entries[manifest].decode().split("\n")
+    ]
+    changed = {name: data, items_name: json.dumps(signed).encode(), manifest: "\n".join(lines).encode()}
+    return retag({**entries, **changed})
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "age"])
+def test_a_bundle_swapped_on_disk_during_import_imports_only_what_was_verified(
+    cli: Cli, source: Path, receiver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encrypted: bool
+) -> None:
+    from custody.bundle import receive
+
+    identity = pyrage.x25519.Identity.generate()
+    (tmp_path / "id.txt").write_text(str(identity) + "\n")
+    out = tmp_path / ("bundle.zip.age" if encrypted else "bundle.zip")
+    extra = ["--recipient", str(identity.to_public())] if encrypted else []
+    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "court", *extra, actor="bob")
+    genuine = tmp_path / "genuine.zip"
+    if encrypted:
+        genuine.write_bytes(pyrage.decrypt(out.read_bytes(), [identity]))
+    else:
+        shutil.copyfile(out, genuine)
+    forged = rewrite(genuine, tmp_path / "forged.zip", lambda e: _forged_item(e, "EV-000002", b"planted footage"))
+    real_check = receive.check_bundle
+    swapped: list[bool] = []
+
+    def check_then_swap(*args: object, **kw: object) -> object:
+        report = real_check(*args, **kw)  # type: ignore[arg-type]
+        # Between the verification and the import, the file on disk becomes a forgery.
+        forged_bytes = forged.read_bytes()
+        if encrypted:
+            forged_bytes = pyrage.encrypt(forged_bytes, [identity.to_public()])
+        (tmp_path / "swap").write_bytes(forged_bytes)
+        (tmp_path / "swap").replace(out)
+        swapped.append(True)
+        return report
+
+    monkeypatch.setattr(receive, "check_bundle", check_then_swap)
+    args = ["--identity", tmp_path / "id.txt"] if encrypted else []
+    result = cli.ok("--archive", receiver, "import", out, *args, "--json", actor="carol").json()
+    monkeypatch.undo()
+    on_disk = pyrage.decrypt(out.read_bytes(), [identity]) if encrypted else out.read_bytes()
+    assert swapped and on_disk == forged.read_bytes()
+    entries = members(genuine)
+    sent = {e["record"]["item_id"]: e["record"] for e in json.loads(entries[f"{root(entries)}/custody/items.json"])}
+    for theirs, ours in result["items"].items():
+        record = cli.ok("--archive", receiver, "show", ours, "--json", actor="carol").json()["record"]
+        assert (record["sha256"], record["blake3"]) == (sent[theirs]["sha256"], sent[theirs]["blake3"])
+    got = tmp_path / "got.bin"
+    item = result["items"]["EV-000002"]
+    cli.ok("--archive", receiver, "get", item, "--out", got, "--purpose", "check", actor="carol")
+    assert got.read_bytes() == (source.parent / "copy.bin").read_bytes()
+    cli.ok("--archive", receiver, "verify", "--all", actor="carol")
+    assert not any((receiver / PRIVATE_DIR).iterdir()), "the private copy was left behind"
+
+
+def test_the_forged_bundle_of_the_swap_test_is_refused_on_its_own(
+    cli: Cli, bundle: Path, receiver: Path, tmp_path: Path
+) -> None:
+    forged = rewrite(bundle, tmp_path / "forged.zip", lambda e: _forged_item(e, "EV-000002", b"planted footage"))
+    result = cli("--archive", receiver, "import", forged, actor="carol")
+    assert result.code == 1 and "nothing was imported" in result.err
     assert cli.ok("--archive", receiver, "list", "--json", actor="carol").json() == []
 
 

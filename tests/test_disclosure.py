@@ -187,7 +187,7 @@ def test_the_archive_default_withholds_and_none_overrides_it(cli: Cli, ingested:
     bundle = _export(cli, tmp_path / "b.zip")
     assert _leaks(bundle, WITNESS, HANDED_OVER_BY) == []
     export = next(e for e in cli.ok("log", "--json").json() if e["action"] == "export")
-    assert export["payload"]["withheld"] == ["source_path", "collected_from"]
+    assert export["payload"]["withheld"] == ["source_path", "collected_from", "source_path_bytes_b64"]
     whole = _export(cli, tmp_path / "whole.zip", "--withhold", "none")
     assert _leaks(whole, HANDED_OVER_BY) != []
 

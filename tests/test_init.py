@@ -23,8 +23,8 @@ def test_init_builds_schema_with_alembic_migrations(archive: Path) -> None:
     with sqlite3.connect(archive / "custody.db") as conn:
         (revision,) = conn.execute("select version_num from alembic_version").fetchone()
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-    assert revision == "0004_timestamps"
-    assert {"actors", "items", "item_cases", "events", "tree_nodes", "checkpoints"} <= tables
+    assert revision == "0005_event_items"
+    assert {"actors", "items", "item_cases", "events", "event_items", "tree_nodes", "checkpoints"} <= tables
 
 
 def test_init_registers_first_admin_and_logs_it(cli: Cli, archive: Path) -> None:

@@ -49,7 +49,8 @@ def test_exif_capture_time_gps_and_device_match_exiftool(cli: Cli, archive: Path
     assert meta["gps"]["latitude"] == pytest.approx(truth["GPSLatitude"], abs=1e-6)
     assert meta["gps"]["longitude"] == pytest.approx(truth["GPSLongitude"], abs=1e-6)
     assert meta["gps"]["altitude"] == pytest.approx(truth["GPSAltitude"], abs=1e-3)
-    assert meta["device"] == {"make": truth["Make"], "model": truth["Model"]}
+    assert meta["device"] == {"make": truth["Make"], "model": truth["Model"],
+                              "sources": {"make": "IFD0:Make", "model": "IFD0:Model"}}
     assert (meta["width"], meta["height"]) == (truth["ImageWidth"], truth["ImageHeight"])
 
 
@@ -70,7 +71,9 @@ def test_complete_raw_dump_is_its_own_blob(cli: Cli, archive: Path, tagged_jpeg:
     digest = _record(cli, tagged_jpeg)["metadata"]["raw_sha256"]
     blob = archive / "store" / "sha256" / digest[:2] / digest[2:4] / digest
     raw = json.loads(blob.read_text())
-    assert raw["exif_ifd"]["DateTimeOriginal"] == "2026:02:28 14:03:11"
+    assert raw["exiftool"]["ExifIFD:DateTimeOriginal"] == "2026:02:28 14:03:11"
+    # Nothing about custody's temp copy of the file (its name, folder, times) is kept.
+    assert not [key for key in raw["exiftool"] if key.startswith("System:") or key == "SourceFile"]
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == digest
 
 
@@ -80,8 +83,9 @@ def test_mp4_duration_size_and_creation_time_match_ffprobe(cli: Cli, archive: Pa
     record = _record(cli, video)
     meta = record["metadata"]
     assert record["media_type"] == "video/mp4"
-    assert meta["captured_at"] == truth["format"]["tags"]["creation_time"]
-    assert meta["captured_at"].startswith("2026-02-28T12:03:11")
+    assert truth["format"]["tags"]["creation_time"] == "2026-02-28T12:03:11.000000Z"
+    assert meta["captured_at"] == "2026-02-28T12:03:11Z"
+    assert meta["capture_time"]["tag"] == "QuickTime:CreateDate"
     assert meta["duration_seconds"] == pytest.approx(float(truth["format"]["duration"]), abs=0.01)
     assert (meta["width"], meta["height"]) == (320, 240)
     assert "h264" in meta["codecs"] and meta["frame_rate"] == 25.0
@@ -122,18 +126,31 @@ def test_show_lists_flags_for_people(cli: Cli, archive: Path, tmp_path: Path) ->
     assert "metadata_absent" in cli.ok("show", item).out
 
 
-def test_missing_ffprobe_is_said_not_hidden(cli: Cli, archive: Path, tmp_path: Path, monkeypatch) -> None:
+def test_missing_tools_are_said_not_hidden_and_nothing_is_guessed(cli: Cli, archive: Path, tmp_path: Path,
+                                                                  monkeypatch) -> None:
     video = make_mp4(tmp_path / "clip.mp4", creation_time="2026-02-28T12:03:11Z")
     monkeypatch.setenv("PATH", "/nonexistent")
     record = _record(cli, video)
-    assert record["metadata"]["tool_missing"] == "ffprobe"
+    assert record["metadata"]["tool_missing"] == "exiftool, ffprobe"
+    assert "captured_at" not in record["metadata"] and "time_candidates" not in record["metadata"]
     assert "tool_missing" in {f["code"] for f in record["flags"]}
     assert "ffprobe" in cli.ok("show", record["item_id"]).out
 
 
-def test_similar_finds_a_resized_recompressed_copy_but_not_an_unrelated_image(
-    cli: Cli, archive: Path, tmp_path: Path
-) -> None:
+def test_missing_exiftool_leaves_no_capture_time_from_another_reader(cli: Cli, archive: Path, tagged_jpeg: Path,
+                                                                     monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    record = _record(cli, tagged_jpeg)
+    meta = record["metadata"]
+    assert meta["tool_missing"] == "exiftool"
+    assert not {"captured_at", "gps", "device"} & set(meta)
+    # Nothing says the metadata is absent: it was not read.
+    assert {f["code"] for f in record["flags"]} == {"tool_missing"}
+    assert meta["decode_check"] == "complete" and meta["read_by"]["decode_check"].startswith("Pillow ")
+
+
+def test_similar_finds_a_resized_recompressed_copy_but_not_an_unrelated_image(cli: Cli, archive: Path,
+                                                                              tmp_path: Path) -> None:
     original = make_picture(tmp_path / "original.jpg", seed=3, size=(800, 600))
     copy = tmp_path / "reupload.jpg"
     with Image.open(original) as image:

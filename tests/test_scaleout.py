@@ -234,17 +234,24 @@ def _old_archive(root: Path, db_url: str | None = None) -> Path:
     from custody.db.engine import Database
     from custody.ingest import ingest
     from custody.initialise import init_archive
+    from custody.log import event_items
     from custody.records import Provenance
 
-    init_archive(root, "alice", lambda _n: PASSPHRASES["alice"], db_url=db_url, revision="0002_merkle_log").close()
-    cfg = read_config(root)
-    old = Archive(cfg, Database(cfg.resolved_db_url()), open_store(cfg))
-    sample = root.parent / "old-evidence.txt"
-    sample.write_text("collected before the upgrade")
-    acting = old.act("alice", lambda _n: PASSPHRASES["alice"])
-    ingest(acting, [sample], Provenance(case="OLD"))
-    add_actor(acting, "bob", "archivist", lambda _n: PASSPHRASES["bob"])
-    old.close()
+    # The previous release kept no event -> item links (table event_items, migration 0005).
+    link = event_items.link
+    event_items.link = lambda *_args, **_kw: None
+    try:
+        init_archive(root, "alice", lambda _n: PASSPHRASES["alice"], db_url=db_url, revision="0002_merkle_log").close()
+        cfg = read_config(root)
+        old = Archive(cfg, Database(cfg.resolved_db_url()), open_store(cfg))
+        sample = root.parent / "old-evidence.txt"
+        sample.write_text("collected before the upgrade")
+        acting = old.act("alice", lambda _n: PASSPHRASES["alice"])
+        ingest(acting, [sample], Provenance(case="OLD"))
+        add_actor(acting, "bob", "archivist", lambda _n: PASSPHRASES["bob"])
+        old.close()
+    finally:
+        event_items.link = link
     return root
 
 
@@ -267,6 +274,8 @@ def test_upgrade_sqlite_archive_keeps_evidence_and_verifies(cli: Cli, tmp_path: 
     assert cli.ok("--archive", root, "verify", "--all", "--json").json()["ok"]
     assert cli.ok("--archive", root, "list", "--case", "OLD", "--json").json()[0]["original_name"] == "old-evidence.txt"
     assert cli.ok("--archive", root, "log", "--json").json()[-2]["action"] == "archive.upgrade"
+    # The upgrade filled the item links from the log: the old ingest is in the item's history.
+    assert cli.ok("--archive", root, "log", "EV-000001", "--json").json()[0]["action"] == "ingest"
 
 
 def test_upgrade_postgresql_archive_keeps_evidence_and_verifies(cli: Cli, tmp_path: Path, pg_url: str) -> None:

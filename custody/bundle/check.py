@@ -33,8 +33,8 @@ AGE_MAGIC = b"age-encryption.org/v1"
 
 
 @contextmanager
-def plain_zip(path: Path, identity: Path | None) -> Iterator[Path]:
-    """The bundle as a zip: decrypted into a private temp file when it is age-encrypted."""
+def plain_zip(path: Path, identity: Path | None, folder: Path | None = None) -> Iterator[Path]:
+    """The bundle as a zip: decrypted into a private temp folder (in ``folder``) when it is age-encrypted."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(AGE_MAGIC))
@@ -56,7 +56,7 @@ def plain_zip(path: Path, identity: Path | None) -> Iterator[Path]:
         raise InputError(f"{identity}: not an age identity file ({exc})") from None
     if not identities:
         raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
-    with tempfile.TemporaryDirectory(prefix="custody-bundle-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="custody-bundle-", dir=folder) as tmp:
         clear = Path(tmp) / "bundle.zip"
         try:
             with open(path, "rb") as src, open(clear, "wb") as dst:
@@ -141,7 +141,7 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
     if not any(c.check == "tag-file" for c in report.failures):
         report.add("tag-file", layout.TAGMANIFEST, True, f"{len(tags)} tag files match")
     info = bundle.read_text(layout.BAG_INFO) if bundle.has(layout.BAG_INFO) else ""
-    oxum = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("Payload-Oxum:")), None)
+    oxum = next((ln.split(":", 1)[1].strip() for ln in layout.lines(info) if ln.startswith("Payload-Oxum:")), None)
     if oxum != f"{octets}.{len(payload_files)}":
         report.add("bag", layout.BAG_INFO, False, f"Payload-Oxum {oxum} does not match {octets}.{len(payload_files)}")
     return blake3_of
@@ -223,8 +223,17 @@ def _check_timestamps(
         _check_token(bundle, layout.CHECKPOINT_TSR, layout.CHECKPOINT, roots, latest, report)
 
 
+@contextmanager
+def _opened(source: Path | SafeBundle, identity: Path | None) -> Iterator[SafeBundle]:
+    if isinstance(source, SafeBundle):
+        yield source
+        return
+    with plain_zip(source, identity) as zip_path, open_bundle(zip_path) as bundle:
+        yield bundle
+
+
 def check_bundle(
-    path: Path,
+    path: Path | SafeBundle,
     identity: Path | None = None,
     against: list[tuple[str, str]] | None = None,
     tsa_ca: Path | None = None,
@@ -234,11 +243,12 @@ def check_bundle(
 
     ``tsa_ca`` is the TSA root to trust; ``vkey`` pins the archive's verifier key (C2SP vkey text):
     without it or an ``against`` checkpoint, the report warns that the archive's identity was not checked.
+    ``path`` may be a bundle already opened: import checks, then reads, those very bytes.
     """
     if tsa_ca is not None:
         tsa.load_roots(tsa_ca)  # a bad CA file is the user's error, before any work
     report = Report()
-    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
+    with _opened(path, identity) as bundle:
         if not layout.is_bundle_id(bundle.root):
             report.add("bag", bundle.root, False, "top-level folder is not a bundle id")
         blake3_of = _check_bag(bundle, report)
@@ -246,7 +256,7 @@ def check_bundle(
         # through the carried actor.add events.
         try:
             signed_records = json.loads(bundle.read_text(layout.ITEMS))
-            events = [LogEvent.from_json(json.loads(line)) for line in bundle.read_text(layout.EVENTS).splitlines()]
+            events = [LogEvent.from_json(e) for e in layout.parse_jsonl(bundle.read_text(layout.EVENTS), layout.EVENTS)]
             proofs = json.loads(bundle.read_text(layout.PROOFS))
         except (ValueError, KeyError, TypeError) as exc:
             report.add("bag", "custody/", False, f"custody files are malformed: {exc}")
@@ -269,7 +279,7 @@ def check_bundle(
         _check_timestamps(bundle, events, export, tsa_ca, report)
         checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
         report.summary = summarise(
-            path,
+            path if isinstance(path, Path) else bundle.path,
             bundle.root,
             events,
             signed_records,
@@ -360,7 +370,10 @@ def _check_records(
         )
         problem = authority.record_problem(item, sha256_hex(text.encode()), signer)
         report.add("item-chain", item, not problem, problem or "ingest event binds the signed record")
-        name = layout.payload_name(item, str(record.get("original_name")))
+        path_problem = layout.path_problem(entry)
+        if path_problem is not None:
+            report.add("payload-path", item, False, f"items.json: {path_problem}")
+        name = layout.entry_path(entry)
         ok = blake3_of.get(name) == record.get("blake3")
         report.add(
             "payload-blake3",

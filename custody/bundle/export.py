@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import secrets
 import shlex
 import threading
 import zipfile
@@ -16,12 +15,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import blake3
+from sqlalchemy import select
 
-from .. import disclosure, keys
+from .. import deliveries, disclosure, keys
 from ..approvals import RequestState, request_state, required_approvals
 from ..archive import Acting
 from ..canonical import parse
-from ..db.models import Actor, Event, Item, ItemCase
+from ..db.models import Actor, Event, EventItem, Item, ItemCase
 from ..errors import InputError, IntegrityError, PermissionDeniedError, TimestampError
 from ..hashing import CHUNK_SIZE
 from ..items import get_item
@@ -29,13 +29,13 @@ from ..log import checkpoints, merkle, tree
 from ..log.authority import APPROVALS_SETTING
 from ..log.events import LogEvent
 from ..log.proofs import archive_vkey
+from ..report import ReportOptions, bundle_files
 from ..roles import Permission
 from ..timestamp import stamps, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
 from . import layout, standalone
 from .guide import verify_md
-from .report import report_html
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,11 @@ def _human_size(n: int) -> str:
             return f"{size:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
         size /= 1000
     return f"{n} bytes"
+
+
+def _one_line(text: str) -> str:
+    # bag-info.txt is read line by line, and some readers end a line at any Unicode separator.
+    return " ".join(text.split())
 
 
 def _recipients(texts: Sequence[str]) -> list[Any]:
@@ -247,43 +252,42 @@ class _Bag:
             self.tags[name] = hashlib.sha256(data).hexdigest()
 
 
-def _policy_events(session: Any, export: LogEvent) -> list[int]:
-    """The seqs a verifier needs to check the approval policy: its configure events, the request, the approvals."""
+def _policy_events(session: Any, exports: list[LogEvent]) -> list[int]:
+    """The seqs a verifier needs to check the approval policy of ``exports``: the policy's configure events
+    before them, and each one's request and approvals."""
+    latest = max(e.seq for e in exports)
     seqs = [
         row.seq
-        for row in session.query(Event).where(Event.action == "configure", Event.seq < export.seq)
+        for row in session.query(Event).where(Event.action == "configure", Event.seq < latest)
         if LogEvent.from_row(row).payload.get("setting") == APPROVALS_SETTING
     ]
-    if isinstance(export.payload.get("request"), int):
-        seqs.append(export.payload["request"])
-        seqs.extend(s for s in export.payload.get("approvals") or [] if isinstance(s, int))
+    for export in exports:
+        if isinstance(export.payload.get("request"), int):
+            seqs.append(export.payload["request"])
+            seqs.extend(s for s in export.payload.get("approvals") or [] if isinstance(s, int))
     return seqs
 
 
 def _events_for_bundle(
-    session: Any,
-    item_ids: list[str],
-    export: LogEvent,
-    signers: set[str],
-    sources: dict[str, str],
-    extra: Sequence[int] = (),
+    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], sources: dict[str, str]
 ) -> list[LogEvent]:
-    """The items' events, the export, and the registration closure a court needs to check who signed them.
+    """Every event naming the items (earlier disclosures too), the export, and the registration closure.
 
-    ``sources``: derived item -> its source item; for each, the source's ingest event (its digests and
-    record hash) and the derive event naming the copy travel too, even when the source itself does not.
+    ``sources``: derived item -> its source item; the source's ingest event (its digests and record
+    hash) travels too, even when the source itself does not (the derive event names both items).
+    Every carried export brings what a verifier needs to check its approval policy.
 
     The closure: events 0 (archive.init) and 1 (first admin), and the actor.add of every key that
     signed a carried event or record, then of whoever signed those registrations, back to event 1.
     """
-    rows = session.query(Event).where(Event.item_id.in_(item_ids)).order_by(Event.seq).all()
+    naming = select(EventItem.seq).where(EventItem.item_id.in_(item_ids))
+    rows = session.query(Event).where(Event.seq.in_(naming)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
-    for row in session.query(Event).where(Event.item_id.in_(sorted(set(sources.values())))):
-        event = LogEvent.from_row(row)
-        if event.action == "ingest" or (event.action == "derive" and event.payload.get("derived_item") in sources):
-            events[event.seq] = event
-    for row in session.query(Event).where(Event.seq.in_((0, 1, *extra))):
+    for row in session.query(Event).where(Event.item_id.in_(sorted(set(sources.values()))), Event.action == "ingest"):
+        events[row.seq] = LogEvent.from_row(row)
+    policy = _policy_events(session, [e for e in events.values() if e.action == "export"])
+    for row in session.query(Event).where(Event.seq.in_((0, 1, *policy))):
         events[row.seq] = LogEvent.from_row(row)
     registrations: dict[str, LogEvent] = {}
     for row in session.query(Event).where(Event.action == "actor.add").order_by(Event.seq):
@@ -307,6 +311,7 @@ def export_bundle(
     *,
     case: str | None = None,
     recipients: Sequence[str] = (),
+    report: ReportOptions | None = None,
     withhold: str | Sequence[str] | None = None,
     request: int | None = None,
 ) -> ExportResult:
@@ -353,36 +358,55 @@ def export_bundle(
     revealed = _disclosures(acting, items, withheld)
     if approval:
         revealed = dataclasses.replace(revealed, approval=approval)
+    report = report or ReportOptions()
+    exhibits = report.numbers([i.item_id for i in items])
     bundle_id = layout.new_bundle_id()
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
+    tmp = deliveries.temp_beside(out)
     encrypted = bool(age_recipients)
     state: dict[str, Any] = {}
-    try:
-        with open(tmp, "xb") as sink:
+    item_list = [i.item_id for i in items]
+    deliveries.sweep(acting)
+    # Journalled: if this process dies, the next get or export removes the partial file and, once
+    # the export event is logged, records export.failed.
+    with deliveries.delivering(acting, "export", tmp, out, bundle_id=bundle_id, items=item_list):
+        try:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as sink:
+                if encrypted:
+                    _write_encrypted(
+                        sink,
+                        age_recipients,
+                        lambda stream: _write_zip(
+                            acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits, revealed
+                        ),
+                    )
+                else:
+                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits, revealed)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(tmp, out)
             if encrypted:
-                _write_encrypted(
-                    sink,
-                    age_recipients,
-                    lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state, revealed),
-                )
-            else:
-                _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, revealed)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, out)
-        if encrypted:
-            _write_note(note_path, out, bundle_id, acting)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if "export_seq" in state:
-            # The export was logged before the bundle was complete; record that it did not finish.
-            with acting.writing() as session:
-                acting.append(
-                    session,
-                    "export.failed",
-                    {"bundle_id": bundle_id, "export_seq": state["export_seq"], "reason": str(exc)[:500]},
-                )
-        raise
+                _write_note(note_path, out, bundle_id, acting)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            logged, _failed = deliveries.export_event(acting, bundle_id)
+            if logged is not None:
+                # The export was logged before the bundle was complete; record that it did not finish.
+                with acting.writing() as session:
+                    acting.append(
+                        session,
+                        "export.failed",
+                        {
+                            "bundle_id": bundle_id,
+                            "export_seq": logged,
+                            "items": item_list,
+                            "reason": str(exc)[:500],
+                        },
+                    )
+            if isinstance(exc, OSError):
+                raise InputError(
+                    f"{out}: cannot write the bundle ({exc.strerror or exc}); nothing was delivered"
+                ) from None
+            raise
     stamped = state.get("seal_timestamp")
     return ExportResult(
         bundle_id,
@@ -448,6 +472,8 @@ def _write_zip(
     purpose: str,
     recipients: Sequence[str],
     state: dict[str, Any],
+    report: ReportOptions,
+    exhibits: dict[str, str],
     revealed: _Revealed,
 ) -> None:
     archive = acting.archive
@@ -456,10 +482,10 @@ def _write_zip(
         records = []
         for item in items:
             record = parse(item.record)
-            name = layout.payload_name(item.item_id, str(record["original_name"]))
+            name = layout.payload_path(item.item_id, str(record["original_name"]))
             with archive.store.open_read(item.sha256) as blob:
                 bag.add_payload(name, blob, item.sha256, item.blake3, item.item_id)
-            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id})
+            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id, "path": name})
         manifests = {alg: layout.manifest_text(list(d.items())) for alg, d in bag.payload.items()}
         item_list = [i.item_id for i in items]
         with acting.writing() as session:
@@ -474,6 +500,8 @@ def _write_zip(
                     "withheld": revealed.withheld,
                     **revealed.approval,
                     "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
+                    # Exhibit numbers are part of what the exporter signs.
+                    **({"exhibits": exhibits} if exhibits else {}),
                 },
             )
         state["export_seq"] = event.seq
@@ -489,9 +517,7 @@ def _write_zip(
                 for r in records
                 if isinstance(r["record"].get("derived_from"), dict)
             }
-            events = _events_for_bundle(
-                session, item_list, event, {r["signer"] for r in records}, sources, _policy_events(session, event)
-            )
+            events = _events_for_bundle(session, item_list, event, {r["signer"] for r in records}, sources)
             signers = {r["signer"] for r in records} | {e.actor for e in events}
             nodes = tree.DbNodes(session)
             proofs = {
@@ -505,20 +531,19 @@ def _write_zip(
             stamp = stamps.token_of(session, checkpoint.num)
             checkpoint_tsr = stamp.response if stamp is not None else None
         state["checkpoint_size"] = checkpoint.size
-        names = {kid: row.name for kid, row in actors.items()}
         today = utc_now()
         bag.add_tag(layout.BAGIT_TXT, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
         for alg, text in manifests.items():
             bag.add_tag(layout.MANIFESTS[alg], text.encode())
         info_lines = [
-            f"Source-Organization: {archive.config.organization or archive.config.origin}",
+            f"Source-Organization: {_one_line(archive.config.organization or archive.config.origin)}",
             f"Bagging-Date: {today:%Y-%m-%d}",
             f"External-Identifier: {bundle_id}",
             f"Payload-Oxum: {bag.octets}.{len(items)}",
             f"Bag-Size: {_human_size(bag.octets)}",
-            f"Custody-Exported-By: {acting.name} (key {acting.key_id})",
-            f"Custody-Purpose: {' '.join(purpose.split())}",
-            f"Custody-Origin: {archive.config.origin}",
+            f"Custody-Exported-By: {_one_line(acting.name)} (key {acting.key_id})",
+            f"Custody-Purpose: {_one_line(purpose)}",
+            f"Custody-Origin: {_one_line(archive.config.origin)}",
             f"Custody-Export-Event: {event.seq}",
         ]
         bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())
@@ -542,26 +567,19 @@ def _write_zip(
         for kid in sorted(signers):
             if kid in actors:
                 bag.add_tag(f"{layout.KEYS_DIR}{kid}.pem", actors[kid].public_key_pem.encode())
-        verified = [
-            f"SHA-256 and BLAKE3 of each of the {len(items)} payload files were recomputed while writing the bundle "
-            "and match the signed records.",
-            f"Every event listed has an inclusion proof to the archive checkpoint of tree size {checkpoint.size}.",
-        ]
-        bag.add_tag(
-            layout.REPORT,
-            report_html(
-                bundle_id,
-                archive.config.origin,
-                f"{acting.name} ({acting.key_id[:16]}…)",
-                purpose,
-                records,
-                [e.to_json() for e in events],
-                names,
-                checkpoint.size,
-                verified,
-                revealed.clear,
-            ).encode(),
-        )
+        for name, data in bundle_files(
+            acting,
+            bundle_id,
+            event.to_json(),
+            records,
+            [e.to_json() for e in events],
+            checkpoint,
+            checkpoint_tsr,
+            exhibits,
+            report,
+            revealed.clear,
+        ).items():
+            bag.add_tag(name, data)
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
         bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
         bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from .. import disclosure
+from .. import deliveries, disclosure
 from ..archive import Acting
 from ..canonical import canonical_text
 from ..catalog_check import import_digests
@@ -44,9 +48,26 @@ class ImportResult:
         }
 
 
-def _bundle_id(path: Path, identity: Path | None) -> str:
-    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
-        return bundle.root
+@contextmanager
+def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[SafeBundle]:
+    """The bundle read once into a private (0700) temp folder in ``folder``: decrypted, or copied if plain.
+
+    Verification and import then use these bytes, whatever happens to ``path`` meanwhile.
+    """
+    folder.mkdir(mode=0o700, exist_ok=True)
+    with plain_zip(path, identity, folder) as zip_path:
+        if zip_path != path:
+            with open_bundle(zip_path) as bundle:
+                yield bundle
+            return
+        with tempfile.TemporaryDirectory(prefix="custody-import-", dir=folder) as tmp:
+            copy = Path(tmp) / "bundle.zip"
+            try:
+                shutil.copyfile(path, copy)
+            except OSError as exc:
+                raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+            with open_bundle(copy) as bundle:
+                yield bundle
 
 
 def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[str, Any]) -> None:
@@ -73,7 +94,20 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey
     """
     acting.unlock()
     acting.require(Permission.IMPORT)
-    bundle_id = _bundle_id(path, identity)
+    folder = acting.archive.config.root / deliveries.PRIVATE_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    deliveries.sweep(acting)
+    # Journalled like a delivery: a killed import's decrypted copy is removed by the next run.
+    with (
+        tempfile.TemporaryDirectory(prefix=deliveries.IMPORT_PREFIX, dir=folder) as work,
+        deliveries.delivering(acting, "import", Path(work), Path(work), bundle=str(path)),
+        private_bundle(path, identity, Path(work)) as bundle,
+    ):
+        return _import_opened(acting, path, bundle, vkey)
+
+
+def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str | None) -> ImportResult:
+    bundle_id = bundle.root
     with acting.archive.db.read() as session:
         previous = session.get(ImportRow, bundle_id)
         if previous is not None:
@@ -82,85 +116,82 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey
                 for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
             }
             return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
-    report = check_bundle(path, identity, vkey=vkey)
+    report = check_bundle(bundle, vkey=vkey_pin)
     if not report.ok:
         first = report.failures[0]
         raise BundleError(
             f"{path}: bundle {bundle_id} fails verification ({len(report.failures)} failed checks, first: "
             f"{first.check} {first.subject}: {first.detail}); nothing was imported. Run 'custody verify-bundle'"
         )
-    with plain_zip(path, identity) as zip_path, open_bundle(zip_path) as bundle:
-        signed = json.loads(bundle.read_text(layout.ITEMS))
-        events = [json.loads(line) for line in bundle.read_text(layout.EVENTS).splitlines()]
-        # Verified above: each disclosure matches the digest a carried record commits to.
-        carried = json.loads(bundle.read_text(layout.DISCLOSURES)) if bundle.has(layout.DISCLOSURES) else {}
-        vkey = bundle.read_text(layout.VKEY).strip()
-        checkpoint_text = bundle.read_text(layout.CHECKPOINT)
-        checkpoint = note.open_checkpoint(checkpoint_text, vkey)
-        seal = bundle.read(layout.SEAL_SIG)
-        key_files = {
-            n[len(layout.KEYS_DIR) :].removesuffix(".pem"): bundle.read_text(n)
-            for n in bundle.files
-            if n.startswith(layout.KEYS_DIR)
-        }
+    signed = json.loads(bundle.read_text(layout.ITEMS))
+    events = layout.parse_jsonl(bundle.read_text(layout.EVENTS), layout.EVENTS)
+    # Verified above: each disclosure matches the digest a carried record commits to.
+    carried = json.loads(bundle.read_text(layout.DISCLOSURES)) if bundle.has(layout.DISCLOSURES) else {}
+    vkey = bundle.read_text(layout.VKEY).strip()
+    checkpoint_text = bundle.read_text(layout.CHECKPOINT)
+    checkpoint = note.open_checkpoint(checkpoint_text, vkey)
+    seal = bundle.read(layout.SEAL_SIG)
+    key_files = {
+        n[len(layout.KEYS_DIR) :].removesuffix(".pem"): bundle.read_text(n)
+        for n in bundle.files
+        if n.startswith(layout.KEYS_DIR)
+    }
+    for entry in signed:
+        _store_payload(acting, bundle, layout.entry_path(entry), entry["record"])
+    export = next(e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bundle_id)
+    mapping: dict[str, str] = {}
+    with acting.writing() as session:
+        if session.get(ImportRow, bundle_id) is not None:
+            raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
         for entry in signed:
-            record = entry["record"]
-            _store_payload(acting, bundle, layout.payload_name(record["item_id"], record["original_name"]), record)
-        export = next(e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bundle_id)
-        mapping: dict[str, str] = {}
-        with acting.writing() as session:
-            if session.get(ImportRow, bundle_id) is not None:
-                raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
-            for entry in signed:
-                mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry, carried)
-            acting.archive.store.sync()  # the new records' withheld values, before the records commit
-            # The rows are made first so the receipt event can sign a digest of exactly what is stored.
-            row = ImportRow(
+            mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry, carried)
+        acting.archive.store.sync()  # the new records' withheld values, before the records commit
+        # The rows are made first so the receipt event can sign a digest of exactly what is stored.
+        row = ImportRow(
+            bundle_id=bundle_id,
+            origin=checkpoint.origin,
+            vkey=vkey,
+            seal=b64(seal),
+            checkpoint=checkpoint_text,
+            receipt_seq=-1,
+        )
+        records = [
+            ImportedRecord(
                 bundle_id=bundle_id,
-                origin=checkpoint.origin,
-                vkey=vkey,
-                seal=b64(seal),
-                checkpoint=checkpoint_text,
-                receipt_seq=-1,
+                original_item_id=entry["record"]["item_id"],
+                local_item_id=mapping[entry["record"]["item_id"]],
+                record=canonical_text(entry["record"]),
+                signature=entry["signature"],
+                signer_key_id=entry["signer"],
             )
-            records = [
-                ImportedRecord(
-                    bundle_id=bundle_id,
-                    original_item_id=entry["record"]["item_id"],
-                    local_item_id=mapping[entry["record"]["item_id"]],
-                    record=canonical_text(entry["record"]),
-                    signature=entry["signature"],
-                    signer_key_id=entry["signer"],
-                )
-                for entry in signed
-            ]
-            stored_events = [
-                ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)) for event in events
-            ]
-            stored_keys = [
-                ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem)
-                for kid, pem in sorted(key_files.items())
-            ]
-            receipt = acting.append(
-                session,
-                "import",
-                {
-                    "bundle_id": bundle_id,
-                    "origin": checkpoint.origin,
-                    "vkey": vkey,
-                    "seal": b64(seal),
-                    "seal_sha256": hashlib.sha256(seal).hexdigest(),
-                    "exported_by": export["actor"],
-                    "export_seq": export["seq"],
-                    "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
-                    "items": mapping,
-                    "stored": import_digests(row, records, stored_events, stored_keys),
-                },
-            )
-            row.receipt_seq = receipt.seq
-            session.add(row)
-            session.flush()
-            session.add_all([*records, *stored_events, *stored_keys])
+            for entry in signed
+        ]
+        stored_events = [
+            ImportedEvent(bundle_id=bundle_id, seq=event["seq"], event=canonical_text(event)) for event in events
+        ]
+        stored_keys = [
+            ImportedKey(bundle_id=bundle_id, key_id=kid, public_key_pem=pem) for kid, pem in sorted(key_files.items())
+        ]
+        receipt = acting.append(
+            session,
+            "import",
+            {
+                "bundle_id": bundle_id,
+                "origin": checkpoint.origin,
+                "vkey": vkey,
+                "seal": b64(seal),
+                "seal_sha256": hashlib.sha256(seal).hexdigest(),
+                "exported_by": export["actor"],
+                "export_seq": export["seq"],
+                "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
+                "items": mapping,
+                "stored": import_digests(row, records, stored_events, stored_keys),
+            },
+        )
+        row.receipt_seq = receipt.seq
+        session.add(row)
+        session.flush()
+        session.add_all([*records, *stored_events, *stored_keys])
     return ImportResult(bundle_id, False, mapping, receipt.seq)
 
 
@@ -171,7 +202,7 @@ def _provenance(record: dict[str, Any], carried: dict[str, str]) -> dict[str, An
         return dict(record.get("provenance") or {})
     provenance: dict[str, Any] = {"case": (record.get("provenance") or {}).get("case")}
     for field, digest in digests.items():
-        if field != "source_path":
+        if field not in ("source_path", disclosure.PATH_BYTES):
             text = carried.get(digest)
             provenance[field] = disclosure.parse(text).value if isinstance(text, str) else None
     return provenance
@@ -182,7 +213,7 @@ def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, An
     record = entry["record"]
     acquisition = {
         "original_name": record["original_name"],
-        "source_path": f"bundle:{bundle_id}/{layout.payload_name(record['item_id'], record['original_name'])}",
+        "source_path": f"bundle:{bundle_id}/{layout.entry_path(entry)}",
         "fs_times": {},
         "provenance": _provenance(record, carried),
     }

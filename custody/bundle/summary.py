@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ProofError
 from ..log import note
-from ..log.events import LogEvent
+from ..log.logevent import LogEvent
 
 
 def summarise(
@@ -58,5 +58,5 @@ def describe(summary: dict[str, Any]) -> list[str]:
         f"{summary.get('items')} items, {summary.get('events')} events; "
         f"checkpoint tree size {cp.get('size', '?')}, root {cp.get('root', '?')}",
         "Trust anchors used: " + ("; ".join(used) if used else "none: the archive's identity was NOT checked"),
-        "TSA root: " + (anchors.get("tsa_root") or "not given: timestamp chains NOT checked"),
+        "TSA root: " + (anchors.get("tsa_root") or "not given: TSA chains not checked against a chosen root"),
     ]

@@ -64,6 +64,17 @@ class Event(Base):
     __table_args__ = (Index("ix_events_item_id", "item_id"),)
 
 
+class EventItem(Base):
+    """That event ``seq`` names item ``item_id`` (in its ``item`` or its payload): an item's complete history."""
+
+    __tablename__ = "event_items"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    item_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+    __table_args__ = (Index("ix_event_items_item_id", "item_id"),)
+
+
 class TreeNode(Base):
     """A completed perfect Merkle subtree: written once when its last leaf arrives."""
 
@@ -150,6 +161,7 @@ APPEND_ONLY_TABLES = (
     "items",
     "item_cases",
     "events",
+    "event_items",
     "tree_nodes",
     "checkpoints",
     "imports",

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..canonical import canonical_text
-from ..db.models import Event
+from ..db.models import Event, EventItem
 from ..keys import Signer, b64
 from ..timeutil import iso, utc_now
-from . import tree
+from . import event_items, tree
 from .authority import Identity, genesis
+from .item_names import named_items
 from .logevent import GENESIS_PREV, LogEvent, canonical_pair
 
 __all__ = [
@@ -71,6 +72,7 @@ def append(
             sig=sig,
         )
     )
+    event_items.link(session, seq, named_items(action, item, payload))
     leaf_data = canonical_pair(seq, time, signer.key_id, action, item, payload_jcs, prev, sig)[1]
     tree.append_leaf(session, event.seq, leaf_data)
     # Appends hold the archive-wide write lock, so nobody else can add an event before commit.
@@ -80,10 +82,10 @@ def append(
 
 
 def events_for(session: Session, item: str | None = None) -> list[LogEvent]:
-    """Every event (of one item, if given) in ``seq`` order."""
+    """Every event (naming one item, in ``item`` or payload, if given) in ``seq`` order."""
     query = select(Event).order_by(Event.seq)
     if item is not None:
-        query = query.where(Event.item_id == item)
+        query = query.where(Event.seq.in_(select(EventItem.seq).where(EventItem.item_id == item)))
     return [LogEvent.from_row(row) for row in session.scalars(query)]
 
 

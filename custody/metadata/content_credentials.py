@@ -4,6 +4,10 @@ The file is only read. What is recorded is what the manifest claims and whether 
 library could validate it: "Valid" means its signature and hashes check out, "Trusted"
 would also need the signer on a trust list, and none is configured, so "Valid" is the
 best state reachable here; "Invalid" means the file or the manifest was altered.
+
+Reading never touches the network: remote manifest fetching and OCSP are switched off in the
+reader's settings. A file that points to a remote manifest (XMP ``dcterms:provenance``) is
+recorded with that URL, "not fetched", so nobody learns when or where the file was ingested.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+REMOTE_NOT_FETCHED = "the manifest is stored remotely and was not fetched: ingest makes no network requests"
+# c2pa-rs settings: no remote manifest fetch, no OCSP request (both would reach a host the file names).
+OFFLINE_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 NOT_INSTALLED = "c2pa-python is not installed (pip install c2pa-python); Content Credentials were not read"
 # C2PA can also sit in audio and PDF files; only these kinds are worth asking the library about.
 _CANDIDATE_PREFIXES = ("image/", "video/", "audio/", "application/pdf")
@@ -91,30 +98,43 @@ def _has_manifest_marker(path: Path, chunk: int = 1 << 20) -> bool:
     return False
 
 
-def read_content_credentials(path: Path, media_type: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def _remote(url: str | None) -> dict[str, Any]:
+    return {"not_read": REMOTE_NOT_FETCHED, "remote_manifest": {"url": url, "fetched": False}}
+
+
+def read_content_credentials(
+    path: Path, media_type: str, remote_url: str | None = None
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """Summary for the signed record and the complete manifest store, or (None, {}) without one.
 
-    A missing library or an unreadable manifest gives a summary with ``not_read`` saying why,
-    never a silent nothing.
+    ``remote_url`` is the file's remote manifest reference as ExifTool read it, if any. A missing
+    library or an unreadable manifest gives a summary with ``not_read`` saying why, never a
+    silent nothing.
     """
     if not media_type.startswith(_CANDIDATE_PREFIXES):
         return None, {}
     supported = _supported_types()
     if supported is None:
-        return {"not_read": NOT_INSTALLED}, {}
+        return (
+            {"not_read": NOT_INSTALLED, "remote_manifest": {"url": remote_url, "fetched": False}}
+            if remote_url
+            else {"not_read": NOT_INSTALLED}
+        ), {}
     if media_type not in supported:
-        return None, {}
+        return (_remote(remote_url) if remote_url else None), {}
     import c2pa
 
     try:
-        with path.open("rb") as stream:
-            reader = c2pa.Reader.try_create(media_type, stream)
+        with path.open("rb") as stream, c2pa.Context(c2pa.Settings.from_dict(OFFLINE_SETTINGS)) as context:
+            reader = c2pa.Reader.try_create(media_type, stream, context=context)
             if reader is None:
-                return None, {}
+                return (_remote(remote_url) if remote_url else None), {}
             with reader:
                 store: dict[str, Any] = json.loads(reader.json())
                 state = reader.get_validation_state()
     except c2pa.C2paError as exc:
+        if str(exc).startswith("Remote:") or remote_url:
+            return _remote(remote_url or _url_in(str(exc))), {}
         # A corrupt file without a manifest is the image or video reader's finding, not ours;
         # a manifest that is there but cannot be parsed is a finding, never a reason to refuse.
         if not _has_manifest_marker(path):
@@ -124,8 +144,15 @@ def read_content_credentials(path: Path, media_type: str) -> tuple[dict[str, Any
     return _summary(store, str(state) if state else None), store
 
 
+def _url_in(message: str) -> str | None:
+    words = [w for w in message.split() if w.startswith(("http://", "https://"))]
+    return words[0] if words else None
+
+
 def describe(summary: dict[str, Any]) -> str:
     """One line for people: state, signer, generator and what the manifest says was done."""
+    if summary.get("remote_manifest"):
+        return f"remote manifest at {summary['remote_manifest'].get('url')}, not fetched (no network during ingest)"
     if summary.get("not_read"):
         return f"not read: {summary['not_read']}"
     signer = summary.get("signer") or {}

@@ -32,22 +32,39 @@ def compute_flags(
     fs_mtime: datetime | None,
     name: str,
     media_type: str,
+    size: int | None = None,
+    extracted: list[dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
-    """Flags for the record and the report, each ``{"code", "message"}``."""
+    """Flags for the record and the report, each ``{"code", "message"}``.
+
+    ``extracted`` are the flags extraction raised itself (placeholder times, invalid GPS ...).
+    """
     flags: list[dict[str, str]] = []
 
     def flag(code: str, message: str) -> None:
         flags.append({"code": code, "message": message})
 
     kind = metadata.get("kind")
-    if kind == "image" and not metadata.get("has_exif"):
-        flag("metadata_absent", "no EXIF metadata: stripped or never present (typical of social-media re-uploads)")
+    if size == 0:
+        flag("empty_file", "the file is empty (0 bytes): nothing to read; preserved as received")
+    if kind == "image" and metadata.get("has_exif") is False:
+        flag(
+            "metadata_absent",
+            "no EXIF or XMP metadata: stripped or never present (typical of social-media re-uploads)",
+        )
     if kind == "video" and metadata.get("has_capture_metadata") is False:
-        flag("metadata_absent", "no creation time or location in the container (stripped or re-encoded?)")
+        flag("metadata_absent", "no capture time or location in the container (stripped or re-encoded?)")
     if metadata.get("tool_missing"):
         flag("tool_missing", f"{metadata['tool_missing']} was not available; metadata was not read")
+    flags.extend(extracted or [])
     credentials = metadata.get("content_credentials")
-    if credentials and credentials.get("not_read"):
+    if credentials and credentials.get("remote_manifest"):
+        flag(
+            "c2pa_remote_not_fetched",
+            f"the file points to a remote Content Credentials manifest at {credentials['remote_manifest'].get('url')}; "
+            "not fetched (ingest makes no network requests): fetch and check it separately if it matters",
+        )
+    elif credentials and credentials.get("not_read"):
         flag("c2pa_not_read", credentials["not_read"])
     elif credentials and credentials.get("validation_state") == "Invalid":
         codes = ", ".join(
@@ -58,7 +75,7 @@ def compute_flags(
             f"Content Credentials do not validate ({codes or 'no reason given'}): the file was changed after signing, "
             "or the manifest was not made for it",
         )
-    if warnings and kind in {"image", "video"}:
+    if metadata.get("decode_check") == "failed":
         flag("corrupt", "the file could not be fully decoded (corrupt or truncated); preserved as received")
     mismatch = extension_mismatch(media_type, name)
     if mismatch:

@@ -1,113 +1,83 @@
-"""Technical metadata of images read with Pillow, without modifying the file."""
+"""Pixel-level facts about images from Pillow: does the image decode, its size, its perceptual hash.
+
+Metadata comes from ExifTool (see extract.py); Pillow only decodes, within a memory bound: an
+image above ``MAX_DECODE_PIXELS`` is not decoded (a JPEG is, at a reduced scale, which its
+format allows without holding the full-size pixels), so a hostile "pixel bomb" costs nothing.
+Pillow's warnings are silenced where the package is imported (custody/metadata/__init__.py).
+"""
 
 from __future__ import annotations
 
-import warnings
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-_EXIF_IFD = 0x8769
-_GPS_IFD = 0x8825
-_DATETIME_ORIGINAL = 0x9003
-_OFFSET_TIME_ORIGINAL = 0x9011
-_DATETIME = 0x0132
-_OFFSET_TIME = 0x9010
+# Pillow's own warning threshold (about 89 megapixels); Pillow refuses twice that outright.
+MAX_DECODE_PIXELS = 89_478_485
+# A JPEG larger than the bound is decoded at 1/2 .. 1/8 scale to at most this many pixels.
+_DRAFT_BOX = (4096, 4096)
 
 
-def _json_value(value: Any) -> Any:
-    """EXIF values as JSON: rationals to floats, bytes to hex, tuples to lists."""
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, tuple | list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, int | str | bool) or value is None:
-        return value
+@cache
+def _heif_plugin() -> str | None:
+    """Register HEIC/HEIF decoding (pillow-heif); its version, or None without it."""
     try:
-        number = float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return str(value)
-    return None if number != number else round(number, 9)  # NaN from a 0/0 rational
-
-
-def _dms_to_degrees(dms: Any, ref: Any) -> float | None:
-    try:
-        d, m, s = (float(x) for x in dms)
-    except (TypeError, ValueError, ZeroDivisionError):
+        import pillow_heif
+    except ImportError:
         return None
-    degrees = d + m / 60 + s / 3600
-    return round(-degrees if str(ref).upper() in {"S", "W"} else degrees, 7)
+    pillow_heif.register_heif_opener()
+    return str(pillow_heif.__version__)
 
 
-def _captured_at(exif_ifd: dict[int, Any], base: dict[int, Any]) -> tuple[str | None, str | None]:
-    raw = exif_ifd.get(_DATETIME_ORIGINAL) or base.get(_DATETIME)
-    if not raw or not isinstance(raw, str) or len(raw) < 19:
-        return None, None
-    stamp = raw[:19].replace(":", "-", 2).replace(" ", "T")
-    offset = exif_ifd.get(_OFFSET_TIME_ORIGINAL) or exif_ifd.get(_OFFSET_TIME)
-    if isinstance(offset, str) and len(offset.strip()) == 6:
-        return stamp + offset.strip(), None
-    return stamp, "unknown (local time of the device)"
+def decoder_versions() -> dict[str, str]:
+    """Pillow's version and, when installed, pillow-heif's."""
+    import PIL
+
+    versions = {"Pillow": PIL.__version__}
+    heif = _heif_plugin()
+    if heif:
+        versions["pillow-heif"] = heif
+    return versions
 
 
-def extract_image(path: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """Summary, complete raw tag dump and warnings for one image file."""
-    warnings_found: list[str] = []
+def _image_hash(image: Image.Image) -> str:
+    import imagehash  # numpy and scipy come with it: loaded only when a picture needs hashing
+
+    return str(imagehash.phash(image.convert("RGB")))
+
+
+def decode_image(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """``{"format", "width", "height", "decode_check", "phash"?}`` and problems found; never raises."""
+    _heif_plugin()
+    problems: list[str] = []
     try:
         image = Image.open(path)
-    except (UnidentifiedImageError, OSError) as exc:
-        return {"kind": "image"}, {}, [f"image could not be decoded: {exc}"]
-    with image, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        summary: dict[str, Any] = {
-            "kind": "image",
-            "format": image.format,
-            "width": image.width,
-            "height": image.height,
-        }
-        exif = image.getexif()
-        base = dict(exif)
-        exif_ifd = dict(exif.get_ifd(_EXIF_IFD))
-        gps_ifd = dict(exif.get_ifd(_GPS_IFD))
-        raw: dict[str, Any] = {
-            "format": image.format,
-            "mode": image.mode,
-            "size": [image.width, image.height],
-            "info": {k: _json_value(v) for k, v in image.info.items() if k not in {"exif", "icc_profile", "xmp"}},
-            "exif": {
-                ExifTags.TAGS.get(k, str(k)): _json_value(v) for k, v in base.items() if k not in {_EXIF_IFD, _GPS_IFD}
-            },
-            "exif_ifd": {ExifTags.TAGS.get(k, str(k)): _json_value(v) for k, v in exif_ifd.items()},
-            "gps_ifd": {ExifTags.GPSTAGS.get(k, str(k)): _json_value(v) for k, v in gps_ifd.items()},
-        }
-        if "xmp" in image.info:
-            xmp = image.info["xmp"]
-            raw["xmp"] = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else str(xmp)
-        captured, zone = _captured_at(exif_ifd, base)
-        if captured:
-            summary["captured_at"] = captured
-            if zone:
-                summary["captured_at_zone"] = zone
-        if gps_ifd.get(2) is not None and gps_ifd.get(4) is not None:
-            gps: dict[str, Any] = {
-                "latitude": _dms_to_degrees(gps_ifd[2], gps_ifd.get(1, "N")),
-                "longitude": _dms_to_degrees(gps_ifd[4], gps_ifd.get(3, "E")),
-            }
-            if gps_ifd.get(6) is not None:
-                altitude = _json_value(gps_ifd[6])
-                if isinstance(altitude, float | int):
-                    below = gps_ifd.get(5) in (1, b"\x01")
-                    gps["altitude"] = round(-altitude if below else float(altitude), 3)
-            summary["gps"] = gps
-        device = {key: base.get(tag) for key, tag in (("make", 0x010F), ("model", 0x0110), ("software", 0x0131))}
-        if any(device.values()):
-            summary["device"] = {k: str(v).strip("\x00 ") for k, v in device.items() if v}
-        if base.get(0x0112):
-            summary["orientation"] = int(base[0x0112])
-        summary["has_exif"] = bool(base or exif_ifd or gps_ifd)
+    except Image.DecompressionBombError as exc:
+        return {"decode_check": "skipped", "decode_skipped": f"pixel bomb refused by Pillow: {exc}"}, []
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        return {"decode_check": "failed"}, [f"image could not be decoded: {exc}"]
+    with image:
+        facts: dict[str, Any] = {"format": image.format, "width": image.width, "height": image.height}
+        pixels = image.width * image.height
+        if pixels > MAX_DECODE_PIXELS:
+            if image.format != "JPEG":
+                facts["decode_check"] = "skipped"
+                facts["decode_skipped"] = (
+                    f"{pixels / 1e6:.0f} megapixels, above the decoding bound of {MAX_DECODE_PIXELS / 1e6:.0f}"
+                )
+                return facts, problems
+            image.draft("RGB", _DRAFT_BOX)
         try:
             image.load()
-        except (OSError, SyntaxError, ValueError) as exc:
-            warnings_found.append(f"image data could not be fully decoded (corrupt or truncated): {exc}")
-    return summary, raw, warnings_found
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            facts["decode_check"] = "failed"
+            problems.append(f"image data could not be fully decoded (corrupt or truncated): {exc}")
+            return facts, problems
+        facts["decode_check"] = "complete"
+        try:
+            facts["phash"] = _image_hash(image)
+        except (OSError, ValueError) as exc:
+            problems.append(f"perceptual hash not computed: {exc}")
+    return facts, problems

@@ -45,18 +45,43 @@ def sniff_media_type(head: bytes, name: str | None = None) -> str:
     return "text/plain"
 
 
+_UNRECOGNISED = {"application/octet-stream", "text/plain"}
+
+
+def _claims_a_format(suffix: str) -> str | None:
+    """The media type an extension claims when content sniffing would have recognised it."""
+    for media_type, suffixes in _EXTENSIONS.items():
+        if suffix in suffixes:
+            return media_type
+    guessed = mimetypes.guess_type(f"x{suffix}")[0]
+    # Text-based formats (SVG, playlists) are legitimately plain text.
+    if guessed and guessed.startswith(("image/", "video/", "audio/")) and not guessed.endswith(("+xml", "mpegurl")):
+        return guessed
+    return None
+
+
 def extension_mismatch(media_type: str, name: str) -> str | None:
-    """A sentence when the file name's extension contradicts its content, else None."""
+    """A sentence when the file name's extension contradicts its content, else None.
+
+    Whatever the content: media under another media's name, and text or unrecognised bytes under
+    the name of a format that sniffing recognises (a text file named .jpg, random bytes named .MOV).
+    """
     suffix = PurePath(name).suffix.lower()
     if not suffix:
         return None
+    if media_type in _UNRECOGNISED:
+        claimed_format = _claims_a_format(suffix)
+        if claimed_format is None:
+            return None
+        what = "text" if media_type == "text/plain" else "not a recognised format"
+        return f"named {suffix} (suggesting {claimed_format}) but the content is {what} ({media_type})"
     expected = _EXTENSIONS.get(media_type)
     if expected is not None:
         if suffix in expected:
             return None
     else:
         guessed = mimetypes.guess_type(f"x{suffix}")[0]
-        if guessed is None or media_type in {"application/octet-stream", "text/plain"} or guessed == media_type:
+        if guessed is None or guessed == media_type:
             return None
     claimed = mimetypes.guess_type(f"x{suffix}")[0] or f"a {suffix} file"
     if claimed == media_type:

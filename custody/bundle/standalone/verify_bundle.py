@@ -71,7 +71,7 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "ingest": "ingest", "acquire": "ingest", "derive": "ingest", "annotate": "annotate", "export": "export",
          "export.request": "export", "export.approve": "export", "export.reject": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
-         "verify": "verify"}  # fmt: skip
+         "verify": "verify", "report": "view"}  # fmt: skip
 
 
 class BadInput(Exception):
