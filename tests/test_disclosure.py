@@ -64,9 +64,13 @@ def _resealed_by_exporter(entries: dict[str, bytes], archive: Path) -> dict[str,
 
 
 def _leaks(bundle: Path, *secrets: str) -> list[str]:
-    """Every entry of the unzipped bundle that holds a secret, in UTF-8 or JSON-escaped form."""
+    """Every entry of the unzipped bundle that holds a secret, in UTF-8 or JSON-escaped form (a PDF: in its text)."""
     found = []
     for name, data in members(bundle).items():
+        if name.endswith(".pdf"):
+            pdf = bundle.with_name("report-for-grep.pdf")
+            pdf.write_bytes(data)
+            data = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True).stdout
         for secret in secrets:
             forms = {secret.encode(), json.dumps(secret).strip('"').encode()}
             if any(form in data for form in forms):
@@ -95,7 +99,8 @@ def test_a_new_record_signs_only_salted_digests_of_its_source_path_and_provenanc
 def test_a_bundle_withholding_fields_carries_neither_value_anywhere_and_verifies(
     cli: Cli, ingested: Path, tmp_path: Path
 ) -> None:
-    bundle = _export(cli, tmp_path / "b.zip", "--withhold", "source_path,collected_from")
+    bundle = _export(cli, tmp_path / "b.zip", "--withhold", "source_path,collected_from", "--case-uco")
+    assert any(name.endswith("custody/case-uco.jsonld") for name in members(bundle))
     assert _leaks(bundle, WITNESS, FOLDER, HANDED_OVER_BY) == []
     report = cli.ok("verify-bundle", bundle, "--json").json()
     assert any(c["check"] == "disclosure" and c["ok"] for c in report["checks"])
@@ -106,6 +111,10 @@ def test_a_bundle_withholding_fields_carries_neither_value_anywhere_and_verifies
     entries = members(bundle)
     html = entries[f"{root(entries)}/custody/report.html"].decode()
     assert "withheld" in html and "@w22" in html  # a field not withheld is still disclosed
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(entries[f"{root(entries)}/custody/report.pdf"])
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert "withheld" in text and "@w22" in text
 
 
 def test_without_withhold_every_value_is_disclosed_and_checked(cli: Cli, ingested: Path, tmp_path: Path) -> None:
