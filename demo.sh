@@ -73,6 +73,13 @@ step "The court's expert checks it again without custody: the bundle's own stdli
 (cd "$DEMO_DIR" && python3 -c 'import sys, zipfile; z = zipfile.ZipFile("UA-2026-0228.zip"); sys.stdout.buffer.write(z.read(z.namelist()[0].split("/")[0] + "/custody/verify_bundle.py"))' > verify_bundle.py \
   && env -i PATH=/usr/bin:/bin python3 -I verify_bundle.py UA-2026-0228.zip --vkey archive.vkey | tail -n 1)
 
+step "Disclosure to the defence: the archivists' folders and who handed the files over are withheld"
+custody --as bohdan export --case UA-2026-0228 --out "$DEMO_DIR/defence.zip" --purpose "disclosure to the defence" \
+  --withhold source_path,collected_by,collected_from
+(cd "$DEMO_DIR" && env -u CUSTODY_ARCHIVE custody verify-bundle defence.zip --vkey archive.vkey | tail -n 1)
+custody --as david reveal EV-000001 --field collected_by --out "$DEMO_DIR/EV-000001-collected_by.json" --purpose "order of the chamber"
+(cd "$DEMO_DIR" && env -u CUSTODY_ARCHIVE custody check-reveal defence.zip EV-000001-collected_by.json --vkey archive.vkey | grep "Revealed value")
+
 step "A partner organisation imports it: custody continues in their archive"
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody init "$DEMO_DIR/partner" --admin partner
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip" --vkey "$DEMO_DIR/archive.vkey"

@@ -32,6 +32,16 @@ def export(
     recipient: Annotated[
         list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
     ] = None,
+    withhold: Annotated[
+        str | None,
+        typer.Option(
+            help="Fields to leave out, e.g. source_path,collected_from ('none' for none); "
+            "default: the archive's disclosure.withhold."
+        ),
+    ] = None,
+    request: Annotated[
+        int | None, typer.Option(help="Seal this approved export request (event seq from 'custody export-request').")
+    ] = None,
     paper: PaperOpt = "a4",
     exhibit_prefix: ExhibitPrefixOpt = None,
     exhibits: ExhibitsOpt = None,
@@ -48,7 +58,15 @@ def export(
 
     report = ReportOptions(paper, exhibit_prefix, exhibits, case_uco)
     result = export_bundle(
-        STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [], report=report
+        STATE.acting(),
+        items or [],
+        out_path,
+        purpose,
+        case=case,
+        recipients=recipient or [],
+        withhold=withhold,
+        request=request,
+        report=report,
     )
     if json_:
         print_json(result.to_json())
@@ -106,7 +124,95 @@ def import_(
     out.print(f"Imported bundle {result.bundle_id}: {pairs} (receipt event {result.receipt_seq})")
 
 
+def export_request(
+    items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
+    case: Annotated[str | None, typer.Option(help="Every item of this case.")] = None,
+    purpose: Annotated[str, typer.Option(help="Why the evidence would leave the archive (logged).")] = "",
+    recipient: Annotated[
+        list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
+    ] = None,
+    withhold: Annotated[str | None, typer.Option(help="Fields to leave out (see export --withhold).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Ask for an export under the two-person rule (export.approvals): a signed request others approve."""
+    from custody.approvals import request_export
+
+    event = request_export(
+        STATE.acting(), items or [], purpose, case=case, recipients=recipient or [], withhold=withhold
+    )
+    if json_:
+        print_json(event.to_json())
+        return
+    n = event.payload["approvals_required"]
+    out.print(
+        f"Export request {event.seq} logged ({len(event.payload['items'])} items, {n} approval(s) needed): "
+        f"'custody approve {event.seq}' by others, then 'custody export --request {event.seq} --out FILE'"
+    )
+
+
+def approve(
+    request: Annotated[int, typer.Argument(help="Event seq of the export request.")],
+    refuse: Annotated[bool, typer.Option("--refuse", help="Refuse the request instead of approving it.")] = False,
+    reason: Annotated[str, typer.Option(help="Why it is refused (required with --refuse).")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Approve (or refuse) another actor's export request; logged and carried in the bundle."""
+    from custody.approvals import decide
+
+    event = decide(STATE.acting(), request, not refuse, reason)
+    if json_:
+        print_json(event.to_json())
+        return
+    out.print(f"{'Refused' if refuse else 'Approved'} export request {request} (event {event.seq})")
+
+
+def reveal(
+    item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")],
+    field: Annotated[str, typer.Option(help="Withheld field to disclose, e.g. source_path or collected_from.")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Reveal file to write (JSON).")] = None,
+    purpose: Annotated[str, typer.Option(help="Why the value is disclosed (logged).")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Write the salted value of one withheld field, checkable against any bundle carrying the item; logged."""
+    if out_path is None:
+        raise InputError("reveal: --out FILE is required")
+    from custody.reveal import reveal_field
+
+    result = reveal_field(STATE.acting(), item, field, out_path, purpose)
+    if json_:
+        print_json(result)
+        return
+    out.print(f"Wrote the disclosure of {item} {field} to {out_path}; check it with 'custody check-reveal BUNDLE FILE'")
+
+
+def check_reveal(
+    file: Annotated[
+        Path, typer.Argument(help="Bundle file carrying the item (.zip or age-encrypted).", readable=False)
+    ],
+    reveal_file: Annotated[Path, typer.Argument(help="Reveal file from 'custody reveal'.", readable=False)],
+    identity: Annotated[Path | None, typer.Option(help="age identity file, for encrypted bundles.")] = None,
+    vkey: VkeyOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Verify the bundle, then check a revealed value against the digest the item's signed record commits to.
+
+    Exit 0 the value is the one committed (printed), 1 it is not or the bundle fails, 2 bad input.
+    """
+    from custody.log.note import read_vkey_file
+    from custody.reveal import check_reveal as check
+
+    pinned = read_vkey_file(vkey) if vkey is not None else None
+    report, value = check(file, reveal_file, identity, pinned)
+    if value is not None and not json_:
+        out.print(f"Revealed value: {value}")
+    render_report(report, json_)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("export-request")(export_request)
+    app.command()(approve)
+    app.command()(reveal)
+    app.command("check-reveal")(check_reveal)
     app.command()(export)
     app.command("verify-bundle")(verify_bundle)
     app.command("import")(import_)

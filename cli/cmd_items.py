@@ -195,6 +195,7 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
     from custody.report.model import metadata_rows, provenance_rows
 
     rec = data["record"]
+    first = data["acquisitions"][0]
     rows: list[list[Any]] = [
         ["item", rec["item_id"]],
         ["original name", rec["original_name"]],
@@ -202,13 +203,15 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
         ["media type", rec["media_type"]],
         ["sha256", rec["sha256"]],
         ["blake3", rec["blake3"]],
-        ["source path", rec.get("source_path")],
+        ["source path", first.get("source_path")],
         ["ingested at", h.utc_and_local(rec.get("ingested_at"), tz)],
         ["ingested by", h.actor_with_key(rec.get("ingested_by"), names)],
         ["record signed by", h.actor_with_key(data["signer"], names)],
         ["cases", ", ".join(data["cases"])],
     ]
-    rows += [[f"provenance: {r['label']}", r["value"]] for r in provenance_rows(rec.get("provenance"))]
+    rows += [[f"provenance: {r['label']}", r["value"]] for r in provenance_rows(first.get("provenance"))]
+    if rec.get("withholdable"):
+        rows.append(["withholdable", "source path and provenance are signed as salted digests (export --withhold)"])
     rows += [[r["label"], r["value"]] for r in metadata_rows(rec.get("metadata") or {})]
     for flag in rec.get("flags") or []:
         title, text = h.flag(flag)
@@ -230,6 +233,20 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
             for a in data["acquisitions"]
         ],
     )
+    derivation = data.get("derivation") or {}
+    source = derivation.get("derived_from")
+    if source or derivation.get("derived_items"):
+        rows = []
+        if source:
+            how = f"{source['relation']}: {source['method']}" + (
+                f" (tool: {source['tool']})" if source.get("tool") else ""
+            )
+            rows.append(["derived from", source["item_id"], how])
+        rows += [
+            ["working copy", d["item_id"], f"{d['relation']}: {d['method']} (event {d['seq']})"]
+            for d in derivation.get("derived_items") or []
+        ]
+        table("Derivation", ["link", "item", "how"], rows)
     if data["annotations"]:
         table(
             "Annotations",
@@ -297,6 +314,36 @@ def annotate(
     out.print(f"Annotated {item} (event {event.seq})")
 
 
+def derive(
+    source: Annotated[str, typer.Argument(help="Item id of the evidentiary copy it was made from.")],
+    file: Annotated[Path, typer.Argument(help="The working copy (still, crop, redacted copy, transcript, ...).")],
+    relation: Annotated[str, Opt(help="still, crop, transcode, redaction, excerpt, transcript or translation.")],
+    method: Annotated[str, Opt(help="How it was made, in words (logged and signed).")],
+    tool: Annotated[str | None, Opt(help="Tool and settings, e.g. 'ffmpeg 5.1 -ss 12.4 -frames:v 1'.")] = None,
+    ffmpeg_args: Annotated[
+        str | None,
+        Opt(help="Arguments after 'ffmpeg -i SOURCE' that reproduce FILE exactly (checked by verify --rederive)."),
+    ] = None,
+    case: Annotated[str | None, Opt(help="Case id (default: the source's case).")] = None,
+    collected_by: Annotated[str | None, Opt(help="Who made the copy.")] = None,
+    note: Annotated[str | None, Opt(help="Free-text note.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Ingest a working copy of an item: its signed record names the source, relation, method and tool."""
+    import shlex
+
+    from custody.ingest import ingest_derived
+    from custody.records import Provenance
+
+    recipe = shlex.split(ffmpeg_args) if ffmpeg_args is not None else None
+    provenance = Provenance(case=case, collected_by=collected_by, note=note, method=method)
+    result = ingest_derived(STATE.acting(), source, file, relation, method, tool, provenance, recipe)
+    if json_:
+        print_json(result.to_json())
+        return
+    out.print(f"{result.item_id} ({result.original_name}) is a {relation} of {source} (event {result.event_seq})")
+
+
 def similar(
     item: Annotated[str, typer.Argument(help="Item id.")],
     threshold: Annotated[int, Opt(help="Largest perceptual-hash distance (bits) to list.")] = DEFAULT_THRESHOLD,
@@ -322,4 +369,5 @@ def register(app: typer.Typer) -> None:
     app.command()(show)
     app.command()(get)
     app.command()(annotate)
+    app.command()(derive)
     app.command()(similar)

@@ -129,6 +129,9 @@ def read_note(path: Path) -> str:
 def verify(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids to verify.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Verify every item, the log, tree and checkpoints.")] = False,
+    rederive: Annotated[
+        bool, typer.Option("--rederive", help="Re-make reproducible working copies (ffmpeg) and compare the bytes.")
+    ] = False,
     against_checkpoint: Annotated[
         list[Path] | None,
         typer.Option("--against-checkpoint", help="A published checkpoint note the log must extend (repeatable)."),
@@ -166,7 +169,7 @@ def verify(
     with early_rehash(STATE.archive_path, enabled=all_) as early:
         from custody.verify import verify_archive
 
-        report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca, early)
+        report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca, early, rederive)
     render_report(report, json_, None if json_ else names_and_zone(STATE.archive())[0])
 
 

@@ -23,6 +23,8 @@ SETTINGS: dict[str, str] = {
     "organization": "organisation named as Source-Organization in bundles",
     "keys.min_length": "fewest characters a new key passphrase may have (8-128, default 12)",
     "keys.min_score": "lowest zxcvbn strength (0-4, default 3) a new key passphrase may have",
+    "export.approvals": "approvals by other actors every export needs before it can be sealed (0 = none)",
+    "disclosure.withhold": "fields every export withholds unless --withhold says otherwise (comma-separated)",
     "timezone": "IANA time zone (e.g. Europe/Kyiv) reports show beside UTC",
 }
 
@@ -40,6 +42,8 @@ class ArchiveConfig:
     tsa: dict[str, Any] = field(default_factory=dict)
     organization: str = ""
     keys: dict[str, int] = field(default_factory=dict)
+    disclosure: dict[str, Any] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
     timezone: str = ""
 
     @property
@@ -67,6 +71,10 @@ def write_config(cfg: ArchiveConfig) -> None:
         doc["tsa"] = cfg.tsa
     if cfg.keys:
         doc["keys"] = cfg.keys
+    if cfg.disclosure:
+        doc["disclosure"] = cfg.disclosure
+    if cfg.export:
+        doc["export"] = cfg.export
     path = cfg.root / CONFIG_NAME
     tmp = path.with_name(CONFIG_NAME + ".tmp")
     tmp.write_bytes(tomli_w.dumps(doc).encode("utf-8"))
@@ -96,6 +104,8 @@ def read_config(root: Path) -> ArchiveConfig:
             tsa=dict(doc.get("tsa", {})),
             organization=str(doc["archive"].get("organization", "")),
             keys={k: int(v) for k, v in dict(doc.get("keys", {})).items()},
+            disclosure=dict(doc.get("disclosure", {})),
+            export=dict(doc.get("export", {})),
             timezone=str(doc["archive"].get("timezone", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -9,7 +9,8 @@ from typing import Any
 
 from .archive import Acting, Archive
 from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
-from .errors import ConfigError
+from .disclosure import parse_fields
+from .errors import ConfigError, InputError
 from .humanize import zone
 from .roles import Permission
 from .timestamp.settings import check_url, install_ca
@@ -27,6 +28,8 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "organization": cfg.organization or None,
         "keys.min_length": cfg.keys.get("min_length"),
         "keys.min_score": cfg.keys.get("min_score"),
+        "export.approvals": cfg.export.get("approvals", 0),
+        "disclosure.withhold": ",".join(cfg.disclosure.get("withhold", [])) or None,
         "timezone": cfg.timezone or None,
     }
 
@@ -39,6 +42,19 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
         return dataclasses.replace(cfg, organization=value or ""), logged
     if key.startswith("keys."):
         return _key_policy(cfg, key, value), logged
+    if key == "export.approvals":
+        count = int(value) if value is not None and value.isdigit() else -1 if value is not None else 0
+        if not 0 <= count <= 9:
+            raise ConfigError(f"export.approvals: '{value}' is not a number of approvals from 0 to 9")
+        logged["value"] = count
+        return dataclasses.replace(cfg, export={"approvals": count} if count else {}), logged
+    if key == "disclosure.withhold":
+        try:
+            fields = parse_fields(value)
+        except InputError as exc:
+            raise ConfigError(f"disclosure.withhold: {exc}") from None
+        logged["value"] = fields
+        return dataclasses.replace(cfg, disclosure={"withhold": fields} if fields else {}), logged
     if key == "timezone":
         if value is not None and zone(value) is None:
             raise ConfigError(f"timezone: '{value}' is not an IANA time zone name; use e.g. Europe/Kyiv or UTC")

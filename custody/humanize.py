@@ -29,6 +29,10 @@ ACTION_WORDS: dict[str, str] = {
     "import": "Imported",
     "configure": "Setting changed",
     "report": "Report produced",
+    "derive": "Working copy made",
+    "export.request": "Export requested",
+    "export.approve": "Export approved",
+    "export.reject": "Export refused by an approver",
 }
 
 # What each flag code means, as a heading for its message.
@@ -290,6 +294,19 @@ def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
         if payload.get("recipients"):
             said += f"; encrypted to {len(payload['recipients'])} recipient key(s)"
         return said
+    if action == "derive":
+        return (
+            f"Working copy {text(payload.get('derived_item'))} made from {text(event.get('item'))} "
+            f"({text(payload.get('relation'))}): {text(payload.get('method'))}"
+        )
+    if action == "export.request":
+        return (
+            f"Export requested (needs {text(payload.get('approvals_required'))} approval(s)); "
+            f"purpose: {text(payload.get('purpose'))}"
+        )
+    if action in ("export.approve", "export.reject"):
+        verb = "approved" if action == "export.approve" else f"refused ({text(payload.get('reason'))})"
+        return f"Export request {text(payload.get('request'))} {verb}"
     if action == "export.failed":
         return f"Export of bundle {text(payload.get('bundle_id'))} did not complete: {text(payload.get('reason'))}"
     if action == "import":

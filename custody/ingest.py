@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import records
+from . import disclosure, records
 from .archive import Acting
 from .canonical import canonical, parse
 from .db.models import Item, ItemCase
@@ -304,6 +304,8 @@ def new_item(
     """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
     num = _next_num(session)
     item_id = f"EV-{num:06d}"
+    # The source path and provenance are signed as salted digests, so an export can withhold them.
+    committed = disclosure.commit(acting.archive.store, acquisition)
     record: dict[str, Any] = {
         "type": records.RECORD_TYPE,
         "archive": acting.archive.config.archive_id,
@@ -312,7 +314,7 @@ def new_item(
         "blake3": digests.blake3,
         "size": digests.size,
         "media_type": media_type,
-        **acquisition,
+        **committed,
         "ingested_at": iso(utc_now()),
         "ingested_by": acting.key_id,
         **(extra or {}),
@@ -343,8 +345,10 @@ def new_item(
 
 def add_acquisition(acting: Acting, session: Session, existing: Item, acquisition: dict[str, Any]) -> int:
     """Log another acquisition of bytes the archive already holds; returns the event seq."""
+    # Committed like a record's, so the event can travel in a bundle that withholds these values.
+    committed = disclosure.commit(acting.archive.store, acquisition)
     seq = acting.append(
-        session, "acquire", {"sha256": existing.sha256, "acquisition": acquisition}, item=existing.item_id
+        session, "acquire", {"sha256": existing.sha256, "acquisition": committed}, item=existing.item_id
     ).seq
     add_case(session, existing.item_id, acquisition["provenance"].get("case"))
     return seq
@@ -356,10 +360,19 @@ BATCH_BYTES = 256 * 1024 * 1024
 
 
 def _record_one(
-    acting: Acting, session: Session, source: Source, stored: _Stored, provenance: records.Provenance
+    acting: Acting,
+    session: Session,
+    source: Source,
+    stored: _Stored,
+    provenance: records.Provenance,
+    derived_from: dict[str, Any] | None = None,
 ) -> IngestResult:
     existing = find_item(session, stored.digests.sha256)
     acquisition = _acquisition(source, stored, provenance)
+    if existing is not None and derived_from is not None:
+        raise InputError(
+            f"{source.path}: has the same bytes as {existing.item_id}; a working copy must differ from its source"
+        )
     if existing is None:
         extraction = stored.extraction
         collected = parse_iso(provenance.collected_at, "collected_at") if provenance.collected_at else None
@@ -375,6 +388,8 @@ def _record_one(
             extracted=extraction.flags,
         )
         extra = {"metadata": extraction.metadata, "flags": flags, "warnings": extraction.warnings}
+        if derived_from is not None:
+            extra["derived_from"] = derived_from
         item_id, seq = new_item(acting, session, stored.digests, stored.media_type, acquisition, extra)
         duplicate_of = None
         media_type = stored.media_type
@@ -505,10 +520,13 @@ def _record_batch(
     acting.archive.store.sync()
     with acting.writing() as session:
         _look_up_items(session, (blob.digests.sha256 for blob in blobs))
-        return [
+        results = [
             _record_one(acting, session, source, blob, provenance)
             for (source, provenance), blob in zip(sources, blobs, strict=True)
         ]
+        # The withheld values' blobs are durable before the records that commit to them.
+        acting.archive.store.sync()
+        return results
 
 
 def ingest_batch(
@@ -576,6 +594,69 @@ def ingest(
             started = storer.start(batches[i + 1]) if i + 1 < len(batches) else []
             results.extend(_record_batch(acting, [(source, provenance) for source in batch], stored))
     return results
+
+
+def ingest_derived(
+    acting: Acting,
+    source_item: str,
+    path: Path,
+    relation: str,
+    method: str,
+    tool: str | None,
+    provenance: records.Provenance,
+    recipe: list[str] | None = None,
+) -> IngestResult:
+    """Ingest ``path`` as a working copy of ``source_item``: its signed record names the source and relation.
+
+    A ``derive`` event is logged on the source (so its history shows the copy) in the same transaction.
+    ``recipe``: ffmpeg arguments that reproduce the copy from the source (``verify --rederive``).
+    Raises InputError for an unknown relation, an empty method, or bytes the archive already holds.
+    """
+    from .derivation import DERIVE, RELATIONS
+    from .items import get_item
+
+    if relation not in RELATIONS:
+        raise InputError(f"derive: --relation must be one of {', '.join(RELATIONS)}, not '{relation}'")
+    if not method.strip():
+        raise InputError("derive: --method must say how the copy was made")
+    acting.unlock()
+    acting.require(Permission.INGEST, source_item)
+    with acting.archive.db.read() as session:
+        source_row = get_item(session, source_item)
+        source_record = parse(source_row.record)
+    if provenance.case is None:
+        # A working copy belongs to its source's case unless told otherwise.
+        provenance = replace(provenance, case=(source_record.get("provenance") or {}).get("case"))
+    (checked,) = collect([path], False, False)
+    with _storer(acting, lambda _n: None, 1) as storer:
+        (stored,) = storer.finish(storer.start([checked]))
+    acting.archive.store.sync()
+    link: dict[str, Any] = {
+        "item_id": source_item,
+        "sha256": source_row.sha256,
+        "record_sha256": sha256_hex(source_row.record.encode("utf-8")),
+        "relation": relation,
+        "method": method,
+        "tool": tool,
+    }
+    if recipe is not None:
+        link["recipe"] = {"program": "ffmpeg", "args": recipe, "suffix": path.suffix}
+    with acting.writing() as session:
+        result = _record_one(acting, session, checked, stored, provenance, link)
+        row: Item = session.info[_NEW_ITEMS][stored.digests.sha256]
+        acting.append(
+            session,
+            DERIVE,
+            {
+                "derived_item": result.item_id,
+                "relation": relation,
+                "method": method,
+                "record_sha256": sha256_hex(row.record.encode("utf-8")),
+            },
+            item=source_item,
+        )
+        acting.archive.store.sync()
+        return result
 
 
 def ingest_manifest(

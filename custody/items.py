@@ -10,14 +10,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import deliveries
+from . import deliveries, disclosure
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Item, ItemCase
+from .derivation import DERIVE, source_of
 from .errors import InputError, IntegrityError, ItemNotFoundError
 from .hashing import CHUNK_SIZE, DualHasher
 from .log.events import LogEvent, events_for
 from .roles import Permission
+from .store.base import BlobStore
 
 
 def get_item(session: Session, item_id: str) -> Item:
@@ -49,6 +51,7 @@ class ItemView:
     acquisitions: list[dict[str, Any]]
     annotations: list[dict[str, Any]]
     events: list[LogEvent]
+    derivation: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,22 +61,39 @@ class ItemView:
             "cases": self.cases,
             "acquisitions": self.acquisitions,
             "annotations": self.annotations,
+            "derivation": self.derivation,
             "events": [e.to_json() for e in self.events],
         }
 
 
-def _view(session: Session, item_id: str) -> ItemView:
+def _acquisition(store: BlobStore, seq: int | None, holder: dict[str, Any], where: str) -> dict[str, Any]:
+    """One acquisition with its source path and provenance in the clear (opened from its disclosures)."""
+    clear = disclosure.opened(store, holder, where)
+    return {"seq": seq, "original_name": holder.get("original_name"), "fs_times": holder.get("fs_times"), **clear}
+
+
+def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
     row = get_item(session, item_id)
     record = parse(row.record)
-    history = events_for(session, item_id)
-    acquisitions = [
-        {
-            "seq": next((e.seq for e in history if e.action == "ingest"), None),
-            **{k: record[k] for k in ("original_name", "source_path", "fs_times", "provenance")},
-        }
+    history = _item_history(session, item_id)
+    ingest_seq = next((e.seq for e in history if e.action == "ingest"), None)
+    acquisitions = [_acquisition(store, ingest_seq, record, item_id)]
+    acquisitions += [
+        _acquisition(store, e.seq, e.payload["acquisition"], f"{item_id} (acquire event {e.seq})")
+        for e in history
+        if e.action == "acquire"
     ]
-    acquisitions += [{"seq": e.seq, **e.payload["acquisition"]} for e in history if e.action == "acquire"]
     superseded = {e.payload.get("supersedes") for e in history if e.action == "annotate"}
+    link = source_of(record)
+    derivation = {
+        "derived_from": dict(link) if link is not None else None,
+        "derived_items": [
+            {"seq": e.seq, "item_id": e.payload.get("derived_item"), "relation": e.payload.get("relation"),
+             "method": e.payload.get("method")}
+            for e in history
+            if e.action == DERIVE and e.item == item_id
+        ],
+    }  # fmt: skip
     annotations = [
         {
             "seq": e.seq,
@@ -88,7 +108,7 @@ def _view(session: Session, item_id: str) -> ItemView:
         if e.action == "annotate"
     ]
     cases = sorted(session.scalars(select(ItemCase.case_id).where(ItemCase.item_id == item_id)))
-    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history)
+    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history, derivation)
 
 
 def show_item(acting: Acting, item_id: str) -> ItemView:
@@ -98,7 +118,7 @@ def show_item(acting: Acting, item_id: str) -> ItemView:
     with acting.writing() as session:
         get_item(session, item_id)
         acting.append(session, "view", {}, item=item_id)
-        return _view(session, item_id)
+        return _view(session, acting.archive.store, item_id)
 
 
 def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
@@ -163,6 +183,12 @@ def history(acting: Acting, item_id: str | None = None) -> list[LogEvent]:
     """The custody log (of one item, if given) in ``seq`` order."""
     acting.require(Permission.VIEW, item_id)
     with acting.archive.db.read() as session:
-        if item_id is not None:
-            get_item(session, item_id)
-        return events_for(session, item_id)
+        if item_id is None:
+            return events_for(session, None)
+        get_item(session, item_id)
+        return _item_history(session, item_id)
+
+
+def _item_history(session: Session, item_id: str) -> list[LogEvent]:
+    """Every event naming the item; a working copy's includes the derive event logged on its source."""
+    return events_for(session, item_id)

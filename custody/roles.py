@@ -55,9 +55,13 @@ class Action(StrEnum):
     CONFIGURE = "configure"
     INGEST = "ingest"
     ACQUIRE = "acquire"
+    DERIVE = "derive"
     ANNOTATE = "annotate"
     EXPORT = "export"
     EXPORT_FAILED = "export.failed"
+    EXPORT_REQUEST = "export.request"
+    EXPORT_APPROVE = "export.approve"
+    EXPORT_REJECT = "export.reject"
     IMPORT = "import"
     VIEW = "view"
     ACCESS = "access"
@@ -79,9 +83,13 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.CONFIGURE: Permission.ADMINISTER,
     Action.INGEST: Permission.INGEST,
     Action.ACQUIRE: Permission.INGEST,
+    Action.DERIVE: Permission.INGEST,
     Action.ANNOTATE: Permission.ANNOTATE,
     Action.EXPORT: Permission.EXPORT,
     Action.EXPORT_FAILED: Permission.EXPORT,
+    Action.EXPORT_REQUEST: Permission.EXPORT,
+    Action.EXPORT_APPROVE: Permission.EXPORT,
+    Action.EXPORT_REJECT: Permission.EXPORT,
     Action.IMPORT: Permission.IMPORT,
     Action.VIEW: Permission.VIEW,
     Action.ACCESS: Permission.ACCESS,

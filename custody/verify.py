@@ -69,7 +69,22 @@ class LogState:
         return {item: sha for item, (_signer, sha) in self.authority.ingests.items()}
 
 
-CATALOG_ACTIONS = frozenset({"archive.init", "actor.add", "ingest", "acquire", "import"})
+CATALOG_ACTIONS = frozenset(
+    {
+        "archive.init",
+        "actor.add",
+        "ingest",
+        "acquire",
+        "import",
+        "derive",
+        # Read by the two-person export rules (custody.log.authority): their payloads are needed.
+        "configure",
+        "export",
+        "export.request",
+        "export.approve",
+        "export.reject",
+    }
+)
 """Actions whose events create catalog rows; walk_log parses and keeps them (``LogState.events_by_action``)."""
 
 # Below this many events, spawning signature-checking processes costs more than it saves.
@@ -320,6 +335,23 @@ def check_against(state: LogState, published: str, label: str, report: Report) -
 RETENTION_WARNING_DAYS = 30
 
 
+def _withheld_values(archive: Archive, item: Item) -> list[Check]:
+    """The stored salted values of a record's withholdable fields still open its signed digests (custody.disclosure)."""
+    from . import disclosure
+
+    try:
+        record = parse(item.record)
+    except ValueError:
+        return []  # reported by the record checks
+    if disclosure.committed_digests(record) is None:
+        return []
+    try:
+        disclosure.load(archive.store, record, item.item_id)
+    except CustodyError as exc:
+        return [Check("withheld-values", item.item_id, False, str(exc))]
+    return [Check("withheld-values", item.item_id, True, "stored values match the signed digests")]
+
+
 def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
     """Stream the stored bytes through both digests, and check the blob is still locked."""
     try:
@@ -337,6 +369,7 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
     if got.size != item.size:
         problems.append(f"size {got.size} ≠ recorded {item.size}")
     checks = [Check("blob", item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
+    checks.extend(_withheld_values(archive, item))
     try:
         lock = archive.store.lock_info(item.sha256)
     except (CustodyError, OSError) as exc:
@@ -458,12 +491,14 @@ def verify_archive(
     against: Sequence[tuple[str, str]] = (),
     tsa_ca: Path | None = None,
     early: EarlyRehash | None = None,
+    rederive: bool = False,
 ) -> Report:
     """Verify the given items (all if None) and the whole log; the verification is logged when it can be.
 
     ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
     the TSA root to check checkpoint tokens against (default: the configured one); ``early``
-    is a re-hash of the store started before the archive was opened (see custody.rehash).
+    is a re-hash of the store started before the archive was opened (see custody.rehash); ``rederive``
+    re-makes reproducible working copies from their sources (custody.rederive).
     Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
     mistaken for tampering. Damage never raises: it is a failed check in the report.
     """
@@ -490,12 +525,26 @@ def verify_archive(
                 _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
             for checks in rehashed:
                 report.checks.extend(checks)
+            if rederive:
+                report.checks.extend(_rederive(session, archive, items))
             count = session.scalar(select(func.count()).select_from(Item))
     finally:
         # On Ctrl-C or an error, re-hashes still queued are dropped rather than run first.
         pool.shutdown(cancel_futures=True)
     _log_verification(acting, item_ids, len(items), count, report)
     return report
+
+
+def _rederive(session: Session, archive: Archive, items: Sequence[Item]) -> list[Check]:
+    from .rederive import rederive
+
+    sources: dict[str, Item] = {}
+    for item in items:
+        with contextlib.suppress(ValueError):
+            link = parse(item.record).get("derived_from")
+            if isinstance(link, dict) and (row := session.get(Item, str(link.get("item_id")))) is not None:
+                sources[row.item_id] = row
+    return rederive(archive.store, items, sources)
 
 
 def _verify_against_log(
@@ -523,6 +572,29 @@ def _verify_against_log(
     bad_records = _bad_record_signatures(items, state)
     for index, item in enumerate(items):
         _check_record(item, index not in bad_records, state, report)
+    _guarded(report, "derivation", lambda: _check_derivations(session, items, state, report))
+
+
+def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:
+    """Each working copy's signed link to its source holds (custody.derivation)."""
+    from .derivation import DERIVE, DeriveEvent, link_problem, source_of
+
+    derives = [DeriveEvent(e.seq, e.item, e.payload) for e in state.events_by_action.get(DERIVE, [])]
+    for item in items:
+        try:
+            link = source_of(parse(item.record))
+        except ValueError:
+            continue  # an unparseable record is reported by the record checks
+        if link is None:
+            continue
+        source = session.get(Item, str(link.get("item_id")))
+        held = {} if source is None else {source.item_id: sha256_hex(source.record.encode("utf-8"))}
+        problem = link_problem(
+            item.item_id, sha256_hex(item.record.encode("utf-8")), link, state.ingest_records, held, derives
+        )
+        report.add(
+            "derivation", item.item_id, not problem, problem or f"derived from {link.get('item_id')}: link signed"
+        )
 
 
 def _log_verification(

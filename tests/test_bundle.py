@@ -234,7 +234,7 @@ def test_added_file_is_named(cli: Cli, bundle: Path, tmp_path: Path) -> None:
 def test_edited_items_json_is_named(cli: Cli, bundle: Path, tmp_path: Path) -> None:
     def edit(entries: dict[str, bytes]) -> dict[str, bytes]:
         name = f"{root(entries)}/custody/items.json"
-        return {**entries, name: entries[name].replace(b"Field team 3", b"Field team 9")}
+        return {**entries, name: entries[name].replace(b'"case": "UA-7"', b'"case": "UA-8"')}
 
     code, failures = _verify(cli, rewrite(bundle, tmp_path / "t.zip", edit))
     assert code == 1 and ("tag-file", "custody/items.json") in {(f["check"], f["subject"]) for f in failures}
@@ -245,7 +245,7 @@ def test_edited_items_json_with_recomputed_manifest_breaks_the_seal_and_signatur
 ) -> None:
     def edit(entries: dict[str, bytes]) -> dict[str, bytes]:
         name = f"{root(entries)}/custody/items.json"
-        return retag({**entries, name: entries[name].replace(b"Field team 3", b"Field team 9")})
+        return retag({**entries, name: entries[name].replace(b'"case": "UA-7"', b'"case": "UA-8"')})
 
     code, failures = _verify(cli, rewrite(bundle, tmp_path / "t.zip", edit))
     checks = {f["check"] for f in failures}
@@ -314,7 +314,7 @@ def test_import_keeps_original_records_and_appends_a_receipt(cli: Cli, bundle: P
     assert receipt["payload"]["bundle_id"] == result["bundle_id"] and receipt["payload"]["seal"]
     view = cli.ok("--archive", receiver, "show", result["items"]["EV-000002"], "--json", actor="carol").json()
     assert view["record"]["imported"]["original_item_id"] == "EV-000002"
-    assert view["record"]["provenance"]["collected_by"] == "Field team 3"
+    assert view["acquisitions"][0]["provenance"]["collected_by"] == "Field team 3"
     assert cli.ok("--archive", receiver, "verify", "--all", actor="carol")
 
 

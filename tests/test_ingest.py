@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -100,12 +101,15 @@ def test_record_carries_provenance_and_file_times(cli: Cli, archive: Path, evide
         "from witness",
     )
     record = cli.ok("list", "--json").json()[0]
-    assert record["provenance"]["source_url"] == "https://t.me/x/1"
-    assert record["provenance"]["collected_by"] == "Field team 3"
-    assert record["provenance"]["case"] == "UA-2026-07"
+    given = cli.ok("show", record["item_id"], "--json").json()["acquisitions"][0]
+    assert given["provenance"]["source_url"] == "https://t.me/x/1"
+    assert given["provenance"]["collected_by"] == "Field team 3"
+    assert given["provenance"]["case"] == record["provenance"]["case"] == "UA-2026-07"
     assert record["original_name"] == "transcript.txt"
-    assert record["source_path"] == str(evidence / "transcript.txt")
+    assert given["source_path"] == str(evidence / "transcript.txt")
     assert set(record["fs_times"]) == {"modified", "accessed", "changed"}
+    # Signed as salted digests only: the record itself holds neither value.
+    assert "source_path" not in record and "Field team 3" not in json.dumps(record)
 
 
 def test_same_bytes_again_become_an_acquisition_of_the_existing_item(
@@ -116,7 +120,9 @@ def test_same_bytes_again_become_an_acquisition_of_the_existing_item(
     copy.write_bytes((evidence / "strike.bin").read_bytes())
     second = cli.ok("ingest", copy, "--source-url", "https://x.example/p/9", "--json").json()[0]
     assert second["duplicate_of"] == first["item_id"] == second["item_id"]
-    assert len(_blobs(archive)) == 1
+    # One blob of evidence bytes; the others hold each acquisition's salted provenance values.
+    strike = (evidence / "strike.bin").read_bytes()
+    assert sum(1 for blob in _blobs(archive) if blob.read_bytes() == strike) == 1
     view = cli.ok("show", first["item_id"], "--json").json()
     assert [a["original_name"] for a in view["acquisitions"]] == ["strike.bin", "forwarded.bin"]
     assert view["acquisitions"][1]["provenance"]["source_url"] == "https://x.example/p/9"

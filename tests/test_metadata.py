@@ -14,8 +14,10 @@ from PIL import Image
 from tests.conftest import Cli
 from tests.media import exiftool_read, exiftool_tag, ffprobe, make_mp4, make_picture
 
-pytestmark = pytest.mark.skipif(not shutil.which("exiftool") or not shutil.which("ffmpeg"),
-                                reason="needs exiftool and ffmpeg (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("exiftool") or not shutil.which("ffmpeg"),
+    reason="needs exiftool and ffmpeg (.ci/run installs them)",
+)
 
 
 def _record(cli: Cli, path: Path, *extra: str) -> dict:
@@ -26,9 +28,18 @@ def _record(cli: Cli, path: Path, *extra: str) -> dict:
 @pytest.fixture
 def tagged_jpeg(tmp_path: Path) -> Path:
     path = make_picture(tmp_path / "strike.jpg", seed=7)
-    return exiftool_tag(path, DateTimeOriginal="2026:02:28 14:03:11", OffsetTimeOriginal="+02:00",
-                        GPSLatitude=47.8388, GPSLatitudeRef="N", GPSLongitude=35.1396, GPSLongitudeRef="E",
-                        GPSAltitude=98.5, Make="Samsung", Model="SM-A525F")
+    return exiftool_tag(
+        path,
+        DateTimeOriginal="2026:02:28 14:03:11",
+        OffsetTimeOriginal="+02:00",
+        GPSLatitude=47.8388,
+        GPSLatitudeRef="N",
+        GPSLongitude=35.1396,
+        GPSLongitudeRef="E",
+        GPSAltitude=98.5,
+        Make="Samsung",
+        Model="SM-A525F",
+    )
 
 
 def test_exif_capture_time_gps_and_device_match_exiftool(cli: Cli, archive: Path, tagged_jpeg: Path) -> None:
@@ -154,11 +165,45 @@ def test_similar_finds_a_resized_recompressed_copy_but_not_an_unrelated_image(cl
 def test_similar_finds_reencoded_footage(cli: Cli, archive: Path, tmp_path: Path) -> None:
     first = make_mp4(tmp_path / "a.mp4", creation_time="2026-02-28T12:00:00Z", size="640x480")
     second = tmp_path / "reupload.mp4"  # what a platform does: smaller, harder compressed, metadata gone
-    subprocess.run(["ffmpeg", "-v", "error", "-i", first, "-vf", "scale=320:240", "-c:v", "libx264", "-crf", "38",
-                    "-map_metadata", "-1", second], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            first,
+            "-vf",
+            "scale=320:240",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "38",
+            "-map_metadata",
+            "-1",
+            second,
+        ],
+        check=True,
+    )
     unrelated = tmp_path / "other.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "mandelbrot=size=640x480:rate=25", "-t", "2",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", unrelated], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=640x480:rate=25",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            unrelated,
+        ],
+        check=True,
+    )
     ids = [cli.ok("ingest", p, "--json").json()[0]["item_id"] for p in (first, second, unrelated)]
     assert [m["item_id"] for m in cli.ok("similar", ids[0], "--json").json()] == [ids[1]]
 
@@ -178,15 +223,16 @@ def test_manifest_ingests_rows_with_their_own_provenance(cli: Cli, archive: Path
         "b.jpg,X,2026-03-01T09:00:00+00:00,@reporter,Journalist A\n"
     )
     rows = cli.ok("ingest", "--manifest", tmp_path / "batch.csv", "--case", "UA-9", "--json").json()
-    records = {r["original_name"]: r for r in cli.ok("list", "--json").json()}
+    given = {r["original_name"]: cli.ok("show", r["item_id"], "--json").json()["acquisitions"][0] for r in rows}
     assert len(rows) == 2
-    assert records["a.jpg"]["provenance"]["platform"] == "Telegram"
-    assert records["b.jpg"]["provenance"]["uploader"] == "@reporter"
-    assert records["b.jpg"]["provenance"]["case"] == "UA-9"
+    assert given["a.jpg"]["provenance"]["platform"] == "Telegram"
+    assert given["b.jpg"]["provenance"]["uploader"] == "@reporter"
+    assert given["b.jpg"]["provenance"]["case"] == "UA-9"
 
 
-def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(cli: Cli, archive: Path,
-                                                                        tmp_path: Path) -> None:
+def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
     make_picture(tmp_path / "a.jpg")
     (tmp_path / "batch.csv").write_text(
         "path,posted_at\na.jpg,2026-02-28T15:00:00+02:00\nmissing.jpg,\na.jpg,yesterday\n"
@@ -198,7 +244,9 @@ def test_bad_manifest_rows_are_reported_by_line_and_nothing_is_ingested(cli: Cli
 
 
 def test_provenance_options_are_recorded(cli: Cli, archive: Path, evidence: Path) -> None:
-    record = _record(cli, evidence / "transcript.txt", "--platform", "Telegram", "--posted-at",
-                     "2026-02-28T16:00:00+02:00", "--uploader", "@w17", "--title", "Strike", "--description",
-                     "Two explosions", "--language", "uk", "--collected-from", "W-17", "--capture-device", "phone")
-    assert record["provenance"]["language"] == "uk" and record["provenance"]["collected_from"] == "W-17"
+    item = cli.ok("ingest", evidence / "transcript.txt", "--platform", "Telegram", "--posted-at",
+                  "2026-02-28T16:00:00+02:00", "--uploader", "@w17", "--title", "Strike", "--description",
+                  "Two explosions", "--language", "uk", "--collected-from", "W-17", "--capture-device", "phone",
+                  "--json").json()[0]["item_id"]  # fmt: skip
+    given = cli.ok("show", item, "--json").json()["acquisitions"][0]
+    assert given["provenance"]["language"] == "uk" and given["provenance"]["collected_from"] == "W-17"

@@ -14,9 +14,10 @@ from typing import Any
 import blake3
 from cryptography import x509
 
-from .. import keys, records
+from .. import disclosure, keys, records
 from ..canonical import canonical
 from ..checks import Report
+from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
 from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
@@ -272,6 +273,8 @@ def check_bundle(
         archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
         _check_seal(bundle, authority, export, report)
         _check_records(signed_records, authority, blake3_of, report)
+        _check_disclosures(bundle, signed_records, events, export, report)
+        _check_derivations(signed_records, events, authority, report)
         _check_log(bundle, events, proofs, archive_vkey, authority, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
         checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
@@ -378,6 +381,88 @@ def _check_records(
             ok,
             "BLAKE3 matches the signed record" if ok else f"{name} does not have the BLAKE3 of the signed record",
         )
+
+
+def _check_derivations(signed_records: list[Any], events: list[LogEvent], authority: Authority, report: Report) -> None:
+    """Each carried working copy's link to its source holds: the source's ingest and the derive event are carried."""
+    held = {
+        str(e["record"].get("item_id")): sha256_hex(canonical(e["record"]))
+        for e in signed_records
+        if isinstance(e, dict) and isinstance(e.get("record"), dict)
+    }
+    ingests = {item: sha for item, (_signer, sha) in authority.ingests.items()}
+    derives = [DeriveEvent(e.seq, e.item, e.payload) for e in events if e.action == DERIVE]
+    for entry in signed_records:
+        record = entry.get("record") if isinstance(entry, dict) else None
+        link = source_of(record) if isinstance(record, dict) else None
+        if link is None or not isinstance(record, dict):
+            continue
+        item = str(record.get("item_id"))
+        problem = link_problem(item, held[item], link, ingests, held, derives)
+        report.add("derivation", item, not problem, problem or f"derived from {link.get('item_id')}: link signed")
+
+
+def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
+    """digest -> (field, where) of every withholdable field committed by a carried record or acquire event."""
+    found: dict[str, tuple[str, str]] = {}
+    holders: list[tuple[str, Any]] = [
+        (str(e["record"].get("item_id")), e["record"])
+        for e in signed_records
+        if isinstance(e, dict) and isinstance(e.get("record"), dict)
+    ]
+    holders += [(f"acquire event {e.seq}", e.payload.get("acquisition")) for e in events if e.action == "acquire"]
+    for where, holder in holders:
+        digests = disclosure.committed_digests(holder) if isinstance(holder, dict) else None
+        for field, digest in (digests or {}).items():
+            found.setdefault(digest, (field, where))
+    return found
+
+
+def _check_disclosures(
+    bundle: SafeBundle, signed_records: list[Any], events: list[LogEvent], export: LogEvent | None, report: Report
+) -> None:
+    """Each carried disclosure hashes to a digest a signed record or event commits to, for the same field."""
+    if not bundle.has(layout.DISCLOSURES):
+        return  # bundles made before withheld fields: every value is in the signed records
+    try:
+        carried = json.loads(bundle.read_text(layout.DISCLOSURES))
+        if not isinstance(carried, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, BundleError) as exc:
+        report.add("disclosure", layout.DISCLOSURES, False, f"malformed: {exc}")
+        return
+    committed = commitments(signed_records, events)
+    withheld = set(export.payload.get("withheld") or []) if export is not None else set()
+    failed = False
+    for digest, text in sorted(carried.items()):
+        problem = _disclosure_problem(str(digest), text, committed, withheld)
+        if problem:
+            failed = True
+            report.add("disclosure", str(digest)[:16], False, problem)
+    if not failed:
+        shown = f"; withheld: {', '.join(sorted(withheld))}" if withheld else ""
+        report.add(
+            "disclosure", layout.DISCLOSURES, True, f"{len(carried)} disclosed values match their signed digests{shown}"
+        )
+
+
+def _disclosure_problem(digest: str, text: Any, committed: dict[str, tuple[str, str]], withheld: set[str]) -> str:
+    if not isinstance(text, str):
+        return "a disclosure is not a string"
+    try:
+        parsed = disclosure.parse(text)
+    except ValueError as exc:
+        return f"not a disclosure: {exc}"
+    if parsed.digest != digest:
+        return "the disclosed value does not hash to the digest it is listed under"
+    if digest not in committed:
+        return "no carried record or acquire event commits to this digest"
+    field, where = committed[digest]
+    if field != parsed.field:
+        return f"{where} commits to this digest for {field}, not {parsed.field}"
+    if field in withheld:
+        return f"the export withholds {field}, but the bundle discloses it for {where}"
+    return ""
 
 
 def _check_events(events: list[LogEvent], report: Report) -> Authority:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,15 +17,16 @@ from typing import IO, Any
 import blake3
 from sqlalchemy import select
 
-from .. import deliveries, keys
+from .. import deliveries, disclosure, keys
+from ..approvals import RequestState, request_state, required_approvals
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, EventItem, Item, ItemCase
-from ..errors import InputError, IntegrityError, TimestampError
+from ..errors import InputError, IntegrityError, PermissionDeniedError, TimestampError
 from ..hashing import CHUNK_SIZE
 from ..items import get_item
 from ..log import checkpoints, merkle, note, tree
-from ..log.authority import COSIGNER_PREFIX
+from ..log.authority import APPROVALS_SETTING, COSIGNER_PREFIX
 from ..log.events import LogEvent
 from ..log.proofs import archive_vkey
 from ..report import ReportOptions, bundle_files
@@ -102,6 +104,98 @@ def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[I
         return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
 
 
+@dataclass(frozen=True)
+class _Revealed:
+    """What a bundle discloses: the withheld field names and the disclosures it carries (digest -> text)."""
+
+    withheld: list[str]
+    texts: dict[str, str]
+    # For the report: item id or acquire event seq -> {source_path, provenance} with withheld values marked.
+    clear: dict[str | int, dict[str, Any]]
+    # Two-person export: {request, approvals, approvals_required} for the export event, or empty.
+    approval: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+WITHHELD = "[withheld]"
+
+
+def _disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> _Revealed:
+    """The disclosures of every carried record and acquire event, minus the withheld fields.
+
+    Refuses (InputError naming them) items whose record or acquisitions predate withheld fields when
+    any field is to be withheld: their values are signed in the clear and cannot be left out.
+    """
+    store = acting.archive.store
+    texts: dict[str, str] = {}
+    clear: dict[str | int, dict[str, Any]] = {}
+    whole: list[str] = []
+    with acting.archive.db.read() as session:
+        acquires = {
+            row.seq: LogEvent.from_row(row)
+            for row in session.query(Event)
+            .where(Event.action == "acquire", Event.item_id.in_([i.item_id for i in items]))
+            .order_by(Event.seq)
+        }
+    holders: list[tuple[str | int, str, dict[str, Any]]] = [(i.item_id, i.item_id, parse(i.record)) for i in items]
+    holders += [(seq, str(e.item), e.payload.get("acquisition") or {}) for seq, e in acquires.items()]
+    for key, item_id, holder in holders:
+        where = item_id if isinstance(key, str) else f"{item_id} (acquire event {key})"
+        if disclosure.committed_digests(holder) is None:
+            if withheld:
+                whole.append(item_id)
+            clear[key] = {"source_path": holder.get("source_path"), "provenance": holder.get("provenance") or {}}
+            continue
+        found = disclosure.load(store, holder, where)
+        opened = disclosure.opened(store, holder, where)
+        for name, d in found.items():
+            if name in withheld:
+                if name == "source_path":
+                    opened["source_path"] = WITHHELD
+                else:
+                    opened["provenance"][name] = WITHHELD
+            else:
+                texts[d.digest] = d.text
+        clear[key] = opened
+    if whole:
+        raise InputError(
+            f"export: {', '.join(sorted(set(whole)))} were recorded before withheld fields existed: their source path "
+            "and provenance are signed in the clear and cannot be withheld; export them separately with "
+            "--withhold none (whole), or leave them out"
+        )
+    return _Revealed(withheld, texts, clear)
+
+
+def _approved(acting: Acting, request: int | None) -> RequestState:
+    """The approved request to export; refuses (logged, PermissionDeniedError) anything short of the policy."""
+    needed = required_approvals(acting)
+    problem = ""
+    state = None
+    if request is None:
+        problem = (
+            f"this archive requires {needed} approval(s) by other actors for every export: run 'custody "
+            "export-request ...', have it approved with 'custody approve SEQ', then 'custody export --request SEQ'"
+        )
+    else:
+        with acting.archive.db.read() as session:
+            state = request_state(session, request)
+        asked = state.event.payload
+        required = max(needed, int(asked.get("approvals_required") or 0))
+        approvers = {e.actor for e in state.approvals}
+        if state.event.actor != acting.key_id:
+            problem = f"request {request} was made by another actor; only its requester seals it"
+        elif state.exported:
+            problem = f"request {request} was already exported"
+        elif state.rejections:
+            problem = f"request {request} was refused (event {state.rejections[0].seq})"
+        elif len(approvers) < required:
+            problem = f"request {request} has {len(approvers)} of the {required} approval(s) it needs"
+    if problem or state is None:
+        with acting.writing() as session:
+            acting.append(session, "refuse", {"attempted": "export", "request": request, "reason": problem})
+        raise PermissionDeniedError(f"export refused: {problem}. The refusal was logged.")
+    return state
+
+
 def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
     """Refuse to disclose a case whose catalog membership differs from what the signed data says."""
     from ..catalog_check import case_members
@@ -158,10 +252,30 @@ class _Bag:
             self.tags[name] = hashlib.sha256(data).hexdigest()
 
 
+def _policy_events(session: Any, exports: list[LogEvent]) -> list[int]:
+    """The seqs a verifier needs to check the approval policy of ``exports``: the policy's configure events
+    before them, and each one's request and approvals."""
+    latest = max(e.seq for e in exports)
+    seqs = [
+        row.seq
+        for row in session.query(Event).where(Event.action == "configure", Event.seq < latest)
+        if LogEvent.from_row(row).payload.get("setting") == APPROVALS_SETTING
+    ]
+    for export in exports:
+        if isinstance(export.payload.get("request"), int):
+            seqs.append(export.payload["request"])
+            seqs.extend(s for s in export.payload.get("approvals") or [] if isinstance(s, int))
+    return seqs
+
+
 def _events_for_bundle(
-    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], tree_size: int
+    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], tree_size: int, sources: dict[str, str]
 ) -> list[LogEvent]:
     """Every event naming the items (earlier disclosures too), the export, and the key closure.
+
+    ``sources``: derived item -> its source item; the source's ingest event (its digests and record
+    hash) travels too, even when the source itself does not (the derive event names both items).
+    Every carried export brings what a verifier needs to check its approval policy.
 
     The closure: events 0 (archive.init) and 1 (first admin); for every key that signed a carried
     event or record, the event that registered it (actor.add, or the actor.rotate that introduced
@@ -173,7 +287,10 @@ def _events_for_bundle(
     rows = session.query(Event).where(Event.seq.in_(naming)).order_by(Event.seq).all()
     events = {row.seq: LogEvent.from_row(row) for row in rows}
     events[export.seq] = export
-    for row in session.query(Event).where(Event.seq.in_((0, 1))):
+    for row in session.query(Event).where(Event.item_id.in_(sorted(set(sources.values()))), Event.action == "ingest"):
+        events[row.seq] = LogEvent.from_row(row)
+    policy = _policy_events(session, [e for e in events.values() if e.action == "export"])
+    for row in session.query(Event).where(Event.seq.in_((0, 1, *policy))):
         events[row.seq] = LogEvent.from_row(row)
     history: dict[str, list[LogEvent]] = {}  # key id -> events registering or changing it
     lifecycle = ("actor.add", "actor.revoke", "actor.rotate", "actor.role")
@@ -208,8 +325,31 @@ def export_bundle(
     case: str | None = None,
     recipients: Sequence[str] = (),
     report: ReportOptions | None = None,
+    withhold: str | Sequence[str] | None = None,
+    request: int | None = None,
 ) -> ExportResult:
-    """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged."""
+    """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged.
+
+    ``withhold``: fields (custody.disclosure.FIELDS) whose values stay out of the bundle; None means
+    the archive's ``disclosure.withhold`` setting. InputError names items whose records predate withheld fields.
+    ``request``: seq of an approved export.request (custody.approvals) whose items, purpose, recipients and
+    withheld fields are exported; required when ``export.approvals`` is set (PermissionDeniedError, logged).
+    """
+    approval: dict[str, Any] = {}
+    if request is not None or required_approvals(acting) > 0:
+        acting.unlock()
+        acting.require(Permission.EXPORT)
+        approved = _approved(acting, request)
+        asked = approved.event.payload
+        if item_ids or case is not None or (purpose and purpose != asked.get("purpose")):
+            raise InputError(f"export --request {request}: the request names the items and purpose; give neither")
+        item_ids, purpose, recipients = list(asked["items"]), str(asked["purpose"]), list(asked["recipients"])
+        withhold = list(asked["withheld"])
+        approval = {
+            "request": approved.event.seq,
+            "approvals": [e.seq for e in approved.approvals],
+            "approvals_required": max(required_approvals(acting), int(asked.get("approvals_required") or 0)),
+        }
     if not purpose.strip():
         raise InputError("export: --purpose must say why the evidence leaves the archive")
     if not item_ids and case is None:
@@ -218,6 +358,9 @@ def export_bundle(
         raise InputError(f"{out}: already exists; choose another --out path (nothing is overwritten)")
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
+    withheld = disclosure.parse_fields(
+        acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
+    )
     age_recipients = _recipients(recipients)
     note_path = _note_path(out)
     if age_recipients and (note_path.exists() or note_path.is_symlink()):
@@ -225,6 +368,9 @@ def export_bundle(
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
+    revealed = _disclosures(acting, items, withheld)
+    if approval:
+        revealed = dataclasses.replace(revealed, approval=approval)
     report = report or ReportOptions()
     exhibits = report.numbers([i.item_id for i in items])
     bundle_id = layout.new_bundle_id()
@@ -243,11 +389,11 @@ def export_bundle(
                         sink,
                         age_recipients,
                         lambda stream: _write_zip(
-                            acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits
+                            acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits, revealed
                         ),
                     )
                 else:
-                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits)
+                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits, revealed)
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(tmp, out)
@@ -341,6 +487,7 @@ def _write_zip(
     state: dict[str, Any],
     report: ReportOptions,
     exhibits: dict[str, str],
+    revealed: _Revealed,
 ) -> None:
     archive = acting.archive
     with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
@@ -363,6 +510,8 @@ def _write_zip(
                     "items": item_list,
                     "purpose": purpose,
                     "recipients": list(recipients),
+                    "withheld": revealed.withheld,
+                    **revealed.approval,
                     "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
                     # Exhibit numbers are part of what the exporter signs.
                     **({"exhibits": exhibits} if exhibits else {}),
@@ -381,8 +530,13 @@ def _write_zip(
                 for name, _ in note.signature_lines(checkpoint.note)[1]
                 if name.startswith(COSIGNER_PREFIX)
             }
+            sources = {
+                str(r["record"]["item_id"]): str(r["record"]["derived_from"]["item_id"])
+                for r in records
+                if isinstance(r["record"].get("derived_from"), dict)
+            }
             events = _events_for_bundle(
-                session, item_list, event, {r["signer"] for r in records} | cosigners, checkpoint.size
+                session, item_list, event, {r["signer"] for r in records} | cosigners, checkpoint.size, sources
             )
             signers = {r["signer"] for r in records} | {e.actor for e in events}
             nodes = tree.DbNodes(session)
@@ -414,6 +568,7 @@ def _write_zip(
         ]
         bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())
         bag.add_tag(layout.ITEMS, json.dumps(records, indent=1, ensure_ascii=False).encode())
+        bag.add_tag(layout.DISCLOSURES, json.dumps(revealed.texts, indent=1, ensure_ascii=False).encode())
         bag.add_tag(layout.EVENTS, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in events).encode())
         bag.add_tag(
             layout.PROOFS,
@@ -433,8 +588,16 @@ def _write_zip(
             if kid in actors:
                 bag.add_tag(f"{layout.KEYS_DIR}{kid}.pem", actors[kid].public_key_pem.encode())
         for name, data in bundle_files(
-            acting, bundle_id, event.to_json(), records, [e.to_json() for e in events], checkpoint, checkpoint_tsr,
-            exhibits, report,
+            acting,
+            bundle_id,
+            event.to_json(),
+            records,
+            [e.to_json() for e in events],
+            checkpoint,
+            checkpoint_tsr,
+            exhibits,
+            report,
+            revealed.clear,
         ).items():
             bag.add_tag(name, data)
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())

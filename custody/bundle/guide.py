@@ -194,10 +194,10 @@ GRANTS = {"admin": {"ingest", "annotate", "export", "import", "view", "access", 
           "archivist": {"ingest", "annotate", "export", "import", "view", "access"},
           "analyst": {"view", "annotate", "access"}, "reviewer": {"view", "verify", "access"}}
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer", "ingest": "ingest",
-         "acquire": "ingest", "annotate": "annotate", "export": "export", "export.failed": "export",
+         "acquire": "ingest", "derive": "ingest", "export.request": "export", "export.approve": "export",
+         "export.reject": "export", "annotate": "annotate", "export": "export", "export.failed": "export",
          "import": "import", "view": "view", "access": "access", "verify": "verify", "report": "view",
-         "actor.revoke": "manage-actors",
-         "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
+         "actor.revoke": "manage-actors", "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
 evs = events()
 by = {e["seq"]: e for e in evs}
 if 0 not in by or 1 not in by: fail("events 0 and 1 (archive.init, first admin) are not carried")
@@ -324,6 +324,32 @@ for entry in json.load(open("custody/items.json", encoding="utf-8")):
     if not path.startswith("data/%s/" % rec["item_id"]) or sums.get(path.replace("%", "%25")) != rec["sha256"]:
         fail("%s is not the file of the signed record %s" % (path, rec["item_id"]))
     print("OK: %s is %s as signed (%s bytes)" % (rec["item_id"], path, rec["size"]))
+EOF
+```
+
+## 7a. Withheld and disclosed values
+
+Records sign their source path and provenance as salted digests (FORMATS.md, "Withheld fields");
+`custody/disclosures.json` holds the values this bundle reveals. Each must hash to a digest its record
+or acquire event signed for the same field, and none may be a field the export says it withholds.
+
+```sh
+python3 - <<'EOF'
+import os, sys; sys.path.insert(0, "@WORK@"); from jcs import *
+if not os.path.exists("custody/disclosures.json"): print("no disclosures.json: the records carry every value"); sys.exit(0)
+committed = {}
+holders = [(e["record"]["item_id"], e["record"]) for e in json.load(open("custody/items.json", encoding="utf-8"))]
+holders += [("event %d" % e["seq"], e["payload"].get("acquisition") or {}) for e in events() if e["action"] == "acquire"]
+for where, h in holders:
+    for field, digest in ((h.get("withholdable") or {}).get("digests") or {}).items(): committed[digest] = (field, where)
+export = [e for e in events() if e["action"] == "export" and e["payload"].get("bundle_id") == "@BUNDLE@"]
+withheld = set(export[0]["payload"].get("withheld") or []) if export else set()
+for digest, t in json.load(open("custody/disclosures.json", encoding="utf-8")).items():
+    salt, field, value = json.loads(t)
+    if jcs([salt, field, value]).decode() != t or len(salt) < 22: fail("disclosure %s is not canonical or its salt is short" % digest)
+    if hashlib.sha256(t.encode()).hexdigest() != digest or committed.get(digest, ("",))[0] != field: fail("%s of %s is not the value signed" % (field, digest))
+    if field in withheld: fail("the export withholds %s but the bundle discloses it" % field)
+print("OK: every disclosed value matches its signed digest; withheld: %s" % (", ".join(sorted(withheld)) or "none"))
 EOF
 ```
 

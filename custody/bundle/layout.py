@@ -17,6 +17,8 @@ MANIFESTS = {"sha256": "manifest-sha256.txt", "sha512": "manifest-sha512.txt"}
 TAGMANIFEST = "tagmanifest-sha256.txt"
 ITEMS = "custody/items.json"
 EVENTS = "custody/events.jsonl"
+# Disclosures (salted values) of the withholdable fields the bundle reveals: {digest: disclosure text}.
+DISCLOSURES = "custody/disclosures.json"
 PROOFS = "custody/proofs.json"
 CHECKPOINT = "custody/checkpoint.txt"
 VKEY = "custody/vkey.txt"

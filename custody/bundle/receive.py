@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .. import deliveries
+from .. import deliveries, disclosure
 from ..archive import Acting
 from ..canonical import canonical_text
 from ..catalog_check import import_digests
@@ -125,6 +125,8 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
         )
     signed = json.loads(bundle.read_text(layout.ITEMS))
     events = layout.parse_jsonl(bundle.read_text(layout.EVENTS), layout.EVENTS)
+    # Verified above: each disclosure matches the digest a carried record commits to.
+    carried = json.loads(bundle.read_text(layout.DISCLOSURES)) if bundle.has(layout.DISCLOSURES) else {}
     vkey = bundle.read_text(layout.VKEY).strip()
     checkpoint_text = bundle.read_text(layout.CHECKPOINT)
     checkpoint = note.open_checkpoint(checkpoint_text, vkey)
@@ -142,7 +144,8 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
         if session.get(ImportRow, bundle_id) is not None:
             raise BundleError(f"bundle {bundle_id} was imported by another process just now; nothing done")
         for entry in signed:
-            mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry)
+            mapping[entry["record"]["item_id"]] = _take_item(acting, session, bundle_id, entry, carried)
+        acting.archive.store.sync()  # the new records' withheld values, before the records commit
         # The rows are made first so the receipt event can sign a digest of exactly what is stored.
         row = ImportRow(
             bundle_id=bundle_id,
@@ -192,14 +195,27 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
     return ImportResult(bundle_id, False, mapping, receipt.seq)
 
 
-def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, Any]) -> str:
+def _provenance(record: dict[str, Any], carried: dict[str, str]) -> dict[str, Any]:
+    """The sender's provenance as far as the bundle discloses it (withheld fields stay unknown: None)."""
+    digests = disclosure.committed_digests(record)
+    if digests is None:
+        return dict(record.get("provenance") or {})
+    provenance: dict[str, Any] = {"case": (record.get("provenance") or {}).get("case")}
+    for field, digest in digests.items():
+        if field not in ("source_path", disclosure.PATH_BYTES):
+            text = carried.get(digest)
+            provenance[field] = disclosure.parse(text).value if isinstance(text, str) else None
+    return provenance
+
+
+def _take_item(acting: Acting, session: Any, bundle_id: str, entry: dict[str, Any], carried: dict[str, str]) -> str:
     """Our item for one of the sender's: an existing one gains an acquisition, else a new item."""
     record = entry["record"]
     acquisition = {
         "original_name": record["original_name"],
         "source_path": f"bundle:{bundle_id}/{layout.entry_path(entry)}",
         "fs_times": {},
-        "provenance": record.get("provenance") or {},
+        "provenance": _provenance(record, carried),
     }
     existing = find_item(session, str(record["sha256"]))
     if existing is not None:

@@ -30,6 +30,9 @@ TOLERANCE = timedelta(minutes=5)
 
 CHECK = "authority"
 IDENTITY_CHECK = "archive-identity"
+APPROVAL_CHECK = "export-approval"
+APPROVALS_SETTING = "export.approvals"
+"""The ``configure`` setting that makes exports need N approvals by other actors (two-person rule)."""
 
 _ROLE_ACTIONS = {role.value: logged_actions(role.value) for role in Role}
 _KNOWN_ACTIONS = frozenset(a.value for a in Action)
@@ -163,6 +166,11 @@ class Authority:
     ingests: dict[str, tuple[str, str]] = field(default_factory=dict)  # item -> (signer key id, record_sha256)
     compromised: set[int] = field(default_factory=set)  # seqs signed by a key after its declared compromise
     _signed: dict[str, array[int]] = field(default_factory=dict)  # key id -> seqs it signed (for compromise)
+    export_policy: int = 0  # approvals every export needs, as the latest export.approvals configure event set
+    requests: dict[int, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)  # seq -> (actor, payload)
+    approvals: dict[int, dict[int, str]] = field(default_factory=dict)  # request seq -> {approval seq: actor}
+    rejected: set[int] = field(default_factory=set)  # request seqs someone refused to approve
+    used_requests: set[int] = field(default_factory=set)
     _init_actor: str | None = None
     _latest: datetime | None = None
     _latest_seq: int = -1
@@ -218,6 +226,8 @@ class Authority:
             self._lifecycle(seq, action, payload or {})
         if action == Action.INGEST and item is not None and payload is not None and item not in self.ingests:
             self.ingests[item] = (actor, str(payload.get("record_sha256")))
+        if payload is not None:
+            self._approval_rules(seq, actor, action, payload)
         return signer.raw
 
     def _compromised(self, seq: int, info: KeyInfo) -> None:
@@ -286,6 +296,64 @@ class Authority:
             old.ended, old.ended_how = seq, "retired by rotation"
             raw = keys.raw_public(public)
             self.keys[new_key_id] = KeyInfo(old.name, old.role, str(payload["public_key"]), seq, raw, old.role)
+    def _approval_rules(self, seq: int, actor: str, action: str, payload: Mapping[str, Any]) -> None:
+        """Two-person export: the policy in force, requests, approvals by others, and every export meeting it."""
+        if action == Action.CONFIGURE and payload.get("setting") == APPROVALS_SETTING:
+            value = payload.get("value")
+            self.export_policy = value if isinstance(value, int) and value > 0 else 0
+        elif action == Action.EXPORT_REQUEST:
+            self.requests[seq] = (actor, payload)
+        elif action in (Action.EXPORT_APPROVE, Action.EXPORT_REJECT):
+            request = payload.get("request")
+            known = self.requests.get(request) if isinstance(request, int) else None
+            if known is None or not isinstance(request, int):
+                self._deny_approval(seq, f"{action} names request {request}, which is no earlier export.request")
+            elif known[0] == actor:
+                self._deny_approval(seq, f"{action} of request {request} by the actor who made the request")
+            elif action == Action.EXPORT_REJECT:
+                self.rejected.add(request)
+            else:
+                self.approvals.setdefault(request, {})[seq] = actor
+        elif action == Action.EXPORT:
+            problem = self.export_problem(actor, payload)
+            if problem:
+                self._deny_approval(seq, problem)
+
+    def _deny_approval(self, seq: int, detail: str) -> None:
+        self.denied.add(seq)
+        self.report.add(APPROVAL_CHECK, f"event {seq}", False, detail)
+
+    def export_problem(self, actor: str, payload: Mapping[str, Any]) -> str:
+        """Why an export (by ``actor``, with ``payload``) does not meet the approval policy in force ("" if it does)."""
+        stated = payload.get("approvals_required")
+        required = max(self.export_policy, stated if isinstance(stated, int) else 0)
+        request = payload.get("request")
+        if request is None:
+            return f"the export needed {required} approval(s) but names no request" if required else ""
+        found = self.requests.get(request) if isinstance(request, int) else None
+        if found is None:
+            return f"the export names request {request}, which is no export.request before it"
+        requester, asked = found
+        if requester != actor:
+            return f"the export seals request {request}, made by another actor"
+        if request in self.used_requests:
+            return f"request {request} was already exported"
+        self.used_requests.add(request)
+        if request in self.rejected:
+            return f"request {request} was refused by an approver"
+        for key in ("items", "purpose", "recipients", "withheld"):
+            if asked.get(key) != payload.get(key):
+                return f"the export's {key} differ from those of request {request}"
+        asked_for = asked.get("approvals_required")
+        required = max(required, asked_for if isinstance(asked_for, int) else 0)
+        listed = payload.get("approvals")
+        given = self.approvals.get(request, {})
+        if not isinstance(listed, list) or any(not isinstance(s, int) or s not in given for s in listed):
+            return f"the export lists approvals that are not approvals of request {request} carried before it"
+        signers = {given[s] for s in listed}
+        if len(signers) < required:
+            return f"request {request} needed {required} approval(s) by other actors, it has {len(signers)}"
+        return ""
 
     def _check_time(self, seq: int, time: str) -> None:
         when = parse_time(time)

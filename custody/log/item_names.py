@@ -11,6 +11,8 @@ PAYLOAD_FIELDS = {
     "verify": "scope",
     "import": "items",
     "report": "items",
+    "export.request": "items",
+    "derive": "derived_item",  # item = the source; the copy is named here, so both histories show it
 }
 
 
@@ -20,6 +22,8 @@ def named_items(action: str, item: str | None, payload: dict[str, Any]) -> list[
     value = payload.get(PAYLOAD_FIELDS[action]) if action in PAYLOAD_FIELDS else None
     if isinstance(value, dict):  # import: sender's id -> our id; only ours are items of this archive
         value = list(value.values())
+    if isinstance(value, str) and action == "derive":  # one item id (verify's "all" is no item)
+        names.add(value)
     if isinstance(value, list):
         names.update(v for v in value if isinstance(v, str))
     return sorted(names)

@@ -96,6 +96,17 @@ def checkpoint_gen_time(tsr: bytes | None) -> datetime | None:
         return None
 
 
+def _shown(records: list[dict[str, Any]], clear: Mapping[str | int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The entries as the report shows them: disclosed source path and provenance put back, withheld marked."""
+    shown = []
+    for entry in records:
+        opened = clear.get(str(entry.get("record", {}).get("item_id")))
+        if opened is not None and "withholdable" in entry.get("record", {}):
+            entry = {**entry, "record": {**entry["record"], **opened}}
+        shown.append(entry)
+    return shown
+
+
 def bundle_files(
     acting: Acting,
     bundle_id: str,
@@ -106,8 +117,14 @@ def bundle_files(
     checkpoint_tsr: bytes | None,
     exhibits: dict[str, str],
     options: ReportOptions,
+    clear: Mapping[str | int, Mapping[str, Any]] | None = None,
 ) -> dict[str, bytes]:
-    """Tag files of a bundle's report: report.html, report.pdf, the pictures (and CASE/UCO when asked for)."""
+    """Tag files of a bundle's report: report.html, report.pdf, the pictures (and CASE/UCO when asked for).
+
+    ``clear``: item id -> {source_path, provenance} as the bundle discloses them (withheld values already
+    replaced by a marker), for records that sign those values only as salted digests (custody.disclosure).
+    """
+    records = _shown(records, clear or {})
     archive = acting.archive
     cfg = archive.config
     names, roles = names_and_roles(events)

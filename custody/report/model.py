@@ -183,6 +183,29 @@ def metadata_rows(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def _derivation_rows(item: str, rec: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Both directions of a working-copy link: what this item was made from, and the copies made from it."""
+    rows = []
+    link = rec.get("derived_from")
+    if isinstance(link, Mapping):
+        tool = f"; tool: {h.text(link.get('tool'))}" if link.get("tool") else ""
+        rows.append(
+            _row(
+                "Derived from",
+                f"{h.text(link.get('item_id'))} (SHA-256 {h.text(link.get('sha256'))}), "
+                f"{h.text(link.get('relation'))}: {h.text(link.get('method'))}{tool}",
+            )
+        )
+    for event in events:
+        if event.get("action") == "derive" and event.get("item") == item:
+            made = event.get("payload") or {}
+            rows.append(
+                _row("Working copy", f"{h.text(made.get('derived_item'))} ({h.text(made.get('relation'))}), "
+                     f"event {event.get('seq')}")
+            )  # fmt: skip
+    return rows
+
+
 def provenance_rows(provenance: Any) -> list[dict[str, str]]:
     """The archivist's statement of where the item came from."""
     if not isinstance(provenance, Mapping):
@@ -283,6 +306,7 @@ def context(
                     _row("Ingested at", " / ".join(v for v in when(rec.get("ingested_at")).values() if v)),
                     _row("Ingested by", h.actor_with_key(rec.get("ingested_by"), names)),
                     _row("Record signed by", h.actor_with_key(entry.get("signer"), names)),
+                    *_derivation_rows(item, rec, data.events),
                 ],
                 "metadata_rows": metadata_rows(metadata),
                 "provenance_rows": provenance_rows(rec.get("provenance")),

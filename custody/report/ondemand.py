@@ -71,7 +71,16 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
                 raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
         else:
             rows = [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
-        return [{"record": parse(r.record), "signature": r.signature, "signer": r.signer_key_id} for r in rows]
+        entries = [{"record": parse(r.record), "signature": r.signature, "signer": r.signer_key_id} for r in rows]
+    # A report made in the archive shows the values its records sign as salted digests (custody.disclosure).
+    from .. import disclosure
+    from . import _shown
+
+    clear: dict[str | int, Any] = {
+        str(e["record"]["item_id"]): disclosure.opened(acting.archive.store, e["record"], str(e["record"]["item_id"]))
+        for e in entries
+    }
+    return _shown(entries, clear)
 
 
 def relevant_events(acting: Acting, item_ids: Sequence[str], extra_keys: set[str]) -> list[dict[str, Any]]:

@@ -18,6 +18,10 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
 - custody/events.jsonl: one event per line, each line ends with LF, in increasing seq.
 - custody/items.json: [{record, signature, signer, path?}]; signature = base64 Ed25519 over JCS(record);
   the item's ingest event has payload.record_sha256 = hex SHA-256(JCS(record)).
+- Derived items: record.derived_from {item_id, record_sha256, relation}; the source's ingest event binds that
+  record_sha256 and a derive event on the source names {derived_item, record_sha256, relation} of the copy.
+- custody/disclosures.json: {digest: text}; text = JCS([salt, field, value]) (salt >= 128 bits), digest =
+  hex SHA-256(text), committed under the same field in record/acquisition "withholdable".digests.
 - custody/proofs.json: {tree_size, inclusion: {seq: [hex]}, consistency: {old size: [hex]}} (RFC 9162).
 - custody/checkpoint.txt: C2SP signed note holding a C2SP tlog checkpoint (origin, size, base64 root);
   custody/vkey.txt: its verifier key origin+hex(keyhash)+base64(0x01||key), keyhash =
@@ -74,7 +78,8 @@ GRANTS = {
     "reviewer": {"view", "verify", "access", "checkpoint"},
 }
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
-         "ingest": "ingest", "acquire": "ingest", "annotate": "annotate", "export": "export",
+         "ingest": "ingest", "acquire": "ingest", "derive": "ingest", "annotate": "annotate", "export": "export",
+         "export.request": "export", "export.approve": "export", "export.reject": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
          "verify": "verify", "report": "view", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
          "actor.role": "manage-actors"}  # fmt: skip
@@ -699,6 +704,129 @@ class Verifier:
             problems.append(f"not co-signed by any actor's key, though a key ended at event {gone[0]}")
         return "; ".join(problems)
 
+    def approvals(self, events: list[dict[str, Any]]) -> None:
+        """Two-person export, replayed in seq order: configure export.approvals sets the policy (N); approvals and
+        refusals must name an earlier export.request and not be signed by its requester; an export needing
+        max(policy, payload.approvals_required) approvals names its request (same requester, items, purpose,
+        recipients, withheld; not refused, not exported before) and lists carried approvals of it by that many
+        distinct other signers."""
+        policy, bad = 0, 0
+        requests: dict[int, dict[str, Any]] = {}
+        given: dict[int, dict[int, str]] = {}
+        refused: set[int] = set()
+        used: set[int] = set()
+        for e in events:
+            p, action, seq = e["payload"], e["action"], e["seq"]
+            problem = ""
+            if action == "configure" and p.get("setting") == "export.approvals":
+                value = p.get("value")
+                policy = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+            elif action == "export.request":
+                requests[seq] = e
+            elif action in ("export.approve", "export.reject"):
+                req = requests.get(p.get("request")) if isinstance(p.get("request"), int) else None
+                if req is None:
+                    problem = f"{action} names no earlier export.request"
+                elif req["actor"] == e["actor"]:
+                    problem = f"{action} by the actor who made the request"
+                elif action == "export.reject":
+                    refused.add(req["seq"])
+                else:
+                    given.setdefault(req["seq"], {})[seq] = e["actor"]
+            elif action == "export":
+                stated = p.get("approvals_required")
+                need = max(policy, stated if isinstance(stated, int) and not isinstance(stated, bool) else 0)
+                req = requests.get(p.get("request")) if isinstance(p.get("request"), int) else None
+                if p.get("request") is None:
+                    problem = f"the export needed {need} approval(s) but names no request" if need else ""
+                elif req is None:
+                    problem = "the export names no carried export.request before it"
+                elif req["actor"] != e["actor"] or req["seq"] in used or req["seq"] in refused:
+                    problem = "the request was made by another actor, already exported, or refused"
+                elif any(req["payload"].get(k) != p.get(k) for k in ("items", "purpose", "recipients", "withheld")):
+                    problem = "the export's items, purpose, recipients or withheld fields differ from its request"
+                else:
+                    used.add(req["seq"])
+                    asked = req["payload"].get("approvals_required")
+                    need = max(need, asked if isinstance(asked, int) and not isinstance(asked, bool) else 0)
+                    listed, mine = p.get("approvals"), given.get(req["seq"], {})
+                    if not isinstance(listed, list) or any(not isinstance(x, int) or x not in mine for x in listed):
+                        problem = "the export lists approvals that are not carried approvals of its request"
+                    elif len({mine[x] for x in listed}) < need:
+                        problem = f"the request needed {need} approval(s) by other actors"
+            if problem:
+                bad += 1
+                self.add("export-approval", f"event {seq}", False, problem)
+
+    def derivations(self, records: list[Any], events: list[dict[str, Any]]) -> None:
+        """A record's derived_from {item_id, record_sha256, relation}: the source's carried ingest event binds
+        record_sha256, a carried source record hashes to it, and a carried derive event on the source names the
+        copy with the SHA-256 of its record and the same relation."""
+        held = {str(r["record"].get("item_id")): hashlib.sha256(jcs_bytes(r["record"])).hexdigest() for r in records
+                if isinstance(r, dict) and isinstance(r.get("record"), dict)}  # fmt: skip
+        ingests: dict[str, str] = {}
+        for e in events:
+            if e["action"] == "ingest" and e["item"] is not None and e["item"] not in ingests:
+                ingests[e["item"]] = str(e["payload"].get("record_sha256"))
+        for entry in records:
+            record = entry.get("record") if isinstance(entry, dict) else None
+            link = record.get("derived_from") if isinstance(record, dict) else None
+            if not isinstance(link, dict) or not isinstance(record, dict):
+                continue
+            item, source, signed = str(record.get("item_id")), str(link.get("item_id")), link.get("record_sha256")
+            if ingests.get(source) != signed:
+                problem = f"no carried ingest event of its source {source} binds the record it was derived from"
+            elif source in held and held[source] != signed:
+                problem = f"the carried record of its source {source} is not the one it was derived from"
+            elif not any(e["action"] == "derive" and e["item"] == source and e["payload"].get("derived_item") == item
+                         and e["payload"].get("record_sha256") == held[item]
+                         and e["payload"].get("relation") == link.get("relation") for e in events):  # fmt: skip
+                problem = f"no carried derive event of {source} names it with this record and relation"
+            else:
+                problem = ""
+            self.add("derivation", item, not problem, problem or f"derived from {source}: link signed")
+
+    def disclosures(self, records: list[Any], events: list[dict[str, Any]]) -> None:
+        """custody/disclosures.json: {hex SHA-256(text): text}, text = JCS([salt, field, value]), salt >= 128 bits."""
+        if "custody/disclosures.json" not in self.bag.files:
+            return
+        carried = json.loads(self.bag.text("custody/disclosures.json"))
+        if not isinstance(carried, dict):
+            raise ValueError("custody/disclosures.json is not an object")
+        holders = [(str(r["record"].get("item_id")), r["record"]) for r in records
+                   if isinstance(r, dict) and isinstance(r.get("record"), dict)]  # fmt: skip
+        holders += [(f"acquire event {e['seq']}", e["payload"].get("acquisition")) for e in events
+                    if e["action"] == "acquire"]  # fmt: skip
+        committed: dict[str, tuple[str, str]] = {}
+        for where, holder in holders:
+            section = holder.get("withholdable") if isinstance(holder, dict) else None
+            digests = section.get("digests") if isinstance(section, dict) else None
+            for field, digest in digests.items() if isinstance(digests, dict) else []:
+                committed.setdefault(str(digest), (str(field), where))
+        export = next((e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == self.bag.root),
+                      None)  # fmt: skip
+        withheld = set(export["payload"].get("withheld") or []) if export else set()
+        bad = 0
+        for digest, text in sorted(carried.items()):
+            problem = ""
+            value = json.loads(text) if isinstance(text, str) else None
+            if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value[:2])):
+                problem = "not a disclosure [salt, field, value]"
+            elif len(value[0]) < 22 or jcs(value) != text:
+                problem = "salt under 128 bits or not in canonical form"
+            elif hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
+                problem = "the value does not hash to its digest"
+            elif digest not in committed or committed[digest][0] != value[1]:
+                problem = f"no carried record or acquire event commits to this digest for {value[1]}"
+            elif value[1] in withheld:
+                problem = f"the export withholds {value[1]}, but the bundle discloses it"
+            if problem:
+                bad += 1
+                self.add("disclosure", str(digest)[:16], False, problem)
+        if not bad:
+            self.add("disclosure", "custody/disclosures.json", True,
+                     f"{len(carried)} disclosed values match their signed digests")  # fmt: skip
+
     def log(self, events: list[dict[str, Any]], proofs: dict[str, Any], vkey_pin: str | None,
             against: list[tuple[str, str]]) -> None:  # fmt: skip
         vkey = self.bag.text("custody/vkey.txt").strip()
@@ -821,6 +949,9 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         lambda: v.signatures(events, keys),
         lambda: v.seal(events, keys),
         lambda: v.records(records, events, keys, sha),
+        lambda: v.disclosures(records, events),
+        lambda: v.derivations(records, events),
+        lambda: v.approvals(events),
         lambda: v.log(events, proofs, vkey_pin, against),
         lambda: v.timestamps(events, tsa_ca),
     ]
