@@ -263,6 +263,10 @@ def check_bundle(
         except BundleError as exc:
             report.add("bag", "custody/", False, str(exc))
             return report
+        shape = _shape_problem(signed_records, proofs)
+        if shape:
+            report.add("bag", "custody/", False, f"custody files are malformed: {shape}")
+            return report
         authority = _check_events(events, report)
         export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
         if export is None:
@@ -286,6 +290,21 @@ def check_bundle(
             vkey,
         )
     return report
+
+
+def _shape_problem(signed: Any, proofs: Any) -> str:
+    """Why items.json or proofs.json does not have the shape FORMATS.md states ("" if it does)."""
+    if not isinstance(signed, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("record"), dict) for e in signed
+    ):
+        return "items.json is not a list of objects each with a record object"
+    if not isinstance(proofs, dict) or not all(
+        isinstance(paths := proofs.get(k, {}), dict)
+        and all(isinstance(p, list) and all(isinstance(h, str) for h in p) for p in paths.values())
+        for k in ("inclusion", "consistency")
+    ):
+        return "proofs.json is not an object whose inclusion and consistency map sizes to lists of hex"
+    return ""
 
 
 def _check_export_manifest(bundle: SafeBundle, export: LogEvent, report: Report) -> None:

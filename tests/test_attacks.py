@@ -1,0 +1,69 @@
+"""Attacks by a fresh pair of hostile eyes: each test is one way custody was made (or could be made) to lie.
+
+Attackers: a holder of one key running a doctored client, a forger editing a bundle (re-sealing with the
+exporter's key), an insider with database access. Every bundle verdict is asked of custody's
+``verify-bundle`` and of the standalone verifier: they must agree, and both must say "failed".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custody.log import events
+from tests.bundles import rewrite, root
+from tests.conftest import Cli
+from tests.test_court import Genuine, custody_verdict, genuine, reseal, standalone_verdict
+
+__all__ = ["genuine"]  # the fixture, shared with the court tests
+
+
+def _both(cli: Cli, bundle: Path, g: Genuine, tmp: Path) -> dict[str, bool]:
+    return {
+        "custody verify-bundle": custody_verdict(cli, bundle, g, tmp),
+        "standalone verifier": standalone_verdict(bundle, g, tmp),
+    }
+
+
+def _edit_json(entries: dict[str, bytes], name: str, change: Any, g: Genuine) -> dict[str, bytes]:
+    key = f"{root(entries)}/{name}"
+    return reseal({**entries, key: json.dumps(change(json.loads(entries[key]))).encode()}, g.bob)
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("custody/items.json", lambda items: ["not an entry", *items]),
+        ("custody/items.json", lambda items: [{"record": "not a record", "signer": "x", "signature": "x"}, *items]),
+        ("custody/proofs.json", lambda proofs: [proofs]),
+        ("custody/proofs.json", lambda proofs: {**proofs, "inclusion": list(proofs["inclusion"].values())}),
+        ("custody/proofs.json", lambda proofs: {**proofs, "inclusion": dict.fromkeys(proofs["inclusion"], 7)}),
+    ],
+    ids=["entry-not-object", "record-not-object", "proofs-not-object", "inclusion-not-object", "proof-not-list"],
+)
+def test_a_bundle_with_custody_files_of_the_wrong_shape_is_a_report_not_a_traceback(
+    cli: Cli, genuine: Genuine, tmp_path: Path, name: str, change: Any
+) -> None:
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", lambda e: _edit_json(e, name, change, genuine))
+    result = cli("verify-bundle", forged, "--json")
+    assert result.code == 1, result.err
+    assert not json.loads(result.out)["ok"]
+    assert standalone_verdict(forged, genuine, tmp_path) is False
+
+
+def test_an_event_line_whose_seq_is_a_string_fails_both_verifiers(cli: Cli, genuine: Genuine, tmp_path: Path) -> None:
+    """The exporter re-types a seq ("3" for 3) and re-seals: the event object is not the one FORMATS.md states."""
+
+    def retype(entries: dict[str, bytes]) -> dict[str, bytes]:
+        key = f"{root(entries)}/custody/events.jsonl"
+        lines = [json.loads(line) for line in entries[key].decode().split("\n")[:-1]]
+        lines[-1]["seq"] = str(lines[-1]["seq"])
+        text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        return reseal({**entries, key: text.encode()}, genuine.bob)
+
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", retype)
+    verdicts = _both(cli, forged, genuine, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
