@@ -16,7 +16,7 @@ import pytest
 from custody.log import events
 from tests.bundles import rewrite, root
 from tests.conftest import Cli
-from tests.test_court import Genuine, custody_verdict, genuine, reseal, standalone_verdict
+from tests.test_court import Genuine, _verdicts, custody_verdict, genuine, reseal, standalone_verdict
 
 __all__ = ["genuine"]  # the fixture, shared with the court tests
 
@@ -67,3 +67,39 @@ def test_an_event_line_whose_seq_is_a_string_fails_both_verifiers(cli: Cli, genu
     forged = rewrite(genuine.bundle, tmp_path / "forged.zip", retype)
     verdicts = _both(cli, forged, genuine, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+@pytest.mark.parametrize("form", ["%Y-%m-%dT%H:%M:%S-00:00", "%Y-%m-%dT%H:%M:%S+0000", "%Y%m%dT%H%M%SZ"])
+def test_an_event_time_not_in_the_one_stated_form_fails_verify(
+    cli: Cli, team: Path, evidence: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """FORMATS.md states YYYY-MM-DDTHH:MM:SS.ffffffZ; what else Python happens to parse is not a time custody wrote."""
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    with monkeypatch.context() as doctored:
+        doctored.setattr(events, "iso", lambda when: when.strftime(form))
+        cli.ok("annotate", "EV-000001", "dated in another form", actor="carol")
+    seq = cli.ok("log", "--json").json()[-1]["seq"]
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1
+    assert any(c["subject"] == f"event {seq}" and not c["ok"] for c in result.json()["checks"])
+
+
+def test_the_three_verifiers_judge_an_event_time_in_another_form_alike(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    with monkeypatch.context() as doctored:
+        doctored.setattr(events, "iso", lambda when: when.strftime("%Y-%m-%dT%H:%M:%S-00:00"))
+        cli.ok("annotate", "EV-000001", "dated in another form", actor="carol")
+    out = tmp_path / "bundle.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def genuine_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate()

@@ -20,7 +20,7 @@ from ..checks import Report
 from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
-from ..log.authority import IDENTITY_CHECK, Authority
+from ..log.authority import IDENTITY_CHECK, Authority, parse_time
 from ..log.logevent import LogEvent
 from ..log.sigcheck import Job, bad_signatures
 from ..timestamp import tsa
@@ -174,8 +174,8 @@ def _check_seal(bundle: SafeBundle, authority: Authority, export: LogEvent | Non
     report.add("seal", layout.SEAL_SIG, True, f"tag manifest sealed by {info.name} (role {info.role}, key {kid[:16]}…)")
 
 
-def _event_time(event: LogEvent) -> datetime:
-    return datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+def _event_time(event: LogEvent) -> datetime | None:
+    return parse_time(event.time)  # None for a malformed time, which the authority check already names
 
 
 def _check_token(

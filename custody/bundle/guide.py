@@ -185,7 +185,7 @@ the key that logged the item's `ingest`, whose `record_sha256` binds the record.
 
 ```sh
 python3 - <<'EOF'
-import sys, datetime; sys.path.insert(0, "@WORK@"); from jcs import *
+import re, sys, datetime; sys.path.insert(0, "@WORK@"); from jcs import *
 GRANTS = {"admin": {"ingest", "annotate", "export", "import", "view", "access", "verify", "manage-actors", "administer"},
           "archivist": {"ingest", "annotate", "export", "import", "view", "access"},
           "analyst": {"view", "annotate", "access"}, "reviewer": {"view", "verify", "access"}}
@@ -202,7 +202,9 @@ if raw_of_pem(init["payload"]["archive_public_key"]) != base64.b64decode(vkey.sp
 keys, latest, jobs = {}, None, []
 for e in evs:
     seq, actor, action, p = e["seq"], e["actor"], e["action"], e["payload"]
-    when = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z", e["time"]):
+        fail("event %d: time is not of the form YYYY-MM-DDTHH:MM:SS.ffffffZ" % seq)
+    when = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
     if latest and when < latest - datetime.timedelta(minutes=5): fail("event %d goes back in time" % seq)
     latest = max(latest or when, when)
     new = None

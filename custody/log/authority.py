@@ -8,6 +8,7 @@ Events must be admitted in ``seq`` order; a bundle admits only the events it car
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -115,14 +116,19 @@ def _bootstrap_problem(init_actor: str, actor: str, action: str, payload: Mappin
     return ""
 
 
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+"""The one form custody writes (custody.timeutil.iso; FORMATS.md): other ISO-8601 spellings Python parses are refused,
+so that every verifier, whatever its language or version, reads the same times."""
+
+
 def parse_time(text: str) -> datetime | None:
-    """An event time as an aware UTC datetime, or None if it is not ISO-8601 UTC."""
-    try:
-        when = datetime.fromisoformat(text)
-    except (ValueError, TypeError):
+    """An event time as an aware UTC datetime, or None if it is not ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
         return None
-    offset = when.utcoffset()
-    return when if offset is not None and not offset else None
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -186,7 +192,7 @@ class Authority:
         when = parse_time(time)
         if when is None:
             self.backdated.add(seq)
-            self.report.add(CHECK, f"event {seq}", False, f"time '{time}' is not an ISO-8601 UTC time")
+            self.report.add(CHECK, f"event {seq}", False, f"time '{time}' is not an ISO-8601 UTC time of the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
             return
         latest = self._latest
         if latest is None or when > latest:

@@ -357,9 +357,11 @@ def legacy_payload_path(item_id: str, name: str) -> str:
 
 
 def event_time(text: Any) -> datetime:
-    if not isinstance(text, str) or not text.endswith(("Z", "+00:00")):
-        raise ValueError(f"time {text!r} is not ISO-8601 UTC")
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """An event time, exactly YYYY-MM-DDTHH:MM:SS.ffffffZ (no other ISO-8601 spelling), as aware UTC."""
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                                     r"\.[0-9]{6}Z", text):  # fmt: skip
+        raise ValueError(f"time {text!r} is not ISO-8601 UTC of the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 # --- the checks -----------------------------------------------------------------------------------------
