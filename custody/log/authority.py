@@ -192,7 +192,8 @@ class Authority:
         when = parse_time(time)
         if when is None:
             self.backdated.add(seq)
-            self.report.add(CHECK, f"event {seq}", False, f"time '{time}' is not an ISO-8601 UTC time of the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
+            detail = f"time '{time}' is not an ISO-8601 UTC time of the form YYYY-MM-DDTHH:MM:SS.ffffffZ"
+            self.report.add(CHECK, f"event {seq}", False, detail)
             return
         latest = self._latest
         if latest is None or when > latest:

@@ -40,6 +40,7 @@ def canonical_pair(
 
 _MEMBERS = frozenset({"seq", "time", "actor", "action", "item", "payload", "prev", "sig"})
 
+
 @dataclass(frozen=True, slots=True)
 class LogEvent:
     """One event exactly as ``custody log --json`` prints it and the Merkle tree hashes it."""
