@@ -115,11 +115,8 @@ def read_content_credentials(
         return None, {}
     supported = _supported_types()
     if supported is None:
-        return (
-            {"not_read": NOT_INSTALLED, "remote_manifest": {"url": remote_url, "fetched": False}}
-            if remote_url
-            else {"not_read": NOT_INSTALLED}
-        ), {}
+        return ({"not_read": NOT_INSTALLED, "remote_manifest": {"url": remote_url, "fetched": False}}
+                if remote_url else {"not_read": NOT_INSTALLED}), {}
     if media_type not in supported:
         return (_remote(remote_url) if remote_url else None), {}
     import c2pa

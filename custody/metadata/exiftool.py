@@ -71,6 +71,7 @@ def _version(exe: str) -> str | None:
 class _Process:
     """One running ``exiftool -stay_open True -@ -``; used by one thread at a time."""
 
+
     def __init__(self, exe: str) -> None:
         command = [exe, "-stay_open", "True", "-@", "-"]
         setpriv = shutil.which("setpriv")
