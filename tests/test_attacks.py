@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from custody.log import events
-from tests.bundles import rewrite, root
+from tests.bundles import members, rewrite, root
 from tests.conftest import Cli
 from tests.test_court import Genuine, _verdicts, custody_verdict, genuine, reseal, standalone_verdict
 
@@ -103,3 +104,21 @@ def genuine_key() -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     return Ed25519PrivateKey.generate()
+
+
+def test_a_registration_with_a_role_no_verifier_knows_fails_all_three_verifiers(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin's doctored client registers mallory as "superuser"; mallory's refused attempt names the item."""
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    with monkeypatch.context() as doctored:
+        doctored.setattr("custody.actors.Role", lambda role: SimpleNamespace(value=role))
+        cli.ok("actor", "add", "mallory", "--role", "superuser", new_passphrase="mallory-secret")
+    assert cli("annotate", "EV-000001", "mallory was here", actor="mallory", passphrase="mallory-secret").code == 3
+    out = tmp_path / "bundle.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    assert b"superuser" in members(out)[f"{root(members(out))}/custody/events.jsonl"]
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)

@@ -211,6 +211,7 @@ for e in evs:
     if action == "actor.add":
         raw = raw_of_pem(p["public_key"])
         if p["key_id"] != hashlib.sha256(raw).hexdigest() or p["key_id"] in keys: fail("event %d: bad key" % seq)
+        if p["role"] not in GRANTS or not isinstance(p["name"], str): fail("event %d: unknown role or no name" % seq)
         new = (p["key_id"], raw, p["role"], p["name"])
     if seq == 0: ok = action == "archive.init" and actor == first["actor"]
     elif seq == 1: ok = new is not None and new[0] == actor == init["actor"] and new[2] == "admin"

@@ -235,7 +235,9 @@ class Authority:
                 return
         try:
             public = keys.load_public_pem(str(payload["public_key"]), f"event {seq}'s public key")
-            name, role, key_id = str(payload["name"]), str(payload["role"]), payload["key_id"]
+            name, role, key_id = payload["name"], str(payload["role"]), payload["key_id"]
+            if not isinstance(name, str):
+                raise KeyError("name")
         except (KeyError, CustodyError) as exc:
             self._fail(seq, f"actor.add registers nothing usable: {exc}")
             return

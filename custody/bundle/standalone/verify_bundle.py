@@ -469,7 +469,8 @@ class Verifier:
             if action == "actor.add" and isinstance(payload, dict):
                 try:
                     raw = raw_key_of_pem(str(payload.get("public_key")))
-                    if payload.get("key_id") == key_id(raw) and payload.get("key_id") not in keys:
+                    if (payload.get("key_id") == key_id(raw) and payload.get("key_id") not in keys
+                            and payload.get("role") in GRANTS and isinstance(payload.get("name"), str)):  # fmt: skip
                         new_key = (key_id(raw), raw)
                 except (ValueError, binascii.Error):
                     new_key = None
