@@ -7,11 +7,15 @@ exporter's key), an insider with database access. Every bundle verdict is asked 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import blake3
 import pytest
 
 from custody.log import events
@@ -118,6 +122,45 @@ def test_a_registration_with_a_role_no_verifier_knows_fails_all_three_verifiers(
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     assert b"superuser" in members(out)[f"{root(members(out))}/custody/events.jsonl"]
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_payload_file_no_signed_record_vouches_for_fails_all_three_verifiers(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob (archivist, may export) runs a doctored export that plants a file beside an item's payload.
+
+    The export event logs the planted manifest, so every digest and the seal are genuine: only the rule
+    "each payload file is the file of one signed record" catches it.
+    """
+    from custody.bundle import export
+
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    genuine_add = export._Bag.add_payload
+
+    def planting(bag: Any, name: str, stream: Any, sha256: str, b3: str, item: str) -> None:
+        genuine_add(bag, name, stream, sha256, b3, item)
+        planted = b"A confession nobody ingested.\n"
+        genuine_add(bag, f"data/{item}/confession.txt", io.BytesIO(planted), hashlib.sha256(planted).hexdigest(),
+                    blake3.blake3(planted).hexdigest(), item)  # fmt: skip
+
+    genuine_tag = export._Bag.add_tag
+
+    def counting(bag: Any, name: str, data: bytes, listed: bool = True) -> None:
+        if name == "bag-info.txt":  # one more payload file than items
+            data = re.sub(rb"Payload-Oxum: ([0-9]+)[.]([0-9]+)", lambda m: b"Payload-Oxum: %s.%d" % (m[1],
+                          int(m[2]) + 1), data)  # fmt: skip
+        genuine_tag(bag, name, data, listed)
+
+    out = tmp_path / "bundle.zip"
+    with monkeypatch.context() as doctored:
+        doctored.setattr(export._Bag, "add_payload", planting)
+        doctored.setattr(export._Bag, "add_tag", counting)
+        cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    assert any(name.endswith("/data/EV-000001/confession.txt") for name in members(out))
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
     verdicts = _verdicts(cli, out, g, tmp_path)

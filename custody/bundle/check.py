@@ -367,6 +367,7 @@ def _check_identity(
 def _check_records(
     signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, str], report: Report
 ) -> None:
+    claimed: set[str] = set()
     for entry in signed:
         record = entry.get("record", {})
         item = str(record.get("item_id"))
@@ -390,6 +391,9 @@ def _check_records(
         if path_problem is not None:
             report.add("payload-path", item, False, f"items.json: {path_problem}")
         name = layout.entry_path(entry)
+        if name in claimed:
+            report.add("payload-path", item, False, f"items.json: {name} is the payload of another entry too")
+        claimed.add(name)
         ok = blake3_of.get(name) == record.get("blake3")
         report.add(
             "payload-blake3",
@@ -397,6 +401,9 @@ def _check_records(
             ok,
             "BLAKE3 matches the signed record" if ok else f"{name} does not have the BLAKE3 of the signed record",
         )
+    # A payload file that no signed record vouches for is not evidence, whoever sealed and logged it.
+    for name in sorted(set(blake3_of) - claimed):
+        report.add("payload-path", name, False, "no signed record in items.json vouches for this payload file")
 
 
 def _check_events(events: list[LogEvent], report: Report) -> Authority:

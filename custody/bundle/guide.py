@@ -282,15 +282,20 @@ extra |= files - payload - listed("tagmanifest-sha256.txt") - {"tagmanifest-sha2
     "custody/seal.pub.pem", "custody/seal.tsr", "custody/seal.tsa-certs.pem"}
 if extra: fail("files not covered by the seal: %s" % sorted(extra))
 sums = dict(reversed(l.split("  ", 1)) for l in open("manifest-sha256.txt", encoding="utf-8", newline="").read().split("\n")[:-1])
+claimed = set()
 for entry in json.load(open("custody/items.json", encoding="utf-8")):
     rec = entry["record"]
     name = rec["original_name"]
     if not name or name in (".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 for c in name) or len(name.encode()) > 200:
         name = rec["item_id"]
-    path = entry.get("path") or "data/%s/%s" % (rec["item_id"], name)
-    if not path.startswith("data/%s/" % rec["item_id"]) or sums.get(path.replace("%", "%25")) != rec["sha256"]:
+    path = entry["path"] if "path" in entry else "data/%s/%s" % (rec["item_id"], name)
+    base = path[len("data/%s/" % rec["item_id"]):]
+    mine = path.startswith("data/%s/" % rec["item_id"]) and base not in ("", ".", "..") and "/" not in base
+    if not mine or sums.get(path.replace("%", "%25")) != rec["sha256"] or path in claimed:
         fail("%s is not the file of the signed record %s" % (path, rec["item_id"]))
+    claimed.add(path)
     print("OK: %s is %s as signed (%s bytes)" % (rec["item_id"], path, rec["size"]))
+if payload != claimed: fail("payload files no signed record vouches for: %s" % sorted(payload - claimed))
 EOF
 ```
 

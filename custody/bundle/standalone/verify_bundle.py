@@ -567,6 +567,7 @@ class Verifier:
     def records(
         self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], sha: dict[str, str]
     ) -> None:
+        claimed: set[str] = set()
         for entry in records:
             record = entry.get("record") if isinstance(entry, dict) else None
             if not isinstance(record, dict):
@@ -591,10 +592,15 @@ class Verifier:
                 ok,
                 "signed by the key that logged its ingest" if ok else "not signed by the key that logged its ingest",
             )
-            path = entry.get("path") or legacy_payload_path(item, str(record.get("original_name")))
-            ok = path.startswith(f"data/{item}/") and sha.get(path) == record.get("sha256")
+            path = entry["path"] if "path" in entry else legacy_payload_path(item, str(record.get("original_name")))
+            base = path[len(f"data/{item}/") :] if isinstance(path, str) else ""
+            ok = (path.startswith(f"data/{item}/") and base not in ("", ".", "..") and "/" not in base
+                  and sha.get(path) == record.get("sha256") and path not in claimed)  # fmt: skip
+            claimed.add(str(path))
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
+        for path in sorted(set(sha) - claimed):
+            self.add("payload-record", path, False, "no signed record in items.json vouches for this payload file")
 
     def log(self, events: list[dict[str, Any]], proofs: dict[str, Any], vkey_pin: str | None,
             against: list[tuple[str, str]]) -> None:  # fmt: skip
