@@ -18,9 +18,10 @@ from typing import Any
 import blake3
 import pytest
 
-from custody.log import events
+from custody import keys
+from custody.log import events, note
 from tests.bundles import members, rewrite, root
-from tests.conftest import Cli
+from tests.conftest import PASSPHRASES, Cli
 from tests.test_court import Genuine, _verdicts, custody_verdict, genuine, reseal, standalone_verdict
 
 __all__ = ["genuine"]  # the fixture, shared with the court tests
@@ -164,4 +165,22 @@ def test_a_payload_file_no_signed_record_vouches_for_fails_all_three_verifiers(
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
     verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_checkpoint_of_size_0_with_a_root_other_than_the_empty_trees_fails_both_verifiers(
+    cli: Cli, genuine: Genuine, team: Path, tmp_path: Path
+) -> None:
+    """Every actor holds the archive key: a size-0 "checkpoint" with any root must not be said to be extended."""
+    archive_key = keys.load_private(team / "keys" / "bob.archive.pem", PASSPHRASES["bob"], "bob")
+    origin = genuine.vkey.split("+", 1)[0]
+    forged = note.sign_note(note.Checkpoint(origin, 0, hashlib.sha256(b"not empty").digest()).body(), origin,
+                            archive_key)  # fmt: skip
+    g = Genuine(genuine.bundle, genuine.vkey, forged, genuine.bob)
+    anchor = tmp_path / "size0.txt"
+    anchor.write_text(forged)
+    verdicts = {
+        "custody verify-bundle": custody_verdict(cli, genuine.bundle, g, tmp_path),
+        "standalone verifier": standalone_verdict(genuine.bundle, g, tmp_path, "--against-checkpoint", str(anchor)),
+    }
     assert verdicts == dict.fromkeys(verdicts, False)

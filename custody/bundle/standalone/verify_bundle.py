@@ -205,8 +205,10 @@ def inclusion_ok(leaf: bytes, index: int, size: int, proof: list[bytes], root: b
 
 
 def consistency_ok(m: int, n: int, old_root: bytes, new_root: bytes, proof: list[bytes]) -> bool:
-    if not 0 < m <= n:
+    if not 0 <= m <= n:
         return False
+    if m == 0:  # the empty tree is a prefix of every tree; its root is SHA-256 of nothing
+        return not proof and old_root == hashlib.sha256(b"").digest()
     if m == n:
         return not proof and old_root == new_root
     if m & (m - 1) == 0:  # the old tree is a perfect subtree: its root starts the path
