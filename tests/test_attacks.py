@@ -22,6 +22,7 @@ from custody import keys
 from custody.log import events, note
 from tests.bundles import members, rewrite, root
 from tests.conftest import PASSPHRASES, Cli
+from tests.media import exiftool_write, make_picture
 from tests.test_court import Genuine, _verdicts, custody_verdict, genuine, reseal, standalone_verdict
 
 __all__ = ["genuine"]  # the fixture, shared with the court tests
@@ -184,3 +185,17 @@ def test_a_checkpoint_of_size_0_with_a_root_other_than_the_empty_trees_fails_bot
         "standalone verifier": standalone_verdict(genuine.bundle, g, tmp_path, "--against-checkpoint", str(anchor)),
     }
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+# --- hostile media ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("year", ["0999", "0001"])
+def test_a_capture_time_in_a_far_year_is_ingested_not_a_traceback(
+    cli: Cli, archive: Path, tmp_path: Path, year: str
+) -> None:
+    """strftime writes year 999 as "999" (no ISO parser reads it back); 0001-01-01 minus any slack overflows."""
+    photo = exiftool_write(make_picture(tmp_path / "old.jpg"), f"-ExifIFD:DateTimeOriginal={year}:01:01 00:00:00")
+    item = cli.ok("ingest", photo, "--json").json()[0]["item_id"]
+    metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
+    assert metadata["captured_at"] == f"{year}-01-01T00:00:00"

@@ -169,7 +169,8 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
         out["zone"] = "UTC by the format's specification"
     else:
         out["zone"] = "zone unknown (local time of the device)"
-    iso = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{subsec}" if subsec else "")
+    # isoformat, not strftime("%Y"): strftime writes year 999 as "999", which no ISO parser reads back.
+    iso = when.isoformat(timespec="seconds") + (f".{subsec}" if subsec else "")
     if zone is not None:
         iso += _iso_offset(zone)
     out["status"] = "ok"
