@@ -199,3 +199,21 @@ def test_a_capture_time_in_a_far_year_is_ingested_not_a_traceback(
     item = cli.ok("ingest", photo, "--json").json()[0]["item_id"]
     metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
     assert metadata["captured_at"] == f"{year}-01-01T00:00:00"
+
+
+def test_a_gps_reference_that_only_starts_like_a_hemisphere_states_no_sign(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
+    """EXIF allows exactly N/S and E/W; "Wrong" is not West, and the record must not sign a western longitude."""
+    from PIL import Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    image = Image.new("RGB", (64, 64))
+    exif = image.getexif()
+    exif[0x8825] = {1: "N", 2: (IFDRational(50), IFDRational(27), IFDRational(0)), 3: "Wrong",
+                    4: (IFDRational(30), IFDRational(30), IFDRational(0))}  # fmt: skip
+    image.save(tmp_path / "gps.jpg", exif=exif)
+    item = cli.ok("ingest", tmp_path / "gps.jpg", "--json").json()[0]["item_id"]
+    gps = cli.ok("show", item, "--json").json()["record"]["metadata"]["gps"]
+    assert gps["latitude"] == 50.45
+    assert gps["longitude"] is None and gps["longitude_hemisphere"] == "unknown"
