@@ -217,3 +217,21 @@ def test_a_gps_reference_that_only_starts_like_a_hemisphere_states_no_sign(
     gps = cli.ok("show", item, "--json").json()["record"]["metadata"]["gps"]
     assert gps["latitude"] == 50.45
     assert gps["longitude"] is None and gps["longitude_hemisphere"] == "unknown"
+
+
+def test_a_capture_time_stating_an_impossible_offset_is_not_said_to_carry_its_zone(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
+    """Raw XMP (ExifTool would refuse to write it) states "+99:99": no zone was applied, so none may be claimed."""
+    xmp = tmp_path / "date.xmp"
+    xmp.write_text(
+        "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+        "<rdf:Description rdf:about='' xmlns:photoshop='http://ns.adobe.com/photoshop/1.0/'>"
+        "<photoshop:DateCreated>2026-02-28T14:03:00+99:99</photoshop:DateCreated></rdf:Description>"
+        "</rdf:RDF></x:xmpmeta>"
+    )
+    photo = exiftool_write(make_picture(tmp_path / "zone.jpg"), f"-xmp<={xmp}")
+    item = cli.ok("ingest", photo, "--json").json()[0]["item_id"]
+    metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
+    assert metadata["captured_at"] == "2026-02-28T14:03:00"
+    assert "unknown" in metadata["capture_time"]["zone"]

@@ -160,7 +160,11 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
     zone: timezone | None = None
     if stated:
         zone = UTC if stated == "Z" else _offset(stated)
-        out["zone"] = "offset stated in the value"
+        out["zone"] = (
+            "offset stated in the value"
+            if zone is not None
+            else f"zone unknown (the value states {stated}, which is not a UTC offset)"
+        )
     elif spec.offset_tag and tags.get(spec.offset_tag) is not None and _offset(str(tags[spec.offset_tag])):
         zone = _offset(str(tags[spec.offset_tag]))
         out["zone"] = f"offset from {spec.offset_tag}"
