@@ -235,3 +235,25 @@ def test_a_capture_time_stating_an_impossible_offset_is_not_said_to_carry_its_zo
     metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
     assert metadata["captured_at"] == "2026-02-28T14:03:00"
     assert "unknown" in metadata["capture_time"]["zone"]
+
+
+def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's doctored ingest signs a record with a false SHA-256 (BLAKE3 true); custody checked only the BLAKE3."""
+    from custody import records
+
+    genuine_sign = records.sign
+
+    def false_sha256(record: dict[str, Any], signer: Any) -> Any:
+        return genuine_sign({**record, "sha256": "ab" * 32}, signer)
+
+    with monkeypatch.context() as doctored:
+        doctored.setattr(records, "sign", false_sha256)
+        cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    out = tmp_path / "bundle.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)

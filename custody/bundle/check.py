@@ -91,8 +91,8 @@ def _manifest(bundle: SafeBundle, name: str, report: Report) -> dict[str, str]:
         return {}
 
 
-def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
-    """Completeness and every digest; returns payload path -> BLAKE3."""
+def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]:
+    """Completeness and every digest; returns payload path -> (SHA-256, BLAKE3)."""
     for required in (
         layout.BAGIT_TXT,
         layout.BAG_INFO,
@@ -120,12 +120,12 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
         report.add("bag", name, False, "tag file is in no manifest (added after sealing?)")
     for name in sorted(set(tags) - set(bundle.files)):
         report.add("bag", name, False, "tag file listed in the tag manifest is missing")
-    blake3_of: dict[str, str] = {}
+    blake3_of: dict[str, tuple[str, str]] = {}  # path -> (SHA-256, BLAKE3) of the content
     octets = 0
     for name in sorted(payload_files & listed):
         got256, got512, got_b3, size = _digests(bundle, name)
         octets += size
-        blake3_of[name] = got_b3
+        blake3_of[name] = (got256, got_b3)
         ok = sha256.get(name) == got256 and sha512.get(name) == got512
         report.add(
             "payload",
@@ -365,7 +365,7 @@ def _check_identity(
 
 
 def _check_records(
-    signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, str], report: Report
+    signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, tuple[str, str]], report: Report
 ) -> None:
     claimed: set[str] = set()
     for entry in signed:
@@ -394,12 +394,15 @@ def _check_records(
         if name in claimed:
             report.add("payload-path", item, False, f"items.json: {name} is the payload of another entry too")
         claimed.add(name)
-        ok = blake3_of.get(name) == record.get("blake3")
+        # Both digests the record signs: the standalone verifier (stdlib: no BLAKE3) checks the SHA-256.
+        ok = blake3_of.get(name) == (record.get("sha256"), record.get("blake3"))
         report.add(
             "payload-blake3",
             item,
             ok,
-            "BLAKE3 matches the signed record" if ok else f"{name} does not have the BLAKE3 of the signed record",
+            "SHA-256 and BLAKE3 match the signed record"
+            if ok
+            else f"{name} does not have the SHA-256 and BLAKE3 of the signed record",
         )
     # A payload file that no signed record vouches for is not evidence, whoever sealed and logged it.
     for name in sorted(set(blake3_of) - claimed):
