@@ -21,7 +21,7 @@ import pytest
 from custody import keys
 from custody.log import events, note
 from tests.bundles import members, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
+from tests.conftest import PASSPHRASES, Cli, make_archive
 from tests.media import exiftool_write, make_picture
 from tests.test_court import Genuine, _verdicts, custody_verdict, genuine, reseal, standalone_verdict
 
@@ -253,6 +253,23 @@ def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
         cli.ok("ingest", evidence / "transcript.txt", actor="bob")
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_an_event_0_whose_prev_is_not_zeros_fails_every_verifier(
+    cli: Cli, tmp_path: Path, evidence: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An archive made by a doctored init: its genesis claims a predecessor. FORMATS.md: prev of event 0 is 64 zeros."""
+    with monkeypatch.context() as doctored:
+        doctored.setattr(events, "GENESIS_PREV", "11" * 32)
+        make_archive(cli, tmp_path / "archive", monkeypatch)
+    cli.ok("ingest", evidence / "transcript.txt")
+    assert cli("verify", "--all").code == 1
+    out = tmp_path / "bundle.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
     verdicts = _verdicts(cli, out, g, tmp_path)

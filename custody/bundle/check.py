@@ -21,7 +21,7 @@ from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
 from ..log.authority import IDENTITY_CHECK, Authority, parse_time
-from ..log.logevent import LogEvent
+from ..log.logevent import GENESIS_PREV, LogEvent
 from ..log.sigcheck import Job, bad_signatures
 from ..timestamp import tsa
 from . import layout
@@ -452,6 +452,9 @@ def _check_events(events: list[LogEvent], report: Report) -> Authority:
             True,
             "every event is signed by a key a carried actor.add registered before it, with a role allowing it",
         )
+    genesis_event = by_seq.get(0)
+    if genesis_event is not None and genesis_event.prev != GENESIS_PREV:
+        report.add("chain", "event 0", False, "prev of event 0 is not 64 zeros: the log does not start here")
     for event in events:
         before = by_seq.get(event.seq - 1)
         if before is not None and event.prev != before.chain_hash():
