@@ -11,6 +11,10 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
+import warnings
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,11 +23,20 @@ import blake3
 import pytest
 
 from custody import keys
+from custody.bundle import standalone
 from custody.log import events, note
 from tests.bundles import members, rewrite, root
 from tests.conftest import PASSPHRASES, Cli, make_archive
 from tests.media import exiftool_write, make_picture
-from tests.test_court import Genuine, _verdicts, custody_verdict, genuine, reseal, standalone_verdict
+from tests.test_court import (
+    Genuine,
+    _verdicts,
+    custody_verdict,
+    genuine,
+    guide_verdict,
+    reseal,
+    standalone_verdict,
+)
 
 __all__ = ["genuine"]  # the fixture, shared with the court tests
 
@@ -274,3 +287,21 @@ def test_an_event_0_whose_prev_is_not_zeros_fails_every_verifier(
                 genuine_key())  # fmt: skip
     verdicts = _verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_zip_naming_one_entry_twice_is_refused_by_every_verifier(cli: Cli, genuine: Genuine, tmp_path: Path) -> None:
+    """Zip tools disagree on which of two same-named entries is "the" file: the court may open the forged one."""
+    entries = members(genuine.bundle)
+    payload = next(n for n in entries if "/data/" in n and entries[n])
+    forged = tmp_path / "twice.zip"
+    with zipfile.ZipFile(forged, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name: that is the attack
+        zf.writestr(payload, b"What the forger wants the court to open first.\n")
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    assert custody_verdict(cli, forged, genuine, tmp_path) is False
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([sys.executable, "-I", str(script), str(forged)], capture_output=True, text=True)
+    assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
+    assert guide_verdict(forged, genuine, tmp_path) is False

@@ -94,6 +94,7 @@ python3 - <<'EOF'
 import glob, sys, zipfile
 for name in sorted(glob.glob("*.zip")):
     with zipfile.ZipFile(name) as z:
+        if len(set(z.namelist())) != len(z.namelist()): sys.exit("FAILED: %s names an entry twice" % name)
         if z.namelist() and all(n.startswith("@BUNDLE@/") for n in z.namelist()):
             z.extractall(".")
             print("OK: unpacked", name)

@@ -307,6 +307,8 @@ class Bag:
                 raise BadInput(f"{path}: entry {info.filename!r} is a symbolic link")
             roots.add(parts[0])
             if not info.is_dir() and len(parts) > 1:
+                if "/".join(parts[1:]) in self.files:  # zip tools differ on which of the two they show
+                    raise BadInput(f"{path}: entry {info.filename!r} appears twice")
                 self.files["/".join(parts[1:])] = info
         if len(roots) != 1:
             raise BadInput(f"{path}: a bundle holds exactly one folder, this zip {len(roots)}")
