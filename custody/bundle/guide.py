@@ -91,10 +91,11 @@ unzip works in any locale; `unzip` fails on non-ASCII names in a C locale).
 
 ```sh
 python3 - <<'EOF'
-import glob, sys, zipfile
+import glob, posixpath, sys, zipfile
 for name in sorted(glob.glob("*.zip")):
     with zipfile.ZipFile(name) as z:
-        if len(set(z.namelist())) != len(z.namelist()): sys.exit("FAILED: %s names an entry twice" % name)
+        names = [posixpath.normpath(n) for n in z.namelist()]
+        if len(set(names)) != len(names): sys.exit("FAILED: %s names an entry twice" % name)
         if z.namelist() and all(n.startswith("@BUNDLE@/") for n in z.namelist()):
             z.extractall(".")
             print("OK: unpacked", name)
