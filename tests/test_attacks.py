@@ -305,3 +305,39 @@ def test_a_zip_naming_one_entry_twice_is_refused_by_every_verifier(cli: Cli, gen
     proc = subprocess.run([sys.executable, "-I", str(script), str(forged)], capture_output=True, text=True)
     assert proc.returncode in (1, 2) and "Traceback" not in proc.stderr, proc.stderr
     assert guide_verdict(forged, genuine, tmp_path) is False
+
+
+def test_verifying_one_item_fails_when_its_ingest_was_not_allowed(
+    cli: Cli, team: Path, evidence: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """carol (analyst) ingests with a doctored client; "verify EV-000001" must not vouch for the item."""
+    with monkeypatch.context() as doctored:
+        doctored.setattr("custody.roles.allows", lambda role, permission: True)
+        cli.ok("ingest", evidence / "transcript.txt", actor="carol")
+    result = cli("verify", "EV-000001", "--json", actor="dave")
+    assert result.code == 1
+
+
+def test_a_bundle_carrying_an_item_its_export_event_does_not_name_fails_all_three_verifiers(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's doctored export logs one item but ships two: the second disclosure is missing from that item's history."""
+    from custody.archive import Acting
+
+    cli.ok("ingest", evidence / "transcript.txt", evidence / "strike.bin", actor="bob")
+    genuine_append = Acting.append
+
+    def hiding(acting: Any, session: Any, action: str, payload: dict[str, Any], item: str | None = None) -> Any:
+        if action == "export":
+            payload = {**payload, "items": payload["items"][:1]}
+        return genuine_append(acting, session, action, payload, item)
+
+    out = tmp_path / "bundle.zip"
+    with monkeypatch.context() as doctored:
+        doctored.setattr(Acting, "append", hiding)
+        cli.ok("export", "EV-000001", "EV-000002", "--out", out, "--purpose", "disclosure", actor="bob")
+    assert "export" not in {e["action"] for e in cli.ok("log", "EV-000002", "--json").json()}
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)

@@ -273,6 +273,7 @@ def check_bundle(
             report.add("export-event", bundle.root, False, "events.jsonl has no export event for this bundle")
         else:
             _check_export_manifest(bundle, export, report)
+            _check_export_items(export, signed_records, report)
         archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
         _check_seal(bundle, authority, export, report)
         _check_records(signed_records, authority, blake3_of, report)
@@ -305,6 +306,21 @@ def _shape_problem(signed: Any, proofs: Any) -> str:
     ):
         return "proofs.json is not an object whose inclusion and consistency map sizes to lists of hex"
     return ""
+
+
+def _check_export_items(export: LogEvent, signed: list[dict[str, Any]], report: Report) -> None:
+    """items.json holds exactly the items the export event names, so each item's history shows this disclosure."""
+    carried = sorted(str(entry["record"].get("item_id")) for entry in signed)
+    logged = export.payload.get("items")
+    ok = isinstance(logged, list) and carried == sorted({str(i) for i in logged})
+    report.add(
+        "export-event",
+        f"event {export.seq}",
+        ok,
+        "items.json holds exactly the items the export logged"
+        if ok
+        else "items.json does not hold exactly the items the export event logged",
+    )
 
 
 def _check_export_manifest(bundle: SafeBundle, export: LogEvent, report: Report) -> None:

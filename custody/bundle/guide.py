@@ -258,6 +258,8 @@ seal = hashlib.sha256(raw_of_pem(open("custody/seal.pub.pem").read())).hexdigest
 if seal != export[0]["actor"]: fail("the seal key %s is not the exporter %s" % (seal, export[0]["actor"]))
 manifest = hashlib.sha256(open("manifest-sha256.txt", "rb").read()).hexdigest()
 if export[0]["payload"].get("manifest_sha256") != manifest: fail("manifest-sha256.txt is not the one logged")
+carried = [entry["record"]["item_id"] for entry in json.load(open("custody/items.json", encoding="utf-8"))]
+if sorted(carried) != sorted(set(export[0]["payload"].get("items") or [])): fail("items.json is not the items logged")
 print("OK: sealed by %s, who logged export event %d (registration checked in step 5)" % (seal, export[0]["seq"]))
 EOF
 ```

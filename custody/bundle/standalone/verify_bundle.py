@@ -539,7 +539,8 @@ class Verifier:
             if not ok:
                 self.add("key", name, False, "file name is not the SHA-256 of the key it holds")
 
-    def seal(self, events: list[dict[str, Any]], keys: dict[str, tuple[str, int, bytes, str]]) -> None:
+    def seal(self, events: list[dict[str, Any]], keys: dict[str, tuple[str, int, bytes, str]],
+             records: list[Any]) -> None:  # fmt: skip
         bag = self.bag
         exports = [e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bag.root]
         if not exports:
@@ -567,6 +568,12 @@ class Verifier:
         self.add("export-event", f"event {export['seq']}", ok,
                  "logged export names this payload manifest" if ok else
                  "payload manifest is not the one logged")  # fmt: skip
+        # The export event names the items it discloses (their history shows it): exactly those are carried.
+        carried = [e.get("record", {}).get("item_id") if isinstance(e, dict) else None for e in records]
+        logged = export["payload"].get("items")
+        ok = isinstance(logged, list) and sorted(map(str, carried)) == sorted(set(map(str, logged)))
+        self.add("export-event", f"event {export['seq']}", ok, "items.json holds exactly the items the export logged"
+                 if ok else "items.json does not hold exactly the items the export event logged")  # fmt: skip
 
     def records(
         self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], sha: dict[str, str]
@@ -722,7 +729,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         v.key_files,
         lambda: keys.update(v.authority(events)),
         lambda: v.signatures(events, keys),
-        lambda: v.seal(events, keys),
+        lambda: v.seal(events, keys, records),
         lambda: v.records(records, events, keys, sha),
         lambda: v.log(events, proofs, vkey_pin, against),
         lambda: v.timestamps(events, tsa_ca),
