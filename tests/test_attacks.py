@@ -27,7 +27,7 @@ from custody.bundle import standalone
 from custody.log import events, note
 from tests.bundles import members, rewrite, root
 from tests.conftest import PASSPHRASES, Cli, make_archive
-from tests.media import exiftool_write, make_picture
+from tests.media import exiftool_write, make_iphone_mov, make_picture
 from tests.test_court import (
     Genuine,
     _verdicts,
@@ -341,3 +341,30 @@ def test_a_bundle_carrying_an_item_its_export_event_does_not_name_fails_all_thre
                 genuine_key())  # fmt: skip
     verdicts = _verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_mov_whose_keys_creationdate_has_no_offset_is_not_given_one(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    """The container's UTC time must not lend the device-local Keys time a zone it never stated."""
+    clip = make_iphone_mov(tmp_path / "clip.mov", creationdate="2026:02:28 14:03:00+00:00",
+                           container_utc="2026-02-28T12:03:01Z")  # fmt: skip
+    # ExifTool always writes an offset; the device wrote none (same length, so no atom size changes).
+    data = clip.read_bytes()
+    assert data.count(b"2026-02-28T14:03:00+0000") == 1
+    clip.write_bytes(data.replace(b"2026-02-28T14:03:00+0000", b"2026-02-28T14:03:00.000 "))
+    item = cli.ok("ingest", clip, "--json").json()[0]["item_id"]
+    metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
+    assert metadata["captured_at"] == "2026-02-28T14:03:00.000"
+    assert metadata["capture_time"]["tag"] == "Keys:CreationDate"
+    assert "unknown" in metadata["captured_at_zone"]
+
+
+def test_a_jpeg_offset_time_of_the_modify_date_is_not_applied_to_date_time_original(
+    cli: Cli, archive: Path, tmp_path: Path
+) -> None:
+    """OffsetTime belongs to ModifyDate (EXIF DateTime); only OffsetTimeOriginal may place DateTimeOriginal."""
+    photo = exiftool_write(make_picture(tmp_path / "p.jpg"), "-ExifIFD:DateTimeOriginal=2026:02:28 14:03:00",
+                           "-ExifIFD:OffsetTime=+05:00", "-IFD0:ModifyDate=2026:03:01 09:00:00")  # fmt: skip
+    item = cli.ok("ingest", photo, "--json").json()[0]["item_id"]
+    metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
+    assert metadata["captured_at"] == "2026-02-28T14:03:00"
+    assert "unknown" in metadata["captured_at_zone"]
