@@ -368,3 +368,24 @@ def test_a_jpeg_offset_time_of_the_modify_date_is_not_applied_to_date_time_origi
     metadata = cli.ok("show", item, "--json").json()["record"]["metadata"]
     assert metadata["captured_at"] == "2026-02-28T14:03:00"
     assert "unknown" in metadata["captured_at_zone"]
+
+
+@pytest.mark.parametrize("where", ["seq", "payload"])
+def test_an_event_with_an_integer_json_cannot_carry_exactly_is_a_report_not_a_traceback(
+    cli: Cli, genuine: Genuine, tmp_path: Path, where: str
+) -> None:
+    """RFC 8785 numbers are IEEE doubles: 2**60 has no canonical form, whoever wrote it."""
+
+    def big(entries: dict[str, bytes]) -> dict[str, bytes]:
+        key = f"{root(entries)}/custody/events.jsonl"
+        lines = [json.loads(line) for line in entries[key].decode().split("\n")[:-1]]
+        if where == "seq":
+            lines[-1]["seq"] = 2**60
+        else:
+            lines[-1]["payload"]["count"] = 2**60
+        text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        return reseal({**entries, key: text.encode()}, genuine.bob)
+
+    forged = rewrite(genuine.bundle, tmp_path / "forged.zip", big)
+    verdicts = _both(cli, forged, genuine, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)

@@ -299,6 +299,10 @@ def _shape_problem(signed: Any, proofs: Any) -> str:
         isinstance(e, dict) and isinstance(e.get("record"), dict) for e in signed
     ):
         return "items.json is not a list of objects each with a record object"
+    try:
+        canonical(signed)
+    except ValueError as exc:  # e.g. an integer beyond 2**53: no RFC 8785 form, so no signature over it
+        return f"items.json has no canonical JSON form ({exc})"
     if not isinstance(proofs, dict) or not all(
         isinstance(paths := proofs.get(k, {}), dict)
         and all(isinstance(p, list) and all(isinstance(h, str) for h in p) for p in paths.values())

@@ -26,6 +26,7 @@ def jcs(v):
     return text(v).encode("utf-8")
 def text(v):
     if v is None or v is True or v is False: return json.dumps(v)
+    if isinstance(v, int) and abs(v) > 2**53 - 1: fail("integer %d has no canonical JSON form" % v)
     if isinstance(v, int): return str(v)
     if isinstance(v, float): return number(v)
     if isinstance(v, str): return json.dumps(v, ensure_ascii=False)

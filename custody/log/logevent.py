@@ -108,6 +108,10 @@ class LogEvent:
             or not isinstance(obj["payload"], dict)
         ):
             raise ValueError(f"events.jsonl: event {obj['seq']!r} has a member of the wrong JSON type")
+        try:
+            canonical(obj)  # e.g. an integer beyond 2**53 has no RFC 8785 form: nothing can have signed it
+        except ValueError as exc:
+            raise ValueError(f"events.jsonl: event {obj['seq']!r} has no canonical JSON form ({exc})") from None
         return cls(
             seq=int(obj["seq"]),
             time=str(obj["time"]),

@@ -108,6 +108,8 @@ def jcs(value: Any) -> str:
     if value is None or value is True or value is False:
         return json.dumps(value)
     if isinstance(value, int):
+        if abs(value) > 2**53 - 1:  # beyond the doubles' exact integers: RFC 8785 gives it no safe form
+            raise ValueError(f"integer {value} has no canonical JSON form")
         return str(value)
     if isinstance(value, float):
         return _number(value)
