@@ -389,3 +389,46 @@ def test_an_event_with_an_integer_json_cannot_carry_exactly_is_a_report_not_a_tr
     forged = rewrite(genuine.bundle, tmp_path / "forged.zip", big)
     verdicts = _both(cli, forged, genuine, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def _doctored_record_bundle(
+    cli: Cli, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> tuple[Path, Genuine]:
+    """bob's doctored ingest signs a record with ``change`` applied, then bob exports it as usual."""
+    from custody import records
+
+    genuine_sign = records.sign
+
+    def doctored_sign(record: dict[str, Any], signer: Any) -> Any:
+        return genuine_sign({**record, **change}, signer)
+
+    with monkeypatch.context() as doctored:
+        doctored.setattr(records, "sign", doctored_sign)
+        cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    out = tmp_path / "bundle.zip"
+    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                genuine_key())  # fmt: skip
+    return out, g
+
+
+def test_a_record_naming_another_ingester_than_its_signer_fails_verify_and_every_bundle_verifier(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The court report prints "Ingested by" from the record: bob must not be able to write alice's name there."""
+    alice = next(a["key_id"] for a in cli.ok("actor", "list", "--json").json() if a["name"] == "alice")
+    out, g = _doctored_record_bundle(cli, evidence, tmp_path, monkeypatch, {"ingested_by": alice})
+    assert cli("verify", "--all").code == 1
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)
+
+
+def test_a_record_dated_long_before_its_ingest_event_fails_verify_and_every_bundle_verifier(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The court report prints "Ingested at" from the record: it must be the logged ingest's time."""
+    backdated = {"ingested_at": "2024-01-01T00:00:00.000000Z"}
+    out, g = _doctored_record_bundle(cli, evidence, tmp_path, monkeypatch, backdated)
+    assert cli("verify", "--all").code == 1
+    verdicts = _verdicts(cli, out, g, tmp_path)
+    assert verdicts == dict.fromkeys(verdicts, False)

@@ -405,7 +405,7 @@ def _check_records(
             if info is not None
             else f"record signed by key {signer[:16]}…, which no carried actor.add registers",
         )
-        problem = authority.record_problem(item, sha256_hex(text.encode()), signer)
+        problem = authority.record_problem(item, sha256_hex(text.encode()), signer, record)
         report.add("item-chain", item, not problem, problem or "ingest event binds the signed record")
         path_problem = layout.path_problem(entry)
         if path_problem is not None:

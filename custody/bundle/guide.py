@@ -232,6 +232,11 @@ for n, entry in enumerate(json.load(open("custody/items.json", encoding="utf-8")
     if not ingest or ingest[0]["payload"]["record_sha256"] != hashlib.sha256(jcs(rec)).hexdigest():
         fail("no ingest event binds the record of " + rec["item_id"])
     if entry["signer"] != ingest[0]["actor"]: fail("record of %s is not signed by its ingester" % rec["item_id"])
+    if rec.get("ingested_by") != ingest[0]["actor"]: fail("record of %s names another ingester" % rec["item_id"])
+    stated = re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z", str(rec.get("ingested_at")))
+    if not stated or abs(datetime.datetime.strptime(rec["ingested_at"], "%Y-%m-%dT%H:%M:%S.%fZ") - datetime.datetime.strptime(
+            ingest[0]["time"], "%Y-%m-%dT%H:%M:%S.%fZ")) > datetime.timedelta(minutes=5):
+        fail("record of %s states another ingest time than its ingest event" % rec["item_id"])
     jobs.append(("record-%d" % n, entry["signer"], jcs(rec), base64.b64decode(entry["signature"])))
 with open(WORK + "/signatures.txt", "w") as out:
     for name, kid, data, sig in jobs:

@@ -142,6 +142,7 @@ class Authority:
     denied: set[int] = field(default_factory=set)  # seqs whose signer may not have logged them
     backdated: set[int] = field(default_factory=set)  # seqs dated too far before an earlier event
     ingests: dict[str, tuple[str, str]] = field(default_factory=dict)  # item -> (signer key id, record_sha256)
+    ingest_times: dict[str, str] = field(default_factory=dict)  # item -> time of its ingest event
     _init_actor: str | None = None
     _latest: datetime | None = None
     _latest_seq: int = -1
@@ -186,6 +187,7 @@ class Authority:
                 self._fail(seq, f"{action} by {self._who(actor)} not permitted")
         if action == Action.INGEST and item is not None and payload is not None and item not in self.ingests:
             self.ingests[item] = (actor, str(payload.get("record_sha256")))
+            self.ingest_times[item] = time
         return signer.raw
 
     def _check_time(self, seq: int, time: str) -> None:
@@ -267,8 +269,14 @@ class Authority:
         if signature_ok and self.candidate is not None:
             self.identity = self.candidate
 
-    def record_problem(self, item: str, record_sha256: str, signer: str) -> str:
-        """Why an item record is not bound by its ingest event ("" if it is), per the record rules."""
+    def record_problem(
+        self, item: str, record_sha256: str, signer: str, record: Mapping[str, Any] | None = None
+    ) -> str:
+        """Why an item record is not bound by its ingest event ("" if it is), per the record rules.
+
+        With ``record``, its ``ingested_by`` must be the signer and its ``ingested_at`` within
+        TOLERANCE of the ingest event's time: reports print both as who ingested it and when.
+        """
         bound = self.ingests.get(item)
         if bound is None or bound[1] != record_sha256:
             return "no ingest event in the log binds this record"
@@ -276,4 +284,13 @@ class Authority:
             return f"record signed by {self._who(signer)}, but its ingest event by {self._who(bound[0])}"
         if signer not in self.keys:
             return f"record signed by key {signer[:16]}…, which no admin registered"
+        if record is not None:
+            if record.get("ingested_by") != signer:
+                return f"record says it was ingested by key {str(record.get('ingested_by'))[:16]}…, not its signer"
+            stated, logged = parse_time(str(record.get("ingested_at"))), parse_time(self.ingest_times[item])
+            if stated is None or logged is None or abs(stated - logged) > TOLERANCE:
+                return (
+                    f"record says it was ingested at {record.get('ingested_at')}, "
+                    f"its ingest event at {self.ingest_times[item]}"
+                )
         return ""

@@ -605,6 +605,14 @@ class Verifier:
                 ok,
                 "signed by the key that logged its ingest" if ok else "not signed by the key that logged its ingest",
             )
+            if ingest is not None:  # who and when the record states are the logged ingest's signer and time
+                try:
+                    gap = abs(event_time(record.get("ingested_at")) - event_time(ingest["time"]))
+                except ValueError:
+                    gap = None
+                ok = record.get("ingested_by") == ingest["actor"] and gap is not None and gap <= TOLERANCE
+                self.add("item-chain", item, ok, "ingested_by and ingested_at are the logged ingest's" if ok else
+                         "ingested_by or ingested_at is not the signer or time of the logged ingest")  # fmt: skip
             path = entry["path"] if "path" in entry else legacy_payload_path(item, str(record.get("original_name")))
             base = path[len(f"data/{item}/") :] if isinstance(path, str) else ""
             ok = (path.startswith(f"data/{item}/") and base not in ("", ".", "..") and "/" not in base
