@@ -12,6 +12,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "An admin creates the archive"
 custody init "$CUSTODY_ARCHIVE" --admin amina
+custody --as amina config set organization "Example Documentation Centre"
+custody --as amina config set timezone Europe/Kyiv
 custody --as amina actor add bohdan --role archivist
 custody --as amina actor add chloe --role analyst
 custody --as amina actor add david --role reviewer
@@ -61,7 +63,8 @@ custody --as david proof --event 8
 custody --as david verify --event 8 --checkpoint "$DEMO_DIR/published-checkpoint.txt"
 
 step "The case team exports a sealed bundle for the court"
-custody --as bohdan export --case UA-2026-0228 --out "$DEMO_DIR/UA-2026-0228.zip" --purpose "disclosure to the prosecution"
+custody --as bohdan export --case UA-2026-0228 --out "$DEMO_DIR/UA-2026-0228.zip" --purpose "disclosure to the prosecution" \
+    --exhibit-prefix "UA-0228-EX-" --case-uco
 
 step "The court verifies the bundle with no archive, against the checkpoint it was sent earlier"
 (cd "$DEMO_DIR" && env -u CUSTODY_ARCHIVE custody verify-bundle UA-2026-0228.zip --against-checkpoint published-checkpoint.txt)
@@ -75,4 +78,9 @@ CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody init "$DEMO_DIR/partner" --admin par
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner import "$DEMO_DIR/UA-2026-0228.zip" --vkey "$DEMO_DIR/archive.vkey"
 CUSTODY_ARCHIVE="$DEMO_DIR/partner" custody --as partner verify --all --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("partner archive verifies:", r["ok"])'
 
-step "Done: the demo archive is in $DEMO_DIR/archive"
+step "Counsel's chain-of-custody report of the case, as PDF (the same report is sealed inside the bundle)"
+custody --as david report --case UA-2026-0228 --out "$DEMO_DIR/UA-2026-0228-report.pdf" \
+    --purpose "preparing the submission" --exhibit-prefix "UA-0228-EX-"
+pdfinfo "$DEMO_DIR/UA-2026-0228-report.pdf" 2>/dev/null | grep -E '^(Title|Pages|Page size):' || true
+
+step "Done: the demo archive is in $DEMO_DIR/archive; open the report with: xdg-open $DEMO_DIR/UA-2026-0228-report.pdf"

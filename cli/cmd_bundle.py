@@ -10,6 +10,7 @@ import typer
 from custody.errors import InputError
 
 from .cmd_log import TsaCa, read_note, render_report
+from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
 from .render import out, print_json
 from .state import STATE
 
@@ -31,14 +32,24 @@ def export(
     recipient: Annotated[
         list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
     ] = None,
+    paper: PaperOpt = "a4",
+    exhibit_prefix: ExhibitPrefixOpt = None,
+    exhibits: ExhibitsOpt = None,
+    case_uco: Annotated[
+        bool, typer.Option("--case-uco", help="Also seal a CASE/UCO JSON-LD description into the bundle.")
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Export items as a sealed BagIt bundle (zip), optionally encrypted with age; logged."""
+    """Export items as a sealed BagIt bundle (zip) with its PDF/HTML report, optionally encrypted with age; logged."""
     if out_path is None:
         raise InputError("export: --out FILE is required")
     from custody.bundle.export import export_bundle
+    from custody.report import ReportOptions
 
-    result = export_bundle(STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [])
+    report = ReportOptions(paper, exhibit_prefix, exhibits, case_uco)
+    result = export_bundle(
+        STATE.acting(), items or [], out_path, purpose, case=case, recipients=recipient or [], report=report
+    )
     if json_:
         print_json(result.to_json())
         return

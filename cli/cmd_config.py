@@ -13,7 +13,7 @@ from .state import STATE
 
 config_app = typer.Typer(
     name="config",
-    help="Show or change archive settings (time-stamp authority, organisation); changes are logged.",
+    help="Show or change archive settings (time-stamp authority, organisation, time zone); changes are logged.",
     no_args_is_help=True,
 )
 

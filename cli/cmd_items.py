@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from custody.errors import InputError
+from custody.humanize import short_size
 from custody.similarity import DEFAULT_THRESHOLD
 from custody.timeutil import parse_iso
 
-from .render import err, out, print_json, short, table
+from .render import err, names_and_zone, out, print_json, short, table
 from .state import STATE
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def ingest(
             f"Ingested {len(results)} file(s)",
             ["item", "file", "size", "media type", "sha256", "duplicate of"],
             [
-                [r.item_id, r.original_name, r.size, r.media_type, short(r.sha256), r.duplicate_of or ""]
+                [r.item_id, r.original_name, short_size(r.size), r.media_type, short(r.sha256), r.duplicate_of or ""]
                 for r in results
             ],
         )
@@ -144,7 +145,7 @@ def ingest(
     table(
         f"Ingested {len(results)} files" + (f": new items {new_ids[0]} .. {new_ids[-1]}" if new_ids else ""),
         ["media type", "new items", "already held (acquisitions)", "bytes"],
-        [[kind, new, known, size] for kind, (new, known, size) in sorted(by_type.items())],
+        [[kind, new, known, short_size(size)] for kind, (new, known, size) in sorted(by_type.items())],
     )
     out.print("Each file's item id and digests: custody list (or ingest --json, for scripts).")
 
@@ -167,7 +168,7 @@ def list_(
             [
                 r["item_id"],
                 r["original_name"],
-                r["size"],
+                short_size(r["size"]),
                 r["media_type"],
                 short(r["sha256"]),
                 (r.get("provenance") or {}).get("case"),
@@ -185,39 +186,35 @@ def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], 
     if json_:
         print_json(view.to_json())
         return
-    _render_view(view.to_json())
+    names, tz = names_and_zone(STATE.archive())
+    _render_view(view.to_json(), names, tz)
 
 
-def _render_view(data: dict[str, Any]) -> None:
-    from custody.metadata import describe_content_credentials
+def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
+    from custody import humanize as h
+    from custody.report.model import metadata_rows, provenance_rows
 
     rec = data["record"]
-    rows = [
-        [k, rec[k]]
-        for k in (
-            "item_id",
-            "original_name",
-            "size",
-            "media_type",
-            "sha256",
-            "blake3",
-            "source_path",
-            "ingested_at",
-            "ingested_by",
-        )
+    rows: list[list[Any]] = [
+        ["item", rec["item_id"]],
+        ["original name", rec["original_name"]],
+        ["size", h.size(rec["size"])],
+        ["media type", rec["media_type"]],
+        ["sha256", rec["sha256"]],
+        ["blake3", rec["blake3"]],
+        ["source path", rec.get("source_path")],
+        ["ingested at", h.utc_and_local(rec.get("ingested_at"), tz)],
+        ["ingested by", h.actor_with_key(rec.get("ingested_by"), names)],
+        ["record signed by", h.actor_with_key(data["signer"], names)],
+        ["cases", ", ".join(data["cases"])],
     ]
-    rows += [[f"provenance.{k}", v] for k, v in rec["provenance"].items() if v is not None]
-    rows += [["cases", ", ".join(data["cases"])], ["signed by", data["signer"]]]
-    metadata = rec.get("metadata") or {}
-    for key, value in metadata.items():
-        if key not in {"tools", "raw_sha256", "content_credentials"}:
-            rows.append([f"metadata.{key}", value])
-    if metadata.get("content_credentials"):
-        rows.append(["Content Credentials", describe_content_credentials(metadata["content_credentials"])])
-    if metadata.get("tool_missing"):
-        rows.append(["[red]tool missing[/]", f"{metadata['tool_missing']}: metadata could not be read at ingest"])
-    rows += [["[yellow]flag[/]", f"{f['code']}: {f['message']}"] for f in rec.get("flags") or []]
-    rows += [["[yellow]warning[/]", w] for w in rec.get("warnings") or []]
+    rows += [[f"provenance: {r['label']}", r["value"]] for r in provenance_rows(rec.get("provenance"))]
+    rows += [[r["label"], r["value"]] for r in metadata_rows(rec.get("metadata") or {})]
+    for flag in rec.get("flags") or []:
+        title, text = h.flag(flag)
+        code = flag.get("code") if isinstance(flag, dict) else None
+        rows.append([f"[yellow]flag: {title}[/]" + (f" ({code})" if code else ""), text])
+    rows += [["[yellow]warning[/]", h.text(w)] for w in rec.get("warnings") or []]
     table(f"Item {rec['item_id']}", ["field", "value"], rows)
     table(
         "Acquisitions",
@@ -227,8 +224,8 @@ def _render_view(data: dict[str, Any]) -> None:
                 a["seq"],
                 a["original_name"],
                 a["source_path"],
-                a["provenance"].get("collected_by"),
-                a["provenance"].get("case"),
+                (a.get("provenance") or {}).get("collected_by"),
+                (a.get("provenance") or {}).get("case"),
             ]
             for a in data["acquisitions"]
         ],
@@ -236,15 +233,19 @@ def _render_view(data: dict[str, Any]) -> None:
     if data["annotations"]:
         table(
             "Annotations",
-            ["event", "time", "text", "tags", "supersedes", "status"],
+            ["event", "time", "author", "text", "tags", "status"],
             [
                 [
                     a["seq"],
-                    a["time"],
+                    h.utc_and_local(a["time"], tz),
+                    h.actor(a["actor"], names),
                     a["text"],
                     ", ".join(a["tags"]),
-                    a["supersedes"],
-                    "superseded" if a["superseded"] else "current",
+                    "corrected by a later annotation"
+                    if a["superseded"]
+                    else f"corrects event {a['supersedes']}"
+                    if a["supersedes"] is not None
+                    else "current",
                 ]
                 for a in data["annotations"]
             ],
@@ -254,17 +255,17 @@ def _render_view(data: dict[str, Any]) -> None:
         "Custody history",
         ["event", "time", "actor", "action", "details"],
         [
-            [e["seq"], e["time"], short(e["actor"], 12), e["action"], _history_detail(e)]
+            [
+                e["seq"],
+                h.utc_and_local(e["time"], tz),
+                h.actor(e["actor"], names),
+                e["action"],
+                h.describe_event(e, names),
+            ]
             for e in data["events"]
             if e["action"] not in {"annotate", "acquire"}
         ],
     )
-
-
-def _history_detail(event: dict[str, Any]) -> str:
-    payload = event["payload"]
-    keys = ("bundle_id", "purpose", "scope", "ok", "attempted", "kind", "origin", "reason")
-    return ", ".join(f"{k}={payload[k]}" for k in keys if k in payload)
 
 
 def get(

@@ -9,7 +9,7 @@ import typer
 
 from custody.errors import InputError
 
-from .render import out, print_json, short, table, warn
+from .render import names_and_zone, out, print_json, table, warn
 from .state import STATE
 
 if TYPE_CHECKING:
@@ -32,16 +32,28 @@ def log(
     if json_:
         print_json([e.to_json() for e in events])
         return
+    from custody import humanize as h
+
+    names, tz = names_and_zone(STATE.archive())
     table(
         "Custody log",
-        ["seq", "time", "actor", "action", "item", "payload"],
-        [[e.seq, e.time, short(e.actor, 12), e.action, e.item, _brief(e.payload)] for e in events],
+        ["seq", "time", "actor", "action", "item", "what happened"],
+        [
+            [
+                e.seq,
+                h.utc(e.time) + (f"\n{h.local(e.time, tz)}" if tz else ""),
+                h.actor(e.actor, names),
+                h.action(e.action),
+                e.item,
+                _brief(h.describe_event(e.to_json(), names)),
+            ]
+            for e in events
+        ],
     )
 
 
-def _brief(payload: dict[str, object]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in payload.items() if k not in {"public_key", "archive_public_key"})
-    return text if len(text) < 120 else text[:117] + "…"
+def _brief(text: str) -> str:
+    return text if len(text) < 160 else text[:157] + "…"
 
 
 def _verdict(ok: bool, warning: bool) -> str:
@@ -50,8 +62,13 @@ def _verdict(ok: bool, warning: bool) -> str:
     return "[yellow]WARN[/]" if warning else "[green]PASS[/]"
 
 
-def render_report(report: Report, json_: bool) -> None:
-    """Failures and warnings one per line, passes summarised per check; exit 1 on any failure."""
+def render_report(report: Report, json_: bool, names: dict[str, str] | None = None) -> None:
+    """Failures and warnings one per line, passes summarised per check; exit 1 on any failure.
+
+    ``names`` (key id -> actor name) lets the text name the people behind key ids.
+    """
+    from custody.humanize import readable
+
     if json_:
         print_json(report.to_json())
     else:
@@ -79,7 +96,15 @@ def render_report(report: Report, json_: bool) -> None:
             table(
                 "Failures and warnings",
                 ["check", "subject", "result", "detail"],
-                [[c.check, c.subject, _verdict(c.ok, c.warning), c.detail] for c in notable],
+                [
+                    [
+                        c.check,
+                        readable(c.subject, names or {}),
+                        _verdict(c.ok, c.warning),
+                        readable(c.detail, names or {}),
+                    ]
+                    for c in notable
+                ],
             )
         from custody.log.authority import IDENTITY_CHECK
 
@@ -142,7 +167,7 @@ def verify(
         from custody.verify import verify_archive
 
         report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca, early)
-    render_report(report, json_)
+    render_report(report, json_, None if json_ else names_and_zone(STATE.archive())[0])
 
 
 def checkpoint(

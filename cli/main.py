@@ -10,7 +10,7 @@ import typer
 
 from custody.errors import CustodyError
 
-from . import cmd_actor, cmd_archive, cmd_bundle, cmd_config, cmd_items, cmd_log
+from . import cmd_actor, cmd_archive, cmd_bundle, cmd_config, cmd_items, cmd_log, cmd_report
 from .render import error, warn
 from .state import STATE
 
@@ -45,6 +45,7 @@ cmd_items.register(app)
 cmd_log.register(app)
 cmd_bundle.register(app)
 cmd_config.register(app)
+cmd_report.register(app)
 
 
 _INTERRUPTED = "interrupted; nothing half-written was kept"

@@ -61,3 +61,11 @@ def warn(message: str) -> None:
 
 def error(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def names_and_zone(archive: Any) -> tuple[dict[str, str], Any]:
+    """Key id -> actor name, and the archive's configured time zone (or None), for human output."""
+    from custody.actors import list_actors
+    from custody.humanize import zone
+
+    return {a.key_id: a.name for a in list_actors(archive)}, zone(archive.config.timezone)

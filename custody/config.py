@@ -21,6 +21,7 @@ SETTINGS: dict[str, str] = {
     "tsa.timeout": "seconds a command may wait on the TSA in all before going on untimestamped (default 5)",
     "tsa.backoff": "seconds checkpoint and export do not ask a TSA again after it failed (default 300)",
     "organization": "organisation named as Source-Organization in bundles",
+    "timezone": "IANA time zone (e.g. Europe/Kyiv) reports show beside UTC",
 }
 
 
@@ -36,6 +37,7 @@ class ArchiveConfig:
     store_options: dict[str, Any] = field(default_factory=dict)
     tsa: dict[str, Any] = field(default_factory=dict)
     organization: str = ""
+    timezone: str = ""
 
     @property
     def keys_dir(self) -> Path:
@@ -56,6 +58,8 @@ def write_config(cfg: ArchiveConfig) -> None:
         "database": {"url": cfg.db_url},
         "store": {"url": cfg.store_url, **cfg.store_options},
     }
+    if cfg.timezone:
+        doc["archive"]["timezone"] = cfg.timezone
     if cfg.tsa:
         doc["tsa"] = cfg.tsa
     path = cfg.root / CONFIG_NAME
@@ -86,6 +90,7 @@ def read_config(root: Path) -> ArchiveConfig:
             store_options=store,
             tsa=dict(doc.get("tsa", {})),
             organization=str(doc["archive"].get("organization", "")),
+            timezone=str(doc["archive"].get("timezone", "")),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: missing setting {exc}; restore it from a backup") from None

@@ -10,6 +10,7 @@ from typing import Any
 from .archive import Acting, Archive
 from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
 from .errors import ConfigError
+from .humanize import zone
 from .roles import Permission
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
@@ -24,6 +25,7 @@ def show_settings(archive: Archive) -> dict[str, Any]:
         "tsa.timeout": cfg.tsa.get("timeout"),
         "tsa.backoff": cfg.tsa.get("backoff"),
         "organization": cfg.organization or None,
+        "timezone": cfg.timezone or None,
     }
 
 
@@ -33,6 +35,10 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
     logged: dict[str, Any] = {"setting": key, "value": value}
     if key == "organization":
         return dataclasses.replace(cfg, organization=value or ""), logged
+    if key == "timezone":
+        if value is not None and zone(value) is None:
+            raise ConfigError(f"timezone: '{value}' is not an IANA time zone name; use e.g. Europe/Kyiv or UTC")
+        return dataclasses.replace(cfg, timezone=value or ""), logged
     field = key.split(".", 1)[1]
     if value is None:
         if key == "tsa.url":

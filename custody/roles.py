@@ -60,6 +60,7 @@ class Action(StrEnum):
     ACCESS = "access"
     VERIFY = "verify"
     REFUSE = "refuse"
+    REPORT = "report"
 
 
 ANY_ACTOR = None
@@ -80,6 +81,8 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.ACCESS: Permission.ACCESS,
     Action.VERIFY: Permission.VERIFY,
     Action.REFUSE: ANY_ACTOR,
+    # A report or CASE/UCO export discloses what `show` would: the view permission.
+    Action.REPORT: Permission.VIEW,
 }
 """The permission an event's signer must hold, at that point of the log, to have logged the action."""
 

@@ -8,12 +8,12 @@ from pathlib import Path
 TABLES = ("actors", "items", "item_cases", "events", "tree_nodes", "checkpoints")
 
 
-def drop_triggers(conn: sqlite3.Connection) -> list[str]:
-    """Drop every trigger; returns their SQL, to put them back."""
-    triggers = conn.execute("select name, sql from sqlite_master where type='trigger'").fetchall()
-    for name, _sql in triggers:
+def drop_triggers(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Drop every trigger; returns (table, SQL) of each, to put them back."""
+    triggers = conn.execute("select name, tbl_name, sql from sqlite_master where type='trigger'").fetchall()
+    for name, _table, _sql in triggers:
         conn.execute(f"DROP TRIGGER {name}")
-    return [definition for _name, definition in triggers]
+    return [(table, definition) for _name, table, definition in triggers]
 
 
 def sql(archive: Path, *statements: str, restore: bool = True) -> None:
@@ -23,5 +23,7 @@ def sql(archive: Path, *statements: str, restore: bool = True) -> None:
         for statement in statements:
             conn.execute(statement)
         if restore:
-            for definition in triggers:
-                conn.execute(definition)
+            tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
+            for table, definition in triggers:
+                if table in tables:  # a statement may have dropped the table itself
+                    conn.execute(definition)

@@ -26,13 +26,13 @@ from ..items import get_item
 from ..log import checkpoints, merkle, tree
 from ..log.events import LogEvent
 from ..log.proofs import archive_vkey
+from ..report import ReportOptions, bundle_files
 from ..roles import Permission
 from ..timestamp import stamps, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
 from . import layout, standalone
 from .guide import verify_md
-from .report import report_html
 
 
 @dataclass(frozen=True)
@@ -191,6 +191,7 @@ def export_bundle(
     *,
     case: str | None = None,
     recipients: Sequence[str] = (),
+    report: ReportOptions | None = None,
 ) -> ExportResult:
     """Write a sealed bundle of the given items (or a case) to ``out``; the export is logged."""
     if not purpose.strip():
@@ -208,6 +209,8 @@ def export_bundle(
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
+    report = report or ReportOptions()
+    exhibits = report.numbers([i.item_id for i in items])
     bundle_id = layout.new_bundle_id()
     tmp = deliveries.temp_beside(out)
     encrypted = bool(age_recipients)
@@ -223,10 +226,12 @@ def export_bundle(
                     _write_encrypted(
                         sink,
                         age_recipients,
-                        lambda stream: _write_zip(acting, stream, bundle_id, items, purpose, recipients, state),
+                        lambda stream: _write_zip(
+                            acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits
+                        ),
                     )
                 else:
-                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state)
+                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits)
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(tmp, out)
@@ -318,6 +323,8 @@ def _write_zip(
     purpose: str,
     recipients: Sequence[str],
     state: dict[str, Any],
+    report: ReportOptions,
+    exhibits: dict[str, str],
 ) -> None:
     archive = acting.archive
     with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
@@ -341,6 +348,8 @@ def _write_zip(
                     "purpose": purpose,
                     "recipients": list(recipients),
                     "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
+                    # Exhibit numbers are part of what the exporter signs.
+                    **({"exhibits": exhibits} if exhibits else {}),
                 },
             )
         state["export_seq"] = event.seq
@@ -365,7 +374,6 @@ def _write_zip(
             stamp = stamps.token_of(session, checkpoint.num)
             checkpoint_tsr = stamp.response if stamp is not None else None
         state["checkpoint_size"] = checkpoint.size
-        names = {kid: row.name for kid, row in actors.items()}
         today = utc_now()
         bag.add_tag(layout.BAGIT_TXT, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
         for alg, text in manifests.items():
@@ -401,25 +409,11 @@ def _write_zip(
         for kid in sorted(signers):
             if kid in actors:
                 bag.add_tag(f"{layout.KEYS_DIR}{kid}.pem", actors[kid].public_key_pem.encode())
-        verified = [
-            f"SHA-256 and BLAKE3 of each of the {len(items)} payload files were recomputed while writing the bundle "
-            "and match the signed records.",
-            f"Every event listed has an inclusion proof to the archive checkpoint of tree size {checkpoint.size}.",
-        ]
-        bag.add_tag(
-            layout.REPORT,
-            report_html(
-                bundle_id,
-                archive.config.origin,
-                f"{acting.name} ({acting.key_id[:16]}…)",
-                purpose,
-                records,
-                [e.to_json() for e in events],
-                names,
-                checkpoint.size,
-                verified,
-            ).encode(),
-        )
+        for name, data in bundle_files(
+            acting, bundle_id, event.to_json(), records, [e.to_json() for e in events], checkpoint, checkpoint_tsr,
+            exhibits, report,
+        ).items():
+            bag.add_tag(name, data)
         bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
         bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
         bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 # action -> payload field that names items: a list of our item ids, or an object whose values are.
-PAYLOAD_FIELDS = {"export": "items", "export.failed": "items", "verify": "scope", "import": "items"}
+PAYLOAD_FIELDS = {
+    "export": "items",
+    "export.failed": "items",
+    "verify": "scope",
+    "import": "items",
+    "report": "items",
+}
 
 
 def named_items(action: str, item: str | None, payload: dict[str, Any]) -> list[str]:

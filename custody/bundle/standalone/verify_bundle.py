@@ -66,7 +66,7 @@ GRANTS = {
 NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configure": "administer",
          "ingest": "ingest", "acquire": "ingest", "annotate": "annotate", "export": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
-         "verify": "verify"}  # fmt: skip
+         "verify": "verify", "report": "view"}  # fmt: skip
 
 
 class BadInput(Exception):
