@@ -406,6 +406,7 @@ def _check_record(item: Item, signature_ok: bool, state: LogState, report: Repor
     report.add(
         "record-signature", item.item_id, signature_ok, "" if signature_ok else "record signature does not verify"
     )
+    record: dict[str, Any] | None = None
     try:
         record = parse(item.record)
         fields_ok = (record["item_id"], record["sha256"], record["blake3"], record["size"], record["media_type"]) == (
@@ -420,7 +421,9 @@ def _check_record(item: Item, signature_ok: bool, state: LogState, report: Repor
     report.add(
         "record-fields", item.item_id, fields_ok, "" if fields_ok else "catalog columns differ from the signed record"
     )
-    problem = state.authority.record_problem(item.item_id, sha256_hex(item.record.encode("utf-8")), item.signer_key_id)
+    problem = state.authority.record_problem(
+        item.item_id, sha256_hex(item.record.encode("utf-8")), item.signer_key_id, record if fields_ok else None
+    )
     report.add("ingest-event", item.item_id, not problem, problem)
 
 

@@ -21,8 +21,8 @@ from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
 from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import CHUNK_SIZE, sha256_hex
 from ..log import merkle, note
-from ..log.authority import IDENTITY_CHECK, Authority
-from ..log.logevent import LogEvent
+from ..log.authority import IDENTITY_CHECK, Authority, parse_time
+from ..log.logevent import GENESIS_PREV, LogEvent
 from ..log.sigcheck import Job, bad_signatures
 from ..timestamp import tsa
 from . import layout
@@ -92,8 +92,8 @@ def _manifest(bundle: SafeBundle, name: str, report: Report) -> dict[str, str]:
         return {}
 
 
-def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
-    """Completeness and every digest; returns payload path -> BLAKE3."""
+def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]:
+    """Completeness and every digest; returns payload path -> (SHA-256, BLAKE3)."""
     for required in (
         layout.BAGIT_TXT,
         layout.BAG_INFO,
@@ -121,12 +121,12 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, str]:
         report.add("bag", name, False, "tag file is in no manifest (added after sealing?)")
     for name in sorted(set(tags) - set(bundle.files)):
         report.add("bag", name, False, "tag file listed in the tag manifest is missing")
-    blake3_of: dict[str, str] = {}
+    blake3_of: dict[str, tuple[str, str]] = {}  # path -> (SHA-256, BLAKE3) of the content
     octets = 0
     for name in sorted(payload_files & listed):
         got256, got512, got_b3, size = _digests(bundle, name)
         octets += size
-        blake3_of[name] = got_b3
+        blake3_of[name] = (got256, got_b3)
         ok = sha256.get(name) == got256 and sha512.get(name) == got512
         report.add(
             "payload",
@@ -175,8 +175,8 @@ def _check_seal(bundle: SafeBundle, authority: Authority, export: LogEvent | Non
     report.add("seal", layout.SEAL_SIG, True, f"tag manifest sealed by {info.name} (role {info.role}, key {kid[:16]}…)")
 
 
-def _event_time(event: LogEvent) -> datetime:
-    return datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+def _event_time(event: LogEvent) -> datetime | None:
+    return parse_time(event.time)  # None for a malformed time, which the authority check already names
 
 
 def _check_token(
@@ -264,12 +264,17 @@ def check_bundle(
         except BundleError as exc:
             report.add("bag", "custody/", False, str(exc))
             return report
+        shape = _shape_problem(signed_records, proofs)
+        if shape:
+            report.add("bag", "custody/", False, f"custody files are malformed: {shape}")
+            return report
         authority = _check_events(events, report)
         export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
         if export is None:
             report.add("export-event", bundle.root, False, "events.jsonl has no export event for this bundle")
         else:
             _check_export_manifest(bundle, export, report)
+            _check_export_items(export, signed_records, report)
         archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
         _check_seal(bundle, authority, export, report)
         _check_records(signed_records, authority, blake3_of, report)
@@ -289,6 +294,40 @@ def check_bundle(
             vkey,
         )
     return report
+
+
+def _shape_problem(signed: Any, proofs: Any) -> str:
+    """Why items.json or proofs.json does not have the shape FORMATS.md states ("" if it does)."""
+    if not isinstance(signed, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("record"), dict) for e in signed
+    ):
+        return "items.json is not a list of objects each with a record object"
+    try:
+        canonical(signed)
+    except ValueError as exc:  # e.g. an integer beyond 2**53: no RFC 8785 form, so no signature over it
+        return f"items.json has no canonical JSON form ({exc})"
+    if not isinstance(proofs, dict) or not all(
+        isinstance(paths := proofs.get(k, {}), dict)
+        and all(isinstance(p, list) and all(isinstance(h, str) for h in p) for p in paths.values())
+        for k in ("inclusion", "consistency")
+    ):
+        return "proofs.json is not an object whose inclusion and consistency map sizes to lists of hex"
+    return ""
+
+
+def _check_export_items(export: LogEvent, signed: list[dict[str, Any]], report: Report) -> None:
+    """items.json holds exactly the items the export event names, so each item's history shows this disclosure."""
+    carried = sorted(str(entry["record"].get("item_id")) for entry in signed)
+    logged = export.payload.get("items")
+    ok = isinstance(logged, list) and carried == sorted({str(i) for i in logged})
+    report.add(
+        "export-event",
+        f"event {export.seq}",
+        ok,
+        "items.json holds exactly the items the export logged"
+        if ok
+        else "items.json does not hold exactly the items the export event logged",
+    )
 
 
 def _check_export_manifest(bundle: SafeBundle, export: LogEvent, report: Report) -> None:
@@ -349,8 +388,9 @@ def _check_identity(
 
 
 def _check_records(
-    signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, str], report: Report
+    signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, tuple[str, str]], report: Report
 ) -> None:
+    claimed: set[str] = set()
     for entry in signed:
         record = entry.get("record", {})
         item = str(record.get("item_id"))
@@ -368,19 +408,28 @@ def _check_records(
             if info is not None
             else f"record signed by key {signer[:16]}…, which no carried actor.add registers",
         )
-        problem = authority.record_problem(item, sha256_hex(text.encode()), signer)
+        problem = authority.record_problem(item, sha256_hex(text.encode()), signer, record)
         report.add("item-chain", item, not problem, problem or "ingest event binds the signed record")
         path_problem = layout.path_problem(entry)
         if path_problem is not None:
             report.add("payload-path", item, False, f"items.json: {path_problem}")
         name = layout.entry_path(entry)
-        ok = blake3_of.get(name) == record.get("blake3")
+        if name in claimed:
+            report.add("payload-path", item, False, f"items.json: {name} is the payload of another entry too")
+        claimed.add(name)
+        # Both digests the record signs: the standalone verifier (stdlib: no BLAKE3) checks the SHA-256.
+        ok = blake3_of.get(name) == (record.get("sha256"), record.get("blake3"))
         report.add(
             "payload-blake3",
             item,
             ok,
-            "BLAKE3 matches the signed record" if ok else f"{name} does not have the BLAKE3 of the signed record",
+            "SHA-256 and BLAKE3 match the signed record"
+            if ok
+            else f"{name} does not have the SHA-256 and BLAKE3 of the signed record",
         )
+    # A payload file that no signed record vouches for is not evidence, whoever sealed and logged it.
+    for name in sorted(set(blake3_of) - claimed):
+        report.add("payload-path", name, False, "no signed record in items.json vouches for this payload file")
 
 
 def _check_derivations(signed_records: list[Any], events: list[LogEvent], authority: Authority, report: Report) -> None:
@@ -508,6 +557,9 @@ def _check_events(events: list[LogEvent], report: Report) -> Authority:
             True,
             "every event is signed by a key a carried actor.add registered before it, with a role allowing it",
         )
+    genesis_event = by_seq.get(0)
+    if genesis_event is not None and genesis_event.prev != GENESIS_PREV:
+        report.add("chain", "event 0", False, "prev of event 0 is not 64 zeros: the log does not start here")
     for event in events:
         before = by_seq.get(event.seq - 1)
         if before is not None and event.prev != before.chain_hash():

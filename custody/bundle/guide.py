@@ -26,6 +26,7 @@ def jcs(v):
     return text(v).encode("utf-8")
 def text(v):
     if v is None or v is True or v is False: return json.dumps(v)
+    if isinstance(v, int) and abs(v) > 2**53 - 1: fail("integer %d has no canonical JSON form" % v)
     if isinstance(v, int): return str(v)
     if isinstance(v, float): return number(v)
     if isinstance(v, str): return json.dumps(v, ensure_ascii=False)
@@ -91,9 +92,11 @@ unzip works in any locale; `unzip` fails on non-ASCII names in a C locale).
 
 ```sh
 python3 - <<'EOF'
-import glob, sys, zipfile
+import glob, posixpath, sys, zipfile
 for name in sorted(glob.glob("*.zip")):
     with zipfile.ZipFile(name) as z:
+        names = [posixpath.normpath(n) for n in z.namelist()]
+        if len(set(names)) != len(names): sys.exit("FAILED: %s names an entry twice" % name)
         if z.namelist() and all(n.startswith("@BUNDLE@/") for n in z.namelist()):
             z.extractall(".")
             print("OK: unpacked", name)
@@ -189,7 +192,7 @@ the key that logged the item's `ingest`, whose `record_sha256` binds the record.
 
 ```sh
 python3 - <<'EOF'
-import sys, datetime; sys.path.insert(0, "@WORK@"); from jcs import *
+import re, sys, datetime; sys.path.insert(0, "@WORK@"); from jcs import *
 GRANTS = {"admin": {"ingest", "annotate", "export", "import", "view", "access", "verify", "manage-actors", "administer"},
           "archivist": {"ingest", "annotate", "export", "import", "view", "access"},
           "analyst": {"view", "annotate", "access"}, "reviewer": {"view", "verify", "access"}}
@@ -208,13 +211,16 @@ if raw_of_pem(init["payload"]["archive_public_key"]) != base64.b64decode(vkey.sp
 keys, latest, jobs, ended, signed = {}, None, [], {}, {}
 for e in evs:
     seq, actor, action, p = e["seq"], e["actor"], e["action"], e["payload"]
-    when = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z", e["time"]):
+        fail("event %d: time is not of the form YYYY-MM-DDTHH:MM:SS.ffffffZ" % seq)
+    when = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
     if latest and when < latest - datetime.timedelta(minutes=5): fail("event %d goes back in time" % seq)
     latest = max(latest or when, when)
     new = None
     if action == "actor.add":
         raw = raw_of_pem(p["public_key"])
         if p["key_id"] != hashlib.sha256(raw).hexdigest() or p["key_id"] in keys: fail("event %d: bad key" % seq)
+        if p["role"] not in GRANTS or not isinstance(p["name"], str): fail("event %d: unknown role or no name" % seq)
         new = (p["key_id"], raw, p["role"], p["name"])
     if seq == 0: ok = action == "archive.init" and actor == first["actor"]
     elif seq == 1: ok = new is not None and new[0] == actor == init["actor"] and new[2] == "admin"
@@ -262,6 +268,11 @@ for n, entry in enumerate(json.load(open("custody/items.json", encoding="utf-8")
     if not ingest or ingest[0]["payload"]["record_sha256"] != hashlib.sha256(jcs(rec)).hexdigest():
         fail("no ingest event binds the record of " + rec["item_id"])
     if entry["signer"] != ingest[0]["actor"]: fail("record of %s is not signed by its ingester" % rec["item_id"])
+    if rec.get("ingested_by") != ingest[0]["actor"]: fail("record of %s names another ingester" % rec["item_id"])
+    stated = re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}Z", str(rec.get("ingested_at")))
+    if not stated or abs(datetime.datetime.strptime(rec["ingested_at"], "%Y-%m-%dT%H:%M:%S.%fZ") - datetime.datetime.strptime(
+            ingest[0]["time"], "%Y-%m-%dT%H:%M:%S.%fZ")) > datetime.timedelta(minutes=5):
+        fail("record of %s states another ingest time than its ingest event" % rec["item_id"])
     jobs.append(("record-%d" % n, entry["signer"], jcs(rec), base64.b64decode(entry["signature"])))
 with open(WORK + "/signatures.txt", "w") as out:
     for name, kid, data, sig in jobs:
@@ -289,6 +300,8 @@ seal = hashlib.sha256(raw_of_pem(open("custody/seal.pub.pem").read())).hexdigest
 if seal != export[0]["actor"]: fail("the seal key %s is not the exporter %s" % (seal, export[0]["actor"]))
 manifest = hashlib.sha256(open("manifest-sha256.txt", "rb").read()).hexdigest()
 if export[0]["payload"].get("manifest_sha256") != manifest: fail("manifest-sha256.txt is not the one logged")
+carried = [entry["record"]["item_id"] for entry in json.load(open("custody/items.json", encoding="utf-8"))]
+if sorted(carried) != sorted(set(export[0]["payload"].get("items") or [])): fail("items.json is not the items logged")
 print("OK: sealed by %s, who logged export event %d (registration checked in step 5)" % (seal, export[0]["seq"]))
 EOF
 ```
@@ -315,15 +328,20 @@ extra |= files - payload - listed("tagmanifest-sha256.txt") - {"tagmanifest-sha2
     "custody/seal.pub.pem", "custody/seal.tsr", "custody/seal.tsa-certs.pem"}
 if extra: fail("files not covered by the seal: %s" % sorted(extra))
 sums = dict(reversed(l.split("  ", 1)) for l in open("manifest-sha256.txt", encoding="utf-8", newline="").read().split("\n")[:-1])
+claimed = set()
 for entry in json.load(open("custody/items.json", encoding="utf-8")):
     rec = entry["record"]
     name = rec["original_name"]
     if not name or name in (".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 for c in name) or len(name.encode()) > 200:
         name = rec["item_id"]
-    path = entry.get("path") or "data/%s/%s" % (rec["item_id"], name)
-    if not path.startswith("data/%s/" % rec["item_id"]) or sums.get(path.replace("%", "%25")) != rec["sha256"]:
+    path = entry["path"] if "path" in entry else "data/%s/%s" % (rec["item_id"], name)
+    base = path[len("data/%s/" % rec["item_id"]):]
+    mine = path.startswith("data/%s/" % rec["item_id"]) and base not in ("", ".", "..") and "/" not in base
+    if not mine or sums.get(path.replace("%", "%25")) != rec["sha256"] or path in claimed:
         fail("%s is not the file of the signed record %s" % (path, rec["item_id"]))
+    claimed.add(path)
     print("OK: %s is %s as signed (%s bytes)" % (rec["item_id"], path, rec["size"]))
+if payload != claimed: fail("payload files no signed record vouches for: %s" % sorted(payload - claimed))
 EOF
 ```
 

@@ -9,6 +9,7 @@ Events must be admitted in ``seq`` order; a bundle admits only the events it car
 from __future__ import annotations
 
 import hashlib
+import re
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,14 +144,19 @@ def _bootstrap_problem(init_actor: str, actor: str, action: str, payload: Mappin
     return ""
 
 
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+"""The one form custody writes (custody.timeutil.iso; FORMATS.md): other ISO-8601 spellings Python parses are refused,
+so that every verifier, whatever its language or version, reads the same times."""
+
+
 def parse_time(text: str) -> datetime | None:
-    """An event time as an aware UTC datetime, or None if it is not ISO-8601 UTC."""
-    try:
-        when = datetime.fromisoformat(text)
-    except (ValueError, TypeError):
+    """An event time as an aware UTC datetime, or None if it is not ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
         return None
-    offset = when.utcoffset()
-    return when if offset is not None and not offset else None
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -171,6 +177,7 @@ class Authority:
     approvals: dict[int, dict[int, str]] = field(default_factory=dict)  # request seq -> {approval seq: actor}
     rejected: set[int] = field(default_factory=set)  # request seqs someone refused to approve
     used_requests: set[int] = field(default_factory=set)
+    ingest_times: dict[str, str] = field(default_factory=dict)  # item -> time of its ingest event
     _init_actor: str | None = None
     _latest: datetime | None = None
     _latest_seq: int = -1
@@ -226,6 +233,7 @@ class Authority:
             self._lifecycle(seq, action, payload or {})
         if action == Action.INGEST and item is not None and payload is not None and item not in self.ingests:
             self.ingests[item] = (actor, str(payload.get("record_sha256")))
+            self.ingest_times[item] = time
         if payload is not None:
             self._approval_rules(seq, actor, action, payload)
         return signer.raw
@@ -359,7 +367,8 @@ class Authority:
         when = parse_time(time)
         if when is None:
             self.backdated.add(seq)
-            self.report.add(CHECK, f"event {seq}", False, f"time '{time}' is not an ISO-8601 UTC time")
+            detail = f"time '{time}' is not an ISO-8601 UTC time of the form YYYY-MM-DDTHH:MM:SS.ffffffZ"
+            self.report.add(CHECK, f"event {seq}", False, detail)
             return
         latest = self._latest
         if latest is None or when > latest:
@@ -401,7 +410,9 @@ class Authority:
                 return
         try:
             public = keys.load_public_pem(str(payload["public_key"]), f"event {seq}'s public key")
-            name, role, key_id = str(payload["name"]), str(payload["role"]), payload["key_id"]
+            name, role, key_id = payload["name"], str(payload["role"]), payload["key_id"]
+            if not isinstance(name, str):
+                raise KeyError("name")
         except (KeyError, CustodyError) as exc:
             self._fail(seq, f"actor.add registers nothing usable: {exc}")
             return
@@ -475,8 +486,14 @@ class Authority:
             )
         return ""
 
-    def record_problem(self, item: str, record_sha256: str, signer: str) -> str:
-        """Why an item record is not bound by its ingest event ("" if it is), per the record rules."""
+    def record_problem(
+        self, item: str, record_sha256: str, signer: str, record: Mapping[str, Any] | None = None
+    ) -> str:
+        """Why an item record is not bound by its ingest event ("" if it is), per the record rules.
+
+        With ``record``, its ``ingested_by`` must be the signer and its ``ingested_at`` within
+        TOLERANCE of the ingest event's time: reports print both as who ingested it and when.
+        """
         bound = self.ingests.get(item)
         if bound is None or bound[1] != record_sha256:
             return "no ingest event in the log binds this record"
@@ -484,4 +501,13 @@ class Authority:
             return f"record signed by {self._who(signer)}, but its ingest event by {self._who(bound[0])}"
         if signer not in self.keys:
             return f"record signed by key {signer[:16]}…, which no admin registered"
+        if record is not None:
+            if record.get("ingested_by") != signer:
+                return f"record says it was ingested by key {str(record.get('ingested_by'))[:16]}…, not its signer"
+            stated, logged = parse_time(str(record.get("ingested_at"))), parse_time(self.ingest_times[item])
+            if stated is None or logged is None or abs(stated - logged) > TOLERANCE:
+                return (
+                    f"record says it was ingested at {record.get('ingested_at')}, "
+                    f"its ingest event at {self.ingest_times[item]}"
+                )
         return ""

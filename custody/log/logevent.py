@@ -38,6 +38,9 @@ def canonical_pair(
     return (head + tail).encode("utf-8"), (head + f'"sig":{_jcs_str(sig)},' + tail).encode("utf-8")
 
 
+_MEMBERS = frozenset({"seq", "time", "actor", "action", "item", "payload", "prev", "sig"})
+
+
 @dataclass(frozen=True, slots=True)
 class LogEvent:
     """One event exactly as ``custody log --json`` prints it and the Merkle tree hashes it."""
@@ -90,7 +93,25 @@ class LogEvent:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> LogEvent:
-        """Rebuild an event from its JSON object (a bundle's events.jsonl line)."""
+        """Rebuild an event from its JSON object (a bundle's events.jsonl line).
+
+        Raises ValueError unless ``obj`` is exactly the event object FORMATS.md states (members and
+        types): a re-typed member ("3" for 3) would otherwise be checked as a different event.
+        """
+        if not isinstance(obj, dict) or set(obj) != _MEMBERS:
+            raise ValueError("an events.jsonl line is not an event object (exactly the members FORMATS.md states)")
+        texts = (obj["time"], obj["actor"], obj["action"], obj["prev"], obj["sig"])
+        if (
+            type(obj["seq"]) is not int
+            or not all(isinstance(t, str) for t in texts)
+            or not isinstance(obj["item"], str | None)
+            or not isinstance(obj["payload"], dict)
+        ):
+            raise ValueError(f"events.jsonl: event {obj['seq']!r} has a member of the wrong JSON type")
+        try:
+            canonical(obj)  # e.g. an integer beyond 2**53 has no RFC 8785 form: nothing can have signed it
+        except ValueError as exc:
+            raise ValueError(f"events.jsonl: event {obj['seq']!r} has no canonical JSON form ({exc})") from None
         return cls(
             seq=int(obj["seq"]),
             time=str(obj["time"]),

@@ -181,8 +181,9 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     if old_size == new_size:
         return not proof and old_root == new_root
     if old_size == 0:
-        # The empty tree is a prefix of every tree; RFC 9162 defines no proof for it.
-        return not proof
+        # The empty tree is a prefix of every tree; RFC 9162 defines no proof for it. Its root is
+        # still the empty tree's: a size-0 note with another root is not a checkpoint of any log.
+        return not proof and old_root == EMPTY_ROOT
     if not proof:
         return False
     path = list(proof)

@@ -160,7 +160,11 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
     zone: timezone | None = None
     if stated:
         zone = UTC if stated == "Z" else _offset(stated)
-        out["zone"] = "offset stated in the value"
+        out["zone"] = (
+            "offset stated in the value"
+            if zone is not None
+            else f"zone unknown (the value states {stated}, which is not a UTC offset)"
+        )
     elif spec.offset_tag and tags.get(spec.offset_tag) is not None and _offset(str(tags[spec.offset_tag])):
         zone = _offset(str(tags[spec.offset_tag]))
         out["zone"] = f"offset from {spec.offset_tag}"
@@ -169,7 +173,8 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
         out["zone"] = "UTC by the format's specification"
     else:
         out["zone"] = "zone unknown (local time of the device)"
-    iso = when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{subsec}" if subsec else "")
+    # isoformat, not strftime("%Y"): strftime writes year 999 as "999", which no ISO parser reads back.
+    iso = when.isoformat(timespec="seconds") + (f".{subsec}" if subsec else "")
     if zone is not None:
         iso += _iso_offset(zone)
     out["status"] = "ok"

@@ -84,9 +84,10 @@ def compute_flags(
     if captured is not None:
         when, zone_known = captured
         slack = timedelta(0) if zone_known else UNKNOWN_ZONE_SLACK
-        if when - slack > ingested_at:
+        # Differences, not when - slack: a capture time of 0001-01-01 minus any slack is out of range.
+        if when - ingested_at > slack:
             flag("capture_after_ingest", f"capture time {metadata['captured_at']} is after the ingest time")
-        if collected_at is not None and when - slack > collected_at:
+        if collected_at is not None and when - collected_at > slack:
             flag(
                 "capture_after_collection",
                 f"capture time {metadata['captured_at']} is after the stated "

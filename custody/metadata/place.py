@@ -73,7 +73,8 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[st
     unknown: list[str] = []
     for axis in ("latitude", "longitude"):
         ref_tag = f"GPS:GPS{axis.capitalize()}Ref"
-        ref = str(tags.get(ref_tag, "")).strip().upper()[:1]
+        # Exactly one letter (EXIF: "N"/"S", "E"/"W"): "Wrong" or "Sx" does not state a hemisphere.
+        ref = str(tags.get(ref_tag, "")).strip().upper()
         sign = _HEMISPHERES[axis].get(ref)
         if sign is None:
             gps[axis] = None

@@ -125,6 +125,8 @@ def jcs(value: Any) -> str:
     if value is None or value is True or value is False:
         return json.dumps(value)
     if isinstance(value, int):
+        if abs(value) > 2**53 - 1:  # beyond the doubles' exact integers: RFC 8785 gives it no safe form
+            raise ValueError(f"integer {value} has no canonical JSON form")
         return str(value)
     if isinstance(value, float):
         return _number(value)
@@ -222,8 +224,10 @@ def inclusion_ok(leaf: bytes, index: int, size: int, proof: list[bytes], root: b
 
 
 def consistency_ok(m: int, n: int, old_root: bytes, new_root: bytes, proof: list[bytes]) -> bool:
-    if not 0 < m <= n:
+    if not 0 <= m <= n:
         return False
+    if m == 0:  # the empty tree is a prefix of every tree; its root is SHA-256 of nothing
+        return not proof and old_root == hashlib.sha256(b"").digest()
     if m == n:
         return not proof and old_root == new_root
     if m & (m - 1) == 0:  # the old tree is a perfect subtree: its root starts the path
@@ -322,6 +326,8 @@ class Bag:
                 raise BadInput(f"{path}: entry {info.filename!r} is a symbolic link")
             roots.add(parts[0])
             if not info.is_dir() and len(parts) > 1:
+                if "/".join(parts[1:]) in self.files:  # zip tools differ on which of the two they show
+                    raise BadInput(f"{path}: entry {info.filename!r} appears twice")
                 self.files["/".join(parts[1:])] = info
         if len(roots) != 1:
             raise BadInput(f"{path}: a bundle holds exactly one folder, this zip {len(roots)}")
@@ -374,9 +380,11 @@ def legacy_payload_path(item_id: str, name: str) -> str:
 
 
 def event_time(text: Any) -> datetime:
-    if not isinstance(text, str) or not text.endswith(("Z", "+00:00")):
-        raise ValueError(f"time {text!r} is not ISO-8601 UTC")
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """An event time, exactly YYYY-MM-DDTHH:MM:SS.ffffffZ (no other ISO-8601 spelling), as aware UTC."""
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                                     r"\.[0-9]{6}Z", text):  # fmt: skip
+        raise ValueError(f"time {text!r} is not ISO-8601 UTC of the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 # --- the checks -----------------------------------------------------------------------------------------
@@ -489,7 +497,8 @@ class Verifier:
             if action == "actor.add" and isinstance(payload, dict):
                 try:
                     raw = raw_key_of_pem(str(payload.get("public_key")))
-                    if payload.get("key_id") == key_id(raw) and payload.get("key_id") not in keys:
+                    if (payload.get("key_id") == key_id(raw) and payload.get("key_id") not in keys
+                            and payload.get("role") in GRANTS and isinstance(payload.get("name"), str)):  # fmt: skip
                         new_key = (key_id(raw), raw)
                 except (ValueError, binascii.Error):
                     new_key = None
@@ -614,7 +623,8 @@ class Verifier:
             if not ok:
                 self.add("key", name, False, "file name is not the SHA-256 of the key it holds")
 
-    def seal(self, events: list[dict[str, Any]], keys: dict[str, tuple[str, int, bytes, str]]) -> None:
+    def seal(self, events: list[dict[str, Any]], keys: dict[str, tuple[str, int, bytes, str]],
+             records: list[Any]) -> None:  # fmt: skip
         bag = self.bag
         exports = [e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bag.root]
         if not exports:
@@ -642,10 +652,17 @@ class Verifier:
         self.add("export-event", f"event {export['seq']}", ok,
                  "logged export names this payload manifest" if ok else
                  "payload manifest is not the one logged")  # fmt: skip
+        # The export event names the items it discloses (their history shows it): exactly those are carried.
+        carried = [e.get("record", {}).get("item_id") if isinstance(e, dict) else None for e in records]
+        logged = export["payload"].get("items")
+        ok = isinstance(logged, list) and sorted(map(str, carried)) == sorted(set(map(str, logged)))
+        self.add("export-event", f"event {export['seq']}", ok, "items.json holds exactly the items the export logged"
+                 if ok else "items.json does not hold exactly the items the export event logged")  # fmt: skip
 
     def records(
         self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], sha: dict[str, str]
     ) -> None:
+        claimed: set[str] = set()
         for entry in records:
             record = entry.get("record") if isinstance(entry, dict) else None
             if not isinstance(record, dict):
@@ -670,10 +687,23 @@ class Verifier:
                 ok,
                 "signed by the key that logged its ingest" if ok else "not signed by the key that logged its ingest",
             )
-            path = entry.get("path") or legacy_payload_path(item, str(record.get("original_name")))
-            ok = path.startswith(f"data/{item}/") and sha.get(path) == record.get("sha256")
+            if ingest is not None:  # who and when the record states are the logged ingest's signer and time
+                try:
+                    gap = abs(event_time(record.get("ingested_at")) - event_time(ingest["time"]))
+                except ValueError:
+                    gap = None
+                ok = record.get("ingested_by") == ingest["actor"] and gap is not None and gap <= TOLERANCE
+                self.add("item-chain", item, ok, "ingested_by and ingested_at are the logged ingest's" if ok else
+                         "ingested_by or ingested_at is not the signer or time of the logged ingest")  # fmt: skip
+            path = entry["path"] if "path" in entry else legacy_payload_path(item, str(record.get("original_name")))
+            base = path[len(f"data/{item}/") :] if isinstance(path, str) else ""
+            ok = (path.startswith(f"data/{item}/") and base not in ("", ".", "..") and "/" not in base
+                  and sha.get(path) == record.get("sha256") and path not in claimed)  # fmt: skip
+            claimed.add(str(path))
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
+        for path in sorted(set(sha) - claimed):
+            self.add("payload-record", path, False, "no signed record in items.json vouches for this payload file")
 
     def cosigned(self, note: str, size: int) -> str:
         """Why the checkpoint lacks a cosignature by an actor key valid at its last event ("" if it has one)."""
@@ -947,7 +977,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         v.key_files,
         lambda: keys.update(v.authority(events)),
         lambda: v.signatures(events, keys),
-        lambda: v.seal(events, keys),
+        lambda: v.seal(events, keys, records),
         lambda: v.records(records, events, keys, sha),
         lambda: v.disclosures(records, events),
         lambda: v.derivations(records, events),
