@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from .archive import (
 )
 from .db.models import Actor, Event
 from .errors import ActorError, InputError
-from .log.authority import parse_time, rotation_statement
+from .log.authority import rotation_statement
 from .roles import Action, Permission, Role
 
 _TEXT_LIMIT = 200
@@ -160,9 +161,16 @@ def _seq_of(session: Session, since: str, before: int) -> int:
     if since.isdigit():
         seq = int(since)
     else:
-        when = parse_time(since.replace("Z", "+00:00"))
-        if when is None:
-            raise InputError(f"--compromised-since '{since}' is neither an event number nor an ISO-8601 UTC time")
+        # A person's time: any ISO-8601 form with an offset (event times themselves have one strict form).
+        try:
+            stated: datetime | None = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            stated = None
+        if stated is None or stated.tzinfo is None:
+            raise InputError(
+                f"--compromised-since '{since}' is neither an event number nor an ISO-8601 time with an offset"
+            )
+        when = stated.astimezone(UTC)
         # Event times are fixed-width ISO text, so text order is time order.
         first = session.scalar(
             select(Event.seq).where(Event.time >= when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")).order_by(Event.seq).limit(1)
