@@ -18,7 +18,7 @@ import pytest
 
 from cli.main import main
 from tests.bundles import members, rewrite
-from tests.conftest import PASSPHRASES, Cli
+from tests.conftest import PASSPHRASES, Cli, use_cheap_keys
 from tests.schemas import validate
 
 CASE = "UA-2026-0228"
@@ -72,6 +72,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     root = tmp_path_factory.mktemp("demo")
     env = {"CUSTODY_ARCHIVE": str(root / "archive")}
     with pytest.MonkeyPatch.context() as mp:
+        use_cheap_keys(mp)  # a module-wide fixture runs before the per-test cheap_keys
         mp.setenv("CUSTODY_NEW_PASSPHRASE", PASSPHRASES["alice"])
         _run(env, "init", root / "archive", "--admin", "alice")
         for name, role in (("bob", "archivist"), ("carol", "analyst"), ("dave", "reviewer")):
