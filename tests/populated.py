@@ -5,6 +5,7 @@ CREATE DATABASE ... TEMPLATE. ``tamper`` edits a copy with the append-only guard
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -107,6 +108,8 @@ def base(
         yield Base("sqlite", work / "archive", None)
         return
     if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable; .ci/run starts it")
         pytest.skip("PostgreSQL not reachable")
     name = f"custody_matrix_{uuid.uuid4().hex[:12]}"
     engine = _admin_engine()
