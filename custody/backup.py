@@ -18,6 +18,7 @@ from typing import Any
 
 from . import keys
 from .archive import Archive, actor_state, archive_key_path, signing_key_path
+from .bundle.check import age_identities
 from .errors import InputError, KeyFileError
 
 FORMAT = "custody-key-backup/1"
@@ -84,13 +85,7 @@ def restore(archive: Archive, source: Path, identity: Path) -> Restored:
     """
     import pyrage
 
-    try:
-        lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
-        identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
-    except (OSError, ValueError, pyrage.IdentityError) as exc:
-        raise InputError(f"{identity}: not an age identity file ({exc})") from None
-    if not identities:
-        raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
+    identities = age_identities(identity)
     try:
         doc = json.loads(pyrage.decrypt(source.read_bytes(), identities))
     except OSError as exc:

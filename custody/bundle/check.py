@@ -32,6 +32,23 @@ from .summary import summarise
 AGE_MAGIC = b"age-encryption.org/v1"
 
 
+def age_identities(identity: Path) -> list[Any]:
+    """The X25519 identities of an age identity file (its AGE-SECRET-KEY lines).
+
+    Raises InputError naming the file when it is unreadable or holds no usable identity.
+    """
+    import pyrage
+
+    try:
+        lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
+        identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
+    except (OSError, ValueError, pyrage.IdentityError) as exc:
+        raise InputError(f"{identity}: not an age identity file ({exc})") from None
+    if not identities:
+        raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
+    return identities
+
+
 @contextmanager
 def plain_zip(path: Path, identity: Path | None, folder: Path | None = None) -> Iterator[Path]:
     """The bundle as a zip: decrypted into a private temp folder (in ``folder``) when it is age-encrypted."""
@@ -49,13 +66,7 @@ def plain_zip(path: Path, identity: Path | None, folder: Path | None = None) -> 
         raise InputError(f"{path}: is age-encrypted; pass --identity AGE_KEY_FILE")
     import pyrage
 
-    try:
-        lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
-        identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
-    except (OSError, ValueError, pyrage.IdentityError) as exc:
-        raise InputError(f"{identity}: not an age identity file ({exc})") from None
-    if not identities:
-        raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
+    identities = age_identities(identity)
     with tempfile.TemporaryDirectory(prefix="custody-bundle-", dir=folder) as tmp:
         clear = Path(tmp) / "bundle.zip"
         try:
