@@ -15,7 +15,7 @@ def unlock(
 ) -> None:
     """Keep your unlocked keys in a background agent so commands need no passphrase (like ssh-agent)."""
     from custody.agent import parse_duration
-    from custody.agent import unlock as start
+    from custody.unlock import unlock as start
 
     seconds = parse_duration(for_)
     acting = STATE.acting()

@@ -135,7 +135,7 @@ def export_request(
     json_: JsonOpt = False,
 ) -> None:
     """Ask for an export under the two-person rule (export.approvals): a signed request others approve."""
-    from custody.approvals import request_export
+    from custody.bundle.approvals import request_export
 
     event = request_export(
         STATE.acting(), items or [], purpose, case=case, recipients=recipient or [], withhold=withhold
@@ -157,7 +157,7 @@ def approve(
     json_: JsonOpt = False,
 ) -> None:
     """Approve (or refuse) another actor's export request; logged and carried in the bundle."""
-    from custody.approvals import decide
+    from custody.bundle.approvals import decide
 
     event = decide(STATE.acting(), request, not refuse, reason)
     if json_:

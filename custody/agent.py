@@ -29,15 +29,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import InputError, KeyFileError
-
-if TYPE_CHECKING:
-    from .archive import Acting
 
 _LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
 
@@ -189,20 +186,6 @@ def parse_duration(text: str) -> int:
     if not 0 < seconds <= MAX_SECONDS:
         raise InputError(f"--for '{text}' is not a duration such as 90s, 30m, 8h or 1d (at most 7 days)")
     return seconds
-
-
-def unlock(acting: Acting, seconds: int) -> Path:
-    """Decrypt ``acting``'s keys from their files (checked against the log) and hand them to a new agent.
-
-    Any agent already running for this actor and archive is stopped first. Returns the socket path.
-    """
-    acting.use_key_files()
-    acting.unlock()
-    signing, archive = acting.signer.private_key, acting.archive_signer.private_key
-    assert isinstance(signing, Ed25519PrivateKey) and isinstance(archive, Ed25519PrivateKey)
-    path = socket_path(acting.archive.config.root, acting.name)
-    start(path, signing, archive, seconds)
-    return path
 
 
 def lock(archive_root: Path, actor: str) -> bool:

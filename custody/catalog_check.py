@@ -37,6 +37,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from .canonical import canonical, parse
+from .checks import Report
 from .db.models import (
     APPEND_ONLY_TABLES,
     Actor,
@@ -55,10 +56,10 @@ from .errors import ProofError
 from .hashing import sha256_hex
 from .log import merkle, note
 from .log.events import LogEvent
+from .log.state import LogState
 
 if TYPE_CHECKING:
     from .store.base import BlobStore
-    from .verify import LogState, Report
 
 UNSIGNED_COLUMNS: Mapping[str, frozenset[str]] = {
     "checkpoints": frozenset({"time"}),

@@ -19,6 +19,7 @@ from .db.models import Actor
 from .errors import ActorError, ArchiveExistsError, ConfigError
 from .log import checkpoints, events, note
 from .roles import Role
+from .timestamp import timestamp_checkpoint
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
 
@@ -164,5 +165,5 @@ def init_archive(
             shutil.rmtree(root, ignore_errors=True)
         raise
     archive = Archive(cfg, db, store)
-    archive.timestamp_checkpoint(first_num)
+    timestamp_checkpoint(archive, first_num)
     return archive

@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,47 +25,17 @@ from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
 from .items import get_item
 from .log import checkpoints, merkle, note, tree
-from .log.authority import IDENTITY_CHECK, LIFECYCLE_ACTIONS, Authority, Identity, KeyInfo
+from .log.authority import IDENTITY_CHECK, LIFECYCLE_ACTIONS, Authority
 from .log.event_items import check_event_items
 from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
+from .log.state import LogState
 from .rehash import EarlyRehash
 from .roles import Permission
 from .timeutil import utc_now
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
-
-
-@dataclass
-class LogState:
-    """What a full walk of the log established."""
-
-    authority: Authority
-    size: int = 0
-    roots: dict[int, bytes] = field(default_factory=dict)  # tree size -> root, for sizes asked
-    root: bytes = merkle.EMPTY_ROOT
-    events_by_action: dict[str, list[LogEvent]] = field(default_factory=dict)
-    """The parsed events of the catalog-relevant actions (``CATALOG_ACTIONS``), in seq order."""
-
-    @property
-    def keys(self) -> dict[str, KeyInfo]:
-        """Registered key id -> who holds it, as the log's actor.add events say."""
-        return self.authority.keys
-
-    @property
-    def identity(self) -> Identity | None:
-        """The archive identity of event 0, once its signature verified."""
-        return self.authority.identity
-
-    @property
-    def vkey(self) -> str | None:
-        return self.identity.vkey if self.identity is not None else None
-
-    @property
-    def ingest_records(self) -> dict[str, str]:
-        """item id -> record_sha256 of the ingest event that binds its record."""
-        return {item: sha for item, (_signer, sha) in self.authority.ingests.items()}
 
 
 CATALOG_ACTIONS = frozenset(

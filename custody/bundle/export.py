@@ -18,24 +18,25 @@ import blake3
 from sqlalchemy import select
 
 from .. import deliveries, disclosure, keys
-from ..approvals import RequestState, request_state, required_approvals
 from ..archive import Acting
 from ..canonical import parse
-from ..db.models import Actor, Event, EventItem, Item, ItemCase
+from ..db.models import Actor, Event, EventItem, Item
 from ..errors import InputError, IntegrityError, PermissionDeniedError, TimestampError
 from ..hashing import CHUNK_SIZE
-from ..items import get_item
 from ..log import checkpoints, merkle, note, tree
 from ..log.authority import APPROVALS_SETTING, COSIGNER_PREFIX
 from ..log.events import LogEvent
-from ..log.proofs import archive_vkey
-from ..report import ReportOptions, bundle_files
+from ..proofs import archive_vkey
+from ..report import ReportOptions
 from ..roles import Permission
-from ..timestamp import stamps, tsa
+from ..timestamp import stamps, timestamp_checkpoint, tsa
 from ..timestamp.settings import tsa_settings
 from ..timeutil import iso, utc_now
 from . import layout, standalone
+from .approvals import RequestState, request_state, required_approvals
 from .guide import verify_md
+from .report_files import bundle_files
+from .selection import Revealed, disclosures, parse_recipients, select_items
 
 
 @dataclass(frozen=True)
@@ -76,95 +77,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _recipients(texts: Sequence[str]) -> list[Any]:
-    import pyrage
-
-    result = []
-    for text in texts:
-        try:
-            result.append(pyrage.x25519.Recipient.from_str(text.strip()))
-        except Exception:
-            raise InputError(f"--recipient '{text}' is not an age X25519 public key (age1...)") from None
-    return result
-
-
-def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[Item]:
-    with acting.archive.db.read() as session:
-        if case is not None:
-            rows = list(
-                session.query(Item)
-                .join(ItemCase, ItemCase.item_id == Item.item_id)
-                .where(ItemCase.case_id == case)
-                .order_by(Item.num)
-            )
-            _check_case_is_signed(session, case, {row.item_id for row in rows})
-            if not rows:
-                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
-            return rows
-        return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
-
-
-@dataclass(frozen=True)
-class _Revealed:
-    """What a bundle discloses: the withheld field names and the disclosures it carries (digest -> text)."""
-
-    withheld: list[str]
-    texts: dict[str, str]
-    # For the report: item id or acquire event seq -> {source_path, provenance} with withheld values marked.
-    clear: dict[str | int, dict[str, Any]]
-    # Two-person export: {request, approvals, approvals_required} for the export event, or empty.
-    approval: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-WITHHELD = "[withheld]"
-
-
-def _disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> _Revealed:
-    """The disclosures of every carried record and acquire event, minus the withheld fields.
-
-    Refuses (InputError naming them) items whose record or acquisitions predate withheld fields when
-    any field is to be withheld: their values are signed in the clear and cannot be left out.
-    """
-    store = acting.archive.store
-    texts: dict[str, str] = {}
-    clear: dict[str | int, dict[str, Any]] = {}
-    whole: list[str] = []
-    with acting.archive.db.read() as session:
-        acquires = {
-            row.seq: LogEvent.from_row(row)
-            for row in session.query(Event)
-            .where(Event.action == "acquire", Event.item_id.in_([i.item_id for i in items]))
-            .order_by(Event.seq)
-        }
-    holders: list[tuple[str | int, str, dict[str, Any]]] = [(i.item_id, i.item_id, parse(i.record)) for i in items]
-    holders += [(seq, str(e.item), e.payload.get("acquisition") or {}) for seq, e in acquires.items()]
-    for key, item_id, holder in holders:
-        where = item_id if isinstance(key, str) else f"{item_id} (acquire event {key})"
-        if disclosure.committed_digests(holder) is None:
-            if withheld:
-                whole.append(item_id)
-            clear[key] = {"source_path": holder.get("source_path"), "provenance": holder.get("provenance") or {}}
-            continue
-        found = disclosure.load(store, holder, where)
-        opened = disclosure.opened(store, holder, where)
-        for name, d in found.items():
-            if name in withheld:
-                if name == "source_path":
-                    opened["source_path"] = WITHHELD
-                else:
-                    opened["provenance"][name] = WITHHELD
-            else:
-                texts[d.digest] = d.text
-        clear[key] = opened
-    if whole:
-        raise InputError(
-            f"export: {', '.join(sorted(set(whole)))} were recorded before withheld fields existed: their source path "
-            "and provenance are signed in the clear and cannot be withheld; export them separately with "
-            "--withhold none (whole), or leave them out"
-        )
-    return _Revealed(withheld, texts, clear)
-
-
 def _approved(acting: Acting, request: int | None) -> RequestState:
     """The approved request to export; refuses (logged, PermissionDeniedError) anything short of the policy."""
     needed = required_approvals(acting)
@@ -194,21 +106,6 @@ def _approved(acting: Acting, request: int | None) -> RequestState:
             acting.append(session, "refuse", {"attempted": "export", "request": request, "reason": problem})
         raise PermissionDeniedError(f"export refused: {problem}. The refusal was logged.")
     return state
-
-
-def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
-    """Refuse to disclose a case whose catalog membership differs from what the signed data says."""
-    from ..catalog_check import case_members
-
-    signed, _table = case_members(session, case)
-    if signed != listed:
-        added = sorted(listed - signed)
-        dropped = sorted(signed - listed)
-        raise IntegrityError(
-            f"case '{case}': table item_cases differs from the signed records and acquire events "
-            f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
-            f"{', '.join(dropped) or 'none'}); nothing was exported. Run 'custody verify --all'"
-        )
 
 
 class _Bag:
@@ -332,7 +229,7 @@ def export_bundle(
 
     ``withhold``: fields (custody.disclosure.FIELDS) whose values stay out of the bundle; None means
     the archive's ``disclosure.withhold`` setting. InputError names items whose records predate withheld fields.
-    ``request``: seq of an approved export.request (custody.approvals) whose items, purpose, recipients and
+    ``request``: seq of an approved export.request (custody.bundle.approvals) whose items, purpose, recipients and
     withheld fields are exported; required when ``export.approvals`` is set (PermissionDeniedError, logged).
     """
     approval: dict[str, Any] = {}
@@ -361,14 +258,14 @@ def export_bundle(
     withheld = disclosure.parse_fields(
         acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
     )
-    age_recipients = _recipients(recipients)
+    age_recipients = parse_recipients(recipients)
     note_path = _note_path(out)
     if age_recipients and (note_path.exists() or note_path.is_symlink()):
         raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
-    items = _select(acting, item_ids, case)
-    revealed = _disclosures(acting, items, withheld)
+    items = select_items(acting, item_ids, case)
+    revealed = disclosures(acting, items, withheld)
     if approval:
         revealed = dataclasses.replace(revealed, approval=approval)
     report = report or ReportOptions()
@@ -487,7 +384,7 @@ def _write_zip(
     state: dict[str, Any],
     report: ReportOptions,
     exhibits: dict[str, str],
-    revealed: _Revealed,
+    revealed: Revealed,
 ) -> None:
     archive = acting.archive
     with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
@@ -521,7 +418,7 @@ def _write_zip(
         with archive.db.read() as session:
             newest = checkpoints.latest(session)
         # The checkpoint the bundle carries gets its token now (within tsa.timeout; skipped in back-off).
-        archive.timestamp_checkpoint(newest.num if newest is not None else None)
+        timestamp_checkpoint(archive, newest.num if newest is not None else None)
         with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
             assert checkpoint is not None and checkpoint.size > event.seq

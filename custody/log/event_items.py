@@ -18,7 +18,7 @@ from ..db.models import Event, EventItem
 from .item_names import PAYLOAD_FIELDS, named_items
 
 if TYPE_CHECKING:
-    from ..verify import Report
+    from ..checks import Report
 
 _SHOWN = 100  # named failures listed one by one; more are counted
 

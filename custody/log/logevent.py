@@ -5,14 +5,32 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..canonical import canonical, parse
 
-if TYPE_CHECKING:
-    from ..db.models import Event
-
 GENESIS_PREV = "0" * 64
+
+
+class EventRow(Protocol):
+    """A stored event as the catalog holds it (custody.db.models.Event), read without the database stack."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def time(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def item_id(self) -> str | None: ...
+    @property
+    def payload(self) -> str: ...
+    @property
+    def prev(self) -> str: ...
+    @property
+    def sig(self) -> str: ...
 
 
 def _jcs_str(text: str) -> str:
@@ -79,7 +97,7 @@ class LogEvent:
         return hashlib.sha256(self.canonical()).hexdigest()
 
     @classmethod
-    def from_row(cls, row: Event) -> LogEvent:
+    def from_row(cls, row: EventRow) -> LogEvent:
         return cls(
             seq=row.seq,
             time=row.time,

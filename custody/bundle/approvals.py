@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import disclosure
-from .archive import Acting
-from .db.models import Event
-from .errors import InputError, PermissionDeniedError
-from .log.authority import APPROVALS_SETTING
-from .log.events import LogEvent
-from .roles import Action, Permission
+from .. import disclosure
+from ..archive import Acting
+from ..db.models import Event
+from ..errors import InputError, PermissionDeniedError
+from ..log.authority import APPROVALS_SETTING
+from ..log.events import LogEvent
+from ..roles import Action, Permission
+from .selection import disclosures, parse_recipients, select_items
 
 
 def required_approvals(acting: Acting) -> int:
@@ -47,20 +48,18 @@ def request_export(
     withhold: str | Sequence[str] | None = None,
 ) -> LogEvent:
     """Log a signed export request (items, purpose, recipients, withheld fields); returns its event."""
-    from .bundle.export import _disclosures, _recipients, _select
-
     if not purpose.strip():
         raise InputError("export-request: --purpose must say why the evidence would leave the archive")
     if not item_ids and case is None:
         raise InputError("export-request: name item ids or pass --case ID")
-    _recipients(recipients)
+    parse_recipients(recipients)
     withheld = disclosure.parse_fields(
         acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
     )
     acting.unlock()
     acting.require(Permission.EXPORT)
-    items = _select(acting, item_ids, case)
-    _disclosures(acting, items, withheld)  # records that cannot withhold are refused now, not at sealing
+    items = select_items(acting, item_ids, case)
+    disclosures(acting, items, withheld)  # records that cannot withhold are refused now, not at sealing
     with acting.writing() as session:
         return acting.append(
             session,

@@ -19,18 +19,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import disclosure, records
-from .archive import Acting
-from .canonical import canonical, parse
-from .db.models import Item, ItemCase
-from .errors import InputError, StoreError
-from .forked import ForkedWorkers, Stopped, can_fork
-from .hashing import Digests, DualHasher, sha256_hex
-from .metadata import Extraction, compute_flags, extract, sniff_media_type
-from .metadata.exiftool import close_all as close_exiftool
-from .roles import Permission
-from .store.local import LocalBlobStore
-from .timeutil import from_timestamp, iso, parse_iso, utc_now
+from .. import disclosure, records
+from ..archive import Acting
+from ..canonical import canonical, parse
+from ..db.models import Item, ItemCase
+from ..errors import InputError, StoreError
+from ..forked import ForkedWorkers, Stopped, can_fork
+from ..hashing import Digests, DualHasher, sha256_hex
+from ..metadata import Extraction, compute_flags, extract, sniff_media_type
+from ..metadata.exiftool import close_all as close_exiftool
+from ..roles import Permission
+from ..store.local import LocalBlobStore
+from ..timeutil import from_timestamp, iso, parse_iso, utc_now
 
 _SNIFF_BYTES = 64 * 1024
 # Large reads: a store thread beside the recording thread (where no child process is used) takes
@@ -612,8 +612,8 @@ def ingest_derived(
     ``recipe``: ffmpeg arguments that reproduce the copy from the source (``verify --rederive``).
     Raises InputError for an unknown relation, an empty method, or bytes the archive already holds.
     """
-    from .derivation import DERIVE, RELATIONS
-    from .items import get_item
+    from ..derivation import DERIVE, RELATIONS
+    from ..items import get_item
 
     if relation not in RELATIONS:
         raise InputError(f"derive: --relation must be one of {', '.join(RELATIONS)}, not '{relation}'")
@@ -669,7 +669,7 @@ def ingest_manifest(
     on_start: Callable[[list[Source]], None] = lambda _s: None,
 ) -> list[IngestResult]:
     """Ingest a batch described by a CSV (path + provenance columns) all at once, or nothing."""
-    from .manifest import read_manifest
+    from .manifests import read_manifest
 
     acting.unlock()
     acting.require(Permission.INGEST)

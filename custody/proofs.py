@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..archive import Acting, Archive
-from ..db.models import CheckpointRow, Event
-from ..errors import EventNotFoundError, InputError, IntegrityError, ProofError
-from ..roles import Permission
-from . import checkpoints, merkle, note, tree
-from .events import LogEvent, archive_identity
+from .archive import Acting, Archive
+from .db.models import CheckpointRow, Event
+from .errors import EventNotFoundError, InputError, IntegrityError, ProofError
+from .log import checkpoints, merkle, note, tree
+from .log.events import LogEvent, archive_identity
+from .roles import Permission
+from .timestamp import timestamp_checkpoint
 
 
 def archive_vkey(archive: Archive) -> str:
@@ -39,13 +40,13 @@ def sign_checkpoint(acting: Acting) -> CheckpointRow:
         written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin, acting.signer)
         row = written or _latest(session)
     # The newest checkpoint gets its token here (if it has none): it dates every event before it.
-    acting.archive.timestamp_checkpoint(row.num)
+    timestamp_checkpoint(acting.archive, row.num)
     return row
 
 
 def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, Any]:
     """The JSON form of a stored checkpoint with its RFC 3161 token, if any (schemas/checkpoint.schema.json)."""
-    from ..timestamp.stamps import token_of
+    from .timestamp.stamps import token_of
 
     with archive.db.read() as session:
         stamp = token_of(session, row.num)
