@@ -11,7 +11,7 @@ from custody.errors import InputError
 
 from .cmd_log import TsaCa, read_note, render_report
 from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
-from .render import out, print_json
+from .render import done, out, print_json
 from .state import STATE
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -160,10 +160,7 @@ def approve(
     from custody.bundle.approvals import decide
 
     event = decide(STATE.acting(), request, not refuse, reason)
-    if json_:
-        print_json(event.to_json())
-        return
-    out.print(f"{'Refused' if refuse else 'Approved'} export request {request} (event {event.seq})")
+    done(event, json_, f"{'Refused' if refuse else 'Approved'} export request {request} (event {event.seq})")
 
 
 def reveal(

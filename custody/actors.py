@@ -23,6 +23,7 @@ from .db.models import Actor, Event
 from .errors import ActorError, InputError
 from .log.authority import rotation_statement
 from .roles import Action, Permission, Role
+from .timeutil import parse_utc
 
 _TEXT_LIMIT = 200
 
@@ -163,7 +164,7 @@ def _seq_of(session: Session, since: str, before: int) -> int:
     else:
         # A person's time: any ISO-8601 form with an offset (event times themselves have one strict form).
         try:
-            stated: datetime | None = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            stated: datetime | None = parse_utc(since)
         except ValueError:
             stated = None
         if stated is None or stated.tzinfo is None:

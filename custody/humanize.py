@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .timeutil import parse_utc
+
 # How each action reads in a timeline.
 ACTION_WORDS: dict[str, str] = {
     "archive.init": "Archive created",
@@ -84,7 +86,7 @@ def parse_time(value: str | datetime | None) -> datetime | None:
     if isinstance(value, datetime):
         return value
     try:
-        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        return parse_utc(str(value).strip())
     except ValueError:
         return None
 
@@ -129,32 +131,28 @@ def _offset(when: datetime) -> str:
     return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _decimal(n: int) -> str:
+    """``200.0 kB``: ``n`` (1000 or more) bytes in the largest decimal unit below 1000 of it (PB at most)."""
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} PB"
+
+
 def size(n: int | None) -> str:
     """``200,000 bytes (200.0 kB)``: exact bytes first, decimal units for reading."""
     if n is None:
         return ""
-    if n < 1000:
-        return f"{n:,} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        value /= 1000
-        if value < 1000 or unit == "PB":
-            return f"{n:,} bytes ({value:.1f} {unit})"
-    return f"{n:,} bytes"
+    return f"{n:,} bytes" if n < 1000 else f"{n:,} bytes ({_decimal(n)})"
 
 
 def short_size(n: int | None) -> str:
     """``200.0 kB`` (or ``12 bytes``) for narrow table columns."""
     if n is None:
         return ""
-    if n < 1000:
-        return f"{n} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        value /= 1000
-        if value < 1000 or unit == "PB":
-            return f"{value:.1f} {unit}"
-    return f"{n} bytes"
+    return f"{n} bytes" if n < 1000 else _decimal(n)
 
 
 def duration(seconds: float | None) -> str:

@@ -16,7 +16,7 @@ from .canonical import parse
 from .db.models import Item, ItemCase
 from .derivation import DERIVE, source_of
 from .errors import InputError, IntegrityError, ItemNotFoundError
-from .hashing import CHUNK_SIZE, DualHasher
+from .hashing import copy_and_hash
 from .log.events import LogEvent, events_for
 from .roles import Permission
 from .store.base import BlobStore
@@ -142,16 +142,12 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
     deliveries.sweep(acting)
     with deliveries.delivering(acting, "get", tmp, target, item=item_id):
         try:
-            hasher = DualHasher()
             # Private until the access event is committed: only then does the copy take its name.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as dst, archive.store.open_read(sha256) as src:
-                while chunk := src.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    dst.write(chunk)
+                got = copy_and_hash(src, dst.write)
                 dst.flush()
                 os.fsync(dst.fileno())
-            got = hasher.digests()
             if (got.sha256, got.blake3, got.size) != (sha256, blake3_hex, size):
                 raise IntegrityError(
                     f"{item_id}: stored bytes no longer match the recorded digests; nothing was written. "

@@ -46,8 +46,7 @@ def _rederive_one(store: BlobStore, item: Item, link: dict[str, Any], source: It
     with tempfile.TemporaryDirectory(prefix="custody-rederive-") as tmp:
         src = Path(tmp) / "source"
         with store.open_read(source.sha256) as blob, open(src, "wb") as fh:
-            while chunk := blob.read(CHUNK_SIZE):
-                fh.write(chunk)
+            shutil.copyfileobj(blob, fh, CHUNK_SIZE)
         out = Path(tmp) / f"copy{suffix}"
         try:
             proc = subprocess.run(

@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from .log.sigcheck import Job, bad_signatures
 from .log.state import LogState
 from .rehash import EarlyRehash
 from .roles import Permission
-from .timeutil import utc_now
+from .timeutil import parse_utc, utc_now
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -346,7 +345,7 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
     if not lock.locked:
         checks.append(Check("lock", item.item_id, False, f"blob is no longer protected ({lock.mode})"))
     elif lock.retain_until is not None:
-        until = datetime.fromisoformat(lock.retain_until.replace("Z", "+00:00"))
+        until = parse_utc(lock.retain_until)
         days = (until - utc_now()).days
         soon = days < RETENTION_WARNING_DAYS
         detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")

@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import disclosure
+from ..age import age_recipients
 from ..archive import Acting
 from ..db.models import Event
 from ..errors import InputError, PermissionDeniedError
 from ..log.authority import APPROVALS_SETTING
 from ..log.events import LogEvent
 from ..roles import Action, Permission
-from .selection import disclosures, parse_recipients, select_items
+from .selection import disclosures, select_items
 
 
 def required_approvals(acting: Acting) -> int:
@@ -52,7 +53,7 @@ def request_export(
         raise InputError("export-request: --purpose must say why the evidence would leave the archive")
     if not item_ids and case is None:
         raise InputError("export-request: name item ids or pass --case ID")
-    parse_recipients(recipients)
+    age_recipients(recipients)
     withheld = disclosure.parse_fields(
         acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
     )

@@ -11,15 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import blake3
 from cryptography import x509
 
 from .. import disclosure, keys, records
+from ..age import age_identities
 from ..canonical import canonical
 from ..checks import Report
 from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
 from ..errors import BundleError, CustodyError, InputError, ProofError
-from ..hashing import CHUNK_SIZE, sha256_hex
+from ..hashing import copy_and_hash, sha256_hex
 from ..log import merkle, note
 from ..log.authority import IDENTITY_CHECK, Authority, parse_time
 from ..log.logevent import GENESIS_PREV, LogEvent
@@ -30,23 +30,6 @@ from .safezip import SafeBundle, open_bundle
 from .summary import summarise
 
 AGE_MAGIC = b"age-encryption.org/v1"
-
-
-def age_identities(identity: Path) -> list[Any]:
-    """The X25519 identities of an age identity file (its AGE-SECRET-KEY lines).
-
-    Raises InputError naming the file when it is unreadable or holds no usable identity.
-    """
-    import pyrage
-
-    try:
-        lines = [ln.strip() for ln in identity.read_text().splitlines() if ln.strip().startswith("AGE-SECRET-KEY-")]
-        identities = [pyrage.x25519.Identity.from_str(line) for line in lines]
-    except (OSError, ValueError, pyrage.IdentityError) as exc:
-        raise InputError(f"{identity}: not an age identity file ({exc})") from None
-    if not identities:
-        raise InputError(f"{identity}: holds no AGE-SECRET-KEY line")
-    return identities
 
 
 @contextmanager
@@ -78,18 +61,13 @@ def plain_zip(path: Path, identity: Path | None, folder: Path | None = None) -> 
 
 
 def _digests(bundle: SafeBundle, name: str) -> tuple[str, str, str, int]:
-    sha256, sha512, b3 = hashlib.sha256(), hashlib.sha512(), blake3.blake3()
-    size = 0
+    sha512 = hashlib.sha512()
     with bundle.open(name) as fh:
         try:
-            while chunk := fh.read(CHUNK_SIZE):
-                sha256.update(chunk)
-                sha512.update(chunk)
-                b3.update(chunk)
-                size += len(chunk)
+            got = copy_and_hash(fh, sha512.update)
         except Exception as exc:
             raise BundleError(f"{bundle.path}: {name} is corrupt inside the zip ({exc})") from None
-    return sha256.hexdigest(), sha512.hexdigest(), b3.hexdigest(), size
+    return got.sha256, sha512.hexdigest(), got.blake3, got.size
 
 
 def _manifest(bundle: SafeBundle, name: str, report: Report) -> dict[str, str]:

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import blake3
 from sqlalchemy import select
 
 from .. import deliveries, disclosure, keys
+from ..age import age_recipients
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, EventItem, Item
 from ..errors import InputError, IntegrityError, PermissionDeniedError, TimestampError
-from ..hashing import CHUNK_SIZE
+from ..hashing import copy_and_hash
 from ..log import checkpoints, merkle, note, tree
 from ..log.authority import APPROVALS_SETTING, COSIGNER_PREFIX
 from ..log.events import LogEvent
@@ -36,7 +36,7 @@ from . import layout, standalone
 from .approvals import RequestState, request_state, required_approvals
 from .guide import verify_md
 from .report_files import bundle_files
-from .selection import Revealed, disclosures, parse_recipients, select_items
+from .selection import Revealed, disclosures, select_items
 
 
 @dataclass(frozen=True)
@@ -119,26 +119,20 @@ class _Bag:
         self.octets = 0
 
     def add_payload(self, name: str, stream: IO[bytes], expect_sha256: str, expect_blake3: str, item: str) -> None:
-        sha256, sha512, b3 = hashlib.sha256(), hashlib.sha512(), blake3.blake3()
+        sha512 = hashlib.sha512()
         info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=utc_now().timetuple()[:6])
         info.compress_type = zipfile.ZIP_STORED  # evidence media is already compressed
         info.external_attr = 0o100444 << 16
-        size = 0
         with self.zf.open(info, "w", force_zip64=True) as out:
-            while chunk := stream.read(CHUNK_SIZE):
-                sha256.update(chunk)
-                sha512.update(chunk)
-                b3.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        if sha256.hexdigest() != expect_sha256 or b3.hexdigest() != expect_blake3:
+            got = copy_and_hash(stream, sha512.update, out.write)
+        if got.sha256 != expect_sha256 or got.blake3 != expect_blake3:
             raise IntegrityError(
                 f"{item}: stored bytes no longer match the recorded digests; export stopped. "
                 f"Run 'custody verify {item}'"
             )
-        self.payload["sha256"][name] = sha256.hexdigest()
+        self.payload["sha256"][name] = got.sha256
         self.payload["sha512"][name] = sha512.hexdigest()
-        self.octets += size
+        self.octets += got.size
 
     def add_tag(self, name: str, data: bytes, listed: bool = True) -> None:
         info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=utc_now().timetuple()[:6])
@@ -258,9 +252,9 @@ def export_bundle(
     withheld = disclosure.parse_fields(
         acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
     )
-    age_recipients = parse_recipients(recipients)
+    encrypt_to = age_recipients(recipients)
     note_path = _note_path(out)
-    if age_recipients and (note_path.exists() or note_path.is_symlink()):
+    if encrypt_to and (note_path.exists() or note_path.is_symlink()):
         raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
@@ -272,7 +266,7 @@ def export_bundle(
     exhibits = report.numbers([i.item_id for i in items])
     bundle_id = layout.new_bundle_id()
     tmp = deliveries.temp_beside(out)
-    encrypted = bool(age_recipients)
+    encrypted = bool(encrypt_to)
     state: dict[str, Any] = {}
     item_list = [i.item_id for i in items]
     deliveries.sweep(acting)
@@ -284,7 +278,7 @@ def export_bundle(
                 if encrypted:
                     _write_encrypted(
                         sink,
-                        age_recipients,
+                        encrypt_to,
                         lambda stream: _write_zip(
                             acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits, revealed
                         ),

@@ -20,7 +20,7 @@ from ..canonical import canonical_text
 from ..catalog_check import import_digests
 from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow
 from ..errors import BundleError, IntegrityError
-from ..hashing import CHUNK_SIZE, Digests, DualHasher
+from ..hashing import Digests, copy_and_hash
 from ..ingest import add_acquisition, find_item, new_item
 from ..keys import b64
 from ..log import note
@@ -72,13 +72,9 @@ def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[
 
 def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[str, Any]) -> None:
     writer = acting.archive.store.open_writer()
-    hasher = DualHasher()
     try:
         with bundle.open(name) as fh:
-            while chunk := fh.read(CHUNK_SIZE):
-                hasher.update(chunk)
-                writer.write(chunk)
-        got = hasher.digests()
+            got = copy_and_hash(fh, writer.write)
         if (got.sha256, got.blake3) != (record["sha256"], record["blake3"]):
             raise IntegrityError(f"{bundle.path}: {name} changed while importing; nothing was imported")
         writer.commit(got.sha256, got.blake3)

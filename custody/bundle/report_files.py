@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from .. import __version__ as version
-from .. import caseuco
 from ..archive import Acting
 from ..db.models import CheckpointRow
-from ..report import _shown, checkpoint_gen_time, known_names, names_and_roles, pictures, stamped_pdf
+from ..report import _shown, case_uco, checkpoint_gen_time, known_names, names_and_roles, pictures, stamped_pdf
 from ..report.exhibits import ReportOptions
 from ..report.model import Cover, ReportData, cases_of
 from ..report.render import html
+from ..timeutil import parse_utc
 from . import layout
 
 
@@ -49,7 +46,7 @@ def bundle_files(
         case=cases_of(records),
         organization=cfg.organization,
         origin=cfg.origin,
-        generated_at=datetime.fromisoformat(str(export_event["time"]).replace("Z", "+00:00")),
+        generated_at=parse_utc(str(export_event["time"])),
         exporter_name=acting.name,
         exporter_role=acting.role,
         exporter_key_id=acting.key_id,
@@ -86,17 +83,5 @@ def bundle_files(
     files[layout.REPORT] = html(data, options.paper, relative).encode()
     files[layout.REPORT_PDF] = stamped_pdf(archive, data, options.paper, f"bundle {bundle_id}")
     if options.case_uco:
-        doc = caseuco.graph(
-            archive_id=cfg.archive_id,
-            origin=cfg.origin,
-            records=records,
-            events=events,
-            names=names,
-            roles=roles,
-            exhibits=exhibits,
-            case=cover.case,
-            bundle_id=bundle_id,
-            tool_version=version,
-        )
-        files[layout.CASE_UCO] = json.dumps(doc, indent=1, ensure_ascii=False).encode()
+        files[layout.CASE_UCO] = case_uco(cfg, records, events, names, roles, exhibits, cover.case, bundle_id)
     return files

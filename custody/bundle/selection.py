@@ -20,18 +20,6 @@ from ..items import get_item
 from ..log.events import LogEvent
 
 
-def parse_recipients(texts: Sequence[str]) -> list[Any]:
-    import pyrage
-
-    result = []
-    for text in texts:
-        try:
-            result.append(pyrage.x25519.Recipient.from_str(text.strip()))
-        except Exception:
-            raise InputError(f"--recipient '{text}' is not an age X25519 public key (age1...)") from None
-    return result
-
-
 def select_items(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[Item]:
     with acting.archive.db.read() as session:
         if case is not None:

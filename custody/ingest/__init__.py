@@ -25,7 +25,7 @@ from ..canonical import canonical, parse
 from ..db.models import Item, ItemCase
 from ..errors import InputError, StoreError
 from ..forked import ForkedWorkers, Stopped, can_fork
-from ..hashing import Digests, DualHasher, sha256_hex
+from ..hashing import Digests, copy_and_hash, sha256_hex
 from ..metadata import Extraction, compute_flags, extract, sniff_media_type
 from ..metadata.exiftool import close_all as close_exiftool
 from ..roles import Permission
@@ -185,16 +185,17 @@ def _store(
     try:
         with os.fdopen(fd, "rb", buffering=0) as fh:
             st = os.fstat(fh.fileno())
-            hasher = DualHasher()
-            head = b""
-            while chunk := fh.read(_STORE_CHUNK):
+            head = bytearray()
+
+            def keep_head(chunk: bytes) -> None:
                 if len(head) < _SNIFF_BYTES:
-                    head += chunk[: _SNIFF_BYTES - len(head)]
-                hasher.update(chunk)
-                writer.write(chunk)
+                    head.extend(chunk[: _SNIFF_BYTES - len(head)])
+
+            def count(chunk: bytes) -> None:
                 on_bytes(len(chunk))
-        digests = hasher.digests()
-        media_type = sniff_media_type(head, source.path.name)
+
+            digests = copy_and_hash(fh, keep_head, writer.write, count, chunk_size=_STORE_CHUNK)
+        media_type = sniff_media_type(bytes(head), source.path.name)
         # Metadata is read from our own copy of the bytes, never from the source a second time;
         # messages name the evidence file, never the copy.
         extraction = extract(writer.pending_path, media_type, display_name(source.path.name)[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..timeutil import parse_utc
 from .sniff import extension_mismatch
 
 FS_TIME_TOLERANCE = timedelta(hours=48)
@@ -15,7 +16,7 @@ UNKNOWN_ZONE_SLACK = timedelta(hours=14)
 def _parse(text: str) -> tuple[datetime, bool] | None:
     """A capture time and whether its zone is known (naive device-local times are not)."""
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = parse_utc(text)
     except ValueError:
         return None
     if value.tzinfo is None:

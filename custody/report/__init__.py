@@ -18,6 +18,7 @@ from .model import Cover, Picture, ReportData
 
 if TYPE_CHECKING:
     from ..archive import Archive
+    from ..config import ArchiveConfig
 
 __all__ = ["Cover", "Picture", "ReportData", "ReportOptions"]
 
@@ -77,6 +78,36 @@ def stamped_pdf(archive: Archive, data: ReportData, paper: str, what: str) -> by
     except TimestampError as exc:
         archive.notices.append(f"{what}: the PDF report carries no document time-stamp: {exc}")
         return document
+
+
+def case_uco(
+    cfg: ArchiveConfig,
+    records: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str],
+    roles: Mapping[str, str],
+    exhibits: Mapping[str, str],
+    case: str,
+    bundle_id: str | None = None,
+) -> bytes:
+    """The CASE/UCO JSON-LD file (custody.caseuco) of ``records`` and ``events``, for a report or a bundle."""
+    import json
+
+    from .. import __version__, caseuco
+
+    doc = caseuco.graph(
+        archive_id=cfg.archive_id,
+        origin=cfg.origin,
+        records=records,
+        events=events,
+        names=names,
+        roles=roles,
+        exhibits=exhibits,
+        case=case,
+        bundle_id=bundle_id,
+        tool_version=__version__,
+    )
+    return json.dumps(doc, indent=1, ensure_ascii=False).encode()
 
 
 def checkpoint_gen_time(tsr: bytes | None) -> datetime | None:

@@ -7,7 +7,6 @@ the format, the purpose and the SHA-256 of the file written. The file appears on
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 from collections.abc import Sequence
@@ -17,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from .. import __version__, caseuco
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Event, Item, ItemCase
@@ -116,7 +114,7 @@ def produce(
     options: ReportOptions | None = None,
 ) -> ReportResult:
     """Write a report (.pdf/.html) or CASE/UCO JSON-LD (.jsonld/.json) of items or a case to ``out``; logged."""
-    from . import names_and_roles, pictures, stamped_pdf
+    from . import case_uco, names_and_roles, pictures, stamped_pdf
 
     options = options or ReportOptions()
     if not purpose.strip():
@@ -142,18 +140,7 @@ def produce(
     now = utc_now()
     report_id = f"RPT-{now:%Y%m%d}-{secrets.token_hex(4)}"
     if kind == "case-uco":
-        doc = caseuco.graph(
-            archive_id=cfg.archive_id,
-            origin=cfg.origin,
-            records=records,
-            events=events,
-            names=names,
-            roles=roles,
-            exhibits=exhibits,
-            case=case or cases_of(records),
-            tool_version=__version__,
-        )
-        data = json.dumps(doc, indent=1, ensure_ascii=False).encode()
+        data = case_uco(cfg, records, events, names, roles, exhibits, case or cases_of(records))
     else:
         with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)
