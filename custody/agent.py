@@ -180,7 +180,11 @@ MAX_SECONDS = 7 * 86400
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in "90s", "30m", "8h", "1d" (a bare number is minutes); InputError otherwise or over 7 days."""
+    """Seconds in "90s", "30m", "8h", "1d" (a bare number is minutes); InputError otherwise or over 7 days.
+
+    Raises:
+        InputError: not a duration such as 90s, 30m, 8h or 1d, or over 7 days.
+    """
     match = _DURATION.match(text.strip())
     seconds = int(match.group(1)) * _UNIT[match.group(2)] if match else 0
     if not 0 < seconds <= MAX_SECONDS:
@@ -189,7 +193,7 @@ def parse_duration(text: str) -> int:
 
 
 def lock(archive_root: Path, actor: str) -> bool:
-    """End the agent of ``actor`` on the archive at ``archive_root``; True if one was running."""
+    """End the agent of ``actor`` on the archive at ``archive_root``; True if one was running (never raises)."""
     return stop(socket_path(archive_root, actor))
 
 

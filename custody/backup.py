@@ -36,6 +36,11 @@ def backup(archive: Archive, name: str, recipients: Sequence[str], out: Path) ->
     """Write ``name``'s key files, age-encrypted to ``recipients``, to ``out`` (0600, never overwritten).
 
     Returns the backed-up signing key's id. KeyFileError if this machine does not hold the key files.
+
+    Raises:
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: no such actor.
+        InputError: no or a bad --recipient, or an --out that exists or cannot be written.
     """
     import pyrage
 
@@ -69,6 +74,11 @@ def restore(archive: Archive, source: Path, identity: Path) -> Restored:
 
     Refuses a backup of another archive, of a revoked actor, or of a key since rotated; existing key
     files are kept aside as ``*.replaced-<time>.pem`` rather than overwritten.
+
+    Raises:
+        InputError: an unreadable backup or identity file, or a backup of another archive, a revoked actor or a
+            rotated key.
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
     """
     import pyrage
 

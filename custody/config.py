@@ -111,7 +111,11 @@ def read_config(root: Path) -> ArchiveConfig:
 
 
 def find_archive(explicit: str | None) -> Path:
-    """The archive folder: ``--archive``, else ``CUSTODY_ARCHIVE``, else the current folder."""
+    """The archive folder: ``--archive``, else ``CUSTODY_ARCHIVE``, else the current folder.
+
+    Raises:
+        NoArchiveError: neither the path, CUSTODY_ARCHIVE nor the current folder holds custody.toml.
+    """
     chosen = explicit or os.environ.get("CUSTODY_ARCHIVE")
     if chosen:
         return Path(chosen).expanduser().resolve()

@@ -18,7 +18,12 @@ from .timestamp.tsa import load_roots
 
 
 def show_settings(archive: Archive) -> dict[str, Any]:
-    """The settings ``config set`` manages, as they are now."""
+    """The settings ``config set`` manages, as they are now.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+    """
     cfg = archive.config
     return {
         "tsa.url": cfg.tsa.get("url"),
@@ -105,7 +110,14 @@ def _key_policy(cfg: ArchiveConfig, key: str, value: str | None) -> ArchiveConfi
 
 
 def set_setting(acting: Acting, key: str, value: str | None) -> dict[str, Any]:
-    """Set (or with None, remove) one setting; admins only; the change is a log event."""
+    """Set (or with None, remove) one setting; admins only; the change is a log event.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: an unknown setting or a value of the wrong form.
+        TimestampError, ConfigError: a TSA URL or CA that cannot be used.
+    """
     if key not in SETTINGS:
         raise ConfigError(f"unknown setting '{key}'; settable: {', '.join(SETTINGS)}")
     acting.unlock()

@@ -64,6 +64,11 @@ def init_archive(
     """Create an archive at ``path`` and register ``admin``; refuses an existing archive.
 
     With ``tsa_url`` the archive's checkpoints are timestamped by that RFC 3161 authority.
+
+    Raises:
+        ArchiveExistsError: the folder already holds an archive.
+        ConfigError: a database URL, store URL or TSA setting that cannot be used.
+        InputError: a weak passphrase or a bad actor name.
     """
     check_actor_name(admin)
     if tsa_ca is not None and tsa_url is None:

@@ -21,6 +21,9 @@ def archive_vkey(archive: Archive) -> str:
     """The archive's C2SP verifier key ``origin+keyhash+base64(0x01||pubkey)``, as the verified event 0 states it.
 
     Never read from keys/archive.pub.pem (an unsigned file); IntegrityError if the genesis does not verify.
+
+    Raises:
+        IntegrityError: the archive's genesis event does not verify.
     """
     with archive.db.read() as session:
         return archive_identity(session).vkey
@@ -34,7 +37,13 @@ def _latest(session: Session) -> CheckpointRow:
 
 
 def sign_checkpoint(acting: Acting) -> CheckpointRow:
-    """Sign the current tree head if any event is not yet covered; return the latest checkpoint."""
+    """Sign the current tree head if any event is not yet covered; return the latest checkpoint.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: the archive has no checkpoint and nothing to sign.
+    """
     acting.require(Permission.CHECKPOINT)
     with acting.archive.db.write() as session:
         written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin, acting.signer)
@@ -71,7 +80,11 @@ def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, Any]:
 
 
 def latest_note(archive: Archive) -> str:
-    """The newest signed checkpoint note, for publication."""
+    """The newest signed checkpoint note, for publication.
+
+    Raises:
+        InputError: the archive has no checkpoint yet.
+    """
     with archive.db.read() as session:
         return _latest(session).note
 
@@ -113,7 +126,14 @@ def inclusion_in(session: Session, seq: int, checkpoint: CheckpointRow) -> Inclu
 
 
 def inclusion(acting: Acting, seq: int) -> InclusionProof:
-    """Inclusion proof of event ``seq`` to the latest checkpoint."""
+    """Inclusion proof of event ``seq`` to the latest checkpoint.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        EventNotFoundError: no such event.
+        InputError, ProofError: the event is not yet covered by a checkpoint.
+    """
     acting.require(Permission.VIEW)
     with acting.archive.db.read() as session:
         return inclusion_in(session, seq, _latest(session))
@@ -140,7 +160,13 @@ class ConsistencyProof:
 
 
 def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> ConsistencyProof:
-    """Consistency proof between two tree sizes (``new_size`` defaults to the latest checkpoint)."""
+    """Consistency proof between two tree sizes (``new_size`` defaults to the latest checkpoint).
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError, ProofError: a size beyond the latest checkpoint, or sizes out of order.
+    """
     acting.require(Permission.VIEW)
     with acting.archive.db.read() as session:
         target = new_size if new_size is not None else _latest(session).size
@@ -155,7 +181,14 @@ def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> C
 
 
 def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bool, str]:
-    """Check that event ``seq`` is in the tree a published checkpoint note signs."""
+    """Check that event ``seq`` is in the tree a published checkpoint note signs.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        EventNotFoundError: no such event.
+        InputError: a checkpoint that cannot answer (older than the event, or not the archive's).
+    """
     acting.require(Permission.VERIFY)
     vkey = archive_vkey(acting.archive)
     try:

@@ -27,6 +27,12 @@ def reveal_field(acting: Acting, item_id: str, field: str, out: Path, purpose: s
 
     Shape: {type, item_id, record_sha256, field, digest, disclosure}; raises InputError for an unknown field,
     a record made before withheld fields, or an existing ``out``.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        InputError: a field that is not withheld for the item, no purpose, or an --out that exists.
     """
     if not purpose.strip():
         raise InputError(f"reveal {item_id}: --purpose must say why the value is disclosed")
@@ -85,6 +91,10 @@ def check_reveal(
 
     Returns (report, the revealed value or None); the report fails if the bundle fails or the value
     does not hash to the digest the item's record signs for that field.
+
+    Raises:
+        InputError: an unreadable or malformed reveal file, bundle or identity.
+        BundleError: the bundle cannot be read.
     """
     data = _read_reveal(reveal)
     report = check_bundle(bundle, identity, vkey=vkey)

@@ -27,7 +27,14 @@ class Match:
 
 
 def similar_items(acting: Acting, item_id: str, threshold: int = DEFAULT_THRESHOLD) -> list[Match]:
-    """Items whose perceptual hash lies within ``threshold`` bits of ``item_id``'s, nearest first."""
+    """Items whose perceptual hash lies within ``threshold`` bits of ``item_id``'s, nearest first.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        InputError: a threshold out of range.
+    """
     # Imported here: the CLI reads DEFAULT_THRESHOLD at start-up, before any archive is open.
     from sqlalchemy import select
 

@@ -15,7 +15,12 @@ from .timestamp import stamps
 
 
 def archive_status(acting: Acting) -> dict[str, Any]:
-    """Database, store, counts, latest checkpoint and actors, as a JSON-able dict."""
+    """Database, store, counts, latest checkpoint and actors, as a JSON-able dict.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+    """
     acting.require(Permission.VIEW)
     archive = acting.archive
     with archive.db.read() as session:

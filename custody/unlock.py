@@ -14,6 +14,10 @@ def unlock(acting: Acting, seconds: int) -> Path:
     """Decrypt ``acting``'s keys from their files (checked against the log) and hand them to a new agent.
 
     Any agent already running for this actor and archive is stopped first. Returns the socket path.
+
+    Raises:
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        KeyFileError: also when the agent's private socket folder is not the user's, or the agent did not start.
     """
     acting.use_key_files()
     acting.unlock()

@@ -472,6 +472,12 @@ def verify_archive(
     re-makes reproducible working copies from their sources (custody.rederive).
     Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
     mistaken for tampering. Damage never raises: it is a failed check in the report.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        TimestampError: the TSA root (``tsa_ca`` or the configured one) cannot be read or holds no certificate.
+        A checkpoint given in ``against`` that does not parse, and any damage, never raise: they are failed checks.
     """
     acting.unlock_for_reading()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)

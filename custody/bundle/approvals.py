@@ -48,7 +48,15 @@ def request_export(
     recipients: Sequence[str] = (),
     withhold: str | Sequence[str] | None = None,
 ) -> LogEvent:
-    """Log a signed export request (items, purpose, recipients, withheld fields); returns its event."""
+    """Log a signed export request (items, purpose, recipients, withheld fields); returns its event.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: no purpose, no items, a bad --recipient, or records that cannot withhold the fields asked.
+        ItemNotFoundError: an unknown item.
+        IntegrityError: the case's catalog membership differs from the signed records.
+    """
     if not purpose.strip():
         raise InputError("export-request: --purpose must say why the evidence would leave the archive")
     if not item_ids and case is None:
@@ -110,7 +118,13 @@ def request_state(session: Any, seq: int) -> RequestState:
 
 
 def decide(acting: Acting, seq: int, approve: bool, reason: str = "") -> LogEvent:
-    """Approve (or refuse, with a reason) export request ``seq`` as another actor allowed to export; logged."""
+    """Approve (or refuse, with a reason) export request ``seq`` as another actor allowed to export; logged.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: no such request, the actor's own request, or a refusal without a reason.
+    """
     if not approve and not reason.strip():
         raise InputError("approve --refuse: --reason must say why the export is refused")
     acting.unlock()

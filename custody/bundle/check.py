@@ -233,6 +233,11 @@ def check_bundle(
     ``tsa_ca`` is the TSA root to trust; ``vkey`` pins the archive's verifier key (C2SP vkey text):
     without it or an ``against`` checkpoint, the report warns that the archive's identity was not checked.
     ``path`` may be a bundle already opened: import checks, then reads, those very bytes.
+
+    Raises:
+        InputError: the file or an identity or anchor given cannot be read.
+        BundleError: the file is no readable bundle (a damaged zip, an age file without its identity). Damage to the
+            evidence is never raised: it is a failed check in the report.
     """
     if tsa_ca is not None:
         tsa.load_roots(tsa_ca)  # a bad CA file is the user's error, before any work

@@ -225,6 +225,15 @@ def export_bundle(
     the archive's ``disclosure.withhold`` setting. InputError names items whose records predate withheld fields.
     ``request``: seq of an approved export.request (custody.bundle.approvals) whose items, purpose, recipients and
     withheld fields are exported; required when ``export.approvals`` is set (PermissionDeniedError, logged).
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: no purpose or items, an --out that exists, a bad --recipient, or an unapproved export under the
+            two-person rule.
+        ItemNotFoundError: an unknown item.
+        IntegrityError: stored bytes or the case's membership no longer match what is signed (nothing is delivered).
+        StoreError: the blob store cannot be read.
     """
     approval: dict[str, Any] = {}
     if request is not None or required_approvals(acting) > 0:

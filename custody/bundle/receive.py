@@ -87,6 +87,12 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey
     """Verify a bundle completely, then import it in one transaction; a second import is a no-op.
 
     ``vkey`` pins the sending archive's verifier key: a bundle from any other archive is refused.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: the file, identity or verifier key cannot be read or does not match.
+        BundleError, IntegrityError, ProofError: the bundle fails verification; nothing is imported.
     """
     acting.unlock()
     acting.require(Permission.IMPORT)

@@ -580,7 +580,14 @@ def ingest(
     on_bytes: Callable[[int], None] = lambda _n: None,
     on_start: Callable[[list[Source]], None] = lambda _s: None,
 ) -> list[IngestResult]:
-    """Ingest files (checked up front; any bad path aborts before anything is stored)."""
+    """Ingest files (checked up front; any bad path aborts before anything is stored).
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: a missing, unreadable or unusual path (checked before anything is stored).
+        StoreError: the store cannot take the bytes; nothing is recorded for that file.
+    """
     acting.unlock()
     acting.require(Permission.INGEST)
     sources = collect(paths, recursive, follow_symlinks)
@@ -669,7 +676,14 @@ def ingest_manifest(
     on_bytes: Callable[[int], None] = lambda _n: None,
     on_start: Callable[[list[Source]], None] = lambda _s: None,
 ) -> list[IngestResult]:
-    """Ingest a batch described by a CSV (path + provenance columns) all at once, or nothing."""
+    """Ingest a batch described by a CSV (path + provenance columns) all at once, or nothing.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: an unreadable or malformed manifest, or a bad row (naming it); nothing is ingested.
+        StoreError: the store cannot take the bytes.
+    """
     from .manifests import read_manifest
 
     acting.unlock()

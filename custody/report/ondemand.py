@@ -113,7 +113,15 @@ def produce(
     case: str | None = None,
     options: ReportOptions | None = None,
 ) -> ReportResult:
-    """Write a report (.pdf/.html) or CASE/UCO JSON-LD (.jsonld/.json) of items or a case to ``out``; logged."""
+    """Write a report (.pdf/.html) or CASE/UCO JSON-LD (.jsonld/.json) of items or a case to ``out``; logged.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: an --out name without a known format, an existing --out, or no items.
+        ItemNotFoundError: an unknown item.
+        StoreError: a blob cannot be read for a picture.
+    """
     from . import case_uco, names_and_roles, pictures, stamped_pdf
 
     options = options or ReportOptions()

@@ -148,7 +148,14 @@ class PendingResult:
 
 
 def stamp_pending(acting: Acting) -> PendingResult:
-    """Fetch a token for the newest checkpoint no token dates yet (it dates all before it); asks even in back-off."""
+    """Fetch a token for the newest checkpoint no token dates yet (it dates all before it); asks even in back-off.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        TimestampError: the TSA is unreachable or answers badly (tokens fetched before stay).
+        ConfigError: no TSA is configured.
+    """
     acting.require(Permission.CHECKPOINT)
     archive = acting.archive
     settings = tsa_settings(archive.config)
