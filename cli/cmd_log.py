@@ -156,9 +156,7 @@ def verify(
             raise InputError(
                 "verify --event needs --checkpoint FILE (a checkpoint note, e.g. from 'custody checkpoint --export')"
             )
-        ok, detail = verify_event_inclusion(STATE.acting(), event, read_note(checkpoint))
-        report = Report()
-        report.add("inclusion", f"event {event}", ok, detail)
+        report = Report([verify_event_inclusion(STATE.acting(), event, read_note(checkpoint))])
         render_report(report, json_)
     if not items and not all_:
         raise InputError("verify: name item ids or pass --all")

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .archive import Acting, Archive
+from .checks import Check, CheckKind
 from .db.models import CheckpointRow, Event
 from .errors import EventNotFoundError, InputError, IntegrityError, ProofError
 from .log import checkpoints, merkle, note, tree
@@ -180,21 +181,26 @@ def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> C
         return ConsistencyProof(old_size, target, hashes, merkle.root(old_size, nodes), merkle.root(target, nodes))
 
 
-def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bool, str]:
-    """Check that event ``seq`` is in the tree a published checkpoint note signs.
+def verify_event_inclusion(acting: Acting, seq: int, published: str) -> Check:
+    """Check that event ``seq`` is in the tree a published checkpoint note signs (an ``inclusion`` check).
+
+    A checkpoint that is not the archive's, or an event missing from the log, is a failed check.
 
     Raises:
         PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
-        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
-        EventNotFoundError: no such event.
-        InputError: a checkpoint that cannot answer (older than the event, or not the archive's).
+        InputError: a checkpoint that cannot answer: it covers only events before ``seq``.
     """
     acting.require(Permission.VERIFY)
+    subject = f"event {seq}"
+
+    def failed(detail: str) -> Check:
+        return Check(CheckKind.INCLUSION, subject, False, detail)
+
     vkey = archive_vkey(acting.archive)
     try:
         cp = note.open_checkpoint(published, vkey)
     except ProofError as exc:
-        return False, f"the checkpoint does not verify with this archive's key: {exc}"
+        return failed(f"the checkpoint does not verify with this archive's key: {exc}")
     if not 0 <= seq < cp.size:
         raise InputError(
             f"cannot check with this checkpoint: it covers events 0..{cp.size - 1}, not event {seq}; "
@@ -203,16 +209,16 @@ def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bo
     with acting.archive.db.read() as session:
         row = session.get(Event, seq)
         if row is None:
-            return False, f"event {seq} is covered by the checkpoint (size {cp.size}) but missing from the log"
+            return failed(f"event {seq} is covered by the checkpoint (size {cp.size}) but missing from the log")
         event = LogEvent.from_row(row)
         try:
             proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
         except IntegrityError as exc:
-            return False, str(exc)
+            return failed(str(exc))
     ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), seq, cp.size, proof, cp.root)
     detail = (
         f"event {seq} is leaf {seq} of the signed tree of size {cp.size}"
         if ok
         else f"event {seq} as stored is not in the tree the checkpoint signs (size {cp.size})"
     )
-    return ok, detail
+    return Check(CheckKind.INCLUSION, subject, ok, detail)

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .canonical import parse
-from .checks import Check
+from .checks import Check, CheckKind
 from .db.models import Item
 from .derivation import source_of
 from .hashing import CHUNK_SIZE
 from .store.base import BlobStore
 
-CHECK = "rederive"
+CHECK = CheckKind.REDERIVE
 _TIMEOUT = 600  # seconds one re-derivation may take
 
 

@@ -12,7 +12,7 @@ from .bundle import layout
 from .bundle.check import check_bundle, commitments
 from .bundle.safezip import open_bundle
 from .canonical import parse
-from .checks import Report
+from .checks import CheckKind, Report
 from .errors import BundleError, InputError
 from .hashing import sha256_hex
 from .items import get_item
@@ -106,7 +106,7 @@ def check_reveal(
             signed = json.loads(opened.read_text(layout.ITEMS))
             events = [LogEvent.from_json(json.loads(ln)) for ln in opened.read_text(layout.EVENTS).splitlines()]
         except (ValueError, KeyError, TypeError, BundleError) as exc:
-            report.add("reveal", str(reveal), False, f"the bundle's custody files are malformed: {exc}")
+            report.add(CheckKind.REVEAL, str(reveal), False, f"the bundle's custody files are malformed: {exc}")
             return report, None
     committed = {
         d: fw for d, fw in commitments(signed, events).items() if fw[1] == item
@@ -114,15 +114,18 @@ def check_reveal(
     try:
         parsed = disclosure.parse(text)
     except ValueError as exc:
-        report.add("reveal", str(reveal), False, f"not a disclosure: {exc}")
+        report.add(CheckKind.REVEAL, str(reveal), False, f"not a disclosure: {exc}")
         return report, None
     if parsed.digest in committed and committed[parsed.digest][0] == field == parsed.field:
         report.add(
-            "reveal", f"{item} {field}", True, "the revealed value matches the digest the signed record commits to"
+            CheckKind.REVEAL,
+            f"{item} {field}",
+            True,
+            "the revealed value matches the digest the signed record commits to",
         )
         return report, parsed.value
     report.add(
-        "reveal",
+        CheckKind.REVEAL,
         f"{item} {field}",
         False,
         f"the revealed value does not match what {item}'s signed record commits to for {field}",

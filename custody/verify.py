@@ -18,6 +18,7 @@ from . import keys
 from .archive import Acting, Archive, registered_actors
 from .canonical import parse
 from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
+from .checks import CheckKind
 from .checks import Report as Report
 from .db.models import CheckpointTimestamp, Event, Item
 from .errors import CustodyError, ProofError
@@ -74,7 +75,7 @@ def _payload(seq: int, text: str, report: Report) -> dict[str, Any]:
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
-        report.add("event", f"event {seq}", False, "payload is not a JSON object (the row was edited)")
+        report.add(CheckKind.EVENT, f"event {seq}", False, "payload is not a JSON object (the row was edited)")
         return {}
     return payload
 
@@ -116,7 +117,7 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
             unsigned, full = canonical_pair(seq, time, actor, action, item, payload_text, prev, sig)
             if seq != expected_seq:
                 report.add(
-                    "sequence",
+                    CheckKind.SEQUENCE,
                     f"event {seq}",
                     False,
                     f"expected seq {expected_seq}, found {seq}: events are missing or reordered",
@@ -126,7 +127,7 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
             if prev != prev_hash:
                 chain_broken = True
                 report.add(
-                    "chain",
+                    CheckKind.CHAIN,
                     f"event {seq}",
                     False,
                     "prev does not hash the preceding event: an event was removed, reordered or edited",
@@ -170,21 +171,29 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
             bad_sigs.append(0)
     for seq in sorted(bad_sigs):
         report.add(
-            "event-signature", f"event {seq}", False, "signature does not verify with the actor's registered key"
+            CheckKind.EVENT_SIGNATURE,
+            f"event {seq}",
+            False,
+            "signature does not verify with the actor's registered key",
         )
     state.size = builder.size
     state.root = builder.root()
     if not bad_sigs:
         unchecked = f"; {unregistered} signed by unregistered keys" if unregistered else ""
-        report.add("event-signature", "log", True, f"{state.size - unregistered} event signatures verify{unchecked}")
+        report.add(
+            CheckKind.EVENT_SIGNATURE, "log", True, f"{state.size - unregistered} event signatures verify{unchecked}"
+        )
     if not authority.failed:
         report.add(
-            "authority", "log", True, "every event is signed by a key registered before it, with a role allowing it"
+            CheckKind.AUTHORITY,
+            "log",
+            True,
+            "every event is signed by a key registered before it, with a role allowing it",
         )
     if state.size and authority.identity is None and not any(c.check == IDENTITY_CHECK for c in report.failures):
         report.add(IDENTITY_CHECK, "event 0", False, "the archive's identity (event 0) is not established")
     if not chain_broken:
-        report.add("chain", "log", True, f"events 0..{state.size - 1} are contiguous and hash-chained")
+        report.add(CheckKind.CHAIN, "log", True, f"events 0..{state.size - 1} are contiguous and hash-chained")
     return state
 
 
@@ -193,21 +202,21 @@ def _check_actors(session: Session, state: LogState, report: Report) -> None:
         info = state.keys.get(row.key_id)
         ok = info is not None and (info.name, info.added_role, info.pem) == (row.name, row.role, row.public_key_pem)
         if not ok:
-            report.add("actor", row.name, False, "actors table does not match the actor.add event in the log")
+            report.add(CheckKind.ACTOR, row.name, False, "actors table does not match the actor.add event in the log")
 
 
 def _check_tree(session: Session, state: LogState, report: Report) -> None:
     stored_size = tree.tree_size(session)
     if stored_size != state.size:
-        report.add("tree", "log", False, f"tree has {stored_size} leaves, log has {state.size} events")
+        report.add(CheckKind.TREE, "log", False, f"tree has {stored_size} leaves, log has {state.size} events")
         return
     try:
         stored_root = tree.root(session, state.size) if state.size else merkle.EMPTY_ROOT
     except CustodyError as exc:
-        report.add("tree", "log", False, str(exc))
+        report.add(CheckKind.TREE, "log", False, str(exc))
         return
     report.add(
-        "tree",
+        CheckKind.TREE,
         "log",
         stored_root == state.root,
         "stored Merkle nodes match the events"
@@ -220,7 +229,7 @@ def _check_checkpoints(session: Session, state: LogState, report: Report) -> Non
     rows = checkpoints.all_checkpoints(session)
     vkey = state.vkey
     if vkey is None:
-        report.add("checkpoint", "log", False, "no archive key in event 0; checkpoints cannot be checked")
+        report.add(CheckKind.CHECKPOINT, "log", False, "no archive key in event 0; checkpoints cannot be checked")
         return
     previous: tuple[int, bytes] | None = None
     for row in rows:
@@ -228,17 +237,21 @@ def _check_checkpoints(session: Session, state: LogState, report: Report) -> Non
         try:
             cp = note.open_checkpoint(row.note, vkey)
         except ProofError as exc:
-            report.add("checkpoint-signature", subject, False, str(exc))
+            report.add(CheckKind.CHECKPOINT_SIGNATURE, subject, False, str(exc))
             continue
         cosigner = state.authority.cosigner_problem(row.note, cp.size)
         if cosigner:
-            report.add("checkpoint-signature", subject, False, cosigner)
+            report.add(CheckKind.CHECKPOINT_SIGNATURE, subject, False, cosigner)
             continue
         if cp.size > state.size:
-            report.add("checkpoint", subject, False, f"covers {cp.size} events but the log has only {state.size}")
+            report.add(
+                CheckKind.CHECKPOINT, subject, False, f"covers {cp.size} events but the log has only {state.size}"
+            )
             continue
         if state.roots.get(cp.size) != cp.root:
-            report.add("checkpoint", subject, False, "signed root differs from the root recomputed from the events")
+            report.add(
+                CheckKind.CHECKPOINT, subject, False, "signed root differs from the root recomputed from the events"
+            )
             continue
         if previous is not None:
             old_size, old_root = previous
@@ -249,18 +262,21 @@ def _check_checkpoints(session: Session, state: LogState, report: Report) -> Non
                 )
             except CustodyError as exc:
                 consistent = False
-                report.add("checkpoint-consistency", subject, False, str(exc))
+                report.add(CheckKind.CHECKPOINT_CONSISTENCY, subject, False, str(exc))
             if not consistent:
                 report.add(
-                    "checkpoint-consistency", subject, False, f"not consistent with the checkpoint at size {old_size}"
+                    CheckKind.CHECKPOINT_CONSISTENCY,
+                    subject,
+                    False,
+                    f"not consistent with the checkpoint at size {old_size}",
                 )
         previous = (cp.size, cp.root)
     if rows and not any(c.check.startswith("checkpoint") for c in report.failures):
-        report.add("checkpoint", "log", True, f"{len(rows)} checkpoints signed and consistent")
+        report.add(CheckKind.CHECKPOINT, "log", True, f"{len(rows)} checkpoints signed and consistent")
     latest = rows[-1] if rows else None
     if latest is None or latest.size != state.size:
         report.add(
-            "checkpoint-latest",
+            CheckKind.CHECKPOINT_LATEST,
             "log",
             False,
             f"the latest checkpoint covers {latest.size if latest else 0} of {state.size} events",
@@ -271,16 +287,16 @@ def check_against(state: LogState, published: str, label: str, report: Report) -
     """Prove the current log extends an independently kept checkpoint note."""
     vkey = state.vkey
     if vkey is None:
-        report.add("against-checkpoint", label, False, "archive key unknown")
+        report.add(CheckKind.AGAINST_CHECKPOINT, label, False, "archive key unknown")
         return
     try:
         cp = note.open_checkpoint(published, vkey)
     except ProofError as exc:
-        report.add("against-checkpoint", label, False, str(exc))
+        report.add(CheckKind.AGAINST_CHECKPOINT, label, False, str(exc))
         return
     if cp.size > state.size:
         report.add(
-            "against-checkpoint",
+            CheckKind.AGAINST_CHECKPOINT,
             label,
             False,
             f"log was truncated: it has {state.size} events, the checkpoint covers {cp.size}; "
@@ -288,7 +304,7 @@ def check_against(state: LogState, published: str, label: str, report: Report) -
         )
     elif state.roots.get(cp.size) != cp.root:
         report.add(
-            "against-checkpoint",
+            CheckKind.AGAINST_CHECKPOINT,
             label,
             False,
             f"log was rewritten: its root at size {cp.size} differs from the checkpoint's; "
@@ -296,7 +312,10 @@ def check_against(state: LogState, published: str, label: str, report: Report) -
         )
     else:
         report.add(
-            "against-checkpoint", label, True, f"log of {state.size} events extends the checkpoint at size {cp.size}"
+            CheckKind.AGAINST_CHECKPOINT,
+            label,
+            True,
+            f"log of {state.size} events extends the checkpoint at size {cp.size}",
         )
 
 
@@ -316,8 +335,8 @@ def _withheld_values(archive: Archive, item: Item) -> list[Check]:
     try:
         disclosure.load(archive.store, record, item.item_id)
     except CustodyError as exc:
-        return [Check("withheld-values", item.item_id, False, str(exc))]
-    return [Check("withheld-values", item.item_id, True, "stored values match the signed digests")]
+        return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))]
+    return [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
 
 
 def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
@@ -328,7 +347,7 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
             with archive.store.open_read(item.sha256) as stream:
                 got = digest_stream(stream)
     except CustodyError as exc:
-        return [Check("blob", item.item_id, False, str(exc))]
+        return [Check(CheckKind.BLOB, item.item_id, False, str(exc))]
     problems = [
         f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
         for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
@@ -336,20 +355,20 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
     ]
     if got.size != item.size:
         problems.append(f"size {got.size} ≠ recorded {item.size}")
-    checks = [Check("blob", item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
+    checks = [Check(CheckKind.BLOB, item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
     checks.extend(_withheld_values(archive, item))
     try:
         lock = archive.store.lock_info(item.sha256)
     except (CustodyError, OSError) as exc:
-        return [*checks, Check("lock", item.item_id, False, f"cannot read the lock state: {exc}")]
+        return [*checks, Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state: {exc}")]
     if not lock.locked:
-        checks.append(Check("lock", item.item_id, False, f"blob is no longer protected ({lock.mode})"))
+        checks.append(Check(CheckKind.LOCK, item.item_id, False, f"blob is no longer protected ({lock.mode})"))
     elif lock.retain_until is not None:
         until = parse_utc(lock.retain_until)
         days = (until - utc_now()).days
         soon = days < RETENTION_WARNING_DAYS
         detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
-        checks.append(Check("lock", item.item_id, True, detail, warning=soon))
+        checks.append(Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon))
     return checks
 
 
@@ -372,7 +391,10 @@ def _bad_record_signatures(items: Sequence[Item], state: LogState) -> set[int]:
 
 def _check_record(item: Item, signature_ok: bool, state: LogState, report: Report) -> None:
     report.add(
-        "record-signature", item.item_id, signature_ok, "" if signature_ok else "record signature does not verify"
+        CheckKind.RECORD_SIGNATURE,
+        item.item_id,
+        signature_ok,
+        "" if signature_ok else "record signature does not verify",
     )
     record: dict[str, Any] | None = None
     try:
@@ -387,12 +409,15 @@ def _check_record(item: Item, signature_ok: bool, state: LogState, report: Repor
     except (ValueError, KeyError, TypeError):
         fields_ok = False
     report.add(
-        "record-fields", item.item_id, fields_ok, "" if fields_ok else "catalog columns differ from the signed record"
+        CheckKind.RECORD_FIELDS,
+        item.item_id,
+        fields_ok,
+        "" if fields_ok else "catalog columns differ from the signed record",
     )
     problem = state.authority.record_problem(
         item.item_id, sha256_hex(item.record.encode("utf-8")), item.signer_key_id, record if fields_ok else None
     )
-    report.add("ingest-event", item.item_id, not problem, problem)
+    report.add(CheckKind.INGEST_EVENT, item.item_id, not problem, problem)
 
 
 def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
@@ -416,14 +441,14 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
     results = stamps.check_tokens(session, roots)
     for res in results:
         if res.problem is not None:
-            report.add("timestamp", f"checkpoint #{res.num}", False, res.problem)
+            report.add(CheckKind.TIMESTAMP, f"checkpoint #{res.num}", False, res.problem)
     good = [r for r in results if r.attestation is not None]
     if good:
         last = good[-1]
         assert last.attestation is not None
         unchained = not last.attestation.chain_checked
         report.add(
-            "timestamp",
+            CheckKind.TIMESTAMP,
             f"checkpoint #{last.num}",
             True,
             f"{len(good)} checkpoint tokens verify; the latest, over tree size {last.size}, is "
@@ -435,7 +460,7 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
         nums = [row.num for row in missing]
         shown = ", ".join(f"#{n}" for n in nums[:10]) + (" …" if len(nums) > 10 else "")
         report.add(
-            "timestamp",
+            CheckKind.TIMESTAMP,
             f"{len(nums)} checkpoints",
             True,
             f"untimestamped ({shown}); run 'custody timestamp --pending'",
@@ -449,7 +474,7 @@ _LOG_CHECKS = ("sequence", "chain", "event-signature", "tree", "checkpoint", "ag
 _UNCHECKABLE = (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError, AttributeError)
 
 
-def _guarded(report: Report, check: str, run: Callable[[], None]) -> None:
+def _guarded(report: Report, check: CheckKind, run: Callable[[], None]) -> None:
     try:
         run()
     except _UNCHECKABLE as exc:
@@ -496,7 +521,7 @@ def verify_archive(
             try:
                 state = walk_log(session, report, wanted_sizes)
             except _UNCHECKABLE as exc:
-                report.add("log", "log", False, f"the log could not be read to its end: {exc}")
+                report.add(CheckKind.LOG, "log", False, f"the log could not be read to its end: {exc}")
                 state = None
             if state is not None:
                 _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
@@ -537,19 +562,19 @@ def _verify_against_log(
     """Everything checked against the walked log: actors, tree, checkpoints, catalog, records."""
     from .catalog_check import check_catalog
 
-    _guarded(report, "actor", lambda: _check_actors(session, state, report))
+    _guarded(report, CheckKind.ACTOR, lambda: _check_actors(session, state, report))
     if whole:
-        _guarded(report, "tree", lambda: _check_tree(session, state, report))
-        _guarded(report, "event-items", lambda: check_event_items(session, report))
-        _guarded(report, "checkpoint", lambda: _check_checkpoints(session, state, report))
-        _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
-        _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))
+        _guarded(report, CheckKind.TREE, lambda: _check_tree(session, state, report))
+        _guarded(report, CheckKind.EVENT_ITEMS, lambda: check_event_items(session, report))
+        _guarded(report, CheckKind.CHECKPOINT, lambda: _check_checkpoints(session, state, report))
+        _guarded(report, CheckKind.TIMESTAMP, lambda: _check_timestamps(session, archive, tsa_ca, report))
+        _guarded(report, CheckKind.CATALOG, lambda: check_catalog(session, state, report, items, archive.store))
     for label, text in against:
         check_against(state, text, label, report)
     bad_records = _bad_record_signatures(items, state)
     for index, item in enumerate(items):
         _check_record(item, index not in bad_records, state, report)
-    _guarded(report, "derivation", lambda: _check_derivations(session, items, state, report))
+    _guarded(report, CheckKind.DERIVATION, lambda: _check_derivations(session, items, state, report))
 
 
 def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:
@@ -569,9 +594,8 @@ def _check_derivations(session: Session, items: Sequence[Item], state: LogState,
         problem = link_problem(
             item.item_id, sha256_hex(item.record.encode("utf-8")), link, state.ingest_records, held, derives
         )
-        report.add(
-            "derivation", item.item_id, not problem, problem or f"derived from {link.get('item_id')}: link signed"
-        )
+        detail = problem or f"derived from {link.get('item_id')}: link signed"
+        report.add(CheckKind.DERIVATION, item.item_id, not problem, detail)
 
 
 def _log_verification(
@@ -586,7 +610,7 @@ def _log_verification(
     damaged = sorted({c.check for c in report.failures if c.check.startswith(_LOG_CHECKS)})
     if damaged:
         report.add(
-            "verify-logged",
+            CheckKind.VERIFY_LOGGED,
             "log",
             False,
             "this verification was not logged: the log itself failed (" + ", ".join(damaged) + "), and an event "
@@ -606,6 +630,6 @@ def _log_verification(
     except (CustodyError, SQLAlchemyError, OSError) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        report.add("verify-logged", "log", False, f"this verification could not be logged: {reason}")
+        report.add(CheckKind.VERIFY_LOGGED, "log", False, f"this verification could not be logged: {reason}")
         return
-    report.add("verify-logged", "log", True, f"this verification is event {seq} of the log")
+    report.add(CheckKind.VERIFY_LOGGED, "log", True, f"this verification is event {seq} of the log")

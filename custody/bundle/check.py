@@ -16,7 +16,7 @@ from cryptography import x509
 from .. import disclosure, keys, records
 from ..age import age_identities
 from ..canonical import canonical
-from ..checks import Report
+from ..checks import CheckKind, Report
 from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
 from ..errors import BundleError, CustodyError, InputError, ProofError
 from ..hashing import copy_and_hash, sha256_hex
@@ -72,12 +72,12 @@ def _digests(bundle: SafeBundle, name: str) -> tuple[str, str, str, int]:
 
 def _manifest(bundle: SafeBundle, name: str, report: Report) -> dict[str, str]:
     if not bundle.has(name):
-        report.add("bag", name, False, "required manifest is missing")
+        report.add(CheckKind.BAG, name, False, "required manifest is missing")
         return {}
     try:
         return layout.parse_manifest(bundle.read_text(name), name)
     except ValueError as exc:
-        report.add("bag", name, False, str(exc))
+        report.add(CheckKind.BAG, name, False, str(exc))
         return {}
 
 
@@ -96,20 +96,20 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]
         layout.SEAL_PUB,
     ):
         if not bundle.has(required):
-            report.add("bag", required, False, "required file is missing")
+            report.add(CheckKind.BAG, required, False, "required file is missing")
     sha256 = _manifest(bundle, layout.MANIFESTS["sha256"], report)
     sha512 = _manifest(bundle, layout.MANIFESTS["sha512"], report)
     tags = _manifest(bundle, layout.TAGMANIFEST, report)
     payload_files = {n for n in bundle.files if n.startswith("data/")}
     listed = set(sha256) | set(sha512)
     for name in sorted(payload_files - listed):
-        report.add("bag", name, False, "payload file is in no manifest (added after sealing?)")
+        report.add(CheckKind.BAG, name, False, "payload file is in no manifest (added after sealing?)")
     for name in sorted(listed - payload_files):
-        report.add("bag", name, False, "payload file listed in the manifest is missing")
+        report.add(CheckKind.BAG, name, False, "payload file listed in the manifest is missing")
     for name in sorted(set(bundle.files) - payload_files - set(tags) - layout.SEAL_FILES - {layout.TAGMANIFEST}):
-        report.add("bag", name, False, "tag file is in no manifest (added after sealing?)")
+        report.add(CheckKind.BAG, name, False, "tag file is in no manifest (added after sealing?)")
     for name in sorted(set(tags) - set(bundle.files)):
-        report.add("bag", name, False, "tag file listed in the tag manifest is missing")
+        report.add(CheckKind.BAG, name, False, "tag file listed in the tag manifest is missing")
     blake3_of: dict[str, tuple[str, str]] = {}  # path -> (SHA-256, BLAKE3) of the content
     octets = 0
     for name in sorted(payload_files & listed):
@@ -118,7 +118,7 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]
         blake3_of[name] = (got256, got_b3)
         ok = sha256.get(name) == got256 and sha512.get(name) == got512
         report.add(
-            "payload",
+            CheckKind.PAYLOAD,
             name,
             ok,
             "SHA-256 and SHA-512 match the manifests" if ok else "content differs from the manifest digests",
@@ -126,13 +126,15 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]
     for name in sorted(set(tags) & set(bundle.files)):
         ok = tags[name] == hashlib.sha256(bundle.read(name, limit=1024**3)).hexdigest()
         if not ok:
-            report.add("tag-file", name, False, "content differs from the tag manifest")
+            report.add(CheckKind.TAG_FILE, name, False, "content differs from the tag manifest")
     if not any(c.check == "tag-file" for c in report.failures):
-        report.add("tag-file", layout.TAGMANIFEST, True, f"{len(tags)} tag files match")
+        report.add(CheckKind.TAG_FILE, layout.TAGMANIFEST, True, f"{len(tags)} tag files match")
     info = bundle.read_text(layout.BAG_INFO) if bundle.has(layout.BAG_INFO) else ""
     oxum = next((ln.split(":", 1)[1].strip() for ln in layout.lines(info) if ln.startswith("Payload-Oxum:")), None)
     if oxum != f"{octets}.{len(payload_files)}":
-        report.add("bag", layout.BAG_INFO, False, f"Payload-Oxum {oxum} does not match {octets}.{len(payload_files)}")
+        report.add(
+            CheckKind.BAG, layout.BAG_INFO, False, f"Payload-Oxum {oxum} does not match {octets}.{len(payload_files)}"
+        )
     return blake3_of
 
 
@@ -143,25 +145,27 @@ def _check_seal(bundle: SafeBundle, authority: Authority, export: LogEvent | Non
         signature = bundle.read(layout.SEAL_SIG)
         manifest = bundle.read(layout.TAGMANIFEST)
     except CustodyError as exc:
-        report.add("seal", layout.SEAL_SIG, False, str(exc))
+        report.add(CheckKind.SEAL, layout.SEAL_SIG, False, str(exc))
         return
     if not keys.verify_signature(public, signature, manifest):
-        report.add("seal", layout.SEAL_SIG, False, "seal signature over tagmanifest-sha256.txt does not verify")
+        report.add(CheckKind.SEAL, layout.SEAL_SIG, False, "seal signature over tagmanifest-sha256.txt does not verify")
         return
     kid = keys.key_id(public)
     if export is None or kid != export.actor:
-        report.add("seal", layout.SEAL_PUB, False, "seal key is not the key of the actor who logged the export")
+        report.add(CheckKind.SEAL, layout.SEAL_PUB, False, "seal key is not the key of the actor who logged the export")
         return
     if kid not in authority.keys or export.seq in authority.denied:
         report.add(
-            "seal",
+            CheckKind.SEAL,
             layout.SEAL_PUB,
             False,
             f"seal key {kid[:16]}… is not registered by a carried actor.add, or its role may not export",
         )
         return
     info = authority.keys[kid]
-    report.add("seal", layout.SEAL_SIG, True, f"tag manifest sealed by {info.name} (role {info.role}, key {kid[:16]}…)")
+    report.add(
+        CheckKind.SEAL, layout.SEAL_SIG, True, f"tag manifest sealed by {info.name} (role {info.role}, key {kid[:16]}…)"
+    )
 
 
 def _event_time(event: LogEvent) -> datetime | None:
@@ -182,9 +186,9 @@ def _check_token(
             resp, bundle.read(data_name), roots=roots, source=token_name, not_before=not_before
         )
     except CustodyError as exc:
-        report.add("timestamp", token_name, False, str(exc))
+        report.add(CheckKind.TIMESTAMP, token_name, False, str(exc))
         return
-    report.add("timestamp", token_name, True, attestation.describe(), warning=not attestation.chain_checked)
+    report.add(CheckKind.TIMESTAMP, token_name, True, attestation.describe(), warning=not attestation.chain_checked)
 
 
 def _check_timestamps(
@@ -196,7 +200,7 @@ def _check_timestamps(
         _check_token(bundle, layout.SEAL_TSR, layout.SEAL_SIG, roots, _event_time(export) if export else None, report)
     else:
         report.add(
-            "timestamp",
+            CheckKind.TIMESTAMP,
             layout.SEAL_TSR,
             True,
             "absent: the seal proves who sealed the bundle, not when (no TSA configured, or none answered at export)",
@@ -244,7 +248,7 @@ def check_bundle(
     report = Report()
     with _opened(path, identity) as bundle:
         if not layout.is_bundle_id(bundle.root):
-            report.add("bag", bundle.root, False, "top-level folder is not a bundle id")
+            report.add(CheckKind.BAG, bundle.root, False, "top-level folder is not a bundle id")
         blake3_of = _check_bag(bundle, report)
         # custody/keys/*.pem are a convenience (covered by the tag manifest): keys are trusted only
         # through the carried actor.add events.
@@ -253,19 +257,19 @@ def check_bundle(
             events = [LogEvent.from_json(e) for e in layout.parse_jsonl(bundle.read_text(layout.EVENTS), layout.EVENTS)]
             proofs = json.loads(bundle.read_text(layout.PROOFS))
         except (ValueError, KeyError, TypeError) as exc:
-            report.add("bag", "custody/", False, f"custody files are malformed: {exc}")
+            report.add(CheckKind.BAG, "custody/", False, f"custody files are malformed: {exc}")
             return report
         except BundleError as exc:
-            report.add("bag", "custody/", False, str(exc))
+            report.add(CheckKind.BAG, "custody/", False, str(exc))
             return report
         shape = _shape_problem(signed_records, proofs)
         if shape:
-            report.add("bag", "custody/", False, f"custody files are malformed: {shape}")
+            report.add(CheckKind.BAG, "custody/", False, f"custody files are malformed: {shape}")
             return report
         authority = _check_events(events, report)
         export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
         if export is None:
-            report.add("export-event", bundle.root, False, "events.jsonl has no export event for this bundle")
+            report.add(CheckKind.EXPORT_EVENT, bundle.root, False, "events.jsonl has no export event for this bundle")
         else:
             _check_export_manifest(bundle, export, report)
             _check_export_items(export, signed_records, report)
@@ -315,7 +319,7 @@ def _check_export_items(export: LogEvent, signed: list[dict[str, Any]], report: 
     logged = export.payload.get("items")
     ok = isinstance(logged, list) and carried == sorted({str(i) for i in logged})
     report.add(
-        "export-event",
+        CheckKind.EXPORT_EVENT,
         f"event {export.seq}",
         ok,
         "items.json holds exactly the items the export logged"
@@ -336,7 +340,7 @@ def _check_export_manifest(bundle: SafeBundle, export: LogEvent, report: Report)
     got = hashlib.sha256(bundle.read(name)).hexdigest()
     ok = export.payload.get("manifest_sha256") == got
     report.add(
-        "export-event",
+        CheckKind.EXPORT_EVENT,
         f"event {export.seq}",
         ok,
         "the logged export names this bag's manifest-sha256.txt"
@@ -393,7 +397,7 @@ def _check_records(
         text = canonical(record).decode()
         ok = info is not None and records.signature_valid(text, str(entry.get("signature")), info.public_key)
         report.add(
-            "record-signature",
+            CheckKind.RECORD_SIGNATURE,
             item,
             ok,
             ""
@@ -403,18 +407,18 @@ def _check_records(
             else f"record signed by key {signer[:16]}…, which no carried actor.add registers",
         )
         problem = authority.record_problem(item, sha256_hex(text.encode()), signer, record)
-        report.add("item-chain", item, not problem, problem or "ingest event binds the signed record")
+        report.add(CheckKind.ITEM_CHAIN, item, not problem, problem or "ingest event binds the signed record")
         path_problem = layout.path_problem(entry)
         if path_problem is not None:
-            report.add("payload-path", item, False, f"items.json: {path_problem}")
+            report.add(CheckKind.PAYLOAD_PATH, item, False, f"items.json: {path_problem}")
         name = layout.entry_path(entry)
         if name in claimed:
-            report.add("payload-path", item, False, f"items.json: {name} is the payload of another entry too")
+            report.add(CheckKind.PAYLOAD_PATH, item, False, f"items.json: {name} is the payload of another entry too")
         claimed.add(name)
         # Both digests the record signs: the standalone verifier (stdlib: no BLAKE3) checks the SHA-256.
         ok = blake3_of.get(name) == (record.get("sha256"), record.get("blake3"))
         report.add(
-            "payload-blake3",
+            CheckKind.PAYLOAD_BLAKE3,
             item,
             ok,
             "SHA-256 and BLAKE3 match the signed record"
@@ -423,7 +427,7 @@ def _check_records(
         )
     # A payload file that no signed record vouches for is not evidence, whoever sealed and logged it.
     for name in sorted(set(blake3_of) - claimed):
-        report.add("payload-path", name, False, "no signed record in items.json vouches for this payload file")
+        report.add(CheckKind.PAYLOAD_PATH, name, False, "no signed record in items.json vouches for this payload file")
 
 
 def _check_derivations(signed_records: list[Any], events: list[LogEvent], authority: Authority, report: Report) -> None:
@@ -442,7 +446,9 @@ def _check_derivations(signed_records: list[Any], events: list[LogEvent], author
             continue
         item = str(record.get("item_id"))
         problem = link_problem(item, held[item], link, ingests, held, derives)
-        report.add("derivation", item, not problem, problem or f"derived from {link.get('item_id')}: link signed")
+        report.add(
+            CheckKind.DERIVATION, item, not problem, problem or f"derived from {link.get('item_id')}: link signed"
+        )
 
 
 def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
@@ -472,7 +478,7 @@ def _check_disclosures(
         if not isinstance(carried, dict):
             raise ValueError("not a JSON object")
     except (ValueError, BundleError) as exc:
-        report.add("disclosure", layout.DISCLOSURES, False, f"malformed: {exc}")
+        report.add(CheckKind.DISCLOSURE, layout.DISCLOSURES, False, f"malformed: {exc}")
         return
     committed = commitments(signed_records, events)
     withheld = set(export.payload.get("withheld") or []) if export is not None else set()
@@ -481,11 +487,14 @@ def _check_disclosures(
         problem = _disclosure_problem(str(digest), text, committed, withheld)
         if problem:
             failed = True
-            report.add("disclosure", str(digest)[:16], False, problem)
+            report.add(CheckKind.DISCLOSURE, str(digest)[:16], False, problem)
     if not failed:
         shown = f"; withheld: {', '.join(sorted(withheld))}" if withheld else ""
         report.add(
-            "disclosure", layout.DISCLOSURES, True, f"{len(carried)} disclosed values match their signed digests{shown}"
+            CheckKind.DISCLOSURE,
+            layout.DISCLOSURES,
+            True,
+            f"{len(carried)} disclosed values match their signed digests{shown}",
         )
 
 
@@ -513,7 +522,7 @@ def _check_events(events: list[LogEvent], report: Report) -> Authority:
     authority = Authority(report)
     if len(events) < 2 or (events[0].seq, events[1].seq) != (0, 1):
         report.add(
-            "authority",
+            CheckKind.AUTHORITY,
             "events.jsonl",
             False,
             "does not carry events 0 and 1 (archive.init and the first admin): no signer's authority can be checked",
@@ -540,24 +549,29 @@ def _check_events(events: list[LogEvent], report: Report) -> Authority:
             bad.add(0)
     for seq in sorted(bad):
         report.add(
-            "event-signature", f"event {seq}", False, "signature does not verify with the signer's registered key"
+            CheckKind.EVENT_SIGNATURE,
+            f"event {seq}",
+            False,
+            "signature does not verify with the signer's registered key",
         )
     if not bad:
-        report.add("event-signature", "events.jsonl", True, f"{len(events) - unregistered} event signatures verify")
+        report.add(
+            CheckKind.EVENT_SIGNATURE, "events.jsonl", True, f"{len(events) - unregistered} event signatures verify"
+        )
     if not authority.failed:
         report.add(
-            "authority",
+            CheckKind.AUTHORITY,
             "events.jsonl",
             True,
             "every event is signed by a key a carried actor.add registered before it, with a role allowing it",
         )
     genesis_event = by_seq.get(0)
     if genesis_event is not None and genesis_event.prev != GENESIS_PREV:
-        report.add("chain", "event 0", False, "prev of event 0 is not 64 zeros: the log does not start here")
+        report.add(CheckKind.CHAIN, "event 0", False, "prev of event 0 is not 64 zeros: the log does not start here")
     for event in events:
         before = by_seq.get(event.seq - 1)
         if before is not None and event.prev != before.chain_hash():
-            report.add("chain", f"event {event.seq}", False, "prev does not hash the preceding event")
+            report.add(CheckKind.CHAIN, f"event {event.seq}", False, "prev does not hash the preceding event")
     return authority
 
 
@@ -578,19 +592,21 @@ def _check_log(
     report: Report,
 ) -> None:
     if vkey is None:
-        report.add("checkpoint", layout.CHECKPOINT, False, "cannot be checked: the archive's key is not established")
+        report.add(
+            CheckKind.CHECKPOINT, layout.CHECKPOINT, False, "cannot be checked: the archive's key is not established"
+        )
         return
     try:
         text = bundle.read_text(layout.CHECKPOINT)
         cp = note.open_checkpoint(text, vkey)
     except CustodyError as exc:
-        report.add("checkpoint", layout.CHECKPOINT, False, str(exc))
+        report.add(CheckKind.CHECKPOINT, layout.CHECKPOINT, False, str(exc))
         return
     cosigner = authority.cosigner_problem(text, cp.size)
     if cosigner:
-        report.add("checkpoint", layout.CHECKPOINT, False, cosigner)
+        report.add(CheckKind.CHECKPOINT, layout.CHECKPOINT, False, cosigner)
         return
-    report.add("checkpoint", layout.CHECKPOINT, True, f"signed by {vkey.split('+', 1)[0]}, tree size {cp.size}")
+    report.add(CheckKind.CHECKPOINT, layout.CHECKPOINT, True, f"signed by {vkey.split('+', 1)[0]}, tree size {cp.size}")
     inclusion = proofs.get("inclusion", {})
     failed = 0
     for event in events:
@@ -601,9 +617,11 @@ def _check_log(
             ok = False
         if not ok:
             failed += 1
-            report.add("inclusion", f"event {event.seq}", False, "not proven to be in the signed log")
+            report.add(CheckKind.INCLUSION, f"event {event.seq}", False, "not proven to be in the signed log")
     if not failed:
-        report.add("inclusion", "events.jsonl", True, f"{len(events)} events proven in the log of size {cp.size}")
+        report.add(
+            CheckKind.INCLUSION, "events.jsonl", True, f"{len(events)} events proven in the log of size {cp.size}"
+        )
     for label, text in against:
         _check_against(cp, vkey, proofs.get("consistency", {}), label, text, report)
 
@@ -614,11 +632,11 @@ def _check_against(
     try:
         theirs = note.open_checkpoint(text, vkey)
     except ProofError as exc:
-        report.add("against-checkpoint", label, False, f"{exc} (is it from this archive?)")
+        report.add(CheckKind.AGAINST_CHECKPOINT, label, False, f"{exc} (is it from this archive?)")
         return
     if theirs.size > cp.size:
         report.add(
-            "against-checkpoint",
+            CheckKind.AGAINST_CHECKPOINT,
             label,
             False,
             f"your checkpoint (size {theirs.size}) is newer than the bundle's ({cp.size}); "
@@ -634,7 +652,7 @@ def _check_against(
         except (ValueError, ProofError):
             ok = False
     report.add(
-        "against-checkpoint",
+        CheckKind.AGAINST_CHECKPOINT,
         label,
         ok,
         f"the bundle's log extends your checkpoint of size {theirs.size}"

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from .flags import Flag, FlagCode, make_flag
+
 # A stated time may differ from the winner by this much (plus the recording's duration for a
 # container time written when recording stopped) before the two are flagged as disagreeing.
 TOLERANCE = timedelta(minutes=2)
@@ -189,7 +191,7 @@ def _moment(candidate: dict[str, Any]) -> tuple[datetime, bool]:
     return when, when.tzinfo is not None
 
 
-def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple[dict[str, Any], list[Flag]]:
     """Summary fields (``captured_at``, ``capture_time``, ``time_candidates``) and flags."""
     candidates: list[dict[str, Any]] = []
     for spec, eligible in [*((s, True) for s in PRECEDENCE), *((s, False) for s in EVIDENCE_ONLY)]:
@@ -198,17 +200,17 @@ def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple
             continue
         candidates.append(_candidate(spec, raw, tags, eligible))
     summary: dict[str, Any] = {}
-    flags: list[dict[str, str]] = []
+    flags: list[Flag] = []
     if candidates:
         summary["time_candidates"] = candidates
     for candidate in candidates:
         if candidate["status"] == "placeholder":
             flags.append(
-                {
-                    "code": "time_placeholder",
-                    "message": f"{candidate['tag']} holds {candidate['value']!r} ({candidate['reason']}): "
+                make_flag(
+                    FlagCode.TIME_PLACEHOLDER,
+                    f"{candidate['tag']} holds {candidate['value']!r} ({candidate['reason']}): "
                     "not a time; never used as the capture time",
-                }
+                )
             )
     winner = next((c for c in candidates if c["eligible"] and c["status"] == "ok"), None)
     if winner is None:
@@ -229,11 +231,11 @@ def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple
         gap = abs(then - when)
         if gap > allowed:
             flags.append(
-                {
-                    "code": "time_disagreement",
-                    "message": f"{winner['tag']} says {winner['time']} but {other['tag']} says {other['time']} "
+                make_flag(
+                    FlagCode.TIME_DISAGREEMENT,
+                    f"{winner['tag']} says {winner['time']} but {other['tag']} says {other['time']} "
                     f"({_duration(gap)} apart, more than the {_duration(allowed)} allowed)",
-                }
+                )
             )
     return summary, flags
 
