@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import CustodyError, InputError
 from ..records import Provenance
 from ..timeutil import parse_iso
-from . import Source, collect
+from .sources import Source, collect
 
 _COLUMNS = {f.name for f in fields(Provenance)}
 _TIMES = {"collected_at", "posted_at"}
