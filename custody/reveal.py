@@ -9,7 +9,8 @@ from typing import Any
 from . import disclosure
 from .archive import Acting
 from .bundle import layout
-from .bundle.check import check_bundle, commitments
+from .bundle.check import check_bundle
+from .bundle.check_records import commitments
 from .bundle.safezip import open_bundle
 from .canonical import parse
 from .checks import CheckKind, Report

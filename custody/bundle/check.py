@@ -13,19 +13,19 @@ from typing import Any
 
 from cryptography import x509
 
-from .. import disclosure, keys, records
+from .. import keys
 from ..age import age_identities
 from ..canonical import canonical
 from ..checks import CheckKind, Report
-from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
 from ..errors import BundleError, CustodyError, InputError, ProofError
-from ..hashing import copy_and_hash, sha256_hex
-from ..log import merkle, note
+from ..hashing import copy_and_hash
+from ..log import note
 from ..log.authority import IDENTITY_CHECK, Authority, parse_time
-from ..log.logevent import GENESIS_PREV, LogEvent
-from ..log.sigcheck import Job, bad_signatures
+from ..log.logevent import LogEvent
 from ..timestamp import tsa
 from . import layout
+from .check_log import check_events, check_log
+from .check_records import check_derivations, check_disclosures, check_records
 from .safezip import SafeBundle, open_bundle
 from .summary import summarise
 
@@ -266,7 +266,7 @@ def check_bundle(
         if shape:
             report.add(CheckKind.BAG, "custody/", False, f"custody files are malformed: {shape}")
             return report
-        authority = _check_events(events, report)
+        authority = check_events(events, report)
         export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == bundle.root), None)
         if export is None:
             report.add(CheckKind.EXPORT_EVENT, bundle.root, False, "events.jsonl has no export event for this bundle")
@@ -275,10 +275,10 @@ def check_bundle(
             _check_export_items(export, signed_records, report)
         archive_vkey = _check_identity(bundle, authority, vkey, bool(against), report)
         _check_seal(bundle, authority, export, report)
-        _check_records(signed_records, authority, blake3_of, report)
-        _check_disclosures(bundle, signed_records, events, export, report)
-        _check_derivations(signed_records, events, authority, report)
-        _check_log(bundle, events, proofs, archive_vkey, authority, against or [], report)
+        check_records(signed_records, authority, blake3_of, report)
+        check_disclosures(bundle, signed_records, events, export, report)
+        check_derivations(signed_records, events, authority, report)
+        check_log(bundle, events, proofs, archive_vkey, authority, against or [], report)
         _check_timestamps(bundle, events, export, tsa_ca, report)
         checkpoint_text = bundle.read_text(layout.CHECKPOINT) if bundle.has(layout.CHECKPOINT) else ""
         report.summary = summarise(
@@ -383,279 +383,3 @@ def _check_identity(
             warning=True,
         )
     return derived
-
-
-def _check_records(
-    signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, tuple[str, str]], report: Report
-) -> None:
-    claimed: set[str] = set()
-    for entry in signed:
-        record = entry.get("record", {})
-        item = str(record.get("item_id"))
-        signer = str(entry.get("signer"))
-        info = authority.keys.get(signer)
-        text = canonical(record).decode()
-        ok = info is not None and records.signature_valid(text, str(entry.get("signature")), info.public_key)
-        report.add(
-            CheckKind.RECORD_SIGNATURE,
-            item,
-            ok,
-            ""
-            if ok
-            else "record signature does not verify with a key registered by a carried actor.add"
-            if info is not None
-            else f"record signed by key {signer[:16]}…, which no carried actor.add registers",
-        )
-        problem = authority.record_problem(item, sha256_hex(text.encode()), signer, record)
-        report.add(CheckKind.ITEM_CHAIN, item, not problem, problem or "ingest event binds the signed record")
-        path_problem = layout.path_problem(entry)
-        if path_problem is not None:
-            report.add(CheckKind.PAYLOAD_PATH, item, False, f"items.json: {path_problem}")
-        name = layout.entry_path(entry)
-        if name in claimed:
-            report.add(CheckKind.PAYLOAD_PATH, item, False, f"items.json: {name} is the payload of another entry too")
-        claimed.add(name)
-        # Both digests the record signs: the standalone verifier (stdlib: no BLAKE3) checks the SHA-256.
-        ok = blake3_of.get(name) == (record.get("sha256"), record.get("blake3"))
-        report.add(
-            CheckKind.PAYLOAD_BLAKE3,
-            item,
-            ok,
-            "SHA-256 and BLAKE3 match the signed record"
-            if ok
-            else f"{name} does not have the SHA-256 and BLAKE3 of the signed record",
-        )
-    # A payload file that no signed record vouches for is not evidence, whoever sealed and logged it.
-    for name in sorted(set(blake3_of) - claimed):
-        report.add(CheckKind.PAYLOAD_PATH, name, False, "no signed record in items.json vouches for this payload file")
-
-
-def _check_derivations(signed_records: list[Any], events: list[LogEvent], authority: Authority, report: Report) -> None:
-    """Each carried working copy's link to its source holds: the source's ingest and the derive event are carried."""
-    held = {
-        str(e["record"].get("item_id")): sha256_hex(canonical(e["record"]))
-        for e in signed_records
-        if isinstance(e, dict) and isinstance(e.get("record"), dict)
-    }
-    ingests = {item: sha for item, (_signer, sha) in authority.ingests.items()}
-    derives = [DeriveEvent(e.seq, e.item, e.payload) for e in events if e.action == DERIVE]
-    for entry in signed_records:
-        record = entry.get("record") if isinstance(entry, dict) else None
-        link = source_of(record) if isinstance(record, dict) else None
-        if link is None or not isinstance(record, dict):
-            continue
-        item = str(record.get("item_id"))
-        problem = link_problem(item, held[item], link, ingests, held, derives)
-        report.add(
-            CheckKind.DERIVATION, item, not problem, problem or f"derived from {link.get('item_id')}: link signed"
-        )
-
-
-def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
-    """digest -> (field, where) of every withholdable field committed by a carried record or acquire event."""
-    found: dict[str, tuple[str, str]] = {}
-    holders: list[tuple[str, Any]] = [
-        (str(e["record"].get("item_id")), e["record"])
-        for e in signed_records
-        if isinstance(e, dict) and isinstance(e.get("record"), dict)
-    ]
-    holders += [(f"acquire event {e.seq}", e.payload.get("acquisition")) for e in events if e.action == "acquire"]
-    for where, holder in holders:
-        digests = disclosure.committed_digests(holder) if isinstance(holder, dict) else None
-        for field, digest in (digests or {}).items():
-            found.setdefault(digest, (field, where))
-    return found
-
-
-def _check_disclosures(
-    bundle: SafeBundle, signed_records: list[Any], events: list[LogEvent], export: LogEvent | None, report: Report
-) -> None:
-    """Each carried disclosure hashes to a digest a signed record or event commits to, for the same field."""
-    if not bundle.has(layout.DISCLOSURES):
-        return  # bundles made before withheld fields: every value is in the signed records
-    try:
-        carried = json.loads(bundle.read_text(layout.DISCLOSURES))
-        if not isinstance(carried, dict):
-            raise ValueError("not a JSON object")
-    except (ValueError, BundleError) as exc:
-        report.add(CheckKind.DISCLOSURE, layout.DISCLOSURES, False, f"malformed: {exc}")
-        return
-    committed = commitments(signed_records, events)
-    withheld = set(export.payload.get("withheld") or []) if export is not None else set()
-    failed = False
-    for digest, text in sorted(carried.items()):
-        problem = _disclosure_problem(str(digest), text, committed, withheld)
-        if problem:
-            failed = True
-            report.add(CheckKind.DISCLOSURE, str(digest)[:16], False, problem)
-    if not failed:
-        shown = f"; withheld: {', '.join(sorted(withheld))}" if withheld else ""
-        report.add(
-            CheckKind.DISCLOSURE,
-            layout.DISCLOSURES,
-            True,
-            f"{len(carried)} disclosed values match their signed digests{shown}",
-        )
-
-
-def _disclosure_problem(digest: str, text: Any, committed: dict[str, tuple[str, str]], withheld: set[str]) -> str:
-    if not isinstance(text, str):
-        return "a disclosure is not a string"
-    try:
-        parsed = disclosure.parse(text)
-    except ValueError as exc:
-        return f"not a disclosure: {exc}"
-    if parsed.digest != digest:
-        return "the disclosed value does not hash to the digest it is listed under"
-    if digest not in committed:
-        return "no carried record or acquire event commits to this digest"
-    field, where = committed[digest]
-    if field != parsed.field:
-        return f"{where} commits to this digest for {field}, not {parsed.field}"
-    if field in withheld:
-        return f"the export withholds {field}, but the bundle discloses it for {where}"
-    return ""
-
-
-def _check_events(events: list[LogEvent], report: Report) -> Authority:
-    """Replay the carried events' authority (custody.log.authority), then check their signatures and chain."""
-    authority = Authority(report)
-    if len(events) < 2 or (events[0].seq, events[1].seq) != (0, 1):
-        report.add(
-            CheckKind.AUTHORITY,
-            "events.jsonl",
-            False,
-            "does not carry events 0 and 1 (archive.init and the first admin): no signer's authority can be checked",
-        )
-    jobs: list[Job] = []
-    by_seq: dict[int, LogEvent] = {}
-    unregistered = 0
-    for event in events:
-        raw_key = authority.admit(event.seq, event.time, event.actor, event.action, event.item, event.payload)
-        if raw_key is not None:
-            jobs.append((event.seq, raw_key, _raw_sig(event), canonical(event.unsigned())))
-        elif event.seq != 0:
-            unregistered += 1
-        by_seq.setdefault(event.seq, event)
-    bad = set(bad_signatures(jobs))
-    genesis = by_seq.get(0)
-    if genesis is not None:
-        init_key = authority.bootstrap_key()
-        ok = init_key is not None and not bad_signatures(
-            [(0, init_key, _raw_sig(genesis), canonical(genesis.unsigned()))]
-        )
-        authority.confirm_genesis(ok)
-        if not ok:
-            bad.add(0)
-    for seq in sorted(bad):
-        report.add(
-            CheckKind.EVENT_SIGNATURE,
-            f"event {seq}",
-            False,
-            "signature does not verify with the signer's registered key",
-        )
-    if not bad:
-        report.add(
-            CheckKind.EVENT_SIGNATURE, "events.jsonl", True, f"{len(events) - unregistered} event signatures verify"
-        )
-    if not authority.failed:
-        report.add(
-            CheckKind.AUTHORITY,
-            "events.jsonl",
-            True,
-            "every event is signed by a key a carried actor.add registered before it, with a role allowing it",
-        )
-    genesis_event = by_seq.get(0)
-    if genesis_event is not None and genesis_event.prev != GENESIS_PREV:
-        report.add(CheckKind.CHAIN, "event 0", False, "prev of event 0 is not 64 zeros: the log does not start here")
-    for event in events:
-        before = by_seq.get(event.seq - 1)
-        if before is not None and event.prev != before.chain_hash():
-            report.add(CheckKind.CHAIN, f"event {event.seq}", False, "prev does not hash the preceding event")
-    return authority
-
-
-def _raw_sig(event: LogEvent) -> bytes:
-    try:
-        return keys.unb64(event.sig)
-    except ValueError:
-        return b""
-
-
-def _check_log(
-    bundle: SafeBundle,
-    events: list[LogEvent],
-    proofs: dict[str, Any],
-    vkey: str | None,
-    authority: Authority,
-    against: list[tuple[str, str]],
-    report: Report,
-) -> None:
-    if vkey is None:
-        report.add(
-            CheckKind.CHECKPOINT, layout.CHECKPOINT, False, "cannot be checked: the archive's key is not established"
-        )
-        return
-    try:
-        text = bundle.read_text(layout.CHECKPOINT)
-        cp = note.open_checkpoint(text, vkey)
-    except CustodyError as exc:
-        report.add(CheckKind.CHECKPOINT, layout.CHECKPOINT, False, str(exc))
-        return
-    cosigner = authority.cosigner_problem(text, cp.size)
-    if cosigner:
-        report.add(CheckKind.CHECKPOINT, layout.CHECKPOINT, False, cosigner)
-        return
-    report.add(CheckKind.CHECKPOINT, layout.CHECKPOINT, True, f"signed by {vkey.split('+', 1)[0]}, tree size {cp.size}")
-    inclusion = proofs.get("inclusion", {})
-    failed = 0
-    for event in events:
-        try:
-            path = [bytes.fromhex(h) for h in inclusion.get(str(event.seq), [])]
-            ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), event.seq, cp.size, path, cp.root)
-        except (ValueError, ProofError):
-            ok = False
-        if not ok:
-            failed += 1
-            report.add(CheckKind.INCLUSION, f"event {event.seq}", False, "not proven to be in the signed log")
-    if not failed:
-        report.add(
-            CheckKind.INCLUSION, "events.jsonl", True, f"{len(events)} events proven in the log of size {cp.size}"
-        )
-    for label, text in against:
-        _check_against(cp, vkey, proofs.get("consistency", {}), label, text, report)
-
-
-def _check_against(
-    cp: note.Checkpoint, vkey: str, consistency: dict[str, Any], label: str, text: str, report: Report
-) -> None:
-    try:
-        theirs = note.open_checkpoint(text, vkey)
-    except ProofError as exc:
-        report.add(CheckKind.AGAINST_CHECKPOINT, label, False, f"{exc} (is it from this archive?)")
-        return
-    if theirs.size > cp.size:
-        report.add(
-            CheckKind.AGAINST_CHECKPOINT,
-            label,
-            False,
-            f"your checkpoint (size {theirs.size}) is newer than the bundle's ({cp.size}); "
-            f"ask the archive for 'custody proof --consistency {cp.size} --to {theirs.size}'",
-        )
-        return
-    if theirs.size == cp.size:
-        ok = theirs.root == cp.root
-    else:
-        try:
-            path = [bytes.fromhex(h) for h in consistency.get(str(theirs.size), [])]
-            ok = merkle.verify_consistency(theirs.size, cp.size, theirs.root, cp.root, path)
-        except (ValueError, ProofError):
-            ok = False
-    report.add(
-        CheckKind.AGAINST_CHECKPOINT,
-        label,
-        ok,
-        f"the bundle's log extends your checkpoint of size {theirs.size}"
-        if ok
-        else f"the bundle's log does not extend your checkpoint of size {theirs.size}",
-    )

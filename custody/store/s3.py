@@ -1,4 +1,9 @@
-"""S3-compatible store (AWS S3, MinIO, Ceph) with every blob under Object Lock in COMPLIANCE mode."""
+"""S3-compatible store (AWS S3, MinIO, Ceph) with every blob under Object Lock in COMPLIANCE mode.
+
+Longer than most modules (about 600 lines) on purpose: the writer (spool, single PUT or multipart upload,
+the re-read check) and the store (lock checks, reads, listing) share the S3 error vocabulary and the
+upload limits defined here, and everything that talks to boto3 stays in this one file of the storage layer.
+"""
 
 from __future__ import annotations
 
