@@ -14,7 +14,6 @@ from typing import Any
 
 from . import humanize as h
 
-CASE_VERSION = "1.5.0"
 _CONTEXT = {
     "action": "https://ontology.unifiedcyberontology.org/uco/action/",
     "case-investigation": "https://ontology.caseontology.org/case/investigation/",

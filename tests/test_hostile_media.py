@@ -2,7 +2,7 @@
 
 Every file is kept byte-exact and recorded; a problem becomes a flag and a warning naming the
 evidence file; the batch's other files are ingested. Memory is measured in a fresh process
-(tests/peak_memory.py), with everything the command starts (ffmpeg, ExifTool) counted.
+(tests/support/peak_memory.py), with everything the command starts (ffmpeg, ExifTool) counted.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from custody.errors import InputError
 from custody.ingest import IngestOptions
 from custody.metadata import content_credentials, exiftool, similar, video
 from custody.records import Provenance
-from tests.conftest import Cli
-from tests.media import exiftool_write, make_8k_mp4, make_mp4, make_picture, pixel_bomb_jpeg
-from tests.peak_memory import run_cli_measured
-from tests.schemas import validate
+from tests.support.archives import Cli
+from tests.support.media import exiftool_write, make_8k_mp4, make_mp4, make_picture, pixel_bomb_jpeg
+from tests.support.peak_memory import run_cli_measured
+from tests.support.schemas import validate
 
 pytestmark = pytest.mark.skipif(not shutil.which("exiftool") or not shutil.which("ffmpeg"),
                                 reason="needs exiftool and ffmpeg (.ci/run installs them)")

@@ -20,8 +20,8 @@ import blake3
 import pytest
 
 from custody.ingest import IngestOptions
-from tests.conftest import Cli
-from tests.peak_memory import run_cli_measured
+from tests.support.archives import Cli
+from tests.support.peak_memory import run_cli_measured
 
 JSON_FIELDS = {"item_id", "sha256", "blake3", "size", "media_type", "original_name", "duplicate_of"}
 

@@ -15,9 +15,9 @@ from jsonschema import Draft202012Validator
 from custody.checks import CheckKind
 from custody.metadata.flags import FlagCode
 from custody.roles import Action
-from tests.conftest import Cli
-from tests.media import exiftool_tag, make_picture
-from tests.schemas import SCHEMAS, validate
+from tests.support.archives import Cli
+from tests.support.media import exiftool_tag, make_picture
+from tests.support.schemas import SCHEMAS, validate
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.tamper import sql
+from tests.support.archives import Cli
+from tests.support.tamper import sql
 
 
 @pytest.fixture
