@@ -37,7 +37,10 @@ from typing import Any, TextIO
 from custody.errors import KeyFileError
 
 _LIMIT = 1 << 20  # a request beyond 1 MiB (argv + environment) is not one custody sends
-_SKIP = ("custody.bundle.standalone", "cli.server", "cli.forward")
+# This module's and the CLI package's names, whatever the distribution calls the package (also under -m).
+_MODULE = __spec__.name if __spec__ is not None else __name__
+_CLI = _MODULE.rpartition(".")[0]
+_SKIP = ("custody.bundle.standalone", _MODULE, f"{_CLI}.forward")
 
 
 def start(path: Path, agent_path: Path, seconds: int) -> None:
@@ -47,7 +50,7 @@ def start(path: Path, agent_path: Path, seconds: int) -> None:
     """
     path.unlink(missing_ok=True)
     child = subprocess.Popen(
-        [sys.executable, "-m", "cli.server", str(path), str(agent_path), str(seconds)],
+        [sys.executable, "-m", _MODULE, str(path), str(agent_path), str(seconds)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -72,10 +75,10 @@ def stop(path: Path) -> None:
 
 def _preload() -> None:
     """Import every module of custody and of the CLI, and build the CLI's command once."""
-    import cli
     import custody
-    from cli import app
 
+    cli = importlib.import_module(_CLI)
+    app = importlib.import_module(f"{_CLI}.app")
     for package in (custody, cli):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if module.name.startswith(_SKIP):
@@ -199,8 +202,7 @@ def _child(conn: socket.socket) -> int:
     sys.argv = ["custody", *argv]
     conn.settimeout(None)
     conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
-    from cli.app import main
-
+    main = importlib.import_module(f"{_CLI}.app").main
     try:
         code = main(argv)
     except SystemExit as exc:
