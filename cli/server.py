@@ -10,7 +10,8 @@ Same trust as the key agent: a 0600 socket in the user's 0700 folder, and only p
 (SO_PEERCRED) are served. It ends with the agent (the agent's socket gone), at its deadline, or when its own socket is
 removed (``custody lock``).
 Forking is safe only from a process with one thread: the server checks that after importing and
-refuses to start otherwise.
+refuses to start otherwise. Once custody's source files change (an upgrade), it ends instead of running
+old code: the commands then load the new code themselves.
 """
 
 from __future__ import annotations
@@ -90,8 +91,35 @@ def _preload() -> None:
     app.click_command()
 
 
+def _sources() -> dict[str, tuple[int, int]]:
+    """(mtime, size) of the source file of every custody and CLI module loaded."""
+    found: dict[str, tuple[int, int]] = {}
+    for name, module in list(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if source and (name == "custody" or name.startswith(("custody.", f"{_CLI}.")) or name == _CLI):
+            try:
+                info = os.stat(source)
+            except OSError:
+                continue
+            found[source] = (info.st_mtime_ns, info.st_size)
+    return found
+
+
+def _changed(loaded: dict[str, tuple[int, int]]) -> bool:
+    """True if custody was upgraded or edited since the server loaded it: its code is no longer current."""
+    for source, seen in loaded.items():
+        try:
+            info = os.stat(source)
+        except OSError:
+            return True
+        if (info.st_mtime_ns, info.st_size) != seen:
+            return True
+    return False
+
+
 def serve(path: Path, agent_path: Path, seconds: int) -> int:
     _preload()
+    loaded = _sources()
     if threading.active_count() != 1:
         return 1  # a library started a thread while importing: forking would not be safe
     gc.collect()
@@ -120,8 +148,9 @@ def serve(path: Path, agent_path: Path, seconds: int) -> int:
             if struct.unpack("3i", creds)[1] != os.getuid():
                 conn.close()
                 continue
-            if not _agent_answers(agent_path):
-                conn.close()  # the client runs the command itself (and asks for the passphrase)
+            if not _agent_answers(agent_path) or _changed(loaded):
+                # The client runs the command itself: with the passphrase, or with custody's new code.
+                conn.close()
                 break
             if os.fork() == 0:
                 server.close()
