@@ -68,7 +68,7 @@ class Check:
     detail: str = ""
     warning: bool = False  # passed, but someone should act (e.g. retention ending soon)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "check": self.check.value,
             "subject": self.subject,
@@ -97,7 +97,7 @@ class Report:
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         result: dict[str, Any] = {
             "ok": self.ok,
             "failures": len(self.failures),

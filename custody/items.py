@@ -58,7 +58,7 @@ class ItemView:
     events: list[LogEvent]
     derivation: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "record": self.record,
             "signature": self.signature,

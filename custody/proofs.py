@@ -14,6 +14,7 @@ from .db.models import CheckpointRow, Event
 from .errors import EventNotFoundError, InputError, IntegrityError, ProofError
 from .log import checkpoints, merkle, note, tree
 from .log.events import LogEvent, archive_identity
+from .log.logevent import EventJSON
 from .roles import Permission
 from .timestamp import timestamp_checkpoint
 
@@ -98,9 +99,9 @@ class InclusionProof:
     tree_size: int
     hashes: list[bytes]
     checkpoint: str
-    event: dict[str, Any]
+    event: EventJSON
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "leaf_index": self.leaf_index,
             "tree_size": self.tree_size,
@@ -150,7 +151,7 @@ class ConsistencyProof:
     old_root: bytes
     new_root: bytes
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "old_size": self.old_size,
             "new_size": self.new_size,

@@ -44,7 +44,7 @@ class SignedRecord:
     signature: str
     signer_key_id: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         from .canonical import parse
 
         return {"record": parse(self.text), "signature": self.signature, "signer": self.signer_key_id}

@@ -36,7 +36,7 @@ class ExportResult:
     checkpoint_size: int
     seal_timestamp: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "bundle_id": self.bundle_id,
             "path": str(self.path),

@@ -39,7 +39,7 @@ class ImportResult:
     items: dict[str, str]  # sender's item id -> our item id
     receipt_seq: int | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "bundle_id": self.bundle_id,
             "already_imported": self.already_imported,

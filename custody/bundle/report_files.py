@@ -7,6 +7,7 @@ from typing import Any
 
 from ..archive import Acting
 from ..db.models import CheckpointRow
+from ..log.logevent import EventJSON
 from ..report import _shown, case_uco, checkpoint_gen_time, known_names, names_and_roles, pictures, stamped_pdf
 from ..report.exhibits import ReportOptions
 from ..report.model import Cover, ReportData, cases_of
@@ -20,7 +21,7 @@ def bundle_files(
     bundle_id: str,
     export_event: Mapping[str, Any],
     records: list[dict[str, Any]],
-    events: list[dict[str, Any]],
+    events: list[EventJSON],
     checkpoint: CheckpointRow,
     checkpoint_tsr: bytes | None,
     exhibits: dict[str, str],

@@ -38,7 +38,7 @@ class IngestResult:
     duplicate_of: str | None
     event_seq: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 

@@ -5,11 +5,29 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from ..canonical import canonical, parse
 
 GENESIS_PREV = "0" * 64
+
+
+class UnsignedEvent(TypedDict):
+    """The fields of an event its actor's signature covers (FORMATS.md, "Events")."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    item: str | None
+    payload: dict[str, Any]
+    prev: str
+
+
+class EventJSON(UnsignedEvent):
+    """A complete event as JSON: a bundle's events.jsonl line, ``custody log --json``."""
+
+    sig: str
 
 
 class EventRow(Protocol):
@@ -72,7 +90,7 @@ class LogEvent:
     prev: str
     sig: str
 
-    def unsigned(self) -> dict[str, Any]:
+    def unsigned(self) -> UnsignedEvent:
         """The fields the actor's signature covers (everything but ``sig``)."""
         return {
             "seq": self.seq,
@@ -84,7 +102,7 @@ class LogEvent:
             "prev": self.prev,
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EventJSON:
         """The complete event object."""
         return {**self.unsigned(), "sig": self.sig}
 

@@ -24,6 +24,7 @@ from ..humanize import items_named
 from ..items import get_item
 from ..log import checkpoints
 from ..log.events import LogEvent
+from ..log.logevent import EventJSON
 from ..roles import Permission
 from ..timestamp import stamps
 from ..timeutil import utc_now
@@ -44,7 +45,7 @@ class ReportResult:
     sha256: str
     event_seq: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "path": str(self.path),
             "format": self.format,
@@ -81,7 +82,7 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
     return _shown(entries, clear)
 
 
-def relevant_events(acting: Acting, item_ids: Sequence[str], extra_keys: set[str]) -> list[dict[str, Any]]:
+def relevant_events(acting: Acting, item_ids: Sequence[str], extra_keys: set[str]) -> list[EventJSON]:
     """Every event naming one of the items, and the registrations of every key that signed any of them.
 
     One pass over the item's own events and the events that name items only in their payload (item NULL).
