@@ -182,7 +182,7 @@ def coordinates(location: Mapping[str, Any]) -> str:
     return text
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -209,7 +209,7 @@ def actor_with_key(key_id: str | None, names: Mapping[str, str]) -> str:
     return f"{name} (key {key_id[:12]}…)" if name else f"unregistered key {key_id[:12]}…"
 
 
-def text(value: Any) -> str:
+def text(value: object) -> str:
     """Any JSON value in plain words: ``a: 1; b: x`` for objects, ``x, y`` for lists; never a Python repr."""
     if value is None:
         return ""
@@ -224,7 +224,7 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def device(value: Any) -> str:
+def device(value: object) -> str:
     """``Samsung SM-A525F (software A525FXXS7FWK1)`` from a make/model/software mapping (or a plain text)."""
     if not isinstance(value, Mapping):
         return text(value)
@@ -238,7 +238,7 @@ def device(value: Any) -> str:
     return name
 
 
-def flag(value: Any) -> tuple[str, str]:
+def flag(value: object) -> tuple[str, str]:
     """A flag as (heading, explanation) in plain words."""
     if isinstance(value, Mapping):
         code = str(value.get("code") or "")
