@@ -231,7 +231,7 @@ def _check_actor_events(session: Session, state: LogState, report: Report) -> No
 # --- imports -------------------------------------------------------------------------------------
 
 
-def _digest(rows: list[dict[str, Any]]) -> str:
+def _digest(rows: list[dict[str, object]]) -> str:
     return hashlib.sha256(canonical(rows)).hexdigest()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class CheckKind(StrEnum):
@@ -83,7 +82,7 @@ class Report:
     """Every check made; the verification passes only if all passed."""
 
     checks: list[Check] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, object] = field(default_factory=dict)
     """What was checked (for bundles: which bundle, who sealed it, anchors used); not a verdict."""
 
     def add(self, check: CheckKind, subject: str, ok: bool, detail: str = "", warning: bool = False) -> None:
@@ -98,7 +97,7 @@ class Report:
         return [c for c in self.checks if not c.ok]
 
     def to_json(self) -> dict[str, object]:
-        result: dict[str, Any] = {
+        result: dict[str, object] = {
             "ok": self.ok,
             "failures": len(self.failures),
             "checks": [c.to_json() for c in self.checks],

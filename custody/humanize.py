@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .timeutil import parse_utc
@@ -170,7 +169,7 @@ def _degrees(value: float, positive: str, negative: str) -> str:
     return f"{abs(value):.6f}° {positive if value >= 0 else negative}"
 
 
-def coordinates(location: Mapping[str, Any]) -> str:
+def coordinates(location: Mapping[str, object]) -> str:
     """``47.838800° N, 35.139600° E, altitude 98.0 m``; empty when latitude or longitude is missing."""
     lat, lon = _number(location.get("latitude")), _number(location.get("longitude"))
     if lat is None or lon is None:
@@ -246,7 +245,7 @@ def flag(value: object) -> tuple[str, str]:
     return "Flag", text(value)
 
 
-def items_named(event: Mapping[str, Any]) -> list[str]:
+def items_named(event: Mapping[str, object]) -> list[str]:
     """Every item an event is about: custody.log.item_names' rule (its ``item`` and the payload field that names
     items for its action), read defensively from an event object."""
     from .log.item_names import named_items
@@ -260,7 +259,7 @@ def items_named(event: Mapping[str, Any]) -> list[str]:
     )
 
 
-def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
+def describe_event(event: Mapping[str, object], names: Mapping[str, str]) -> str:
     """What happened, in one plain sentence (details of the payload that matter to a reader)."""
     payload = event.get("payload") if isinstance(event.get("payload"), Mapping) else {}
     assert isinstance(payload, Mapping)

@@ -8,7 +8,6 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
 
 from . import keys
 from .archive import Archive, Passphrase, archive_key_path, group_read, open_store, signing_key_path
@@ -56,7 +55,7 @@ def init_archive(
     db_url: str | None = None,
     store_url: str | None = None,
     organization: str = "",
-    store_options: dict[str, Any] | None = None,
+    store_options: dict[str, object] | None = None,
     revision: str = "head",
     tsa_url: str | None = None,
     tsa_ca: Path | None = None,

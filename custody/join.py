@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -17,7 +16,7 @@ from .errors import ArchiveExistsError, ConfigError, IntegrityError
 from .log.events import archive_identity
 
 
-def join_archive(path: Path, db_url: str, store_url: str, store_options: dict[str, Any] | None = None) -> Archive:
+def join_archive(path: Path, db_url: str, store_url: str, store_options: dict[str, object] | None = None) -> Archive:
     """Point a local folder at an existing shared catalog and store; keys stay with each actor.
 
     Raises:

@@ -8,7 +8,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -62,7 +62,7 @@ def _signature_pool() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _payload(seq: int, text: str, report: Report) -> dict[str, Any]:
+def _payload(seq: int, text: str, report: Report) -> dict[str, object]:
     try:
         payload = parse(text)
     except ValueError:

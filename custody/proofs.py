@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -55,7 +54,7 @@ def sign_checkpoint(acting: Acting) -> CheckpointRow:
     return row
 
 
-def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, Any]:
+def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, object]:
     """The JSON form of a stored checkpoint with its RFC 3161 token, if any (schemas/checkpoint.schema.json)."""
     from .timestamp.stamps import token_of
 

@@ -8,7 +8,6 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .canonical import parse
 from .checks import Check, CheckKind
@@ -29,7 +28,7 @@ def _unsafe(args: Sequence[str]) -> str | None:
     return None
 
 
-def _rederive_one(store: BlobStore, item: Item, link: dict[str, Any], source: Item | None) -> Check:
+def _rederive_one(store: BlobStore, item: Item, link: dict[str, object], source: Item | None) -> Check:
     recipe = link.get("recipe")
     if not isinstance(recipe, dict) or recipe.get("program") != "ffmpeg":
         return Check(CHECK, item.item_id, True, "no reproducible recipe recorded: not re-derived", warning=True)

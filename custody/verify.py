@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -113,7 +113,7 @@ def _check_record(item: Item, signature_ok: bool, state: LogState, report: Repor
         signature_ok,
         "" if signature_ok else "record signature does not verify",
     )
-    record: dict[str, Any] | None = None
+    record: dict[str, object] | None = None
     try:
         record = parse(item.record)
         fields_ok = (record["item_id"], record["sha256"], record["blake3"], record["size"], record["media_type"]) == (

@@ -144,7 +144,7 @@ def decide(acting: Acting, seq: int, approve: bool, reason: str = "") -> LogEven
         raise PermissionDeniedError(f"{problem}; the refusal was logged")
     with acting.writing() as session:
         action = Action.EXPORT_APPROVE if approve else Action.EXPORT_REJECT
-        payload: dict[str, Any] = {"request": seq}
+        payload: dict[str, object] = {"request": seq}
         if not approve:
             payload["reason"] = reason
         return acting.append(session, action, payload)

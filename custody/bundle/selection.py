@@ -43,9 +43,9 @@ class Revealed:
     withheld: list[str]
     texts: dict[str, str]
     # For the report: item id or acquire event seq -> {source_path, provenance} with withheld values marked.
-    clear: dict[str | int, dict[str, Any]]
+    clear: dict[str | int, dict[str, object]]
     # Two-person export: {request, approvals, approvals_required} for the export event, or empty.
-    approval: dict[str, Any] = dataclasses.field(default_factory=dict)
+    approval: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 WITHHELD = "[withheld]"
@@ -59,7 +59,7 @@ def disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> Revea
     """
     store = acting.archive.store
     texts: dict[str, str] = {}
-    clear: dict[str | int, dict[str, Any]] = {}
+    clear: dict[str | int, dict[str, object]] = {}
     whole: list[str] = []
     with acting.archive.db.read() as session:
         acquires = {
@@ -68,7 +68,7 @@ def disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> Revea
             .where(Event.action == "acquire", Event.item_id.in_([i.item_id for i in items]))
             .order_by(Event.seq)
         }
-    holders: list[tuple[str | int, str, dict[str, Any]]] = [(i.item_id, i.item_id, parse(i.record)) for i in items]
+    holders: list[tuple[str | int, str, dict[str, object]]] = [(i.item_id, i.item_id, parse(i.record)) for i in items]
     holders += [(seq, str(e.item), e.payload.get("acquisition") or {}) for seq, e in acquires.items()]
     for key, item_id, holder in holders:
         where = item_id if isinstance(key, str) else f"{item_id} (acquire event {key})"

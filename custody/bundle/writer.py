@@ -150,7 +150,7 @@ def write_zip(
     items: list[Item],
     purpose: str,
     recipients: Sequence[str],
-    state: dict[str, Any],
+    state: dict[str, object],
     report: ReportOptions,
     exhibits: dict[str, str],
     revealed: Revealed,
@@ -277,7 +277,7 @@ def write_zip(
         _timestamp_seal(acting, bag, bundle_id, seal, state)
 
 
-def _timestamp_seal(acting: Acting, bag: Bag, bundle_id: str, seal: bytes, state: dict[str, Any]) -> None:
+def _timestamp_seal(acting: Acting, bag: Bag, bundle_id: str, seal: bytes, state: dict[str, object]) -> None:
     """Add the TSA's token over the seal; a TSA that does not answer leaves the bundle untimestamped."""
     settings = tsa_settings(acting.archive.config)
     if settings is None:

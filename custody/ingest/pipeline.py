@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from ..archive import Acting
 from ..canonical import canonical
@@ -40,7 +39,7 @@ class Stored:
     extraction: Extraction
 
 
-def _store_raw_metadata(acting: Acting, raw: dict[str, Any]) -> str:
+def _store_raw_metadata(acting: Acting, raw: dict[str, object]) -> str:
     """Keep the complete tag dump as its own content-addressed JSON blob; returns its SHA-256."""
     data = canonical(raw)
     digest = hashlib.sha256(data).hexdigest()

@@ -125,16 +125,16 @@ def _placeholder(text: str) -> str | None:
     return None
 
 
-def _gps_datetime(tags: dict[str, Any]) -> str | None:
+def _gps_datetime(tags: dict[str, object]) -> str | None:
     date, time = tags.get("GPS:GPSDateStamp"), tags.get("GPS:GPSTimeStamp")
     if date is None or time is None:
         return None
     return f"{date} {time}"
 
 
-def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) -> dict[str, Any]:
+def _candidate(spec: TimeTag, raw: Any, tags: dict[str, object], eligible: bool) -> dict[str, object]:
     text = str(raw)
-    out: dict[str, Any] = {"tag": spec.tag, "value": text, "meaning": spec.meaning, "eligible": eligible}
+    out: dict[str, object] = {"tag": spec.tag, "value": text, "meaning": spec.meaning, "eligible": eligible}
     why = _placeholder(text)
     if why is not None:
         out["status"] = "placeholder"
@@ -184,22 +184,22 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
     return out
 
 
-def _moment(candidate: dict[str, Any]) -> tuple[datetime, bool]:
+def _moment(candidate: dict[str, object]) -> tuple[datetime, bool]:
     """The candidate's time and whether its zone is known."""
     text = str(candidate["time"]).replace("Z", "+00:00")
     when = datetime.fromisoformat(text)
     return when, when.tzinfo is not None
 
 
-def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple[dict[str, Any], list[Flag]]:
+def capture_time(tags: dict[str, object], duration_s: float | None = None) -> tuple[dict[str, object], list[Flag]]:
     """Summary fields (``captured_at``, ``capture_time``, ``time_candidates``) and flags."""
-    candidates: list[dict[str, Any]] = []
+    candidates: list[dict[str, object]] = []
     for spec, eligible in [*((s, True) for s in PRECEDENCE), *((s, False) for s in EVIDENCE_ONLY)]:
         raw = _gps_datetime(tags) if spec.tag == "GPS:GPSDateTime" else tags.get(spec.tag)
         if raw is None:
             continue
         candidates.append(_candidate(spec, raw, tags, eligible))
-    summary: dict[str, Any] = {}
+    summary: dict[str, object] = {}
     flags: list[Flag] = []
     if candidates:
         summary["time_candidates"] = candidates

@@ -45,10 +45,10 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Flag]]:
+def _exif_gps(tags: dict[str, object]) -> tuple[dict[str, object] | None, list[Flag]]:
     if "GPS:GPSLatitude" not in tags and "GPS:GPSLongitude" not in tags:
         return None, []
-    gps: dict[str, Any] = {"source": "EXIF GPS (GPS:GPSLatitude/GPSLatitudeRef, GPS:GPSLongitude/GPSLongitudeRef)"}
+    gps: dict[str, object] = {"source": "EXIF GPS (GPS:GPSLatitude/GPSLatitudeRef, GPS:GPSLongitude/GPSLongitudeRef)"}
     flags: list[Flag] = []
     problems: list[str] = []
     values: dict[str, float] = {}
@@ -104,13 +104,13 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Flag]]:
     return gps, flags
 
 
-def _video_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Flag]]:
+def _video_gps(tags: dict[str, object]) -> tuple[dict[str, object] | None, list[Flag]]:
     for tag, meaning in _VIDEO_LOCATIONS:
         if tag not in tags:
             continue
         parts = str(tags[tag]).split()
         numbers = [_number(p) for p in parts]
-        gps: dict[str, Any] = {"source": f"{tag} ({meaning})"}
+        gps: dict[str, object] = {"source": f"{tag} ({meaning})"}
         if (
             len(numbers) < 2
             or numbers[0] is None
@@ -129,7 +129,7 @@ def _video_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Flag]]
     return None, []
 
 
-def place(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Flag]]:
+def place(tags: dict[str, object]) -> tuple[dict[str, object] | None, list[Flag]]:
     """The ``gps`` summary (EXIF first, then video location atoms) and its flags."""
     gps, flags = _exif_gps(tags)
     if gps is None:
@@ -137,9 +137,9 @@ def place(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Flag]]:
     return gps, flags
 
 
-def device(tags: dict[str, Any]) -> dict[str, Any] | None:
+def device(tags: dict[str, object]) -> dict[str, object] | None:
     """Make, model and software, each from the first tag that states it, with ``sources``."""
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     sources: dict[str, str] = {}
     for field, candidates in _DEVICE_TAGS.items():
         for tag in candidates:
@@ -153,7 +153,7 @@ def device(tags: dict[str, Any]) -> dict[str, Any] | None:
     return {**found, "sources": sources}
 
 
-def rotation(tags: dict[str, Any]) -> dict[str, Any] | None:
+def rotation(tags: dict[str, object]) -> dict[str, object] | None:
     """A video's display rotation in degrees (clockwise, from the track matrix), with its source."""
     value = _number(tags.get("Composite:Rotation"))
     if value is None:
