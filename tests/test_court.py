@@ -32,6 +32,7 @@ from tests.support.court import (
     Genuine,
     clean_env,
     custody_verdict,
+    genuine,
     guide_script,
     guide_verdict,
     reseal,
@@ -39,6 +40,8 @@ from tests.support.court import (
     three_verdicts,
 )
 from tests.support.schemas import validate
+
+__all__ = ["genuine"]  # the fixture (tests/support/court.py)
 
 # --- the three verifiers ---------------------------------------------------------------------------------
 
