@@ -206,6 +206,14 @@ def sha512_line_dropped(entries: dict[str, bytes], g: Genuine) -> dict[str, byte
     return reseal({**entries, name: b"\n".join(lines[1:])}, g.bob)
 
 
+def unsigned_huge_integer(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """An items.json entry gains a field beside its signed record holding an integer with no canonical form."""
+    top = root(entries)
+    signed = json.loads(entries[f"{top}/custody/items.json"])
+    signed[0]["note"] = 2**60
+    return reseal({**entries, f"{top}/custody/items.json": json.dumps(signed).encode()}, g.bob)
+
+
 FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = {
     "payload byte changed": payload_byte,
     "event dropped": dropped_event,
@@ -214,6 +222,7 @@ FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = 
     "proof truncated, re-sealed by the exporter": truncated_proof,
     "events reordered": reordered_events,
     "SHA-512 line dropped, re-sealed by the exporter": sha512_line_dropped,
+    "integer beyond 2**53 in items.json, re-sealed by the exporter": unsigned_huge_integer,
 }
 
 

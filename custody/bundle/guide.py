@@ -262,7 +262,9 @@ if not cos and any(s < last for s in ended.values()): fail("the checkpoint is no
 for e in evs:
     unsigned = {k: v for k, v in e.items() if k != "sig"}
     jobs.append(("event-%d" % e["seq"], e["actor"], jcs(unsigned), base64.b64decode(e["sig"])))
-for n, entry in enumerate(json.load(open("custody/items.json", encoding="utf-8"))):
+items = json.load(open("custody/items.json", encoding="utf-8"))
+jcs(items)  # fails on a value with no canonical form (an integer beyond 2**53), even outside a signed record
+for n, entry in enumerate(items):
     rec = entry["record"]
     ingest = [e for e in evs if e["item"] == rec["item_id"] and e["action"] == "ingest"]
     if not ingest or ingest[0]["payload"]["record_sha256"] != hashlib.sha256(jcs(rec)).hexdigest():

@@ -690,6 +690,7 @@ class Verifier:
         proofs = json.loads(self.bag.text("custody/proofs.json"))
         if not isinstance(records, list) or not isinstance(proofs, dict):
             raise ValueError("items.json is not a list or proofs.json not an object")
+        jcs(records)  # ValueError for a value with no canonical form, even outside a signed record
         return sorted(events, key=lambda e: int(e["seq"])), records, proofs
 
     def authority(self, events: list[dict[str, Any]]) -> dict[str, tuple[str, int, bytes, str]]:
