@@ -1,6 +1,6 @@
 """VERIFY.md: a trust chain a stranger can follow with stock tools, generated into every bundle.
 
-The ```sh blocks are run, exactly as printed, by tests/test_verify_guide.py (C locale, no custody on
+The ```sh blocks are run, exactly as printed, by tests/test_court.py (C locale, no custody on
 PATH, the zip renamed); keep every check a command that exits non-zero and prints FAILED.
 """
 
