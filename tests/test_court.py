@@ -38,6 +38,7 @@ from tests.support.court import (
     guide_script,
     guide_verdict,
     reseal,
+    run_guide,
     standalone_verdict,
     three_verdicts,
 )
@@ -245,13 +246,13 @@ def test_a_record_with_a_false_blake3_fails_all_three_verifiers_by_name(
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 Ed25519PrivateKey.generate())  # fmt: skip
     (tmp_path / "verdicts").mkdir()
-    verdicts = _verdicts(cli, out, g, tmp_path / "verdicts")
+    verdicts = three_verdicts(cli, out, g, tmp_path / "verdicts")
     assert verdicts == dict.fromkeys(verdicts, False)
     named = [(c["check"], c["subject"]) for c in cli("verify-bundle", out, "--json").json()["checks"] if not c["ok"]]
     assert named == [("payload-blake3", "EV-000001")]
     script = tmp_path / "verify_bundle.py"
     script.write_bytes(standalone.read(standalone.VERIFIER))
-    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(out), "--json"], env=_clean_env(tmp_path),
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(out), "--json"], env=clean_env(tmp_path),
                           capture_output=True, text=True)  # fmt: skip
     named = [(c["check"], c["subject"]) for c in json.loads(proc.stdout)["checks"] if not c["ok"]]
     assert named == [("payload-blake3", "EV-000001")]
