@@ -12,6 +12,7 @@ from custody.humanize import short_size
 from custody.similarity import DEFAULT_THRESHOLD
 from custody.timeutil import parse_iso
 
+from . import cmd_find as find
 from .render import err, names_and_zone, out, print_json, short, table
 from .state import STATE
 
@@ -150,39 +151,12 @@ def ingest(
     out.print("Each file's item id and digests: custody list (or ingest --json, for scripts).")
 
 
-def list_(
-    case: Annotated[str | None, typer.Option(help="Only items of this case.")] = None,
-    json_: JsonOpt = False,
-) -> None:
-    """List items with their signed records."""
-    from custody.items import list_items
-
-    records = list_items(STATE.acting(), case)
-    if json_:
-        print_json(records)
-        return
-    table(
-        "Items",
-        ["item", "name", "size", "media type", "sha256", "case"],
-        [
-            [
-                r["item_id"],
-                r["original_name"],
-                short_size(r["size"]),
-                r["media_type"],
-                short(r["sha256"]),
-                (r.get("provenance") or {}).get("case"),
-            ]
-            for r in records
-        ],
-    )
-
-
 def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], json_: JsonOpt = False) -> None:
     """Show an item's record, acquisitions and annotations (logged as a view)."""
     from custody.items import show_item
+    from custody.query import normalise_id
 
-    view = show_item(STATE.acting(), item)
+    view = show_item(STATE.acting(), normalise_id(item))
     if json_:
         print_json(view.to_json())
         return
@@ -233,6 +207,23 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
             for a in data["acquisitions"]
         ],
     )
+    if data.get("corrections"):
+        table(
+            "Provenance corrections (the signed record keeps the value stated at ingest)",
+            ["event", "time", "by", "field", "before", "after", "reason"],
+            [
+                [
+                    c["seq"],
+                    h.utc_and_local(c["time"], tz),
+                    h.actor(c["actor"], names),
+                    c["field"],
+                    h.text(c["previous"]) if c["previous"] is not None else "(not stated)",
+                    h.text(c["value"]),
+                    h.text(c["reason"]),
+                ]
+                for c in data["corrections"]
+            ],
+        )
     derivation = data.get("derivation") or {}
     source = derivation.get("derived_from")
     if source or derivation.get("derived_items"):
@@ -286,15 +277,51 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
 
 
 def get(
-    item: Annotated[str, typer.Argument(help="Item id.")],
-    out_path: Annotated[Path, typer.Option("--out", help="File (or existing folder) to write.")],
-    purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")],
+    items: Annotated[list[str] | None, typer.Argument(help="Item ids (or select with the filters).")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="File to write; for several items, an existing folder.")
+    ] = None,
+    purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")] = "",
+    case: find.CaseOpt = None,
+    tag: find.TagOpt = None,
+    media_type: find.TypeOpt = None,
+    flag: find.FlagOpt = None,
+    collected_by: find.CollectorOpt = None,
+    platform: find.PlatformOpt = None,
+    text: find.TextOpt = None,
+    captured_from: find.CapFromOpt = None,
+    captured_to: find.CapToOpt = None,
+    ingested_from: find.IngFromOpt = None,
+    ingested_to: find.IngToOpt = None,
+    exclude: find.ExcludeOpt = None,
+    yes: find.YesOpt = False,
 ) -> None:
-    """Copy an item's bytes out, re-checking both digests; logged with the purpose."""
-    from custody.items import get_content
+    """Copy items' bytes out, re-checking both digests; each copy is logged with the purpose.
 
-    target = get_content(STATE.acting(), item, out_path, purpose)
-    out.print(f"Wrote {target} (digests re-checked)")
+    Several items (named, or selected with the filters of 'custody list') go into the folder --out as
+    ITEM-ID_NAME; a selection by filters shows its count and asks first (--yes skips the question).
+    """
+    from custody.items import get_content, parse_name
+    from custody.roles import Permission
+
+    if out_path is None:
+        raise InputError("get: --out FILE (or FOLDER, for several items) is required")
+    query = find.make_query(
+        items, case, tag, media_type, flag, collected_by, platform, text,
+        captured_from, captured_to, ingested_from, ingested_to, exclude,
+    )  # fmt: skip
+    acting = STATE.acting()
+    chosen = find.select_for(acting, "get", query, yes, Permission.ACCESS)
+    if len(chosen) == 1 and not find.uses_filters(query):
+        target = get_content(acting, chosen[0], out_path, purpose)
+        out.print(f"Wrote {target} (digests re-checked)")
+        return
+    if not out_path.is_dir():
+        raise InputError(f"get: {out_path} is not a folder; several items are written into an existing folder")
+    for item_id in chosen:
+        target = get_content(acting, item_id, out_path / f"{item_id}_{parse_name(acting.archive, item_id)}", purpose)
+        out.print(f"Wrote {target} (digests re-checked)")
+    out.print(f"{len(chosen)} item(s) taken out, each logged with its purpose")
 
 
 def annotate(
@@ -365,7 +392,6 @@ def similar(
 
 def register(app: typer.Typer) -> None:
     app.command()(ingest)
-    app.command("list")(list_)
     app.command()(show)
     app.command()(get)
     app.command()(annotate)

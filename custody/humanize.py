@@ -33,6 +33,8 @@ ACTION_WORDS: dict[str, str] = {
     "export.request": "Export requested",
     "export.approve": "Export approved",
     "export.reject": "Export refused by an approver",
+    "case.add": "Added to a case",
+    "correct": "Provenance corrected",
 }
 
 # What each flag code means, as a heading for its message.
@@ -314,6 +316,13 @@ def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
             f"Received in bundle {text(payload.get('bundle_id'))} from archive {text(payload.get('origin'))}, "
             "verified before import"
         )
+    if action == "case.add":
+        return f"Added to case {text(payload.get('case'))}"
+    if action == "correct":
+        # The value itself is signed as a salted digest (it may be withheld from a bundle): never shown here.
+        field = text(payload.get("field"))
+        label = PROVENANCE_LABELS.get(field, field)
+        return f"Provenance field {label} corrected; reason: {text(payload.get('reason'))}"
     if action == "report":
         return f"Custody report produced ({text(payload.get('format'))}); purpose: {text(payload.get('purpose'))}"
     if action == "actor.add":

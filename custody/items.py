@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class ItemView:
     annotations: list[dict[str, Any]]
     events: list[LogEvent]
     derivation: dict[str, Any]
+    # Provenance corrections (custody.corrections), oldest first; acquisitions[0] shows the current values.
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class ItemView:
             "acquisitions": self.acquisitions,
             "annotations": self.annotations,
             "derivation": self.derivation,
+            "corrections": self.corrections,
             "events": [e.to_json() for e in self.events],
         }
 
@@ -108,7 +111,15 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
         if e.action == "annotate"
     ]
     cases = sorted(session.scalars(select(ItemCase.case_id).where(ItemCase.item_id == item_id)))
-    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history, derivation)
+    from .corrections import apply
+
+    corrected = dict(acquisitions[0].get("provenance") or {})
+    fixes, _texts = apply(store, item_id, corrected, history)
+    acquisitions[0] = {**acquisitions[0], "provenance": corrected}
+    return ItemView(
+        record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history, derivation,
+        [c.to_json() for c in fixes],
+    )  # fmt: skip
 
 
 def show_item(acting: Acting, item_id: str) -> ItemView:

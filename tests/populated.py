@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
-from cli.main import main
+from custody_cli.main import main
 from tests.conftest import PASSPHRASES, PG_ADMIN_URL, _pg_available, use_cheap_keys
 from tests.tsa_server import TsaServer, make_pki
 

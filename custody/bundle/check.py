@@ -471,6 +471,7 @@ def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, 
         if isinstance(e, dict) and isinstance(e.get("record"), dict)
     ]
     holders += [(f"acquire event {e.seq}", e.payload.get("acquisition")) for e in events if e.action == "acquire"]
+    holders += [(f"correct event {e.seq}", e.payload) for e in events if e.action == "correct"]
     for where, holder in holders:
         digests = disclosure.committed_digests(holder) if isinstance(holder, dict) else None
         for field, digest in (digests or {}).items():
@@ -516,7 +517,7 @@ def _disclosure_problem(digest: str, text: Any, committed: dict[str, tuple[str, 
     if parsed.digest != digest:
         return "the disclosed value does not hash to the digest it is listed under"
     if digest not in committed:
-        return "no carried record or acquire event commits to this digest"
+        return "no carried record, acquire or correct event commits to this digest"
     field, where = committed[digest]
     if field != parsed.field:
         return f"{where} commits to this digest for {field}, not {parsed.field}"
