@@ -76,8 +76,8 @@ def uses_filters(query: Query) -> bool:
     """True when more than named items (and one --case, the form scripts have always used) select."""
     from dataclasses import replace
 
-    plain = replace(query, items=(), cases=query.cases if len(query.cases) <= 1 else ())
-    return not plain.is_empty() or bool(query.exclude) or len(query.cases) > 1
+    plain = replace(query, items=(), cases=() if len(query.cases) <= 1 else query.cases)
+    return not plain.is_empty() or bool(query.exclude)
 
 
 def confirm_bulk(what: str, count: int, query: Query, yes: bool) -> None:

@@ -75,6 +75,7 @@ CATALOG_ACTIONS = frozenset(
         "actor.add",
         "ingest",
         "acquire",
+        "case.add",
         "import",
         "derive",
         # Read by the two-person export rules (custody.log.authority): their payloads are needed.

@@ -1,0 +1,123 @@
+"""Finding and selecting items: filters (each, combined), cases, case add, bulk get/export with counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.bundles import members, root
+from tests.conftest import Cli
+
+
+@pytest.fixture
+def stocked(cli: Cli, team: Path, evidence: Path) -> Path:
+    """EV-000001 transcript (case A, Field team 3, Telegram, tag munition), EV-000002 strike.bin (case B, Lab),
+    EV-000003 empty.dat (case B, flag empty_file)."""
+    cli.ok("ingest", evidence / "transcript.txt", "--case", "A", "--collected-by", "Field team 3",
+           "--platform", "Telegram", actor="bob")  # fmt: skip
+    cli.ok("ingest", evidence / "strike.bin", "--case", "B", "--collected-by", "Lab", actor="bob")
+    cli.ok("ingest", evidence / "empty.dat", "--case", "B", actor="bob")
+    cli.ok("annotate", "EV-000001", "Remnant of a cluster sub-munition", "--tag", "munition", actor="carol")
+    return team
+
+
+def _ids(cli: Cli, *args: str) -> list[str]:
+    return [r["item_id"] for r in cli.ok("list", *args, "--json", actor="carol").json()]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--case", "B"], ["EV-000002", "EV-000003"]),
+        (["--tag", "munition"], ["EV-000001"]),
+        (["--type", "text"], ["EV-000001"]),
+        (["--flag", "empty_file"], ["EV-000003"]),
+        (["--collected-by", "field team"], ["EV-000001"]),
+        (["--platform", "telegram"], ["EV-000001"]),
+        (["--text", "SUB-MUNITION"], ["EV-000001"]),
+        (["--ingested-from", "2000-01-01", "--ingested-to", "2999-12-31"], ["EV-000001", "EV-000002", "EV-000003"]),
+        (["--ingested-to", "2000-01-01"], []),
+        (["--captured-from", "2000-01-01"], []),
+        (["--exclude", "EV-000002", "--case", "B"], ["EV-000003"]),
+        (["ev-000002"], ["EV-000002"]),
+    ],
+)
+def test_each_filter_selects_what_it_says(cli: Cli, stocked: Path, args: list[str], expected: list[str]) -> None:
+    assert _ids(cli, *args) == expected
+
+
+def test_filters_combine_with_and_and_repeats_with_or(cli: Cli, stocked: Path) -> None:
+    assert _ids(cli, "--case", "B", "--flag", "empty_file") == ["EV-000003"]
+    assert _ids(cli, "--case", "A", "--flag", "empty_file") == []
+    assert _ids(cli, "--case", "A", "--case", "B", "--type", "text") == ["EV-000001"]
+    assert _ids(cli, "--collected-by", "lab", "--case", "B") == ["EV-000002"]
+    assert _ids(cli, "--collected-by", "lab", "--case", "A") == []
+
+
+def test_search_is_an_alias_of_list(cli: Cli, stocked: Path) -> None:
+    listed = cli.ok("list", "--tag", "munition", "--json", actor="carol").json()
+    assert cli.ok("search", "--tag", "munition", "--json", actor="carol").json() == listed
+
+
+def test_an_unknown_case_is_an_error_not_an_empty_table(cli: Cli, stocked: Path) -> None:
+    result = cli("list", "--case", "NOPE", actor="carol")
+    assert result.code == 2 and "no case 'NOPE'" in result.err
+
+
+def test_cases_lists_every_case_with_counts(cli: Cli, stocked: Path) -> None:
+    cases = cli.ok("cases", "--json", actor="carol").json()
+    assert [(c["case"], c["items"]) for c in cases] == [("A", 1), ("B", 2)]
+    assert cases[1]["bytes"] == 200_000
+
+
+def test_case_add_is_a_signed_event_that_verify_accounts_for(cli: Cli, stocked: Path) -> None:
+    cli.ok("case", "add", "EV-000002", "ev-000003", "--case", "A", actor="bob")
+    assert _ids(cli, "--case", "A") == ["EV-000001", "EV-000002", "EV-000003"]
+    added = [e for e in cli.ok("log", "--json").json() if e["action"] == "case.add"]
+    assert [(e["item"], e["payload"]) for e in added] == [("EV-000002", {"case": "A"}), ("EV-000003", {"case": "A"})]
+    again = cli.ok("case", "add", "EV-000002", "--case", "A", actor="bob")
+    assert "already a member" in again.out
+    assert cli.ok("verify", "--all", actor="dave").code == 0
+    assert cli.ok("show", "EV-000002", "--json", actor="carol").json()["cases"] == ["A", "B"]
+
+
+def test_case_add_by_an_analyst_is_refused(cli: Cli, stocked: Path) -> None:
+    assert cli("case", "add", "EV-000002", "--case", "A", actor="carol").code == 3
+    assert _ids(cli, "--case", "A") == ["EV-000001"]
+
+
+def test_a_case_add_in_a_bundle_verifies_with_custody_and_the_standalone_verifier(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    from tests.test_disclosure import _standalone
+
+    cli.ok("case", "add", "EV-000002", "--case", "A", actor="bob")
+    bundle = tmp_path / "a.zip"
+    cli.ok("export", "--case", "A", "--out", bundle, "--purpose", "court", actor="bob")
+    entries = members(bundle)
+    items = json.loads(entries[f"{root(entries)}/custody/items.json"])
+    assert sorted(i["record"]["item_id"] for i in items) == ["EV-000001", "EV-000002"]
+    assert cli.ok("verify-bundle", bundle).code == 0
+    assert _standalone(bundle, tmp_path).returncode == 0
+
+
+def test_bulk_export_by_filters_needs_yes_without_a_terminal_and_exports_the_count(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "b.zip"
+    refused = cli("export", "--case", "B", "--exclude", "EV-000003", "--out", out, "--purpose", "p", actor="bob")
+    assert refused.code == 2 and "select 1 item(s)" in refused.err and "--yes" in refused.err and not out.exists()
+    done = cli.ok("export", "--case", "B", "--exclude", "EV-000003", "--out", out, "--purpose", "p", "--yes",
+                  "--json", actor="bob").json()  # fmt: skip
+    assert done["items"] == ["EV-000002"]
+
+
+def test_bulk_get_writes_each_selected_item_and_logs_each(cli: Cli, stocked: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cli.ok("get", "--case", "B", "--out", folder, "--purpose", "exhibits", "--yes", actor="dave")
+    assert sorted(p.name for p in folder.iterdir()) == ["EV-000002_strike.bin", "EV-000003_empty.dat"]
+    access = [e for e in cli.ok("log", "--json").json() if e["action"] == "access"]
+    assert sorted(e["item"] for e in access) == ["EV-000002", "EV-000003"]
