@@ -110,9 +110,10 @@ def add_actor(
     key = keys.generate()
     paths = [signing_key_path(cfg, name), archive_key_path(cfg, name)]
     try:
-        keys.save_private(paths[0], key, secret)
+        salt = keys.new_salt()
+        keys.save_private(paths[0], key, secret, salt=salt)
         # Every actor holds a copy of the archive key so any command can sign its checkpoint.
-        keys.save_private(paths[1], acting.archive_private_key(), secret)
+        keys.save_private(paths[1], acting.archive_private_key(), secret, salt=salt)
         public = keys.public_pem(key.public_key())
         with acting.writing() as session:
             if session.get(Actor, name) is not None:
@@ -260,9 +261,10 @@ def rotate_actor(acting: Acting, name: str, new_passphrase: Passphrase, old_pass
         payload["endorsement"] = keys.b64(endorser.sign(statement))
     staged = old_path.with_name(f"{name}.signing.{new_id[:16]}.new.pem")
     staged_archive = archive_key_path(cfg, name).with_name(f"{name}.archive.{new_id[:16]}.new.pem")
-    keys.save_private(staged, key, secret)
+    salt = keys.new_salt()
+    keys.save_private(staged, key, secret, salt=salt)
     try:
-        keys.save_private(staged_archive, acting.archive_private_key(), secret)
+        keys.save_private(staged_archive, acting.archive_private_key(), secret, salt=salt)
         with acting.writing() as session:
             acting.append(session, Action.ACTOR_ROTATE, payload)
     except BaseException:
@@ -287,8 +289,9 @@ def change_passphrase(archive: Archive, name: str, old_passphrase: Passphrase, n
     opened = [keys.load_private(path, old, name) for path in paths]
     secret = new_passphrase(name)
     keys.check_passphrase(secret, name, keys.policy_of(cfg.keys))
+    salt = keys.new_salt()
     for path, key in zip(paths, opened, strict=True):
-        keys.save_private(path, key, secret)
+        keys.save_private(path, key, secret, salt=salt)
 
 
 def list_actors(archive: Archive) -> list[ActorInfo]:

@@ -15,7 +15,6 @@ hex public, "until": epoch seconds}; {"op": "sign", "key": "signing"|"archive", 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -24,7 +23,6 @@ import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,23 +32,14 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .agent_paths import folder_is_private
+from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
 
 if TYPE_CHECKING:
     from .archive import Acting
 
 _LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
-
-
-def _folder() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return Path(base) / f"custody-agent-{os.getuid()}"
-
-
-def socket_path(archive_root: Path, actor: str) -> Path:
-    """Where the agent for ``actor`` on the archive at ``archive_root`` listens."""
-    tag = hashlib.sha256(f"{archive_root.resolve()}\n{actor}".encode()).hexdigest()[:20]
-    return _folder() / f"{tag}.sock"
 
 
 def _private_folder(folder: Path) -> None:
@@ -166,8 +155,7 @@ def connect(path: Path) -> tuple[AgentKey, AgentKey] | None:
     if not path.exists():
         return None
     try:
-        info = path.parent.lstat()
-        if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        if not folder_is_private(path.parent):
             return None
         answer = _request(path, {"op": "keys"})
         signing = Ed25519PublicKey.from_public_bytes(bytes.fromhex(answer["signing"]))

@@ -111,8 +111,9 @@ def init_archive(
         migrate.upgrade(db, revision)
         archive_key = keys.generate()
         admin_key = keys.generate()
-        keys.save_private(archive_key_path(cfg, admin), archive_key, secret)
-        keys.save_private(signing_key_path(cfg, admin), admin_key, secret)
+        salt = keys.new_salt()  # one derivation opens both
+        keys.save_private(archive_key_path(cfg, admin), archive_key, secret, salt=salt)
+        keys.save_private(signing_key_path(cfg, admin), admin_key, secret, salt=salt)
         (cfg.keys_dir / "archive.pub.pem").write_text(keys.public_pem(archive_key.public_key()))
         signer = keys.Signer(admin, admin_key)
         with db.write() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import os
@@ -118,7 +119,15 @@ def check_passphrase(passphrase: str, owner: str, policy: PassphrasePolicy | Non
         )
 
 
+def new_salt() -> bytes:
+    """A fresh 16-byte scrypt salt, for key files written together (``save_private(salt=...)``)."""
+    return os.urandom(16)
+
+
+@functools.lru_cache(maxsize=4)
 def _kek(passphrase: str, salt: bytes, cost: KdfCost) -> bytes:
+    """The key-encryption key; remembered for the process, so an actor's two key files, which share a
+    salt, cost one derivation (an attacker's guess tests both at once either way: same passphrase)."""
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     return Scrypt(salt=salt, length=32, n=cost.n, r=cost.r, p=cost.p).derive(passphrase.encode("utf-8"))
@@ -133,18 +142,22 @@ def _header(cost: KdfCost, salt: bytes, nonce: bytes, public_id: str) -> dict[st
     }
 
 
-def save_private(path: Path, key: Ed25519PrivateKey, passphrase: str, cost: KdfCost | None = None) -> None:
+def save_private(
+    path: Path, key: Ed25519PrivateKey, passphrase: str, cost: KdfCost | None = None, salt: bytes | None = None
+) -> None:
     """Write a private key encrypted under ``passphrase`` (scrypt + ChaCha20-Poly1305), owner-only.
 
     The file is JSON: {format, kdf {name, n, r, p, salt}, cipher {name, nonce}, key_id, ciphertext};
     everything but ciphertext is authenticated as associated data. The folder is made 0700, the file 0600.
+    An actor's signing key and archive key copy are written with one ``salt`` (``new_salt()``): a
+    command opens both with one scrypt derivation. The nonce is always fresh.
     """
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
     if not passphrase:
         raise KeyFileError(f"{path}: an empty passphrase is not allowed; choose one")
     use = cost or KDF
-    salt, nonce = os.urandom(16), os.urandom(12)
+    salt, nonce = salt or new_salt(), os.urandom(12)
     header = _header(use, salt, nonce, key_id(key.public_key()))
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     aad = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
@@ -186,9 +199,9 @@ def load_private(path: Path, passphrase: str, owner: str, source: str = "") -> E
         key = _load_legacy(path, data, passphrase, wrong)
         save_private(path, key, passphrase)  # upgraded: scrypt instead of PBKDF2
         return key
-    key, cost = _load_json(path, data, passphrase, wrong)
+    key, cost, salt = _load_json(path, data, passphrase, wrong)
     if cost.weaker_than(KDF):
-        save_private(path, key, passphrase)
+        save_private(path, key, passphrase, salt=salt)  # the same salt: the pair stays one derivation
     return key
 
 
@@ -204,7 +217,7 @@ def _load_legacy(path: Path, data: bytes, passphrase: str, wrong: str) -> Ed2551
     return key
 
 
-def _load_json(path: Path, data: bytes, passphrase: str, wrong: str) -> tuple[Ed25519PrivateKey, KdfCost]:
+def _load_json(path: Path, data: bytes, passphrase: str, wrong: str) -> tuple[Ed25519PrivateKey, KdfCost, bytes]:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
@@ -231,7 +244,7 @@ def _load_json(path: Path, data: bytes, passphrase: str, wrong: str) -> tuple[Ed
     key = Ed25519PrivateKey.from_private_bytes(raw)
     if key_id(key.public_key()) != public_id:
         raise KeyFileError(damaged)
-    return key, cost
+    return key, cost, salt
 
 
 def verify_signature(public_key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:

@@ -29,7 +29,8 @@ def test_commands_sign_through_the_agent_and_verify(cli: Cli, archive: Path, evi
     try:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_ISSOCK(path.stat().st_mode)
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-        assert [p.name for p in path.parent.iterdir()] == [path.name]  # nothing else, no key on disk
+        # Nothing else, no key on disk: the agent's socket and its command server's.
+        assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, path.name[:-5] + ".run.sock"])
         # A wrong passphrase in the environment does not matter: the agent signs.
         cli.ok("ingest", evidence / "transcript.txt", passphrase="wrong")
         cli.ok("annotate", "EV-000001", "signed by the agent", passphrase="wrong")

@@ -235,3 +235,28 @@ def test_a_passphrase_from_the_environment_is_tried_once(archive: Path) -> None:
         assert env.asked == 1
     finally:
         opened.close()
+
+
+def _nonce(path: Path) -> str:
+    return str(json.loads(path.read_text())["cipher"]["nonce"])
+
+
+def test_an_actors_two_key_files_share_one_salt_so_one_derivation_opens_both(cli: Cli, archive: Path) -> None:
+    cli.ok("actor", "add", "bob", "--role", "archivist", new_passphrase=PASSPHRASES["bob"])
+    folder = archive / "keys"
+    for name in ("alice", "bob"):
+        signing, copy = folder / f"{name}.signing.pem", folder / f"{name}.archive.pem"
+        assert _kdf(signing) == _kdf(copy)
+        assert _nonce(signing) != _nonce(copy)  # one key-encryption key, never one nonce twice
+    assert _kdf(folder / "alice.signing.pem")["salt"] != _kdf(folder / "bob.signing.pem")["salt"]
+
+
+def test_a_new_passphrase_gives_the_pair_a_new_shared_salt(
+    cli: Cli, archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = archive / "keys"
+    before = _kdf(folder / "alice.signing.pem")["salt"]
+    monkeypatch.setenv("CUSTODY_OLD_PASSPHRASE", PASSPHRASES["alice"])
+    cli.ok("actor", "passphrase", "alice", new_passphrase="a new passphrase for alice")
+    after = _kdf(folder / "alice.signing.pem")
+    assert after["salt"] != before and after == _kdf(folder / "alice.archive.pem")

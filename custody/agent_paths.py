@@ -1,0 +1,43 @@
+"""Where an actor's unlock agent and its warm command server listen.
+
+Standard library only: every command's fast path (``cli.forward``) reads these paths before it imports
+anything else. Both sockets live in one 0700 folder of the user's, named by a digest of the archive's
+resolved path and the actor's name, so an agent serves one actor on one archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+def runtime_folder() -> Path:
+    """``$XDG_RUNTIME_DIR/custody-agent-UID`` (the temp folder when XDG_RUNTIME_DIR is unset)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"custody-agent-{os.getuid()}"
+
+
+def _tag(archive_root: Path, actor: str) -> str:
+    return hashlib.sha256(f"{archive_root.resolve()}\n{actor}".encode()).hexdigest()[:20]
+
+
+def socket_path(archive_root: Path, actor: str) -> Path:
+    """The key agent's socket for ``actor`` on the archive at ``archive_root``."""
+    return runtime_folder() / f"{_tag(archive_root, actor)}.sock"
+
+
+def command_socket_path(archive_root: Path, actor: str) -> Path:
+    """The warm command server's socket for ``actor`` on the archive at ``archive_root``."""
+    return runtime_folder() / f"{_tag(archive_root, actor)}.run.sock"
+
+
+def folder_is_private(folder: Path) -> bool:
+    """True if ``folder`` is a real folder owned by this user that nobody else may enter."""
+    try:
+        info = folder.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not stat.S_IMODE(info.st_mode) & 0o077
