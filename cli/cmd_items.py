@@ -51,6 +51,7 @@ def ingest(
     language: Annotated[str | None, Opt(help="Language of the material.")] = None,
     collected_from: Annotated[str | None, Opt(help="Person or organisation who handed it over.")] = None,
     capture_device: Annotated[str | None, Opt(help="Device that captured it, as stated by the source.")] = None,
+    tag: Annotated[list[str] | None, Opt("--tag", help="Tag (repeatable), signed into the record.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Hash, sign and store files with their provenance; every ingest is logged."""
@@ -78,6 +79,7 @@ def ingest(
         language=language,
         collected_from=collected_from,
         capture_device=capture_device,
+        tags=tuple(t.strip() for t in tag or () if t.strip()),
     )
     if manifest is None and not paths:
         raise InputError("ingest: name files or folders, or pass --manifest FILE.csv")
@@ -182,6 +184,7 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
         ["ingested by", h.actor_with_key(rec.get("ingested_by"), names)],
         ["record signed by", h.actor_with_key(data["signer"], names)],
         ["cases", ", ".join(data["cases"])],
+        ["tags at ingest", ", ".join(h.text(t) for t in rec.get("tags") or [])],
     ]
     rows += [[f"provenance: {r['label']}", r["value"]] for r in provenance_rows(first.get("provenance"))]
     if rec.get("withholdable"):

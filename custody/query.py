@@ -116,9 +116,11 @@ class _Facts:
 
 
 def _annotations(session: Session, items: Iterable[str]) -> dict[str, list[LogEvent]]:
+    """The ``annotate`` and ``acquire`` events (tags given at a later ingest of the same bytes) of the items."""
     wanted = set(items)
     found: dict[str, list[LogEvent]] = {}
-    for row in session.scalars(select(Event).where(Event.action == "annotate").order_by(Event.seq)):
+    actions = ("annotate", "acquire")
+    for row in session.scalars(select(Event).where(Event.action.in_(actions)).order_by(Event.seq)):
         if row.item_id in wanted:
             found.setdefault(str(row.item_id), []).append(LogEvent.from_row(row))
     return found
@@ -170,6 +172,10 @@ def select_items(acting: Acting, query: Query, permission: Permission = Permissi
             for item_id, events in _annotations(session, facts).items():
                 superseded = {e.payload.get("supersedes") for e in events}
                 for e in events:
+                    if e.action == "acquire":
+                        acquisition = e.payload.get("acquisition") or {}
+                        facts[item_id].tags.update(str(t) for t in acquisition.get("tags") or [])
+                        continue
                     if e.seq in superseded:
                         continue
                     facts[item_id].tags.update(str(t) for t in e.payload.get("tags") or [])

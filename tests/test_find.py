@@ -121,3 +121,19 @@ def test_bulk_get_writes_each_selected_item_and_logs_each(cli: Cli, stocked: Pat
     assert sorted(p.name for p in folder.iterdir()) == ["EV-000002_strike.bin", "EV-000003_empty.dat"]
     access = [e for e in cli.ok("log", "--json").json() if e["action"] == "access"]
     assert sorted(e["item"] for e in access) == ["EV-000002", "EV-000003"]
+
+
+def test_tags_given_at_ingest_and_in_a_manifest_are_signed_and_found(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", "--tag", "witness", "--tag", "kharkiv", actor="bob")
+    manifest = tmp_path / "batch.csv"
+    manifest.write_text(f"path,case,tags\n{evidence / 'strike.bin'},B,munition;kharkiv\n{evidence / 'empty.dat'},B,\n")
+    cli.ok("ingest", "--manifest", manifest, "--tag", "batch-1", actor="bob")
+    records = {r["item_id"]: r for r in cli.ok("list", "--json").json()}
+    assert records["EV-000001"]["tags"] == ["kharkiv", "witness"]
+    assert records["EV-000002"]["tags"] == ["batch-1", "kharkiv", "munition"]
+    assert records["EV-000003"]["tags"] == ["batch-1"]
+    assert _ids(cli, "--tag", "kharkiv") == ["EV-000001", "EV-000002"]
+    assert _ids(cli, "--tag", "munition", "--case", "B") == ["EV-000002"]
+    assert cli.ok("verify", "--all", actor="dave").code == 0

@@ -333,6 +333,7 @@ def context(
                     _row("Ingested at", " / ".join(v for v in when(rec.get("ingested_at")).values() if v)),
                     _row("Ingested by", h.actor_with_key(rec.get("ingested_by"), names)),
                     _row("Record signed by", h.actor_with_key(entry.get("signer"), names)),
+                    *([_row("Tags at ingest", h.text(", ".join(map(str, rec["tags"]))))] if rec.get("tags") else []),
                     *_derivation_rows(item, rec, data.events),
                 ],
                 "metadata_rows": metadata_rows(metadata),
