@@ -12,6 +12,7 @@ from custody.errors import InputError
 from . import cmd_find as find
 from .cmd_log import TsaCa, read_note, render_report
 from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
+from .progress import bars
 from .render import out, print_json
 from .state import STATE
 
@@ -93,17 +94,18 @@ def export(
             from custody.query import check_signed_cases
 
             check_signed_cases(acting, query.cases)
-    result = export_bundle(
-        acting,
-        chosen,
-        out_path,
-        purpose,
-        case=whole_case,
-        recipients=recipient or [],
-        withhold=withhold,
-        request=request,
-        report=report,
-    )
+    with bars(json_):
+        result = export_bundle(
+            acting,
+            chosen,
+            out_path,
+            purpose,
+            case=whole_case,
+            recipients=recipient or [],
+            withhold=withhold,
+            request=request,
+            report=report,
+        )
     if json_:
         print_json(result.to_json())
         return
@@ -135,7 +137,9 @@ def verify_bundle(
 
     against = [(str(p), read_note(p)) for p in against_checkpoint or []]
     pinned = read_vkey_file(vkey) if vkey is not None else None
-    render_report(check_bundle(file, identity, against, tsa_ca, pinned), json_)
+    with bars(json_):
+        report = check_bundle(file, identity, against, tsa_ca, pinned)
+    render_report(report, json_)
 
 
 def import_(
@@ -149,7 +153,9 @@ def import_(
     from custody.log.note import read_vkey_file
 
     pinned = read_vkey_file(vkey) if vkey is not None else None
-    result = import_bundle(STATE.acting(), file, identity, pinned)
+    acting = STATE.acting()
+    with bars(json_):
+        result = import_bundle(acting, file, identity, pinned)
     if json_:
         print_json(result.to_json())
         return

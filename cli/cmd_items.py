@@ -13,6 +13,7 @@ from custody.similarity import DEFAULT_THRESHOLD
 from custody.timeutil import parse_iso
 
 from . import cmd_find as find
+from .progress import bars
 from .render import err, names_and_zone, out, print_json, short, table
 from .state import STATE
 
@@ -316,13 +317,16 @@ def get(
     acting = STATE.acting()
     chosen = find.select_for(acting, "get", query, yes, Permission.ACCESS)
     if len(chosen) == 1 and not find.uses_filters(query):
-        target = get_content(acting, chosen[0], out_path, purpose)
+        with bars():
+            target = get_content(acting, chosen[0], out_path, purpose)
         out.print(f"Wrote {target} (digests re-checked)")
         return
     if not out_path.is_dir():
         raise InputError(f"get: {out_path} is not a folder; several items are written into an existing folder")
     for item_id in chosen:
-        target = get_content(acting, item_id, out_path / f"{item_id}_{parse_name(acting.archive, item_id)}", purpose)
+        name = f"{item_id}_{parse_name(acting.archive, item_id)}"
+        with bars():
+            target = get_content(acting, item_id, out_path / name, purpose)
         out.print(f"Wrote {target} (digests re-checked)")
     out.print(f"{len(chosen)} item(s) taken out, each logged with its purpose")
 

@@ -9,6 +9,7 @@ import typer
 
 from custody.errors import InputError
 
+from .progress import bars
 from .render import names_and_zone, out, print_json, table, warn
 from .state import STATE
 
@@ -169,7 +170,9 @@ def verify(
     with early_rehash(STATE.archive_path, enabled=all_) as early:
         from custody.verify import verify_archive
 
-        report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca, early, rederive)
+        acting = STATE.acting()
+        with bars(json_):
+            report = verify_archive(acting, None if all_ else items, against, tsa_ca, early, rederive)
     render_report(report, json_, None if json_ else names_and_zone(STATE.archive())[0])
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import deliveries, disclosure
+from . import deliveries, disclosure, progress
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Item, ItemCase
@@ -157,9 +157,11 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
             # Private until the access event is committed: only then does the copy take its name.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as dst, archive.store.open_read(sha256) as src:
+                progress.begin(f"get {item_id}", size)
                 while chunk := src.read(CHUNK_SIZE):
                     hasher.update(chunk)
                     dst.write(chunk)
+                    progress.advance(len(chunk))
                 dst.flush()
                 os.fsync(dst.fileno())
             got = hasher.digests()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import keys
+from . import keys, progress
 from .archive import Acting, Archive, registered_actors
 from .canonical import parse
 from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
@@ -353,6 +353,13 @@ def _withheld_values(archive: Archive, item: Item) -> list[Check]:
     return [Check("withheld-values", item.item_id, True, "stored values match the signed digests")]
 
 
+def _rehash_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
+    """``_rehash``, then the item's bytes reported as checked (custody.progress)."""
+    checks = _rehash(archive, item, early)
+    progress.advance(item.size)
+    return checks
+
+
 def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
     """Stream the stored bytes through both digests, and check the blob is still locked."""
     try:
@@ -515,7 +522,8 @@ def verify_archive(
         with archive.db.snapshot() as session:
             items = _items(session, item_ids)
             # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
-            rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
+            progress.begin("verify", sum(it.size for it in items))
+            rehashed = pool.map(lambda it: _rehash_reported(archive, it, early), items)
             wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
             for _label, text in against:
                 with contextlib.suppress(ProofError):

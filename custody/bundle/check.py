@@ -14,7 +14,7 @@ from typing import Any
 import blake3
 from cryptography import x509
 
-from .. import disclosure, keys, records
+from .. import disclosure, keys, progress, records
 from ..canonical import canonical
 from ..checks import Report
 from ..derivation import DERIVE, DeriveEvent, link_problem, source_of
@@ -87,6 +87,7 @@ def _digests(bundle: SafeBundle, name: str) -> tuple[str, str, str, int]:
                 sha512.update(chunk)
                 b3.update(chunk)
                 size += len(chunk)
+                progress.advance(len(chunk))
         except Exception as exc:
             raise BundleError(f"{bundle.path}: {name} is corrupt inside the zip ({exc})") from None
     return sha256.hexdigest(), sha512.hexdigest(), b3.hexdigest(), size
@@ -134,6 +135,7 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]
         report.add("bag", name, False, "tag file listed in the tag manifest is missing")
     blake3_of: dict[str, tuple[str, str]] = {}  # path -> (SHA-256, BLAKE3) of the content
     octets = 0
+    progress.begin("verify-bundle", sum(bundle.files[n].file_size for n in payload_files & listed))
     for name in sorted(payload_files & listed):
         got256, got512, got_b3, size = _digests(bundle, name)
         octets += size

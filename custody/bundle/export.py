@@ -17,7 +17,7 @@ from typing import IO, Any
 import blake3
 from sqlalchemy import select
 
-from .. import deliveries, disclosure, keys
+from .. import deliveries, disclosure, keys, progress
 from ..approvals import RequestState, request_state, required_approvals
 from ..archive import Acting
 from ..canonical import parse
@@ -259,6 +259,7 @@ class _Bag:
                 b3.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+                progress.advance(len(chunk))
         if sha256.hexdigest() != expect_sha256 or b3.hexdigest() != expect_blake3:
             raise IntegrityError(
                 f"{item}: stored bytes no longer match the recorded digests; export stopped. "
@@ -393,6 +394,7 @@ def export_bundle(
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = _select(acting, item_ids, case)
+    progress.begin("export", sum(i.size for i in items))
     revealed = _disclosures(acting, items, withheld)
     if approval:
         revealed = dataclasses.replace(revealed, approval=approval)
