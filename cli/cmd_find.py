@@ -124,14 +124,14 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List items, filtered (every filter given must hold; a repeated one holds for any of its values)."""
-    from custody.query import records_of, select_items
+    from custody.query import records_of, search
 
     query = make_query(
         items, case, tag, media_type, flag, collected_by, platform, text,
         captured_from, captured_to, ingested_from, ingested_to, exclude,
     )  # fmt: skip
     acting = STATE.acting()
-    entries = records_of(acting, select_items(acting, query))
+    entries = records_of(acting, search(acting, query))
     if json_:
         # The signed records, as before (scripts read them); `show --json` has the same record under "record".
         print_json([e["record"] for e in entries])

@@ -14,7 +14,7 @@ from custody.timeutil import parse_iso
 
 from . import cmd_find as find
 from .progress import bars
-from .render import err, names_and_zone, out, print_json, short, table
+from .render import err, names_and_zone, out, print_json, short, styled, table
 from .state import STATE
 
 if TYPE_CHECKING:
@@ -168,6 +168,8 @@ def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], 
 
 
 def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
+    from rich.markup import escape
+
     from custody import humanize as h
     from custody.report.model import metadata_rows, provenance_rows
 
@@ -194,8 +196,9 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
     for flag in rec.get("flags") or []:
         title, text = h.flag(flag)
         code = flag.get("code") if isinstance(flag, dict) else None
-        rows.append([f"[yellow]flag: {title}[/]" + (f" ({code})" if code else ""), text])
-    rows += [["[yellow]warning[/]", h.text(w)] for w in rec.get("warnings") or []]
+        label = escape(f"flag: {title}" + (f" ({code})" if code else ""))
+        rows.append([styled(f"[yellow]{label}[/]"), text])
+    rows += [[styled("[yellow]warning[/]"), h.text(w)] for w in rec.get("warnings") or []]
     table(f"Item {rec['item_id']}", ["field", "value"], rows)
     table(
         "Acquisitions",

@@ -38,15 +38,36 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def styled(markup: str) -> Any:
+    """A table cell whose rich markup (colours) is meant: every other cell is shown as the text it is."""
+    from rich.text import Text
+
+    return Text.from_markup(markup)
+
+
+def cell(value: Any) -> Any:
+    """A table cell for people: data never acts as markup, control characters are shown escaped."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    from custody.humanize import printable
+
+    if value is None:
+        return ""
+    if isinstance(value, Text):
+        return value
+    return escape(printable(str(value)))
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    """A plain rich table."""
+    """A plain rich table; cells are data (``cell``) unless made with ``styled``."""
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False)
+    t = Table(title=None if title is None else cell(title), show_lines=False)
     for col in columns:
         t.add_column(col, overflow="fold")
     for row in rows:
-        t.add_row(*["" if v is None else str(v) for v in row])
+        t.add_row(*[cell(v) for v in row])
     out.print(t)
 
 

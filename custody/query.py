@@ -210,6 +210,23 @@ def select_items(acting: Acting, query: Query, permission: Permission = Permissi
     return selected
 
 
+def search(acting: Acting, query: Query) -> list[str]:
+    """``select_items`` for people (``list``/``search``); a search by filters is logged (a signed ``view`` event).
+
+    What someone looked for (a collector's name, a date range, a tag) says what they were after: a filtered
+    search is logged with its query and the number of items found, as ``show`` logs a record's display.
+    A plain listing (no filter, no item named) shows only the catalog every actor with the view
+    permission may browse, and is not logged (README: "Which reads are logged").
+    """
+    if query.is_empty() and not query.exclude:
+        return select_items(acting, query)
+    acting.unlock()
+    found = select_items(acting, query)
+    with acting.writing() as session:
+        acting.append(session, "view", {"kind": "search", "query": query.to_json(), "found": len(found)})
+    return found
+
+
 def records_of(acting: Acting, item_ids: Sequence[str]) -> list[dict[str, Any]]:
     """``{record, signature, signer, cases}`` of each item, in the given order (``show --json`` adds sections)."""
     with acting.archive.db.read() as session:
