@@ -154,7 +154,11 @@ def ingest(
     out.print("Each file's item id and digests: custody list (or ingest --json, for scripts).")
 
 
-def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], json_: JsonOpt = False) -> None:
+def show(
+    item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")],
+    key_ids: Annotated[bool, Opt("--key-ids", help="Show each actor's key id beside the name.")] = False,
+    json_: JsonOpt = False,
+) -> None:
     """Show an item's record, acquisitions and annotations (logged as a view)."""
     from custody.items import show_item
     from custody.query import normalise_id
@@ -163,7 +167,7 @@ def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], 
     if json_:
         print_json(view.to_json())
         return
-    names, tz = names_and_zone(STATE.archive())
+    names, tz = names_and_zone(STATE.archive(), key_ids)
     _render_view(view.to_json(), names, tz)
 
 

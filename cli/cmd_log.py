@@ -25,18 +25,21 @@ TsaCa = Annotated[
 
 
 def log(
-    item: Annotated[str | None, typer.Argument(help="Only this item's events.")] = None, json_: JsonOpt = False
+    item: Annotated[str | None, typer.Argument(help="Only this item's events.")] = None,
+    key_ids: Annotated[bool, typer.Option("--key-ids", help="Show each actor's key id beside the name.")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Print the custody log (every event, or one item's)."""
     from custody.items import history
+    from custody.query import normalise_id
 
-    events = history(STATE.acting(), item)
+    events = history(STATE.acting(), None if item is None else normalise_id(item))
     if json_:
         print_json([e.to_json() for e in events])
         return
     from custody import humanize as h
 
-    names, tz = names_and_zone(STATE.archive())
+    names, tz = names_and_zone(STATE.archive(), key_ids)
     table(
         "Custody log",
         ["seq", "time", "actor", "action", "item", "what happened"],

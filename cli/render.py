@@ -84,9 +84,12 @@ def error(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
-def names_and_zone(archive: Any) -> tuple[dict[str, str], Any]:
-    """Key id -> actor name, and the archive's configured time zone (or None), for human output."""
+def names_and_zone(archive: Any, key_ids: bool = False) -> tuple[dict[str, str], Any]:
+    """Key id -> actor name (with ``key_ids``: ``name (key 3f2a9c01b7d4…)``), and the configured time zone."""
     from custody.actors import list_actors
     from custody.humanize import zone
 
-    return {a.key_id: a.name for a in list_actors(archive)}, zone(archive.config.timezone)
+    names = {a.key_id: a.name for a in list_actors(archive)}
+    if key_ids:
+        names = {k: f"{n} (key {k[:12]}…)" for k, n in names.items()}
+    return names, zone(archive.config.timezone)

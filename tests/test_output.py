@@ -76,3 +76,11 @@ def test_a_plain_list_is_not_logged_and_a_filtered_one_is(cli: Cli, team: Path, 
     cli.ok("list", "--case", "A", actor="carol")
     event = cli.ok("log", "--json").json()[-1]
     assert event["action"] == "view" and event["payload"] == {"kind": "search", "query": {"cases": ["A"]}, "found": 1}
+
+
+def test_key_ids_are_shown_beside_names_on_request(cli: Cli, team: Path, evidence: Path) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    bob = next(a["key_id"] for a in cli.ok("actor", "list", "--json").json() if a["name"] == "bob")
+    assert bob[:12] not in cli.ok("log", "ev-000001", actor="dave").out
+    for args in (["log", "EV-000001"], ["show", "EV-000001"]):
+        assert bob[:12] in cli.ok(*args, "--key-ids", actor="dave").out, args
