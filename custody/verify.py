@@ -76,6 +76,7 @@ CATALOG_ACTIONS = frozenset(
         "ingest",
         "acquire",
         "case.add",
+        "correct",
         "import",
         "derive",
         # Read by the two-person export rules (custody.log.authority): their payloads are needed.
@@ -579,12 +580,27 @@ def _verify_against_log(
         _guarded(report, "checkpoint", lambda: _check_checkpoints(session, state, report))
         _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
         _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))
+        _guarded(report, "withheld-values", lambda: _check_correction_values(archive, state, report))
     for label, text in against:
         check_against(state, text, label, report)
     bad_records = _bad_record_signatures(items, state)
     for index, item in enumerate(items):
         _check_record(item, index not in bad_records, state, report)
     _guarded(report, "derivation", lambda: _check_derivations(session, items, state, report))
+
+
+def _check_correction_values(archive: Archive, state: LogState, report: Report) -> None:
+    """Each ``correct`` event's stored value still opens the digest it signs (custody.corrections)."""
+    from . import disclosure
+
+    for event in state.events_by_action.get("correct", []):
+        where = f"{event.item} (correct event {event.seq})"
+        try:
+            disclosure.load(archive.store, event.payload, where)
+        except CustodyError as exc:
+            report.add("withheld-values", f"event {event.seq}", False, str(exc))
+        else:
+            report.add("withheld-values", f"event {event.seq}", True, "the corrected value matches its signed digest")
 
 
 def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:

@@ -108,3 +108,18 @@ def test_an_analyst_may_not_correct_and_the_refusal_is_logged(cli: Cli, team: Pa
     result = cli("correct", "EV-000001", "--field", "method", "--value", "v", "--reason", "r", actor="carol")
     assert result.code == 3
     assert cli.ok("log", "--json").json()[-1]["action"] == "refuse"
+
+
+def test_verify_fails_a_correction_whose_stored_value_is_gone(cli: Cli, team: Path, evidence: Path) -> None:
+    from custody.archive import Archive
+
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("correct", "EV-000001", "--field", "method", "--value", "USB", "--reason", "typo", actor="bob")
+    event = next(e for e in cli.ok("log", "--json").json() if e["action"] == "correct")
+    blob = Archive.open(team).store.path_for(event["payload"]["withholdable"]["values_sha256"])
+    blob.parent.chmod(0o700)
+    blob.unlink()
+    result = cli("verify", "--all", "--json", actor="dave")
+    assert result.code == 1
+    failed = {(c["check"], c["subject"]) for c in result.json()["checks"] if not c["ok"]}
+    assert ("withheld-values", f"event {event['seq']}") in failed
