@@ -347,7 +347,9 @@ def annotate(
 ) -> None:
     """Append an annotation (never edited; corrections supersede)."""
     from custody.annotate import annotate as annotate_item
+    from custody.query import normalise_id
 
+    item = normalise_id(item)
     event = annotate_item(STATE.acting(), item, text, tag or [], supersedes)
     if json_:
         print_json(event.to_json())
@@ -391,8 +393,10 @@ def similar(
     json_: JsonOpt = False,
 ) -> None:
     """List items that are likely the same picture or footage (re-encoded, resized, re-uploaded)."""
+    from custody.query import normalise_id
     from custody.similarity import similar_items
 
+    item = normalise_id(item)
     matches = similar_items(STATE.acting(), item, threshold)
     if json_:
         print_json([m.to_json() for m in matches])
