@@ -123,3 +123,14 @@ def test_verify_fails_a_correction_whose_stored_value_is_gone(cli: Cli, team: Pa
     assert result.code == 1
     failed = {(c["check"], c["subject"]) for c in result.json()["checks"] if not c["ok"]}
     assert ("withheld-values", f"event {event['seq']}") in failed
+
+
+def test_the_report_made_in_the_archive_shows_the_current_value_and_the_correction(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", "--method", "USB stick", actor="bob")
+    cli.ok("correct", "EV-000001", "--field", "method", "--value", "SD card", "--reason", "sheet says SD",
+           actor="bob")  # fmt: skip
+    cli.ok("report", "EV-000001", "--out", tmp_path / "r.html", "--purpose", "counsel", actor="dave")
+    html = (tmp_path / "r.html").read_text()
+    assert "SD card" in html and "USB stick" in html and "sheet says SD" in html and "corrected (event" in html
