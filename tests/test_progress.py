@@ -75,3 +75,23 @@ def test_no_bar_when_output_is_a_pipe(big_item: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "━" not in proc.stderr and " MB" not in proc.stderr
+
+
+def test_a_bulk_export_on_a_terminal_shows_the_count_and_asks(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", "--case", "B", actor="bob")
+    cli.ok("ingest", evidence / "strike.bin", "--case", "B", actor="bob")
+    out = tmp_path / "b.zip"
+    child = _spawn(team, "bob", "export", "--case", "B", "--type", "text", "--out", out, "--purpose", "p")
+    child.expect(r"1 item\(s\) selected by .*Proceed\?")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and not out.exists()
+    child = _spawn(team, "bob", "export", "--case", "B", "--type", "text", "--out", out, "--purpose", "p")
+    child.expect(r"Proceed\?")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and out.exists()
