@@ -91,7 +91,7 @@ def test_case_add_by_an_analyst_is_refused(cli: Cli, stocked: Path) -> None:
 def test_a_case_add_in_a_bundle_verifies_with_custody_and_the_standalone_verifier(
     cli: Cli, stocked: Path, tmp_path: Path
 ) -> None:
-    from tests.test_disclosure import _standalone
+    from tests.test_disclosure import _guide, _standalone
 
     cli.ok("case", "add", "EV-000002", "--case", "A", actor="bob")
     bundle = tmp_path / "a.zip"
@@ -101,6 +101,8 @@ def test_a_case_add_in_a_bundle_verifies_with_custody_and_the_standalone_verifie
     assert sorted(i["record"]["item_id"] for i in items) == ["EV-000001", "EV-000002"]
     assert cli.ok("verify-bundle", bundle).code == 0
     assert _standalone(bundle, tmp_path).returncode == 0
+    guide = _guide(cli, bundle, tmp_path)  # VERIFY.md's commands, as printed
+    assert guide.returncode == 0, guide.stdout + guide.stderr
 
 
 def test_bulk_export_by_filters_needs_yes_without_a_terminal_and_exports_the_count(
@@ -137,3 +139,25 @@ def test_tags_given_at_ingest_and_in_a_manifest_are_signed_and_found(
     assert _ids(cli, "--tag", "kharkiv") == ["EV-000001", "EV-000002"]
     assert _ids(cli, "--tag", "munition", "--case", "B") == ["EV-000002"]
     assert cli.ok("verify", "--all", actor="dave").code == 0
+
+
+@pytest.mark.parametrize("command", [["case", "add", "EV-000001", "--case", "B"],
+                                     ["correct", "EV-000001", "--field", "method", "--value", "v", "--reason", "r"]])
+def test_a_case_add_or_correct_by_an_analyst_fails_all_three_verifiers(
+    cli: Cli, stocked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    from tests.test_authority import doctored
+    from tests.test_disclosure import _guide, _standalone
+
+    with doctored(monkeypatch):
+        cli.ok(*command, actor="carol")  # a client whose role check was removed
+    seq = cli.ok("log", "--json").json()[-1]["seq"]
+    assert cli("verify", "--all", actor="dave").code == 1
+    bundle = tmp_path / "b.zip"
+    cli.ok("export", "EV-000001", "--out", bundle, "--purpose", "court", actor="bob")
+    checked = cli("verify-bundle", bundle, "--json")
+    assert checked.code == 1
+    assert any(c["subject"] == f"event {seq}" and not c["ok"] for c in checked.json()["checks"])
+    standalone = _standalone(bundle, tmp_path)
+    assert standalone.returncode == 1 and f"event {seq}" in standalone.stdout
+    assert _guide(cli, bundle, tmp_path).returncode != 0
