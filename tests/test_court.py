@@ -18,7 +18,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import blake3
 import pyrage
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -197,6 +199,21 @@ def reordered_events(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
     return retag(_with_events(entries, lines))
 
 
+def sha512_line_dropped(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """The exporter leaves a payload file out of manifest-sha512.txt (the export event binds only the SHA-256 one)."""
+    name = f"{root(entries)}/manifest-sha512.txt"
+    lines = entries[name].split(b"\n")
+    return reseal({**entries, name: b"\n".join(lines[1:])}, g.bob)
+
+
+def unsigned_huge_integer(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """An items.json entry gains a field beside its signed record holding an integer with no canonical form."""
+    top = root(entries)
+    signed = json.loads(entries[f"{top}/custody/items.json"])
+    signed[0]["note"] = 2**60
+    return reseal({**entries, f"{top}/custody/items.json": json.dumps(signed).encode()}, g.bob)
+
+
 FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = {
     "payload byte changed": payload_byte,
     "event dropped": dropped_event,
@@ -204,6 +221,8 @@ FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = 
     "record edited, re-sealed by the exporter": resealed_by_exporter,
     "proof truncated, re-sealed by the exporter": truncated_proof,
     "events reordered": reordered_events,
+    "SHA-512 line dropped, re-sealed by the exporter": sha512_line_dropped,
+    "integer beyond 2**53 in items.json, re-sealed by the exporter": unsigned_huge_integer,
 }
 
 
@@ -258,6 +277,62 @@ def test_a_registration_signed_by_a_non_admin_fails_all_three_verifiers(
                 Ed25519PrivateKey.generate())  # fmt: skip
     verdicts = _verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+class FalseBlake3:
+    """BLAKE3 as a broken or lying client computes it: the true digest with its last bit flipped."""
+
+    real = blake3.blake3
+
+    def __init__(self, data: bytes = b"", **options: Any) -> None:
+        self._hash = self.real(data, **options)
+
+    def update(self, data: bytes) -> FalseBlake3:
+        self._hash.update(data)
+        return self
+
+    def digest(self) -> bytes:
+        true = self._hash.digest()
+        return true[:-1] + bytes([true[-1] ^ 1])
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+def test_a_record_with_a_false_blake3_fails_all_three_verifiers_by_name(
+    cli: Cli, team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's client signs the true SHA-256 and a false BLAKE3 of the payload; the archive logs and exports it.
+
+    Every signature, the ingest event binding the record, the log and its checkpoint are genuine: only the
+    record's BLAKE3 claim is false, and only a verifier that computes BLAKE3 can see it.
+    """
+    data = "Протокол допроса, 100%.\n".encode() * 700  # over one BLAKE3 chunk (1024 bytes)
+    (tmp_path / "statement.txt").write_bytes(data)
+    out = tmp_path / "bundle.zip"
+    with monkeypatch.context() as patched:
+        patched.setattr(blake3, "blake3", FalseBlake3)
+        cli.ok("ingest", tmp_path / "statement.txt", actor="bob")
+        cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    entries = members(out)
+    (entry,) = json.loads(entries[f"{root(entries)}/custody/items.json"])
+    assert entry["record"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["record"]["blake3"] != blake3.blake3(data).hexdigest()
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                Ed25519PrivateKey.generate())  # fmt: skip
+    (tmp_path / "verdicts").mkdir()
+    verdicts = _verdicts(cli, out, g, tmp_path / "verdicts")
+    assert verdicts == dict.fromkeys(verdicts, False)
+    named = [(c["check"], c["subject"]) for c in cli("verify-bundle", out, "--json").json()["checks"] if not c["ok"]]
+    assert named == [("payload-blake3", "EV-000001")]
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(out), "--json"], env=_clean_env(tmp_path),
+                          capture_output=True, text=True)  # fmt: skip
+    named = [(c["check"], c["subject"]) for c in json.loads(proc.stdout)["checks"] if not c["ok"]]
+    assert named == [("payload-blake3", "EV-000001")]
+    guide = run_guide(out, g.vkey, tmp_path / "guide")
+    assert guide.returncode != 0 and "FAILED: EV-000001: the BLAKE3 of data/EV-000001/" in guide.stderr
 
 
 @pytest.mark.skipif(shutil.which("age") is None, reason="the age command is not installed")
