@@ -68,6 +68,8 @@ class Action(StrEnum):
     VERIFY = "verify"
     REFUSE = "refuse"
     REPORT = "report"
+    CASE_ADD = "case.add"
+    CORRECT = "correct"
 
 
 ANY_ACTOR = None
@@ -97,6 +99,10 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.REFUSE: ANY_ACTOR,
     # A report or CASE/UCO export discloses what `show` would: the view permission.
     Action.REPORT: Permission.VIEW,
+    # Putting an item into a case and correcting its stated provenance are statements about where
+    # evidence belongs and came from, as an ingest is: whoever may ingest.
+    Action.CASE_ADD: Permission.INGEST,
+    Action.CORRECT: Permission.INGEST,
 }
 """The permission an event's signer must hold, at that point of the log, to have logged the action."""
 
