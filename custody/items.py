@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from . import deliveries, disclosure, progress
 from .archive import Acting, Archive
-from .canonical import parse
 from .db.models import Item, ItemCase
 from .derivation import DERIVE, source_of
 from .errors import InputError, IntegrityError, ItemNotFoundError
 from .hashing import copy_and_hash
 from .log.events import LogEvent, events_for
+from .records import ItemRecord
 from .roles import Permission
 from .store.base import BlobStore
 
@@ -30,7 +30,15 @@ def get_item(session: Session, item_id: str) -> Item:
     return row
 
 
-def list_items(acting: Acting, case: str | None = None) -> list[dict[str, Any]]:
+def stored_record(row: Item) -> ItemRecord:
+    """The signed record an item row stores; IntegrityError naming the item if it is not one."""
+    try:
+        return ItemRecord.from_text(row.record)
+    except ValueError as err:
+        raise IntegrityError(f"{row.item_id}: its stored record is damaged ({err}); run 'custody verify'") from err
+
+
+def list_items(acting: Acting, case: str | None = None) -> list[dict[str, object]]:
     """The signed records of every item (of one case, if given), in id order.
 
     Raises:
@@ -42,7 +50,7 @@ def list_items(acting: Acting, case: str | None = None) -> list[dict[str, Any]]:
         query = select(Item).order_by(Item.num)
         if case is not None:
             query = query.join(ItemCase, ItemCase.item_id == Item.item_id).where(ItemCase.case_id == case)
-        return [parse(row.record) for row in session.scalars(query)]
+        return [stored_record(row).to_json() for row in session.scalars(query)]
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ def _acquisition(store: BlobStore, seq: int | None, holder: dict[str, Any], wher
 
 def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
     row = get_item(session, item_id)
-    record = parse(row.record)
+    record = stored_record(row).to_json()
     history = _item_history(session, item_id)
     ingest_seq = next((e.seq for e in history if e.action == "ingest"), None)
     acquisitions = [_acquisition(store, ingest_seq, record, item_id)]
@@ -202,7 +210,7 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
 def parse_name(archive: Archive, item_id: str) -> str:
     """The original file name of an item, for outputs named after it."""
     with archive.db.read() as session:
-        name = parse(get_item(session, item_id).record)["original_name"]
+        name = stored_record(get_item(session, item_id)).original_name
     return Path(str(name)).name or item_id
 
 

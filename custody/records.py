@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .canonical import canonical
+from .canonical import canonical, parse
 from .keys import Signer, b64, unb64, verify_signature
 
 RECORD_TYPE = "custody.item/v1"
@@ -49,14 +50,128 @@ class SignedRecord:
     signer_key_id: str
 
     def to_json(self) -> dict[str, object]:
-        from .canonical import parse
-
         return {"record": parse(self.text), "signature": self.signature, "signer": self.signer_key_id}
 
 
-def sign(record: dict[str, object], signer: Signer) -> SignedRecord:
+# The fields every item record signs (schemas/item-record.schema.json "required"), in schema order.
+REQUIRED_FIELDS = (
+    "type", "archive", "item_id", "sha256", "blake3", "size", "media_type", "original_name",
+    "fs_times", "provenance", "ingested_at", "ingested_by",
+)  # fmt: skip
+
+
+def _text(data: Mapping[str, object], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"item record field '{key}' must be a string")
+    return value
+
+
+def _text_map(data: Mapping[str, object], key: str, nullable: bool) -> dict[str, str | None]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"item record field '{key}' must be an object")
+    out: dict[str, str | None] = {}
+    for name, inner in value.items():
+        if not isinstance(name, str) or not (isinstance(inner, str) or (nullable and inner is None)):
+            raise ValueError(f"item record field '{key}.{name}' must be a string{' or null' if nullable else ''}")
+        out[name] = inner
+    return out
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """The signed record of one item (schemas/item-record.schema.json).
+
+    The required fields are typed attributes; every other field the record signs (withholdable, metadata,
+    flags, warnings, tags, imported, derived_from, the ``*_bytes_b64`` fields, a pre-disclosure
+    ``source_path``) is kept in ``optional`` exactly as signed, so ``from_json(d).to_json() == d`` and the
+    canonical bytes (RFC 8785) of a record read back are the bytes that were signed.
+    """
+
+    archive: str
+    item_id: str
+    sha256: str
+    blake3: str
+    size: int
+    media_type: str
+    original_name: str
+    fs_times: Mapping[str, str | None]
+    provenance: Mapping[str, str | None]
+    ingested_at: str
+    ingested_by: str
+    optional: Mapping[str, object] = field(default_factory=dict)
+    type: str = RECORD_TYPE
+
+    def to_json(self) -> dict[str, object]:
+        """The record as JSON, the one form that is canonicalised and signed."""
+        required: dict[str, object] = {
+            "type": self.type,
+            "archive": self.archive,
+            "item_id": self.item_id,
+            "sha256": self.sha256,
+            "blake3": self.blake3,
+            "size": self.size,
+            "media_type": self.media_type,
+            "original_name": self.original_name,
+            "fs_times": dict(self.fs_times),
+            "provenance": dict(self.provenance),
+            "ingested_at": self.ingested_at,
+            "ingested_by": self.ingested_by,
+        }
+        return {**self.optional, **required}
+
+    def canonical(self) -> bytes:
+        """The RFC 8785 bytes a signature over this record covers."""
+        return canonical(self.to_json())
+
+    @classmethod
+    def from_json(cls, data: object) -> ItemRecord:
+        """The record ``data`` states. Raises ValueError naming the first field that is missing or mistyped."""
+        if not isinstance(data, Mapping):
+            raise ValueError("an item record must be a JSON object")
+        missing = [key for key in REQUIRED_FIELDS if key not in data]
+        if missing:
+            raise ValueError(f"item record has no '{missing[0]}'")
+        size = data["size"]
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise ValueError("item record field 'size' must be an integer")
+        return cls(
+            type=_text(data, "type"),
+            archive=_text(data, "archive"),
+            item_id=_text(data, "item_id"),
+            sha256=_text(data, "sha256"),
+            blake3=_text(data, "blake3"),
+            size=size,
+            media_type=_text(data, "media_type"),
+            original_name=_text(data, "original_name"),
+            fs_times=_text_map(data, "fs_times", nullable=True),
+            provenance=_text_map(data, "provenance", nullable=True),
+            ingested_at=_text(data, "ingested_at"),
+            ingested_by=_text(data, "ingested_by"),
+            optional={k: v for k, v in data.items() if k not in REQUIRED_FIELDS},
+        )
+
+    @classmethod
+    def from_text(cls, text: str | bytes) -> ItemRecord:
+        """The record whose JSON text is ``text`` (as stored in items.record). Raises ValueError."""
+        return cls.from_json(parse(text))
+
+    @property
+    def case(self) -> str | None:
+        """The case the record states in the clear, if any."""
+        return self.provenance.get("case")
+
+    @property
+    def metadata(self) -> Mapping[str, object]:
+        """The technical metadata signed at ingest (empty if none)."""
+        found = self.optional.get("metadata")
+        return found if isinstance(found, Mapping) else {}
+
+
+def sign(record: ItemRecord, signer: Signer) -> SignedRecord:
     """Canonicalise and sign an item record."""
-    data = canonical(record)
+    data = record.canonical()
     return SignedRecord(data.decode("utf-8"), b64(signer.sign(data)), signer.key_id)
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -258,8 +259,8 @@ def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
 
     genuine_sign = records.sign
 
-    def false_sha256(record: dict[str, Any], signer: Any) -> Any:
-        return genuine_sign({**record, "sha256": "ab" * 32}, signer)
+    def false_sha256(record: records.ItemRecord, signer: Any) -> Any:
+        return genuine_sign(replace(record, sha256="ab" * 32), signer)
 
     with monkeypatch.context() as doctored:
         doctored.setattr(records, "sign", false_sha256)
@@ -399,8 +400,8 @@ def _doctored_record_bundle(
 
     genuine_sign = records.sign
 
-    def doctored_sign(record: dict[str, Any], signer: Any) -> Any:
-        return genuine_sign({**record, **change}, signer)
+    def doctored_sign(record: records.ItemRecord, signer: Any) -> Any:
+        return genuine_sign(records.ItemRecord.from_json({**record.to_json(), **change}), signer)
 
     with monkeypatch.context() as doctored:
         doctored.setattr(records, "sign", doctored_sign)

@@ -132,19 +132,21 @@ def new_item(
     item_id = f"EV-{num:06d}"
     # The source path and provenance are signed as salted digests, so an export can withhold them.
     committed = disclosure.commit(acting.archive.store, acquisition)
-    record: dict[str, Any] = {
-        "type": records.RECORD_TYPE,
-        "archive": acting.archive.config.archive_id,
-        "item_id": item_id,
-        "sha256": digests.sha256,
-        "blake3": digests.blake3,
-        "size": digests.size,
-        "media_type": media_type,
-        **committed,
-        "ingested_at": iso(utc_now()),
-        "ingested_by": acting.key_id,
-        **(extra or {}),
-    }
+    stated = {**committed, **(extra or {})}
+    record = records.ItemRecord.from_json(
+        {
+            **stated,
+            "type": records.RECORD_TYPE,
+            "archive": acting.archive.config.archive_id,
+            "item_id": item_id,
+            "sha256": digests.sha256,
+            "blake3": digests.blake3,
+            "size": digests.size,
+            "media_type": media_type,
+            "ingested_at": iso(utc_now()),
+            "ingested_by": acting.key_id,
+        }
+    )
     signed = records.sign(record, acting.signer)
     row = Item(
         item_id=item_id,
