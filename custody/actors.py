@@ -113,7 +113,7 @@ def add_actor(
         if session.get(Actor, name) is not None:
             raise ActorError(f"actor '{name}' already exists; choose another name")
     secret = new_passphrase(name)
-    keys.check_passphrase(secret, name, keys.policy_of(cfg.keys))
+    keys.check_passphrase(secret, name, keys.policy_of(cfg.keys.min_length, cfg.keys.min_score))
     key = keys.generate()
     paths = [signing_key_path(cfg, name), archive_key_path(cfg, name)]
     try:
@@ -272,7 +272,7 @@ def rotate_actor(acting: Acting, name: str, new_passphrase: Passphrase, old_pass
                 raise ActorError(f"{old_path} does not hold {name}'s registered key; nothing was logged")
             endorser = keys.Signer(name, old_key)
     secret = new_passphrase(name)
-    keys.check_passphrase(secret, name, keys.policy_of(cfg.keys))
+    keys.check_passphrase(secret, name, keys.policy_of(cfg.keys.min_length, cfg.keys.min_score))
     key = keys.generate()
     new_id = keys.key_id(key.public_key())
     statement = rotation_statement(name, old.key_id, new_id)
@@ -320,7 +320,7 @@ def change_passphrase(archive: Archive, name: str, old_passphrase: Passphrase, n
     old = old_passphrase(name)
     opened = [keys.load_private(path, old, name) for path in paths]
     secret = new_passphrase(name)
-    keys.check_passphrase(secret, name, keys.policy_of(cfg.keys))
+    keys.check_passphrase(secret, name, keys.policy_of(cfg.keys.min_length, cfg.keys.min_score))
     salt = keys.new_salt()
     for path, key in zip(paths, opened, strict=True):
         keys.save_private(path, key, secret, salt=salt)

@@ -7,7 +7,15 @@ import hashlib
 from pathlib import Path
 
 from .archive import Acting, Archive
-from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
+from .config import (
+    CONFIG_NAME,
+    SETTINGS,
+    ArchiveConfig,
+    DisclosureSection,
+    ExportSection,
+    TsaSection,
+    write_config,
+)
 from .disclosure import parse_fields
 from .errors import ConfigError, InputError
 from .humanize import zone
@@ -25,22 +33,21 @@ def show_settings(archive: Archive) -> dict[str, object]:
     """
     cfg = archive.config
     return {
-        "tsa.url": cfg.tsa.get("url"),
-        "tsa.ca": cfg.tsa.get("ca"),
-        "tsa.timeout": cfg.tsa.get("timeout"),
-        "tsa.backoff": cfg.tsa.get("backoff"),
+        "tsa.url": cfg.tsa.url,
+        "tsa.ca": cfg.tsa.ca,
+        "tsa.timeout": cfg.tsa.timeout,
+        "tsa.backoff": cfg.tsa.backoff,
         "organization": cfg.organization or None,
-        "keys.min_length": cfg.keys.get("min_length"),
-        "keys.min_score": cfg.keys.get("min_score"),
-        "export.approvals": cfg.export.get("approvals", 0),
-        "disclosure.withhold": ",".join(cfg.disclosure.get("withhold", [])) or None,
+        "keys.min_length": cfg.keys.min_length,
+        "keys.min_score": cfg.keys.min_score,
+        "export.approvals": cfg.export.approvals,
+        "disclosure.withhold": ",".join(cfg.disclosure.withhold) or None,
         "timezone": cfg.timezone or None,
     }
 
 
 def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveConfig, dict[str, object]]:
     """The new configuration and what the log event records of the change."""
-    tsa = dict(cfg.tsa)
     logged: dict[str, object] = {"setting": key, "value": value}
     if key == "organization":
         return dataclasses.replace(cfg, organization=value or ""), logged
@@ -51,33 +58,32 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
         if not 0 <= count <= 9:
             raise ConfigError(f"export.approvals: '{value}' is not a number of approvals from 0 to 9")
         logged["value"] = count
-        return dataclasses.replace(cfg, export={"approvals": count} if count else {}), logged
+        return dataclasses.replace(cfg, export=ExportSection(count)), logged
     if key == "disclosure.withhold":
         try:
             fields = parse_fields(value)
         except InputError as exc:
             raise ConfigError(f"disclosure.withhold: {exc}") from None
         logged["value"] = fields
-        return dataclasses.replace(cfg, disclosure={"withhold": fields} if fields else {}), logged
+        return dataclasses.replace(cfg, disclosure=DisclosureSection(tuple(fields))), logged
     if key == "timezone":
         if value is not None and zone(value) is None:
             raise ConfigError(f"timezone: '{value}' is not an IANA time zone name; use e.g. Europe/Kyiv or UTC")
         return dataclasses.replace(cfg, timezone=value or ""), logged
     field = key.split(".", 1)[1]
+    tsa = cfg.tsa
     if value is None:
-        if key == "tsa.url":
-            tsa.clear()  # without a URL the rest means nothing
-        else:
-            tsa.pop(field, None)
+        # without a URL the rest means nothing
+        tsa = TsaSection() if key == "tsa.url" else dataclasses.replace(tsa, **{field: None})
     elif key == "tsa.url":
-        tsa["url"] = check_url(value)
+        tsa = dataclasses.replace(tsa, url=check_url(value))
     elif key == "tsa.ca":
         pem = Path(value).expanduser()
         subjects = [c.subject.rfc4514_string() for c in load_roots(pem)]
-        tsa["ca"] = install_ca(cfg.root, pem)
+        tsa = dataclasses.replace(tsa, ca=install_ca(cfg.root, pem))
         logged = {
             "setting": key,
-            "value": tsa["ca"],
+            "value": tsa.ca,
             "sha256": hashlib.sha256(pem.read_bytes()).hexdigest(),
             "subjects": subjects,
         }
@@ -89,23 +95,24 @@ def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveCo
         limit = 300 if field == "timeout" else 86400
         if not 0 < seconds <= limit:
             raise ConfigError(f"{key}: '{value}' is not a number of seconds between 0 and {limit}")
-        tsa[field] = seconds
-    if tsa and "url" not in tsa:
+        tsa = (
+            dataclasses.replace(tsa, timeout=seconds)
+            if field == "timeout"
+            else dataclasses.replace(tsa, backoff=seconds)
+        )
+    if tsa.to_toml() and tsa.url is None:
         raise ConfigError(f"{key}: set tsa.url first; it names the authority the other TSA settings belong to")
     return dataclasses.replace(cfg, tsa=tsa), logged
 
 
 def _key_policy(cfg: ArchiveConfig, key: str, value: str | None) -> ArchiveConfig:
     field = key.split(".", 1)[1]
-    policy = dict(cfg.keys)
     if value is None:
-        policy.pop(field, None)
-        return dataclasses.replace(cfg, keys=policy)
+        return dataclasses.replace(cfg, keys=dataclasses.replace(cfg.keys, **{field: None}))
     low, high = (8, 128) if field == "min_length" else (0, 4)
     if not value.isdigit() or not low <= int(value) <= high:
         raise ConfigError(f"{key}: '{value}' is not a whole number from {low} to {high}")
-    policy[field] = int(value)
-    return dataclasses.replace(cfg, keys=policy)
+    return dataclasses.replace(cfg, keys=dataclasses.replace(cfg.keys, **{field: int(value)}))
 
 
 def set_setting(acting: Acting, key: str, value: str | None) -> dict[str, object]:

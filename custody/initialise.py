@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from . import keys
 from .archive import Archive, Passphrase, archive_key_path, group_read, open_store, signing_key_path
-from .config import CONFIG_NAME, ArchiveConfig, write_config
+from .config import CONFIG_NAME, ArchiveConfig, TsaSection, write_config
 from .db import migrate
 from .db.engine import Database
 from .db.models import Actor
@@ -96,7 +97,7 @@ def init_archive(
         store_url=store_url or "file:store",
         organization=organization,
         store_options=dict(store_options or {}),
-        tsa={"url": tsa_url} if tsa_url else {},
+        tsa=TsaSection(url=tsa_url or None),
     )
     created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
@@ -108,7 +109,7 @@ def init_archive(
                 f"the database {db.safe_url()} already holds a custody catalog; use an empty database"
             )
         if tsa_ca is not None:
-            cfg.tsa["ca"] = install_ca(root, tsa_ca)
+            cfg = dataclasses.replace(cfg, tsa=dataclasses.replace(cfg.tsa, ca=install_ca(root, tsa_ca)))
         store = open_store(cfg)
         check = getattr(store, "check_bucket", None)
         if check is not None:

@@ -92,10 +92,10 @@ POLICY = PassphrasePolicy()
 """What ``check_passphrase`` requires; ``custody config set keys.min_length / keys.min_score`` override it."""
 
 
-def policy_of(settings: dict[str, int]) -> PassphrasePolicy:
-    """The archive's passphrase policy: its ``keys.*`` settings over ``POLICY``."""
+def policy_of(min_length: int | None, min_score: int | None) -> PassphrasePolicy:
+    """The archive's passphrase policy: its ``keys.*`` settings (None: not set) over ``POLICY``."""
     return PassphrasePolicy(
-        settings.get("min_length", POLICY.min_length), settings.get("min_score", POLICY.min_score)
+        POLICY.min_length if min_length is None else min_length, POLICY.min_score if min_score is None else min_score
     )
 
 

@@ -45,8 +45,8 @@ def archive_status(acting: Acting) -> dict[str, Any]:
             if latest is None
             else {"number": latest.num, "size": latest.size, "root": latest.root, "time": latest.time},
             "tsa": {
-                "url": archive.config.tsa.get("url"),
-                "ca": archive.config.tsa.get("ca"),
+                "url": archive.config.tsa.url,
+                "ca": archive.config.tsa.ca,
                 "untimestamped": len(stamps.untimestamped(session)),
             },
             "actors": [{"name": a.name, "role": a.role} for a in session.scalars(select(Actor).order_by(Actor.name))],

@@ -153,7 +153,7 @@ def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
 def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, report: Report) -> None:
     """Every checkpoint's RFC 3161 token, against ``tsa_ca`` or the configured TSA root."""
     no_tokens = not session.scalar(select(func.count()).select_from(CheckpointTimestamp))
-    if no_tokens and tsa_ca is None and not archive.config.tsa.get("url"):
+    if no_tokens and tsa_ca is None and not archive.config.tsa.url:
         return  # nothing to check or to warn about; the TSA libraries need not be loaded
     from .timestamp import stamps
     from .timestamp.settings import tsa_settings

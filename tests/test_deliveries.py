@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.config import read_config, write_config
+from custody.config import TsaSection, read_config, write_config
 from custody.deliveries import JOURNAL_DIR, PRIVATE_DIR
 from tests.support.archives import PASSPHRASES, Cli
 
@@ -138,7 +138,7 @@ def _killed_after_its_event(archive: Path, black_hole: str, out: Path) -> int:
     token) after the commit, with the bundle half-written; returns the export event's seq.
     """
     plain = read_config(archive)
-    write_config(dataclasses.replace(plain, tsa={"url": black_hole, "timeout": 120}))
+    write_config(dataclasses.replace(plain, tsa=TsaSection(url=black_hole, timeout=120)))
     proc = _custody(archive, "bob", "export", "EV-000001", "EV-000002", "--out", out, "--purpose", "court")
     try:
         _wait_for(lambda: bool(_events(archive, "export")), "the export event was committed", proc)

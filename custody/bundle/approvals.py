@@ -26,8 +26,7 @@ from .selection import disclosures, select_items
 
 def required_approvals(acting: Acting) -> int:
     """Approvals every export needs now (the ``export.approvals`` setting)."""
-    value = acting.archive.config.export.get("approvals", 0)
-    return value if isinstance(value, int) else 0
+    return acting.archive.config.export.approvals
 
 
 def _policy_seq(session: Any) -> int | None:
@@ -63,7 +62,7 @@ def request_export(
         raise InputError("export-request: name item ids or pass --case ID")
     age_recipients(recipients)
     withheld = disclosure.parse_fields(
-        acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
+        list(acting.archive.config.disclosure.withhold) if withhold is None else withhold
     )
     acting.unlock()
     acting.require(Permission.EXPORT)

@@ -135,7 +135,7 @@ def export_bundle(
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     withheld = disclosure.parse_fields(
-        acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
+        list(acting.archive.config.disclosure.withhold) if withhold is None else withhold
     )
     encrypt_to = age_recipients(recipients)
     note_path = _note_path(out)

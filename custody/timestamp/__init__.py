@@ -18,7 +18,7 @@ def timestamp_checkpoint(archive: Archive, num: int | None) -> None:
 
     Raises nothing for an unreachable or refusing TSA (that is the notice); without a TSA it does nothing.
     """
-    if num is None or not archive.config.tsa.get("url"):
+    if num is None or not archive.config.tsa.url:
         return  # no TSA configured: the timestamp libraries need not even be loaded
     from .stamps import stamp_new_checkpoint
 

@@ -33,18 +33,15 @@ class TsaSettings:
 
 def tsa_settings(cfg: ArchiveConfig) -> TsaSettings | None:
     """The configured TSA, or None when the archive has none."""
-    url = cfg.tsa.get("url")
+    url = cfg.tsa.url
     if not url:
         return None
-    ca = cfg.tsa.get("ca")
-    seconds = {}
-    for key, default in (("timeout", DEFAULT_TIMEOUT_S), ("backoff", DEFAULT_BACKOFF_S)):
-        try:
-            seconds[key] = float(cfg.tsa.get(key, default))
-        except (TypeError, ValueError):
-            raise ConfigError(f"{cfg.root}/custody.toml: tsa.{key} must be a number of seconds") from None
+    ca = cfg.tsa.ca
     return TsaSettings(
-        url=str(url), ca=(cfg.root / str(ca)) if ca else None, timeout=seconds["timeout"], backoff=seconds["backoff"]
+        url=url,
+        ca=(cfg.root / ca) if ca else None,
+        timeout=DEFAULT_TIMEOUT_S if cfg.tsa.timeout is None else cfg.tsa.timeout,
+        backoff=DEFAULT_BACKOFF_S if cfg.tsa.backoff is None else cfg.tsa.backoff,
     )
 
 
