@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .errors import InputError
 
 
-def age_recipients(texts: Sequence[str]) -> list[Any]:
+def age_recipients(texts: Sequence[str]) -> list[object]:
     """The age X25519 recipients named by ``texts`` (``age1...`` public keys).
 
     Raises:
@@ -29,7 +28,7 @@ def age_recipients(texts: Sequence[str]) -> list[Any]:
     return result
 
 
-def age_identities(identity: Path) -> list[Any]:
+def age_identities(identity: Path) -> list[object]:
     """The X25519 identities of an age identity file (its AGE-SECRET-KEY lines).
 
     Raises:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def stop(path: Path) -> bool:
     return True
 
 
-def _request(path: Path, message: dict[str, Any], conn: socket.socket | None = None) -> dict[str, Any]:
+def _request(path: Path, message: Mapping[str, object], conn: socket.socket | None = None) -> dict[str, Any]:
     own = conn is None
     sock = conn or socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -101,7 +102,7 @@ def _request(path: Path, message: dict[str, Any], conn: socket.socket | None = N
     finally:
         if own:
             sock.close()
-    answer: dict[str, Any] = json.loads(reply)
+    answer: dict[str, object] = json.loads(reply)
     if "error" in answer:
         raise OSError(str(answer["error"]))
     return answer
@@ -257,7 +258,7 @@ def _answer(
             conn.sendall(b'{"ok": true}\n')
             return
         if op == "keys":
-            reply: dict[str, Any] = {**publics, "until": until}
+            reply: dict[str, object] = {**publics, "until": until}
         elif op == "sign" and request.get("key") in held:
             try:
                 data = base64.b64decode(str(request.get("data")), validate=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,7 +301,7 @@ def actor_state(session: Session, row: Actor) -> ActorState:
     return ActorState(row.name, role, key_id, pem, row.created_seq, revoked, display_name, affiliation, tuple(changes))
 
 
-def _rotation_proven(payload: dict[str, Any], old_key_id: str, name: str) -> bool:
+def _rotation_proven(payload: Mapping[str, object], old_key_id: str, name: str) -> bool:
     """True if an actor.rotate of ``old_key_id`` carries the new key's proof of possession (what verify requires)."""
     from .log.authority import rotation_statement
 

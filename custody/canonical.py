@@ -13,7 +13,7 @@ def canonical(obj: Any) -> bytes:
     return rfc8785.dumps(obj)
 
 
-def canonical_text(obj: Any) -> str:
+def canonical_text(obj: object) -> str:
     """Canonical JSON as text, for storage in a text column."""
     return canonical(obj).decode("utf-8")
 

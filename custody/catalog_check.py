@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -132,7 +132,7 @@ def _check_items(state: LogState, report: Report, items: Sequence[Item], store: 
 # --- case membership -----------------------------------------------------------------------------
 
 
-def _case_of(provenance: Any) -> str | None:
+def _case_of(provenance: object) -> str | None:
     if isinstance(provenance, dict):
         case = provenance.get("case")
         return str(case) if case else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from . import disclosure
 from .archive import Acting
@@ -17,7 +16,7 @@ from .store.base import BlobStore
 from .timeutil import parse_iso
 
 
-def _commit(store: BlobStore, field: str, value: str) -> dict[str, Any]:
+def _commit(store: BlobStore, field: str, value: str) -> dict[str, object]:
     """The ``withholdable`` section committing to ``value`` (its disclosure written to the store)."""
     text = disclosure.make(field, value)
     blob = canonical([text])

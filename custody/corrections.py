@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
 
 from . import disclosure
 from .log.logevent import LogEvent
@@ -37,11 +36,11 @@ class Correction:
     time: str
     actor: str
     field: str
-    previous: Any
-    value: Any
+    previous: object
+    value: object
     reason: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "seq": self.seq,
             "time": self.time,
@@ -56,7 +55,7 @@ class Correction:
 def apply(
     store: BlobStore,
     item_id: str,
-    provenance: MutableMapping[str, Any],
+    provenance: MutableMapping[str, object],
     events: Iterable[LogEvent],
     withheld: Iterable[str] = (),
     marker: str = "[withheld]",

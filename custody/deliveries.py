@@ -49,7 +49,7 @@ def _folder(archive: Archive) -> Path:
 
 
 @contextmanager
-def delivering(acting: Acting, kind: str, temp: Path, out: Path, **details: Any) -> Iterator[None]:
+def delivering(acting: Acting, kind: str, temp: Path, out: Path, **details: object) -> Iterator[None]:
     """Journal one delivery while the block runs; the entry is removed when the block completes.
 
     ``temp`` is the private file being written, ``out`` where it goes once its event is committed.

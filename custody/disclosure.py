@@ -44,7 +44,7 @@ def _salt() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(SALT_BYTES)).rstrip(b"=").decode("ascii")
 
 
-def make(field: str, value: Any) -> str:
+def make(field: str, value: object) -> str:
     """A new disclosure (JCS text of ``[salt, field, value]``) with a fresh 128-bit salt."""
     return canonical([_salt(), field, value]).decode("utf-8")
 
@@ -55,7 +55,7 @@ class Disclosure:
 
     digest: str
     field: str
-    value: Any
+    value: object
     text: str
 
 
@@ -71,7 +71,7 @@ def parse(text: str) -> Disclosure:
     return Disclosure(digest_of(text), data[1], data[2], text)
 
 
-def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, Any]:
+def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, object]:
     """The acquisition with its withholdable values replaced by signed-to-be digests.
 
     ``acquisition`` is ``{original_name, source_path, fs_times, provenance, ...}``; the result keeps
@@ -104,7 +104,7 @@ def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, Any]:
     return committed
 
 
-def committed_digests(holder: Mapping[str, Any]) -> dict[str, str] | None:
+def committed_digests(holder: Mapping[str, object]) -> dict[str, str] | None:
     """The ``field -> digest`` commitments of a record or acquisition, or None if it has none (made before)."""
     section = holder.get(KEY)
     if not isinstance(section, dict) or not isinstance(section.get("digests"), dict):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,16 +57,16 @@ def list_items(acting: Acting, case: str | None = None) -> list[dict[str, object
 class ItemView:
     """One item as ``show`` presents it."""
 
-    record: dict[str, Any]
+    record: dict[str, object]
     signature: str
     signer: str
     cases: list[str]
-    acquisitions: list[dict[str, Any]]
-    annotations: list[dict[str, Any]]
+    acquisitions: list[dict[str, object]]
+    annotations: list[dict[str, object]]
     events: list[LogEvent]
-    derivation: dict[str, Any]
+    derivation: dict[str, object]
     # Provenance corrections (custody.corrections), oldest first; acquisitions[0] shows the current values.
-    corrections: list[dict[str, Any]] = field(default_factory=list)
+    corrections: list[dict[str, object]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -82,7 +82,7 @@ class ItemView:
         }
 
 
-def _acquisition(store: BlobStore, seq: int | None, holder: dict[str, Any], where: str) -> dict[str, Any]:
+def _acquisition(store: BlobStore, seq: int | None, holder: Mapping[str, object], where: str) -> dict[str, object]:
     """One acquisition with its source path and provenance in the clear (opened from its disclosures)."""
     clear = disclosure.opened(store, holder, where)
     return {"seq": seq, "original_name": holder.get("original_name"), "fs_times": holder.get("fs_times"), **clear}
@@ -101,7 +101,7 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
     ]
     superseded = {e.payload.get("supersedes") for e in history if e.action == "annotate"}
     link = source_of(record)
-    derivation = {
+    derivation: dict[str, object] = {
         "derived_from": dict(link) if link is not None else None,
         "derived_items": [
             {"seq": e.seq, "item_id": e.payload.get("derived_item"), "relation": e.payload.get("relation"),
@@ -126,7 +126,8 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
     cases = sorted(session.scalars(select(ItemCase.case_id).where(ItemCase.item_id == item_id)))
     from .corrections import apply
 
-    corrected = dict(acquisitions[0].get("provenance") or {})
+    stated = acquisitions[0].get("provenance")
+    corrected = dict(stated) if isinstance(stated, Mapping) else {}
     fixes, _texts = apply(store, item_id, corrected, history)
     acquisitions[0] = {**acquisitions[0], "provenance": corrected}
     return ItemView(

@@ -11,7 +11,7 @@ archive's store, corrected values included, as ``show`` displays them).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -65,7 +65,7 @@ class Query:
                  for f in fields(self) if (v := getattr(self, f.name))]  # fmt: skip
         return "; ".join(parts) or "(everything)"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {f.name: (list(v) if isinstance(v, tuple) else v) for f in fields(self) if (v := getattr(self, f.name))}
 
 
@@ -86,7 +86,7 @@ def _bound(text: str | None, what: str, end: bool) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _instant(value: Any) -> datetime | None:
+def _instant(value: object) -> datetime | None:
     """A recorded time as a UTC instant; a time without offset (capture zone unknown) is read as UTC."""
     if not isinstance(value, str) or not value:
         return None
@@ -97,7 +97,7 @@ def _instant(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _within(value: Any, lower: datetime | None, upper: datetime | None) -> bool:
+def _within(value: object, lower: datetime | None, upper: datetime | None) -> bool:
     if lower is None and upper is None:
         return True
     moment = _instant(value)
@@ -126,7 +126,7 @@ def _annotations(session: Session, items: Iterable[str]) -> dict[str, list[LogEv
     return found
 
 
-def _stated(store: BlobStore, session: Session, item_id: str, record: dict[str, Any]) -> dict[str, Any]:
+def _stated(store: BlobStore, session: Session, item_id: str, record: Mapping[str, object]) -> dict[str, object]:
     """The item's provenance as ``show`` gives it: opened from its disclosures, corrections applied."""
     from .corrections import CORRECT, apply
 
@@ -139,7 +139,7 @@ def _stated(store: BlobStore, session: Session, item_id: str, record: dict[str, 
     return provenance
 
 
-def _contains(value: Any, needle: str) -> bool:
+def _contains(value: object, needle: str) -> bool:
     return isinstance(value, str) and needle.casefold() in value.casefold()
 
 
@@ -271,7 +271,7 @@ class CaseSummary:
     items: int
     bytes: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"case": self.case, "items": self.items, "bytes": self.bytes}
 
 

@@ -73,7 +73,7 @@ def reveal_field(acting: Acting, item_id: str, field: str, out: Path, purpose: s
     return result
 
 
-def _read_reveal(path: Path) -> dict[str, Any]:
+def _read_reveal(path: Path) -> dict[str, object]:
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
@@ -87,7 +87,7 @@ def _read_reveal(path: Path) -> dict[str, Any]:
 
 def check_reveal(
     bundle: Path, reveal: Path, identity: Path | None = None, vkey: str | None = None
-) -> tuple[Report, Any]:
+) -> tuple[Report, object]:
     """Verify ``bundle``, then the reveal file against the digest its signed record commits to.
 
     Returns (report, the revealed value or None); the report fails if the bundle fails or the value

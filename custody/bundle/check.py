@@ -295,7 +295,7 @@ def check_bundle(
     return report
 
 
-def _shape_problem(signed: Any, proofs: Any) -> str:
+def _shape_problem(signed: object, proofs: object) -> str:
     """Why items.json or proofs.json does not have the shape FORMATS.md states ("" if it does)."""
     if not isinstance(signed, list) or not all(
         isinstance(e, dict) and isinstance(e.get("record"), dict) for e in signed

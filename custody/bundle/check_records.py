@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .. import disclosure, records
@@ -62,7 +63,9 @@ def check_records(
         report.add(CheckKind.PAYLOAD_PATH, name, False, "no signed record in items.json vouches for this payload file")
 
 
-def check_derivations(signed_records: list[Any], events: list[LogEvent], authority: Authority, report: Report) -> None:
+def check_derivations(
+    signed_records: Sequence[object], events: list[LogEvent], authority: Authority, report: Report
+) -> None:
     """Each carried working copy's link to its source holds: the source's ingest and the derive event are carried."""
     held = {
         str(e["record"].get("item_id")): sha256_hex(canonical(e["record"]))
@@ -83,10 +86,10 @@ def check_derivations(signed_records: list[Any], events: list[LogEvent], authori
         )
 
 
-def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
+def commitments(signed_records: Sequence[object], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
     """digest -> (field, where) of every withholdable field committed by a carried record, acquire or correct event."""
     found: dict[str, tuple[str, str]] = {}
-    holders: list[tuple[str, Any]] = [
+    holders: list[tuple[str, object]] = [
         (str(e["record"].get("item_id")), e["record"])
         for e in signed_records
         if isinstance(e, dict) and isinstance(e.get("record"), dict)
@@ -101,7 +104,11 @@ def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, 
 
 
 def check_disclosures(
-    bundle: SafeBundle, signed_records: list[Any], events: list[LogEvent], export: LogEvent | None, report: Report
+    bundle: SafeBundle,
+    signed_records: Sequence[object],
+    events: list[LogEvent],
+    export: LogEvent | None,
+    report: Report,
 ) -> None:
     """Each carried disclosure hashes to a digest a signed record or event commits to, for the same field."""
     if not bundle.has(layout.DISCLOSURES):
@@ -131,7 +138,7 @@ def check_disclosures(
         )
 
 
-def _disclosure_problem(digest: str, text: Any, committed: dict[str, tuple[str, str]], withheld: set[str]) -> str:
+def _disclosure_problem(digest: str, text: object, committed: dict[str, tuple[str, str]], withheld: set[str]) -> str:
     if not isinstance(text, str):
         return "a disclosure is not a string"
     try:

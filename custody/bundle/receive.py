@@ -6,7 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +70,7 @@ def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[
                 yield bundle
 
 
-def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[str, Any]) -> None:
+def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: Mapping[str, object]) -> None:
     writer = acting.archive.store.open_writer()
     try:
         with bundle.open(name) as fh:
@@ -199,7 +199,7 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
     return ImportResult(bundle_id, False, mapping, receipt.seq)
 
 
-def _provenance(record: dict[str, Any], carried: dict[str, str]) -> dict[str, Any]:
+def _provenance(record: dict[str, Any], carried: dict[str, str]) -> dict[str, object]:
     """The sender's provenance as far as the bundle discloses it (withheld fields stay unknown: None)."""
     digests = disclosure.committed_digests(record)
     if digests is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,12 @@ def summarise(
     path: Path,
     root: str,
     events: list[LogEvent],
-    records: list[Any],
+    records: Sequence[object],
     checkpoint_text: str,
     against: list[str],
     tsa_ca: Path | None,
     vkey: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The facts a reader of the verdict needs first (schemas/verify-report: ``summary``); nothing here is a check."""
     export = next((e for e in events if e.action == "export" and e.payload.get("bundle_id") == root), None)
     names = {e.payload.get("key_id"): e.payload.get("name") for e in events if e.action == "actor.add"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from .. import records
 from ..archive import Acting
@@ -140,7 +139,7 @@ def ingest_derived(
     with open_storer(acting, lambda _n: None, 1, options) as storer:
         (stored,) = storer.finish(storer.start([checked]))
     acting.archive.store.sync()
-    link: dict[str, Any] = {
+    link: dict[str, object] = {
         "item_id": source_item,
         "sha256": source_row.sha256,
         "record_sha256": sha256_hex(source_row.record.encode("utf-8")),

@@ -6,7 +6,7 @@ write lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ class IngestResult:
 def _acquisition(source: Source, stored: Stored, provenance: records.Provenance) -> dict[str, Any]:
     name, name_bytes = display_name(source.path.name)
     path, path_bytes = display_name(str(source.path.absolute()))
-    acquisition: dict[str, Any] = {"original_name": name, "source_path": path}
+    acquisition: dict[str, object] = {"original_name": name, "source_path": path}
     if name_bytes is not None:
         acquisition["original_name_bytes_b64"] = name_bytes
     if path_bytes is not None:
@@ -125,7 +125,7 @@ def new_item(
     digests: Digests,
     media_type: str,
     acquisition: dict[str, Any],
-    extra: dict[str, Any] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> tuple[str, int]:
     """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
     num = _next_num(session)
@@ -188,7 +188,7 @@ def record_one(
     source: Source,
     stored: Stored,
     provenance: records.Provenance,
-    derived_from: dict[str, Any] | None = None,
+    derived_from: Mapping[str, object] | None = None,
 ) -> IngestResult:
     existing = find_item(session, stored.digests.sha256)
     acquisition = _acquisition(source, stored, provenance)

@@ -91,7 +91,7 @@ class Identity:
     vkey: str
 
 
-def identity_of(payload: Mapping[str, Any]) -> Identity:
+def identity_of(payload: Mapping[str, object]) -> Identity:
     """The identity an ``archive.init`` payload states; IntegrityError if its fields disagree."""
     try:
         origin = str(payload["origin"])
@@ -140,7 +140,7 @@ def signature_ok(raw_key: bytes, event: LogEvent) -> bool:
     return not bad_signatures([(event.seq, raw_key, signature, canonical(event.unsigned()))])
 
 
-def _bootstrap_problem(init_actor: str, actor: str, action: str, payload: Mapping[str, Any]) -> str:
+def _bootstrap_problem(init_actor: str, actor: str, action: str, payload: Mapping[str, object]) -> str:
     if action != Action.ACTOR_ADD:
         return f"event 1 is '{action}', not the first admin's actor.add"
     if not (payload.get("key_id") == init_actor == actor and payload.get("role") == Role.ADMIN):
@@ -177,7 +177,7 @@ class Authority:
     compromised: set[int] = field(default_factory=set)  # seqs signed by a key after its declared compromise
     _signed: dict[str, array[int]] = field(default_factory=dict)  # key id -> seqs it signed (for compromise)
     export_policy: int = 0  # approvals every export needs, as the latest export.approvals configure event set
-    requests: dict[int, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)  # seq -> (actor, payload)
+    requests: dict[int, tuple[str, Mapping[str, object]]] = field(default_factory=dict)  # seq -> (actor, payload)
     approvals: dict[int, dict[int, str]] = field(default_factory=dict)  # request seq -> {approval seq: actor}
     rejected: set[int] = field(default_factory=set)  # request seqs someone refused to approve
     used_requests: set[int] = field(default_factory=set)
@@ -196,7 +196,7 @@ class Authority:
         return f"{info.name} (role {info.role})" if info else f"key {actor[:16]}…"
 
     def admit(
-        self, seq: int, time: str, actor: str, action: str, item: str | None, payload: Mapping[str, Any] | None
+        self, seq: int, time: str, actor: str, action: str, item: str | None, payload: Mapping[str, object] | None
     ) -> bytes | None:
         """Apply every authority rule to one event; returns the raw key its signature must verify with.
 
@@ -253,7 +253,7 @@ class Authority:
             f"compromised from event {info.compromised_since} (revoked at event {info.ended})",
         )
 
-    def _lifecycle(self, seq: int, action: str, payload: Mapping[str, Any]) -> None:
+    def _lifecycle(self, seq: int, action: str, payload: Mapping[str, object]) -> None:
         """Apply an actor.revoke, actor.rotate or actor.role its (admin) signer was allowed to log."""
         key_id = str(payload.get("old_key_id" if action == Action.ACTOR_ROTATE else "key_id"))
         target = self.keys.get(key_id)
@@ -285,7 +285,7 @@ class Authority:
         else:
             self._rotate(seq, target, key_id, payload)
 
-    def _rotate(self, seq: int, old: KeyInfo, old_key_id: str, payload: Mapping[str, Any]) -> None:
+    def _rotate(self, seq: int, old: KeyInfo, old_key_id: str, payload: Mapping[str, object]) -> None:
         try:
             public = keys.load_public_pem(str(payload["public_key"]), f"event {seq}'s new public key")
             new_key_id = str(payload["key_id"])
@@ -308,7 +308,7 @@ class Authority:
             old.ended, old.ended_how = seq, "retired by rotation"
             raw = keys.raw_public(public)
             self.keys[new_key_id] = KeyInfo(old.name, old.role, str(payload["public_key"]), seq, raw, old.role)
-    def _approval_rules(self, seq: int, actor: str, action: str, payload: Mapping[str, Any]) -> None:
+    def _approval_rules(self, seq: int, actor: str, action: str, payload: Mapping[str, object]) -> None:
         """Two-person export: the policy in force, requests, approvals by others, and every export meeting it."""
         if action == Action.CONFIGURE and payload.get("setting") == APPROVALS_SETTING:
             value = payload.get("value")
@@ -387,7 +387,7 @@ class Authority:
                 f"(more than the {int(TOLERANCE.total_seconds() // 60)}-minute tolerance): time went backwards",
             )
 
-    def _genesis(self, seq: int, actor: str, action: str, payload: Mapping[str, Any]) -> None:
+    def _genesis(self, seq: int, actor: str, action: str, payload: Mapping[str, object]) -> None:
         if seq != 0:
             self._fail(seq, f"{action} by {self._who(actor)}: archive.init is valid only as event 0")
             return
@@ -400,7 +400,7 @@ class Authority:
         except CustodyError as exc:
             self.report.add(IDENTITY_CHECK, "event 0", False, str(exc))
 
-    def _register(self, seq: int, actor: str, payload: Mapping[str, Any]) -> None:
+    def _register(self, seq: int, actor: str, payload: Mapping[str, object]) -> None:
         """Learn the key an ``actor.add`` registers, if its signer may register it."""
         if seq == 1:
             problem = _bootstrap_problem(self._init_actor or "", actor, Action.ACTOR_ADD, payload)
@@ -491,7 +491,7 @@ class Authority:
         return ""
 
     def record_problem(
-        self, item: str, record_sha256: str, signer: str, record: Mapping[str, Any] | None = None
+        self, item: str, record_sha256: str, signer: str, record: Mapping[str, object] | None = None
     ) -> str:
         """Why an item record is not bound by its ingest event ("" if it is), per the record rules.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, Protocol, TypedDict
@@ -128,7 +129,7 @@ class LogEvent:
         )
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> LogEvent:
+    def from_json(cls, obj: Mapping[str, object]) -> LogEvent:
         """Rebuild an event from its JSON object (a bundle's events.jsonl line).
 
         Raises ValueError unless ``obj`` is exactly the event object FORMATS.md states (members and

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 from .flags import Flag, FlagCode, make_flag
 
@@ -132,7 +131,7 @@ def _gps_datetime(tags: dict[str, object]) -> str | None:
     return f"{date} {time}"
 
 
-def _candidate(spec: TimeTag, raw: Any, tags: dict[str, object], eligible: bool) -> dict[str, object]:
+def _candidate(spec: TimeTag, raw: object, tags: dict[str, object], eligible: bool) -> dict[str, object]:
     text = str(raw)
     out: dict[str, object] = {"tag": spec.tag, "value": text, "meaning": spec.meaning, "eligible": eligible}
     why = _placeholder(text)

@@ -60,7 +60,7 @@ def _generator(manifest: dict[str, Any]) -> str | None:
     return str(generator) if generator else None
 
 
-def _summary(store: dict[str, Any], state: str | None) -> dict[str, Any]:
+def _summary(store: dict[str, Any], state: str | None) -> dict[str, object]:
     label = store.get("active_manifest")
     manifest = (store.get("manifests") or {}).get(label) or {}
     signature = manifest.get("signature_info") or {}
@@ -98,13 +98,13 @@ def _has_manifest_marker(path: Path, chunk: int = 1 << 20) -> bool:
     return False
 
 
-def _remote(url: str | None) -> dict[str, Any]:
+def _remote(url: str | None) -> dict[str, object]:
     return {"not_read": REMOTE_NOT_FETCHED, "remote_manifest": {"url": url, "fetched": False}}
 
 
 def read_content_credentials(
     path: Path, media_type: str, remote_url: str | None = None
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+) -> tuple[dict[str, object] | None, dict[str, object]]:
     """Summary for the signed record and the complete manifest store, or (None, {}) without one.
 
     ``remote_url`` is the file's remote manifest reference as ExifTool read it, if any. A missing
@@ -130,7 +130,7 @@ def read_content_credentials(
             if reader is None:
                 return (_remote(remote_url) if remote_url else None), {}
             with reader:
-                store: dict[str, Any] = json.loads(reader.json())
+                store: dict[str, object] = json.loads(reader.json())
                 state = reader.get_validation_state()
     except c2pa.C2paError as exc:
         if str(exc).startswith("Remote:") or remote_url:

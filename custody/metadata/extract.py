@@ -10,6 +10,7 @@ flag; nothing here raises for a hostile or broken file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,8 @@ _IMAGE_METADATA_GROUPS = ("IFD0:", "ExifIFD:", "GPS:", "XMP-", "IPTC:", "Keys:",
 class Extraction:
     """Summary for the signed record, the complete raw dump, what could not be read, and its flags."""
 
-    metadata: dict[str, Any]
-    raw: dict[str, Any]
+    metadata: dict[str, object]
+    raw: dict[str, object]
     warnings: list[str] = field(default_factory=list)
     tools: dict[str, str] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
@@ -48,7 +49,7 @@ def _scrub(text: str, path: Path, name: str) -> str:
     return text.replace(str(path), name).replace(path.name, name)
 
 
-def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, Any] | None:
+def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, object] | None:
     if exiftool.exiftool_path() is None:
         return None
     version = exiftool.exiftool_version() or "unknown"
@@ -73,7 +74,7 @@ def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, Any] 
     return tags
 
 
-def _raw_tags(tags: dict[str, Any]) -> dict[str, Any]:
+def _raw_tags(tags: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in tags.items() if k not in _LOCAL_KEYS and not k.startswith(_LOCAL_GROUPS)}
 
 
@@ -117,7 +118,7 @@ def _image(path: Path, name: str, summary: dict[str, Any], extraction: Extractio
         summary["has_exif"] = any(k.startswith(_IMAGE_METADATA_GROUPS) for k in tags)
 
 
-def _video(path: Path, name: str, summary: dict[str, Any], extraction: Extraction) -> dict[str, Any]:
+def _video(path: Path, name: str, summary: dict[str, Any], extraction: Extraction) -> dict[str, object]:
     facts, probe, problems, timed_out = probe_video(path)
     extraction.warnings.extend(f"{name}: {_scrub(p, path, name)}" for p in problems)
     if facts is None:
@@ -153,9 +154,9 @@ def extract(path: Path, media_type: str, name: str | None = None) -> Extraction:
     """
     name = name or path.name
     kind = media_type.split("/")[0] if media_type.startswith(("image/", "video/")) else "other"
-    summary: dict[str, Any] = {"kind": kind}
+    summary: dict[str, object] = {"kind": kind}
     extraction = Extraction(summary, {})
-    tags: dict[str, Any] | None = None
+    tags: dict[str, object] | None = None
     if kind != "other":
         tags = _read_tags(path, extraction, name)
         if tags is None:
@@ -210,7 +211,7 @@ _FIELD_TOOLS = {
 }
 
 
-def _read_by(summary: dict[str, Any], tools: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+def _read_by(summary: Mapping[str, object], tools: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
     kind = summary.get("kind")
     pixel_tool = "Pillow" if kind == "image" else "ffprobe"
     by: dict[str, str] = {}

@@ -59,7 +59,7 @@ def decode_image(path: Path) -> tuple[dict[str, Any], list[str]]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         return {"decode_check": "failed"}, [f"image could not be decoded: {exc}"]
     with image:
-        facts: dict[str, Any] = {"format": image.format, "width": image.width, "height": image.height}
+        facts: dict[str, object] = {"format": image.format, "width": image.width, "height": image.height}
         pixels = image.width * image.height
         if pixels > MAX_DECODE_PIXELS:
             if image.format != "JPEG":

@@ -42,7 +42,7 @@ def _rate(text: str | None) -> float | None:
     return round(float(value), 3) if value else None
 
 
-def probe_video(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any], list[str], bool]:
+def probe_video(path: Path) -> tuple[dict[str, object] | None, dict[str, object], list[str], bool]:
     """Stream facts (None without ffprobe), the full ffprobe output, problems, and whether the read timed out."""
     exe = shutil.which("ffprobe")
     if exe is None:

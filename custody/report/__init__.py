@@ -82,8 +82,8 @@ def stamped_pdf(archive: Archive, data: ReportData, paper: str, what: str) -> by
 
 def case_uco(
     cfg: ArchiveConfig,
-    records: Sequence[Mapping[str, Any]],
-    events: Sequence[Mapping[str, Any]],
+    records: Sequence[Mapping[str, object]],
+    events: Sequence[Mapping[str, object]],
     names: Mapping[str, str],
     roles: Mapping[str, str],
     exhibits: Mapping[str, str],
@@ -122,7 +122,7 @@ def checkpoint_gen_time(tsr: bytes | None) -> datetime | None:
         return None
 
 
-def _shown(records: list[dict[str, Any]], clear: Mapping[str | int, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _shown(records: list[dict[str, Any]], clear: Mapping[str | int, Mapping[str, Any]]) -> list[dict[str, object]]:
     """The entries as the report shows them: disclosed source path and provenance put back, withheld marked."""
     shown = []
     for entry in records:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .. import humanize as h
 from ..log.logevent import EventJSON
@@ -98,9 +99,9 @@ class ReportData:
     timezone: str = ""
 
 
-def index_events(events: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+def index_events(events: Sequence[Mapping[str, object]]) -> dict[str, list[Mapping[str, Any]]]:
     """Item id -> every event naming it (its ``item`` or its payload's item list), in the given order."""
-    index: dict[str, list[Mapping[str, Any]]] = {}
+    index: dict[str, list[Mapping[str, object]]] = {}
     for event in events:
         for item in h.items_named(event):
             index.setdefault(item, []).append(event)
@@ -121,11 +122,11 @@ def _row(label: str, value: str) -> dict[str, str]:
     return {"label": label, "value": value}
 
 
-def _capture(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
+def _capture(metadata: Mapping[str, object]) -> list[dict[str, str]]:
     """The capture time with the tag it came from, then every other time the file states and what it means."""
     rows = []
     found = metadata.get("capture_time")
-    chosen: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    chosen: Mapping[str, object] = found if isinstance(found, Mapping) else {}
     when = metadata.get("captured_at")
     if when:
         source = h.text(chosen.get("tag") or metadata.get("captured_at_source"))
@@ -145,7 +146,7 @@ def _capture(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
-def _read_by(metadata: Mapping[str, Any]) -> list[dict[str, str]]:
+def _read_by(metadata: Mapping[str, object]) -> list[dict[str, str]]:
     """Which tool (and version) produced which values, so an expert can reproduce them."""
     read_by = metadata.get("read_by")
     if not isinstance(read_by, Mapping) or not read_by:
@@ -207,7 +208,7 @@ def _derivation_rows(item: str, rec: Mapping[str, Any], events: Sequence[Mapping
     return rows
 
 
-def provenance_rows(provenance: Any) -> list[dict[str, str]]:
+def provenance_rows(provenance: object) -> list[dict[str, str]]:
     """The archivist's statement of where the item came from."""
     if not isinstance(provenance, Mapping):
         return []
@@ -220,7 +221,7 @@ def provenance_rows(provenance: Any) -> list[dict[str, str]]:
     return rows
 
 
-def correction_rows(corrections: Any, names: Mapping[str, str], tz: Any) -> list[dict[str, str]]:
+def correction_rows(corrections: object, names: Mapping[str, str], tz: ZoneInfo | None) -> list[dict[str, str]]:
     """Each provenance correction (custody.corrections): the value before and after, who, when, why.
 
     Withheld fields arrive with the marker in place of both values.
@@ -232,7 +233,7 @@ def correction_rows(corrections: Any, names: Mapping[str, str], tz: Any) -> list
         field = str(c.get("field"))
         label = h.PROVENANCE_LABELS.get(field, field.replace("_", " ").capitalize())
 
-        def shown(value: Any, field: str = field) -> str:
+        def shown(value: object, field: str = field) -> str:
             if value in (None, ""):
                 return "(not stated)"
             return h.stated(str(value)) if field in {"collected_at", "posted_at"} else h.text(value)
@@ -254,7 +255,7 @@ def _kind(media_type: str) -> str:
 
 def context(
     data: ReportData, paper: str, picture_src: Mapping[str, str], detail_limit: int | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The Jinja2 context of one report; ``picture_src`` maps item id -> the URL its picture is reached by.
 
     With more than ``detail_limit`` items, only the cover, the exhibit index and the roster are laid out (the
@@ -275,7 +276,7 @@ def context(
     for entry in data.records:
         rec = entry["record"]
         item = str(rec.get("item_id"))
-        metadata: Mapping[str, Any] = rec["metadata"] if isinstance(rec.get("metadata"), Mapping) else {}
+        metadata: Mapping[str, object] = rec["metadata"] if isinstance(rec.get("metadata"), Mapping) else {}
         captured = _capture(metadata)
         timeline, annotations = [], []
         for mine in by_item.get(item, []):

@@ -27,7 +27,7 @@ def timestamp_pdf(pdf: bytes, url: str, *, timeout: float) -> bytes:
 
     class _Tsa(TimeStamper):
         # Our own HTTP call, like custody's other TSA requests: no proxy from the environment is used.
-        async def async_request_tsa_response(self, req: Any) -> Any:
+        async def async_request_tsa_response(self, req: Any) -> object:
             http = urllib.request.Request(
                 url, data=req.dump(), headers={"Content-Type": "application/timestamp-query"}, method="POST"
             )

@@ -65,7 +65,7 @@ def pdf(data: ReportData, paper: str = "a4") -> bytes:
 
     class _OnlyOurPictures(URLFetcher):  # type: ignore[misc,valid-type]
         # A hostile file name or metadata text cannot make the renderer reach out: only our pictures resolve.
-        def fetch(self, url: str, headers: Any = None) -> Any:
+        def fetch(self, url: str, headers: object = None) -> object:
             if url not in pictures:
                 raise ValueError(f"{url}: reports fetch nothing outside the bundle")
             return URLFetcherResponse(url, body=pictures[url], headers={"Content-Type": "image/jpeg"})

@@ -63,9 +63,10 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Protocol
 
 SPKI_ED25519 = bytes.fromhex("302a300506032b6570032100")
 GENESIS_PREV = "0" * 64
@@ -127,7 +128,7 @@ def _number(value: float) -> str:
     return sign + text
 
 
-def jcs(value: Any) -> str:
+def jcs(value: object) -> str:
     """RFC 8785 canonical text of a parsed JSON value."""
     if value is None or value is True or value is False:
         return json.dumps(value)
@@ -147,7 +148,7 @@ def jcs(value: Any) -> str:
     raise ValueError(f"not a JSON value: {type(value).__name__}")
 
 
-def jcs_bytes(value: Any) -> bytes:
+def jcs_bytes(value: object) -> bytes:
     return jcs(value).encode("utf-8")
 
 
@@ -196,7 +197,7 @@ def key_id(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def unb64(text: Any) -> bytes:
+def unb64(text: object) -> bytes:
     if not isinstance(text, str):
         raise ValueError("not base64 text")
     return base64.b64decode(text.encode("ascii"), validate=True)
@@ -448,7 +449,14 @@ def blake3_hex(data: bytes) -> str:
     return h.hexdigest()
 
 
-def hash_stream(fh: IO[bytes], total: int, label: str, *others: Any, every: float = PROGRESS) -> tuple[str, int]:
+
+class Updatable(Protocol):
+    """A hashlib object: what ``hash_stream`` feeds besides BLAKE3."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+def hash_stream(fh: IO[bytes], total: int, label: str, *others: Updatable, every: float = PROGRESS) -> tuple[str, int]:
     """BLAKE3 (hex) and length of a stream read in 1 MiB pieces that are also fed to ``others`` (hashlib
     objects). While it runs longer than ``every`` seconds, a progress line goes to stderr every ``every`` s."""
     b3, size = Blake3(), 0
@@ -603,7 +611,7 @@ def legacy_payload_path(item_id: str, name: str) -> str:
     return f"data/{item_id}/{name}"
 
 
-def event_time(text: Any) -> datetime:
+def event_time(text: object) -> datetime:
     """An event time, exactly YYYY-MM-DDTHH:MM:SS.ffffffZ (no other ISO-8601 spelling), as aware UTC."""
     if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
                                                      r"\.[0-9]{6}Z", text):  # fmt: skip
@@ -673,7 +681,7 @@ class Verifier:
             self.add("bag", "bag-info.txt", False, f"Payload-Oxum {oxum} is not {octets}.{len(payload)}")
         return hashed
 
-    def load(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    def load(self) -> tuple[list[dict[str, object]], list[dict[str, object]], dict[str, object]]:
         text = self.bag.text("custody/events.jsonl")
         if text and not text.endswith("\n"):
             raise ValueError("custody/events.jsonl does not end with LF")
@@ -777,8 +785,8 @@ class Verifier:
             self.add("authority", "events.jsonl", True, f"{len(keys)} registered keys; every action allowed")
         return keys
 
-    def lifecycle(self, seq: int, action: str, payload: dict[str, Any], keys: dict[str, tuple[str, int, bytes, str]],
-                  ended: dict[str, tuple[int, str]]) -> str:  # fmt: skip
+    def lifecycle(self, seq: int, action: str, payload: Mapping[str, object],
+                  keys: dict[str, tuple[str, int, bytes, str]], ended: dict[str, tuple[int, str]]) -> str:  # fmt: skip
         """Apply an allowed actor.revoke / actor.rotate / actor.role; the problem, or "" if it applied."""
         target = str(payload.get("old_key_id" if action == "actor.rotate" else "key_id"))
         if target not in keys or keys[target][1] >= seq:
@@ -1180,7 +1188,7 @@ class Verifier:
             self.add("timestamp", name, ok, f"attested {gen:%Y-%m-%dT%H:%M:%SZ} (chain checked)" if ok else
                      "not signed by a TSA chaining to the given CA")  # fmt: skip
 
-    def timestamps(self, events: list[dict[str, Any]], tsa_ca: str | None) -> None:
+    def timestamps(self, events: Sequence[Mapping[str, object]], tsa_ca: str | None) -> None:
         export = self.summary.get("export_time")
         if "custody/seal.tsr" in self.bag.files:
             self.token("custody/seal.tsr", "custody/seal.sig", "custody/seal.tsa-certs.pem",
