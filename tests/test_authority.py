@@ -299,7 +299,7 @@ def test_record_signed_by_another_key_than_its_ingest_event_is_named(
     def resign(entries: dict[str, bytes]) -> dict[str, bytes]:
         name = f"{root(entries)}/custody/items.json"
         signed = json.loads(entries[name])
-        again = records.sign(signed[0]["record"], alice)
+        again = records.sign(records.ItemRecord.from_json(signed[0]["record"]), alice)
         signed[0] |= {"signature": again.signature, "signer": again.signer_key_id}
         return retag({**entries, name: json.dumps(signed).encode()})
 
