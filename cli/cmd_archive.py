@@ -139,6 +139,7 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
             else f"{data['tsa']['url']} ({data['tsa']['untimestamped']} checkpoints untimestamped)",
         ],
         ["actors", ", ".join(f"{a['name']} ({a['role']})" for a in data["actors"])],
+        ["fixity", data["fixity"]["summary"]],
     ]
     table("Archive status", ["", ""], rows)
 

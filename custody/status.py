@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from . import fixity
 from .archive import Acting
 from .db import migrate
 from .db.models import Actor, Event, Item
@@ -20,6 +21,7 @@ def archive_status(acting: Acting) -> dict[str, Any]:
     archive = acting.archive
     with archive.db.read() as session:
         latest = checkpoints.latest(session)
+        cov = fixity.coverage(session)
         result: dict[str, Any] = {
             "archive": {
                 "root": str(archive.config.root),
@@ -45,5 +47,6 @@ def archive_status(acting: Acting) -> dict[str, Any]:
                 "untimestamped": len(stamps.untimestamped(session)),
             },
             "actors": [{"name": a.name, "role": a.role} for a in session.scalars(select(Actor).order_by(Actor.name))],
+            "fixity": cov.to_json() | {"summary": cov.describe()},
         }
     return result
