@@ -205,12 +205,17 @@ class _Since:
     def prefix(self, size: int) -> Trusted | None:
         """Rebuild the authority state at ``size`` from proven events; the kept checkpoint, once checked."""
         session = self.session
-        rows = session.connection().execute(
-            select(*_COLUMNS)
-            .where(Event.seq < size, (Event.action.in_(sorted(STATE_ACTIONS))) | Event.seq.in_((0, 1, size - 1)))
-            .order_by(Event.seq)
-        )
-        state_events = [_row_event(row) for row in rows]
+        # Two queries, each served by an index: (action, seq) and the primary key.
+        conn = session.connection()
+        rows = {
+            row[0]: row
+            for query in (
+                select(*_COLUMNS).where(Event.action.in_(sorted(STATE_ACTIONS)), Event.seq < size),
+                select(*_COLUMNS).where(Event.seq.in_((0, 1, size - 1))),
+            )
+            for row in conn.execute(query)
+        }
+        state_events = [_row_event(rows[seq]) for seq in sorted(rows)]
         authority = self.authority
         genesis: tuple[bytes, bytes] | None = None
         for event, unsigned, _full in state_events:

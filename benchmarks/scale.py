@@ -1,0 +1,134 @@
+"""Scale benchmarks (issue 18): incremental verification on a large log, catalog queries at 10^4..10^6 items.
+
+Run by hand:
+
+    .venv/bin/python benchmarks/scale.py since [--events 1000000] [--new 1000] [--baseline] [--work DIR]
+
+``since``: grows a SQLite archive's log to ``--events`` events through the library (each event
+signed by the actor's key, hash-chained, its Merkle nodes stored, a signed checkpoint per
+transaction of 5000), keeps the latest checkpoint, then appends ``--new`` events (ingests of
+small files, with their records and blobs, and annotations) and times ``verify --since`` from the
+kept checkpoint (custody.incremental.verify_since, key unlock excluded). Target: < 2 s for 10^3
+new events on 10^6. With ``--baseline`` the same run also times the full log walk that
+``verify --all`` does, for the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from custody.archive import Acting, Archive
+from custody.initialise import init_archive
+from custody.log import tree
+
+PASSPHRASE = "benchmark passphrase"
+STEP = 5000
+
+
+def _archive(root: Path, db_url: str | None = None) -> Acting:
+    init_archive(root, "bench", lambda _n: PASSPHRASE, db_url=db_url).close()
+    acting = Archive.open(root).act("bench", lambda _n: PASSPHRASE)
+    acting.unlock()
+    return acting
+
+
+def _annotate(acting: Acting, count: int, label: str) -> None:
+    with acting.writing() as session:
+        for n in range(count):
+            acting.append(session, "annotate", {"text": f"{label} note {n}", "tags": [], "supersedes": None})
+
+
+def grow(acting: Acting, target: int) -> float:
+    """Append annotations until the log holds ``target`` events; returns events per second."""
+    with acting.archive.db.read() as session:
+        size = tree.tree_size(session)
+    start, first = time.perf_counter(), size
+    while size < target:
+        step = min(STEP, target - size)
+        _annotate(acting, step, "benchmark")
+        size += step
+        if size % 100_000 < STEP:
+            print(f"    {size} events ({(size - first) / (time.perf_counter() - start):.0f}/s)", flush=True)
+    return (size - first) / max(time.perf_counter() - start, 1e-9)
+
+
+def since(args: argparse.Namespace) -> None:
+    from custody.incremental import verify_since
+    from custody.ingest import ingest
+    from custody.log.proofs import latest_note
+    from custody.records import Provenance
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="custody-scale-"))
+    root = work / "since"
+    if (root / "custody.toml").exists():
+        acting = Archive.open(root).act("bench", lambda _n: PASSPHRASE)
+        acting.unlock()
+    else:
+        acting = _archive(root)
+    print(f"growing the log to {args.events} events in {root} ...", flush=True)
+    start = time.perf_counter()
+    rate = grow(acting, args.events)
+    print(f"  built in {time.perf_counter() - start:.0f} s ({rate:.0f} events/s appended)", flush=True)
+    kept = latest_note(acting.archive)
+
+    files = work / "new-files"
+    files.mkdir(exist_ok=True)
+    n_files = min(100, args.new // 2)
+    paths = []
+    for n in range(n_files):
+        path = files / f"new-{uuid.uuid4().hex}.txt"
+        path.write_text(f"new evidence {n} {uuid.uuid4()}\n")
+        paths.append(path)
+    before = _size(acting)
+    ingest(acting, paths, Provenance(case="BENCH"))
+    _annotate(acting, args.new - (_size(acting) - before), "new")
+    new = _size(acting) - int(kept.splitlines()[1])
+    print(f"appended {new} new events ({n_files} ingests with their records and blobs)", flush=True)
+
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        result = verify_since(acting, kept, "kept")
+        times.append(time.perf_counter() - start)
+        assert result.report.ok, [c for c in result.report.failures]
+    print(
+        f"verify --since on a {args.events}-event log with {new} new events: median {statistics.median(times):.2f} s "
+        f"(runs {', '.join(f'{t:.2f}' for t in times)}; target < 2 s)",
+        flush=True,
+    )
+    if args.baseline:
+        from custody.checks import Report
+        from custody.verify import walk_log
+
+        start = time.perf_counter()
+        with acting.archive.db.snapshot() as session:
+            walk_log(session, Report())
+        full = time.perf_counter() - start
+        print(f"baseline, the full log walk of verify --all: {full:.1f} s = {full / statistics.median(times):.0f} x")
+
+
+def _size(acting: Acting) -> int:
+    with acting.archive.db.read() as session:
+        return tree.tree_size(session)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("since")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--new", type=int, default=1000)
+    p.add_argument("--baseline", action="store_true")
+    p.add_argument("--work")
+    args = parser.parse_args()
+    if args.what == "since":
+        since(args)
+
+
+if __name__ == "__main__":
+    main()
