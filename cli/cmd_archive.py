@@ -140,6 +140,7 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
         ],
         ["actors", ", ".join(f"{a['name']} ({a['role']})" for a in data["actors"])],
         ["fixity", data["fixity"]["summary"]],
+        ["unrecorded blobs", data["unrecorded_blobs"]["summary"]],
     ]
     table("Archive status", ["", ""], rows)
 

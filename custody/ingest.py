@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import disclosure, records
+from . import disclosure, diskspace, records
 from .archive import Acting
 from .canonical import canonical, parse
 from .db.models import Item, ItemCase
@@ -179,7 +179,12 @@ def _store(
     """Stream the file once into the store, hashing on the way; nothing stays on failure.
 
     The blob is made durable by the batch's single ``store.sync()`` before anything is recorded.
+    When the store is (nearly) full, bytes it already holds are found before any copy (custody.diskspace).
     """
+    if diskspace.low_on_space(acting.archive.store, source.path.stat().st_size):
+        known = _already_stored(acting, source, on_bytes, before_commit)
+        if known is not None:
+            return known
     fd = _open(source)
     writer = acting.archive.store.open_writer(durable=False)
     try:
@@ -205,10 +210,12 @@ def _store(
             extraction.metadata["raw_sha256"] = _store_raw_metadata(acting, extraction.raw)
     except OSError as exc:
         writer.abort()
-        raise InputError(f"{source.path}: read failed ({exc.strerror}); nothing was stored") from None
+        if diskspace.is_full(exc):
+            raise StoreError(f"{source.path}: the store is full ({exc.strerror}); this file was not stored") from None
+        raise InputError(f"{source.path}: read failed ({exc.strerror}); this file was not stored") from None
     except StoreError as exc:
         writer.abort()
-        raise StoreError(f"{source.path}: not ingested, nothing recorded: {exc}") from None
+        raise StoreError(f"{source.path}: not stored: {exc}") from None
     except BaseException:
         writer.abort()
         raise
@@ -218,6 +225,43 @@ def _store(
         "changed": from_timestamp(st.st_ctime),
     }
     # The raw dump is kept in its own blob (above); the record needs only the summary.
+    extraction = replace(extraction, raw={})
+    return _Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
+
+
+def _already_stored(
+    acting: Acting, source: Source, on_bytes: Callable[[int], None], before_commit: Callable[[], None]
+) -> _Stored | None:
+    """Hash the file without copying it; if the store holds those bytes, the stored blob (None otherwise)."""
+    store = acting.archive.store
+    try:
+        with os.fdopen(_open(source), "rb", buffering=0) as fh:
+            st = os.fstat(fh.fileno())
+            hasher = DualHasher()
+            head = b""
+            while chunk := fh.read(_STORE_CHUNK):
+                if len(head) < _SNIFF_BYTES:
+                    head += chunk[: _SNIFF_BYTES - len(head)]
+                hasher.update(chunk)
+                on_bytes(len(chunk))
+    except OSError as exc:
+        raise InputError(f"{source.path}: read failed ({exc.strerror}); this file was not stored") from None
+    digests = hasher.digests()
+    path = diskspace.local_blob_path(store, digests.sha256)
+    if path is None:
+        return None
+    media_type = sniff_media_type(head, source.path.name)
+    extraction = extract(path, media_type, display_name(source.path.name)[0])
+    before_commit()
+    if extraction.raw:
+        raw_sha = hashlib.sha256(canonical(extraction.raw)).hexdigest()
+        stored_raw = diskspace.local_blob_path(store, raw_sha) is not None
+        extraction.metadata["raw_sha256"] = raw_sha if stored_raw else _store_raw_metadata(acting, extraction.raw)
+    fs_times = {
+        "modified": from_timestamp(st.st_mtime),
+        "accessed": from_timestamp(st.st_atime),
+        "changed": from_timestamp(st.st_ctime),
+    }
     extraction = replace(extraction, raw={})
     return _Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
 
@@ -585,14 +629,27 @@ def ingest(
     sources = collect(paths, recursive, follow_symlinks)
     results: list[IngestResult] = []
     batches = list(_batches(sources))
-    with _storer(acting, on_bytes, len(sources)) as storer:
-        on_start(sources)
-        started = storer.start(batches[0]) if batches else []
-        for i, batch in enumerate(batches):
-            stored = storer.finish(started)
-            # The next batch is read and hashed while this one is signed and logged.
-            started = storer.start(batches[i + 1]) if i + 1 < len(batches) else []
-            results.extend(_record_batch(acting, [(source, provenance) for source in batch], stored))
+    # Files handed to the storer and not yet recorded, to say what a failure left stored (custody.diskspace).
+    pending: list[tuple[Source, Future[_Stored]]] = []
+    try:
+        with _storer(acting, on_bytes, len(sources)) as storer:
+            on_start(sources)
+            started = storer.start(batches[0]) if batches else []
+            pending.extend(zip(batches[0] if batches else [], started, strict=True))
+            for i, batch in enumerate(batches):
+                stored = storer.finish(started)
+                # The next batch is read and hashed while this one is signed and logged.
+                started = storer.start(batches[i + 1]) if i + 1 < len(batches) else []
+                pending.extend(zip(batches[i + 1] if i + 1 < len(batches) else [], started, strict=True))
+                results.extend(_record_batch(acting, [(source, provenance) for source in batch], stored))
+                del pending[: len(batch)]
+    except (InputError, StoreError) as exc:
+        if not pending:
+            raise
+        done = [src.path for src, fut in pending if fut.done() and not fut.cancelled() and fut.exception() is None]
+        untouched = [src.path for src, fut in pending if src.path not in set(done)]
+        rest = len(sources) - len(results) - len(pending)
+        raise exc.__class__(diskspace.outcome(str(exc), len(results), done, untouched, rest)) from None
     return results
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import fixity
+from . import diskspace, fixity
 from .archive import Acting
 from .db import migrate
 from .db.models import Actor, Event, Item
@@ -22,6 +22,7 @@ def archive_status(acting: Acting) -> dict[str, Any]:
     with archive.db.read() as session:
         latest = checkpoints.latest(session)
         cov = fixity.coverage(session)
+        unrecorded = diskspace.unrecorded(session, archive.store)
         result: dict[str, Any] = {
             "archive": {
                 "root": str(archive.config.root),
@@ -48,5 +49,11 @@ def archive_status(acting: Acting) -> dict[str, Any]:
             },
             "actors": [{"name": a.name, "role": a.role} for a in session.scalars(select(Actor).order_by(Actor.name))],
             "fixity": cov.to_json() | {"summary": cov.describe()},
+            "unrecorded_blobs": {
+                "checked": unrecorded.checked,
+                "count": len(unrecorded.digests),
+                "digests": unrecorded.digests[:20],
+                "summary": unrecorded.describe(),
+            },
         }
     return result
