@@ -68,6 +68,7 @@ class Action(StrEnum):
     VERIFY = "verify"
     REFUSE = "refuse"
     REPORT = "report"
+    REPLICATE = "replicate"
 
 
 ANY_ACTOR = None
@@ -97,6 +98,8 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.REFUSE: ANY_ACTOR,
     # A report or CASE/UCO export discloses what `show` would: the view permission.
     Action.REPORT: Permission.VIEW,
+    # Replication sends every piece of evidence to another place (bucket, provider, jurisdiction): admins only.
+    Action.REPLICATE: Permission.ADMINISTER,
 }
 """The permission an event's signer must hold, at that point of the log, to have logged the action."""
 

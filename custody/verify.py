@@ -568,6 +568,7 @@ def _verify_against_log(
     """Everything checked against the walked log: actors, tree, checkpoints, catalog, records."""
     from .catalog_check import check_catalog
     from .diskspace import check_unrecorded
+    from .replicate import check_replicas
 
     _guarded(report, "actor", lambda: _check_actors(session, state, report))
     if whole:
@@ -577,6 +578,7 @@ def _verify_against_log(
         _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
         _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))
         _guarded(report, "unrecorded-blob", lambda: check_unrecorded(session, archive.store, report))
+        _guarded(report, "replica", lambda: check_replicas(session, archive, report))
     for label, text in against:
         check_against(state, text, label, report)
     bad_records = _bad_record_signatures(items, state)

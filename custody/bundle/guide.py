@@ -200,7 +200,7 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "acquire": "ingest", "derive": "ingest", "export.request": "export", "export.approve": "export",
          "export.reject": "export", "annotate": "annotate", "export": "export", "export.failed": "export",
          "import": "import", "view": "view", "access": "access", "verify": "verify", "report": "view",
-         "actor.revoke": "manage-actors", "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
+         "replicate": "administer", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
 evs = events()
 by = {e["seq"]: e for e in evs}
 if 0 not in by or 1 not in by: fail("events 0 and 1 (archive.init, first admin) are not carried")

@@ -82,7 +82,7 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "export.request": "export", "export.approve": "export", "export.reject": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
          "verify": "verify", "report": "view", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
-         "actor.role": "manage-actors"}  # fmt: skip
+         "actor.role": "manage-actors", "replicate": "administer"}  # fmt: skip
 LIFECYCLE = {"actor.revoke", "actor.rotate", "actor.role"}
 
 
