@@ -93,6 +93,8 @@ def backup_catalog(acting: Acting, out: Path) -> BackupResult:
             target = sqlite3.connect(snapshot)
             try:
                 source.backup(target)
+                # One self-contained file: no write-ahead log beside it (the restored archive turns WAL on again).
+                target.execute("PRAGMA journal_mode = DELETE")
             finally:
                 target.close()
         finally:
