@@ -10,7 +10,8 @@ Same trust as the key agent: a 0600 socket in the user's 0700 folder, and only p
 (SO_PEERCRED) are served. It ends with the agent (the agent's socket gone), at its deadline, or when its own socket is
 removed (``custody lock``).
 Forking is safe only from a process with one thread: the server checks that after importing and
-refuses to start otherwise.
+refuses to start otherwise. Once custody's source files change (an upgrade), it ends instead of running
+old code: the commands then load the new code themselves.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ from typing import Any, TextIO
 from custody.errors import KeyFileError
 
 _LIMIT = 1 << 20  # a request beyond 1 MiB (argv + environment) is not one custody sends
-_SKIP = ("custody.bundle.standalone", "cli.server", "cli.forward")
+# This module's and the CLI package's names, whatever the distribution calls the package (also under -m).
+_MODULE = __spec__.name if __spec__ is not None else __name__
+_CLI = _MODULE.rpartition(".")[0]
+_SKIP = ("custody.bundle.standalone", _MODULE, f"{_CLI}.forward")
 
 
 def start(path: Path, agent_path: Path, seconds: int) -> None:
@@ -47,7 +51,7 @@ def start(path: Path, agent_path: Path, seconds: int) -> None:
     """
     path.unlink(missing_ok=True)
     child = subprocess.Popen(
-        [sys.executable, "-m", "cli.server", str(path), str(agent_path), str(seconds)],
+        [sys.executable, "-m", _MODULE, str(path), str(agent_path), str(seconds)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -72,10 +76,10 @@ def stop(path: Path) -> None:
 
 def _preload() -> None:
     """Import every module of custody and of the CLI, and build the CLI's command once."""
-    import cli
     import custody
-    from cli import app
 
+    cli = importlib.import_module(_CLI)
+    app = importlib.import_module(f"{_CLI}.app")
     for package in (custody, cli):
         for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if module.name.startswith(_SKIP):
@@ -87,8 +91,35 @@ def _preload() -> None:
     app.click_command()
 
 
+def _sources() -> dict[str, tuple[int, int]]:
+    """(mtime, size) of the source file of every custody and CLI module loaded."""
+    found: dict[str, tuple[int, int]] = {}
+    for name, module in list(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if source and (name == "custody" or name.startswith(("custody.", f"{_CLI}.")) or name == _CLI):
+            try:
+                info = os.stat(source)
+            except OSError:
+                continue
+            found[source] = (info.st_mtime_ns, info.st_size)
+    return found
+
+
+def _changed(loaded: dict[str, tuple[int, int]]) -> bool:
+    """True if custody was upgraded or edited since the server loaded it: its code is no longer current."""
+    for source, seen in loaded.items():
+        try:
+            info = os.stat(source)
+        except OSError:
+            return True
+        if (info.st_mtime_ns, info.st_size) != seen:
+            return True
+    return False
+
+
 def serve(path: Path, agent_path: Path, seconds: int) -> int:
     _preload()
+    loaded = _sources()
     if threading.active_count() != 1:
         return 1  # a library started a thread while importing: forking would not be safe
     gc.collect()
@@ -117,8 +148,9 @@ def serve(path: Path, agent_path: Path, seconds: int) -> int:
             if struct.unpack("3i", creds)[1] != os.getuid():
                 conn.close()
                 continue
-            if not _agent_answers(agent_path):
-                conn.close()  # the client runs the command itself (and asks for the passphrase)
+            if not _agent_answers(agent_path) or _changed(loaded):
+                # The client runs the command itself: with the passphrase, or with custody's new code.
+                conn.close()
                 break
             if os.fork() == 0:
                 server.close()
@@ -199,8 +231,7 @@ def _child(conn: socket.socket) -> int:
     sys.argv = ["custody", *argv]
     conn.settimeout(None)
     conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
-    from cli.app import main
-
+    main = importlib.import_module(f"{_CLI}.app").main
     try:
         code = main(argv)
     except SystemExit as exc:

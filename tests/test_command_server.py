@@ -166,11 +166,7 @@ def test_a_killed_agent_sends_commands_back_to_the_passphrase(
     refused = _custody("annotate", "EV-000001", "x", env={"CUSTODY_PASSPHRASE": "wrong"})
     # The server does not start the command without the agent; it runs in-process and asks for the passphrase.
     assert refused.returncode == 2 and "wrong passphrase" in _messages(refused.stderr)
-    for _ in range(50):
-        if not command_socket_path(archive, "alice").exists():
-            break
-        time.sleep(0.1)
-    assert not command_socket_path(archive, "alice").exists()
+    assert _gone(command_socket_path(archive, "alice"))
     path.unlink()
 
 
@@ -191,3 +187,25 @@ def _listener(path: Path) -> int:
         if any(link == f"socket:[{inode}]" for inode in inodes for link in links):
             return int(proc.name)
     raise AssertionError(f"nobody listens on {path}")
+
+
+def test_an_upgraded_custody_is_not_served_from_the_old_code(unlocked: Path) -> None:
+    import cli.render
+
+    source = Path(str(cli.render.__file__))
+    before = source.stat()
+    try:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        upgraded = _custody("show", "EV-000001", env={"CUSTODY_PASSPHRASE": PASSPHRASES["alice"]})
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert upgraded.returncode == 0 and not _forwarded(upgraded)
+    assert _gone(command_socket_path(unlocked, "alice"))  # the server has ended
+
+
+def _gone(path: Path) -> bool:
+    for _ in range(50):
+        if not path.exists():
+            return True
+        time.sleep(0.1)
+    return False
