@@ -3,6 +3,7 @@
 Run by hand:
 
     .venv/bin/python benchmarks/scale.py since [--events 1000000] [--new 1000] [--baseline] [--work DIR]
+    .venv/bin/python benchmarks/scale.py catalog [--max 1000000] [--pg URL]
 
 ``since``: grows a SQLite archive's log to ``--events`` events through the library (each event
 signed by the actor's key, hash-chained, its Merkle nodes stored, a signed checkpoint per
@@ -11,15 +12,23 @@ small files, with their records and blobs, and annotations) and times ``verify -
 kept checkpoint (custody.incremental.verify_since, key unlock excluded). Target: < 2 s for 10^3
 new events on 10^6. With ``--baseline`` the same run also times the full log walk that
 ``verify --all`` does, for the ratio.
+
+``catalog``: builds items in bulk through the library's models on a fresh PostgreSQL database
+(benchmarks/catalog_build.py: signed records, signed ingest events with stored Merkle nodes, case
+rows, a signed checkpoint per 5000) and prints the medians of ``show`` (which logs a view event),
+``list --case`` and ``log ITEM`` at 10^4, 10^5, 10^6 items, then the query plans. Target: show and a
+filtered list under 0.3 s at 10^6 items.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from custody.archive import Acting, Archive
@@ -117,6 +126,70 @@ def _size(acting: Acting) -> int:
         return tree.tree_size(session)
 
 
+def _median(fn: Callable[[int], object], rounds: int = 20) -> float:
+    times = []
+    for n in range(rounds):
+        start = time.perf_counter()
+        fn(n)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def catalog(args: argparse.Namespace) -> None:
+    from catalog_build import CASES, add_items
+    from sqlalchemy import create_engine, text
+
+    from custody.items import history, list_items, show_item
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="custody-catalog-"))
+    name = f"custody_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    try:
+        acting = _archive(work / "catalog", url)
+        print(f"PostgreSQL catalog {name}; items built in bulk through the library's models (signed records,")
+        print("signed ingest events with stored Merkle nodes, a signed checkpoint per 5000); medians of 20, key")
+        print("unlock excluded:")
+        print(f"  {'items':>9} {'build s':>8} {'show s':>8} {'list --case s':>14} {'(rows)':>7} {'log ITEM s':>11}")
+        rng = random.Random(7)
+        have, size = 0, 10_000
+        while size <= args.max:
+            start = time.perf_counter()
+            add_items(acting, size - have)
+            built = time.perf_counter() - start
+            have = size
+            ids = [f"EV-{rng.randrange(1, have + 1):06d}" for _ in range(20)]
+            case_ids = [f"CASE-{rng.randrange(CASES):04d}" for _ in range(20)]
+            show = _median(lambda n, ids=ids: show_item(acting, ids[n]))
+            rows = len(list_items(acting, case=case_ids[0]))
+            listed = _median(lambda n, cases=case_ids: list_items(acting, case=cases[n]))
+            logged = _median(lambda n, ids=ids: history(acting, ids[n]))
+            print(f"  {have:>9} {built:>8.0f} {show:>8.3f} {listed:>14.3f} {rows:>7} {logged:>11.3f}", flush=True)
+            size *= 10
+        with acting.archive.db.read() as session:
+            for label, sql in (
+                (
+                    "list --case",
+                    "SELECT items.* FROM items JOIN item_cases ON item_cases.item_id = items.item_id "
+                    "WHERE item_cases.case_id = 'CASE-0001' ORDER BY items.num",
+                ),
+                (
+                    "log ITEM",
+                    "SELECT * FROM events WHERE seq IN (SELECT seq FROM event_items "
+                    "WHERE item_id = 'EV-000001') ORDER BY seq",
+                ),
+                ("show", "SELECT * FROM items WHERE item_id = 'EV-000001'"),
+            ):
+                plan = [row[0] for row in session.execute(text("EXPLAIN " + sql))]
+                print(f"\nquery plan, {label}:\n  " + "\n  ".join(plan))
+        acting.archive.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -125,9 +198,15 @@ def main() -> None:
     p.add_argument("--new", type=int, default=1000)
     p.add_argument("--baseline", action="store_true")
     p.add_argument("--work")
+    c = sub.add_parser("catalog")
+    c.add_argument("--max", type=int, default=1_000_000)
+    c.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    c.add_argument("--work")
     args = parser.parse_args()
     if args.what == "since":
         since(args)
+    else:
+        catalog(args)
 
 
 if __name__ == "__main__":
