@@ -491,7 +491,7 @@ class _Since:
 
 def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
     """Verify what was added after a kept checkpoint (see the module docstring); the run is logged as ``verify``."""
-    from .verify import LogState, _bad_record_signatures, _check_derivations, _check_record, _rehash
+    from .verify import LogState, _bad_record_signatures, _check_actors, _check_derivations, _check_record, _rehash
 
     size = read_trusted(trusted_text, label)
     acting.unlock_for_reading()
@@ -531,6 +531,7 @@ def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
                 except (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
                     report.add("log", "log", False, f"the new events could not be checked: {exc}")
                 state = LogState(run.authority)
+                _check_actors(session, state, report)
                 bad = _bad_record_signatures(items, state)
                 for index, item in enumerate(items):
                     _check_record(item, index not in bad, state, report)

@@ -145,3 +145,9 @@ def test_a_file_that_is_not_a_checkpoint_is_a_usage_error(cli: Cli, kept: Path, 
     bad.write_text("hello\n")
     result = cli("verify", "--since", bad, actor="dave")
     assert result.code == 2 and "bad.txt" in result.err
+
+
+def test_an_actor_row_escalated_in_sql_is_named(cli: Cli, kept: Path) -> None:
+    sql(Path(os.environ["CUSTODY_ARCHIVE"]), "UPDATE actors SET role = 'admin' WHERE name = 'dave'")
+    failures = {(c["check"], c["subject"]) for c in _since(cli, kept, code=1)["checks"] if not c["ok"]}
+    assert ("actor", "dave") in failures
