@@ -4,6 +4,7 @@ Run by hand:
 
     .venv/bin/python benchmarks/scale.py since [--events 1000000] [--new 1000] [--baseline] [--work DIR]
     .venv/bin/python benchmarks/scale.py catalog [--max 1000000] [--pg URL]
+    .venv/bin/python benchmarks/scale.py ingest [--files 100000] [--size 1024] [--work DIR]
 
 ``since``: grows a SQLite archive's log to ``--events`` events through the library (each event
 signed by the actor's key, hash-chained, its Merkle nodes stored, a signed checkpoint per
@@ -18,6 +19,10 @@ new events on 10^6. With ``--baseline`` the same run also times the full log wal
 rows, a signed checkpoint per 5000) and prints the medians of ``show`` (which logs a view event),
 ``list --case`` and ``log ITEM`` at 10^4, 10^5, 10^6 items, then the query plans. Target: show and a
 filtered list under 0.3 s at 10^6 items.
+
+``ingest``: ``custody ingest -r`` of ``--files`` small files into a fresh SQLite archive (passphrase
+given per command, as a script runs it), against ``cp -r`` + ``sync`` + ``sha256sum`` of the same
+files measured in the same run.
 """
 
 from __future__ import annotations
@@ -190,6 +195,39 @@ def catalog(args: argparse.Namespace) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def ingest_many(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+    import sys
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="custody-ingest-many-"))
+    data = work / "small"
+    if not data.exists():
+        print(f"writing {args.files} files of {args.size} bytes in {data} ...", flush=True)
+        for n in range(args.files):
+            folder = data / f"{n // 1000:04d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"doc-{n:06d}.txt").write_bytes(os.urandom(args.size))
+    root = work / f"archive-{uuid.uuid4().hex[:6]}"
+    init_archive(root, "bench", lambda _n: PASSPHRASE).close()
+    env = dict(os.environ, CUSTODY_ARCHIVE=str(root), CUSTODY_ACTOR="bench", CUSTODY_PASSPHRASE=PASSPHRASE)
+
+    def timed(cmd: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    copy = work / f"copy-{uuid.uuid4().hex[:6]}"
+    hand = f"cp -r {data} {copy} && sync && find {copy} -type f -exec sha256sum {{}} + >/dev/null"
+    by_hand = timed(["sh", "-c", hand])
+    custody = timed([sys.executable, "-m", "cli.main", "ingest", "-r", str(data), "--case", "BENCH"])
+    print(
+        f"ingest of {args.files} files of {args.size} bytes: {custody:.0f} s ({args.files / custody:.0f} files/s); "
+        f"cp -r + sync + sha256sum of the same files: {by_hand:.1f} s; ratio {custody / by_hand:.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -202,11 +240,17 @@ def main() -> None:
     c.add_argument("--max", type=int, default=1_000_000)
     c.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     c.add_argument("--work")
+    i = sub.add_parser("ingest")
+    i.add_argument("--files", type=int, default=100_000)
+    i.add_argument("--size", type=int, default=1024)
+    i.add_argument("--work")
     args = parser.parse_args()
     if args.what == "since":
         since(args)
-    else:
+    elif args.what == "catalog":
         catalog(args)
+    else:
+        ingest_many(args)
 
 
 if __name__ == "__main__":
