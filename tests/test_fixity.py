@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli
+from tests.schemas import validate
 
 
 @pytest.fixture
@@ -42,8 +43,9 @@ def test_each_run_rehashes_the_least_recently_checked_blob_first(cli: Cli, fille
 
 
 def test_each_check_is_a_signed_verify_event_naming_the_item_and_the_digests_read(cli: Cli, filled: Path) -> None:
-    _fixity(cli, "1h")
+    validate("verify-report", _fixity(cli, "1h"))
     event = _last_fixity_event(cli)
+    validate("event", event)
     items = _items(cli)
     assert sorted(event["payload"]["scope"]) == sorted(items)
     for result in event["payload"]["fixity"]:

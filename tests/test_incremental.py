@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli
+from tests.schemas import validate
 from tests.tamper import sql
 
 
@@ -52,6 +53,9 @@ def test_save_checkpoint_keeps_the_note_of_the_whole_verified_log(cli: Cli, kept
 def test_since_checks_only_the_items_and_events_added_after_the_kept_checkpoint(cli: Cli, kept: Path) -> None:
     report = _since(cli, kept)
     assert report["ok"]
+    validate("verify-report", report)
+    for event in cli.ok("log", "--json").json()[-2:]:
+        validate("event", event)
     blobs = {c["subject"] for c in report["checks"] if c["check"] == "blob"}
     assert blobs == {"EV-000004", "EV-000005"}
     checks = {c["check"] for c in report["checks"]}

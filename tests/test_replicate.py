@@ -15,6 +15,7 @@ import pytest
 from custody.bundle import standalone
 from tests.conftest import Cli
 from tests.s3_server import MotoServer
+from tests.schemas import validate
 
 pytest_plugins = ["tests.conftest_s3"]
 
@@ -48,6 +49,8 @@ def test_every_blob_is_copied_read_only_and_each_replica_is_logged(cli: Cli, fil
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == item["sha256"]
         assert stat.S_IMODE(copy.stat().st_mode) & 0o222 == 0
     events = [e for e in cli.ok("log", "--json").json() if e["action"] == "replicate"]
+    for event in events:
+        validate("event", event)
     assert [e["seq"] for e in events] == result["events"]
     assert events[0]["payload"]["target"]["url"] == f"file:{replica.resolve()}"
     assert sorted(events[0]["payload"]["items"]) == sorted(_items(cli))
