@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .checks import Report
@@ -118,16 +118,21 @@ def referenced(session: Session) -> set[str]:
     return found
 
 
+STATUS_SCAN_LIMIT = 200_000
+"""``status`` lists the store against the catalog up to this many items (beyond, ``verify --all`` does)."""
+
+
 @dataclass(frozen=True)
 class Unrecorded:
     """Complete blobs in the store that no record or event accounts for."""
 
     digests: list[str]
-    checked: bool  # False for stores that cannot be listed here (S3)
+    checked: bool  # False for stores that cannot be listed here (S3), or too large for status
+    why_not: str = "the store is not a local folder"
 
     def describe(self) -> str:
         if not self.checked:
-            return "not checked (the store is not a local folder)"
+            return f"not checked ({self.why_not})"
         if not self.digests:
             return "none"
         shown = ", ".join(d[:16] + "…" for d in self.digests[:3])
@@ -137,10 +142,17 @@ class Unrecorded:
         )
 
 
-def unrecorded(session: Session, store: BlobStore) -> Unrecorded:
-    """Blobs stored completely that no item record, metadata dump or withheld-values commitment names."""
+def unrecorded(session: Session, store: BlobStore, limit: int | None = None) -> Unrecorded:
+    """Blobs stored completely that no item record, metadata dump or withheld-values commitment names.
+
+    With ``limit``, a catalog of more items than that is not listed (status stays quick).
+    """
     if not isinstance(store, LocalBlobStore):
         return Unrecorded([], False)
+    if limit is not None:
+        items = session.scalar(select(func.count()).select_from(Item)) or 0
+        if items > limit:
+            return Unrecorded([], False, f"{items} items: 'custody verify --all' lists them")
     known = referenced(session)
     return Unrecorded(sorted(d for d in _store_digests(store) if d not in known), True)
 

@@ -22,7 +22,7 @@ def archive_status(acting: Acting) -> dict[str, Any]:
     with archive.db.read() as session:
         latest = checkpoints.latest(session)
         cov = fixity.coverage(session)
-        unrecorded = diskspace.unrecorded(session, archive.store)
+        unrecorded = diskspace.unrecorded(session, archive.store, diskspace.STATUS_SCAN_LIMIT)
         result: dict[str, Any] = {
             "archive": {
                 "root": str(archive.config.root),
