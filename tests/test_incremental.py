@@ -155,3 +155,13 @@ def test_an_actor_row_escalated_in_sql_is_named(cli: Cli, kept: Path) -> None:
     sql(Path(os.environ["CUSTODY_ARCHIVE"]), "UPDATE actors SET role = 'admin' WHERE name = 'dave'")
     failures = {(c["check"], c["subject"]) for c in _since(cli, kept, code=1)["checks"] if not c["ok"]}
     assert ("actor", "dave") in failures
+
+
+def test_since_on_postgresql(cli: Cli, any_db_archive: Path, evidence: Path, tmp_path: Path) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", "--case", "UA-1")
+    cp = tmp_path / "pg-kept.txt"
+    cli.ok("verify", "--all", "--save-checkpoint", cp)
+    cli.ok("ingest", evidence / "strike.bin", "--case", "UA-1")
+    cli.ok("verify", "--fixity-budget", "1h")
+    report = cli.ok("verify", "--since", cp, "--json").json()
+    assert {c["subject"] for c in report["checks"] if c["check"] == "blob"} == {"EV-000002"}
