@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from .archive import Acting
 from .config import read_config
-from .diskspace import referenced
+from .db.models import Item
 from .errors import ConfigError, CustodyError, InputError, IntegrityError
 from .hashing import DualHasher
 from .log import checkpoints, note
-from .replicate import Target, open_target
+from .replicate import Target, open_target, recorded
 from .roles import Permission
 from .store.base import BlobStore
 from .store.local import LocalBlobStore
@@ -187,7 +187,12 @@ def restore_archive(backup: Path, dest: Path, replica: Target) -> RestoreResult:
         engine = create_engine(f"sqlite:///{db_path}")
         try:
             with Session(engine) as session:
-                wanted = sorted(referenced(session))
+                # Item bytes, and whatever else was replicated (metadata dumps, withheld values); an
+                # imported record may name dumps only its sender holds.
+                wanted = sorted(
+                    set(session.scalars(select(Item.sha256)))
+                    | {sha for _t, blobs in recorded(session).values() for sha in blobs}
+                )
         finally:
             engine.dispose()
         try:

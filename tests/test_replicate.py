@@ -148,3 +148,17 @@ def test_a_replica_object_deleted_from_an_unlocked_bucket_is_named(
     s3_client.delete_object(Bucket=s3_unlocked_bucket, Key=f"replica/sha256/{sha[:2]}/{sha[2:4]}/{sha}")
     failures = _failures(cli)
     assert [(c["check"], c["subject"]) for c in failures] == [("replica", f"{target} blob {sha} (EV-000003)")]
+
+
+def test_an_archive_holding_imported_items_replicates_and_restores_them(cli: Cli, filled: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.zip"
+    cli.ok("export", "--case", "UA-1", "--out", bundle, "--purpose", "to a partner", actor="bob")
+    receiver, replica, backup = tmp_path / "receiver", tmp_path / "r-replica", tmp_path / "r-backup"
+    cli.ok("init", receiver, "--admin", "carol", new_passphrase="carol-secret")
+    cli.ok("--archive", receiver, "import", bundle, actor="carol")
+    result = cli.ok("--archive", receiver, "replicate", "--to", replica, "--json", actor="carol").json()
+    assert result["copied"] >= 3 and not result["failures"]
+    cli.ok("--archive", receiver, "verify", "--all", actor="carol")
+    cli.ok("--archive", receiver, "backup", backup, actor="carol")
+    restored = cli.ok("restore", backup, "--to", tmp_path / "again", "--blobs-from", replica, "--json").json()
+    assert restored["missing"] == []
