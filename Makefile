@@ -26,6 +26,8 @@ test: setup
 lint: setup
 	$(BIN)/ruff check custody cli tests benchmarks
 	$(BIN)/mypy --strict custody cli
+	$(BIN)/mypy tests
+	$(BIN)/lint-imports
 
 clean-demo:
 	rm -rf --one-file-system "$(DEMO_DIR)"

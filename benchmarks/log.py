@@ -23,7 +23,7 @@ from custody.catalog_check import check_catalog
 from custody.checks import Report
 from custody.initialise import init_archive
 from custody.log import merkle, tree
-from custody.verify import walk_log
+from custody.logwalk import walk_log
 
 PASSPHRASE = "benchmark passphrase"
 

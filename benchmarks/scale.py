@@ -74,7 +74,7 @@ def grow(acting: Acting, target: int) -> float:
 def since(args: argparse.Namespace) -> None:
     from custody.incremental import verify_since
     from custody.ingest import ingest
-    from custody.log.proofs import latest_note
+    from custody.proofs import latest_note
     from custody.records import Provenance
 
     work = Path(args.work or tempfile.mkdtemp(prefix="custody-scale-"))
@@ -117,7 +117,7 @@ def since(args: argparse.Namespace) -> None:
     )
     if args.baseline:
         from custody.checks import Report
-        from custody.verify import walk_log
+        from custody.logwalk import walk_log
 
         start = time.perf_counter()
         with acting.archive.db.snapshot() as session:

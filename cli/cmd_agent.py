@@ -19,9 +19,9 @@ def unlock(
     annotate, status, get, export, verify...) start at once while it runs.
     """
     from custody.agent import parse_duration
-    from custody.agent import unlock as start
     from custody.agent_paths import command_socket_path
     from custody.errors import KeyFileError
+    from custody.unlock import unlock as start
 
     from . import server
 

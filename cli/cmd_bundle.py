@@ -11,7 +11,7 @@ from custody.errors import InputError
 
 from .cmd_log import TsaCa, read_note, render_report
 from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
-from .render import out, print_json
+from .render import done, out, print_json
 from .state import STATE
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -135,7 +135,7 @@ def export_request(
     json_: JsonOpt = False,
 ) -> None:
     """Ask for an export under the two-person rule (export.approvals): a signed request others approve."""
-    from custody.approvals import request_export
+    from custody.bundle.approvals import request_export
 
     event = request_export(
         STATE.acting(), items or [], purpose, case=case, recipients=recipient or [], withhold=withhold
@@ -157,13 +157,10 @@ def approve(
     json_: JsonOpt = False,
 ) -> None:
     """Approve (or refuse) another actor's export request; logged and carried in the bundle."""
-    from custody.approvals import decide
+    from custody.bundle.approvals import decide
 
     event = decide(STATE.acting(), request, not refuse, reason)
-    if json_:
-        print_json(event.to_json())
-        return
-    out.print(f"{'Refused' if refuse else 'Approved'} export request {request} (event {event.seq})")
+    done(event, json_, f"{'Refused' if refuse else 'Approved'} export request {request} (event {event.seq})")
 
 
 def reveal(

@@ -12,7 +12,7 @@ from custody.humanize import short_size
 from custody.similarity import DEFAULT_THRESHOLD
 from custody.timeutil import parse_iso
 
-from .render import err, names_and_zone, out, print_json, short, table
+from .render import done, err, names_and_zone, out, print_json, short, table
 from .state import STATE
 
 if TYPE_CHECKING:
@@ -308,10 +308,7 @@ def annotate(
     from custody.annotate import annotate as annotate_item
 
     event = annotate_item(STATE.acting(), item, text, tag or [], supersedes)
-    if json_:
-        print_json(event.to_json())
-        return
-    out.print(f"Annotated {item} (event {event.seq})")
+    done(event, json_, f"Annotated {item} (event {event.seq})")
 
 
 def derive(
@@ -338,10 +335,8 @@ def derive(
     recipe = shlex.split(ffmpeg_args) if ffmpeg_args is not None else None
     provenance = Provenance(case=case, collected_by=collected_by, note=note, method=method)
     result = ingest_derived(STATE.acting(), source, file, relation, method, tool, provenance, recipe)
-    if json_:
-        print_json(result.to_json())
-        return
-    out.print(f"{result.item_id} ({result.original_name}) is a {relation} of {source} (event {result.event_seq})")
+    made = f"{result.item_id} ({result.original_name}) is a {relation} of {source}"
+    done(result, json_, f"{made} (event {result.event_seq})")
 
 
 def similar(

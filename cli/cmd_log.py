@@ -174,15 +174,13 @@ def verify(
     """
     if event is not None:
         from custody.checks import Report
-        from custody.log.proofs import verify_event_inclusion
+        from custody.proofs import verify_event_inclusion
 
         if checkpoint is None:
             raise InputError(
                 "verify --event needs --checkpoint FILE (a checkpoint note, e.g. from 'custody checkpoint --export')"
             )
-        ok, detail = verify_event_inclusion(STATE.acting(), event, read_note(checkpoint))
-        report = Report()
-        report.add("inclusion", f"event {event}", ok, detail)
+        report = Report([verify_event_inclusion(STATE.acting(), event, read_note(checkpoint))])
         render_report(report, json_)
     if fixity_budget is not None or since is not None:
         if bool(items) or all_ or rederive or bool(against_checkpoint):
@@ -252,7 +250,7 @@ def checkpoint(
     json_: JsonOpt = False,
 ) -> None:
     """Sign the current tree head (if needed) and print, export or describe checkpoints."""
-    from custody.log.proofs import archive_vkey, checkpoint_json, latest_note, sign_checkpoint
+    from custody.proofs import archive_vkey, checkpoint_json, latest_note, sign_checkpoint
 
     if vkey:
         typer.echo(archive_vkey(STATE.archive()))
@@ -303,7 +301,7 @@ def proof(
     """Print an inclusion proof (--event) or a consistency proof (--consistency)."""
     if (event is None) == (consistency_from is None):
         raise InputError("proof: give exactly one of --event SEQ or --consistency OLD_SIZE")
-    from custody.log.proofs import consistency, inclusion
+    from custody.proofs import consistency, inclusion
 
     acting = STATE.acting()
     data = (

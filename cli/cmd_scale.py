@@ -29,7 +29,7 @@ def replicate(
 
     Admins only. 'verify --all' then re-hashes every replica. Exit 1 if a blob could not be copied.
     """
-    from custody.replicate import parse_target
+    from custody.replicas import parse_target
     from custody.replicate import replicate as run
 
     target = parse_target(to, s3_endpoint, retention_days, allow_unlocked)
@@ -84,7 +84,7 @@ def restore(
     of a published checkpoint shows the restored archive is the one published.
     """
     from custody.backup_catalog import restore_archive
-    from custody.replicate import parse_target
+    from custody.replicas import parse_target
 
     result = restore_archive(backup_dir, to, parse_target(blobs_from, s3_endpoint))
     if json_:

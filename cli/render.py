@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,6 +36,18 @@ err = _LazyConsole(stderr=True)
 def print_json(data: Any) -> None:
     """Machine-readable output on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+class _Result(Protocol):
+    def to_json(self) -> Any: ...
+
+
+def done(result: _Result, json_: bool, message: str) -> None:
+    """End a command that recorded something: its JSON record with ``--json``, else one line for people."""
+    if json_:
+        print_json(result.to_json())
+    else:
+        out.print(message)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:

@@ -23,6 +23,7 @@ from .db.models import Actor, Event
 from .errors import ActorError, InputError
 from .log.authority import rotation_statement
 from .roles import Action, Permission, Role
+from .timeutil import parse_utc
 
 _TEXT_LIMIT = 200
 
@@ -90,6 +91,12 @@ def add_actor(
     """Register a new actor with a fresh key pair (admins only); logged as ``actor.add``.
 
     ``display_name`` and ``affiliation`` are free text (spaces allowed) carried in the signed payload.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: the name is taken or not a valid actor name.
+        InputError: a display name or affiliation that is not short printable text, or a weak passphrase.
     """
     from .initialise import check_actor_name
 
@@ -164,7 +171,7 @@ def _seq_of(session: Session, since: str, before: int) -> int:
     else:
         # A person's time: any ISO-8601 form with an offset (event times themselves have one strict form).
         try:
-            stated: datetime | None = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            stated: datetime | None = parse_utc(since)
         except ValueError:
             stated = None
         if stated is None or stated.tzinfo is None:
@@ -188,6 +195,13 @@ def revoke_actor(acting: Acting, name: str, reason: str, compromised_since: str 
     Signatures made before the revocation stay valid; with ``compromised_since`` (an event number or an
     ISO-8601 UTC time) the key's events from that point are reported as signed by a compromised key.
     Refuses to revoke the last active admin.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: no such actor, already revoked, or the last active admin.
+        InputError: no reason, or a --compromised-since that is neither an event number before the revocation nor
+            a time with an offset.
     """
     reason = _free_text(reason, "reason")
     if not reason:
@@ -207,7 +221,13 @@ def revoke_actor(acting: Acting, name: str, reason: str, compromised_since: str 
 
 
 def change_role(acting: Acting, name: str, role: str) -> ActorInfo:
-    """Give ``name`` another role from the next event on (admins only), logged as ``actor.role``."""
+    """Give ``name`` another role from the next event on (admins only), logged as ``actor.role``.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: no such actor, an unknown role, the role it already has, or the last active admin.
+    """
     role_value = _role(role)
     acting.unlock()
     acting.require(Permission.MANAGE_ACTORS)
@@ -228,6 +248,12 @@ def rotate_actor(acting: Acting, name: str, new_passphrase: Passphrase, old_pass
     key file is present and ``old_passphrase`` gives its passphrase ("" to skip), the old key endorses
     it too (a wrong passphrase raises WrongPassphraseError, nothing logged). The old key file
     is kept as ``<name>.signing.<old key id prefix>.retired.pem``: it may no longer sign.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: no such actor, or a revoked one.
+        InputError: the new passphrase is too weak.
     """
     acting.unlock()
     acting.require(Permission.MANAGE_ACTORS)
@@ -280,7 +306,13 @@ def rotate_actor(acting: Acting, name: str, new_passphrase: Passphrase, old_pass
 
 
 def change_passphrase(archive: Archive, name: str, old_passphrase: Passphrase, new_passphrase: Passphrase) -> None:
-    """Re-encrypt ``name``'s key files on this machine under a new passphrase (not logged: nothing is signed)."""
+    """Re-encrypt ``name``'s key files on this machine under a new passphrase (not logged: nothing is signed).
+
+    Raises:
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: no such actor here.
+        InputError: the new passphrase is too weak.
+    """
     cfg = archive.config
     paths = [signing_key_path(cfg, name), archive_key_path(cfg, name)]
     with archive.db.read() as session:
@@ -295,12 +327,20 @@ def change_passphrase(archive: Archive, name: str, old_passphrase: Passphrase, n
 
 
 def list_actors(archive: Archive) -> list[ActorInfo]:
-    """Every registered actor, with the role, key and status the log gives it now."""
+    """Every registered actor, with the role, key and status the log gives it now.
+
+    Raises:
+        CustodyError: the catalog cannot be read (the log's lifecycle events are replayed).
+    """
     with archive.db.read() as session:
         return [_info(actor_state(session, row)) for row in registered_actors(session)]
 
 
 def public_key_of(archive: Archive, name: str) -> str:
-    """The PEM public key of actor ``name`` (its current key after a rotation)."""
+    """The PEM public key of actor ``name`` (its current key after a rotation).
+
+    Raises:
+        ActorError: no such actor.
+    """
     with archive.db.read() as session:
         return actor_state(session, archive.actor(session, name)).public_key_pem

@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -35,9 +35,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .agent_paths import folder_is_private
 from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
-
-if TYPE_CHECKING:
-    from .archive import Acting
 
 _LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
 
@@ -171,7 +168,11 @@ MAX_SECONDS = 7 * 86400
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in "90s", "30m", "8h", "1d" (a bare number is minutes); InputError otherwise or over 7 days."""
+    """Seconds in "90s", "30m", "8h", "1d" (a bare number is minutes); InputError otherwise or over 7 days.
+
+    Raises:
+        InputError: not a duration such as 90s, 30m, 8h or 1d, or over 7 days.
+    """
     match = _DURATION.match(text.strip())
     seconds = int(match.group(1)) * _UNIT[match.group(2)] if match else 0
     if not 0 < seconds <= MAX_SECONDS:
@@ -179,22 +180,8 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
-def unlock(acting: Acting, seconds: int) -> Path:
-    """Decrypt ``acting``'s keys from their files (checked against the log) and hand them to a new agent.
-
-    Any agent already running for this actor and archive is stopped first. Returns the socket path.
-    """
-    acting.use_key_files()
-    acting.unlock()
-    signing, archive = acting.signer.private_key, acting.archive_signer.private_key
-    assert isinstance(signing, Ed25519PrivateKey) and isinstance(archive, Ed25519PrivateKey)
-    path = socket_path(acting.archive.config.root, acting.name)
-    start(path, signing, archive, seconds)
-    return path
-
-
 def lock(archive_root: Path, actor: str) -> bool:
-    """End the agent of ``actor`` on the archive at ``archive_root``; True if one was running."""
+    """End the agent of ``actor`` on the archive at ``archive_root``; True if one was running (never raises)."""
     return stop(socket_path(archive_root, actor))
 
 

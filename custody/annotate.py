@@ -13,7 +13,14 @@ from .roles import Permission
 
 
 def annotate(acting: Acting, item_id: str, text: str, tags: list[str], supersedes: int | None = None) -> LogEvent:
-    """Append an annotation to ``item_id``; ``supersedes`` names an earlier annotation's seq."""
+    """Append an annotation to ``item_id``; ``supersedes`` names an earlier annotation's seq.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        InputError: empty text, or a --supersedes that names no annotation of the item.
+    """
     if not text.strip():
         raise InputError(f"annotate {item_id}: the annotation text is empty")
     acting.unlock()

@@ -70,16 +70,6 @@ class Archive:
         self.notices: list[str] = []
         """Things the user should know that did not stop the command (e.g. a TSA that did not answer)."""
 
-    def timestamp_checkpoint(self, num: int | None) -> None:
-        """Ask the configured TSA for a token over checkpoint ``num``; a failure becomes a notice."""
-        if num is None or not self.config.tsa.get("url"):
-            return  # no TSA configured: the timestamp libraries need not even be loaded
-        from .timestamp.stamps import stamp_new_checkpoint
-
-        notice = stamp_new_checkpoint(self, num)
-        if notice:
-            self.notices.append(notice)
-
     @classmethod
     def open(cls, path: str | Path | None = None, *, check_schema: bool = True) -> Archive:
         """Open the archive at ``path`` (or ``CUSTODY_ARCHIVE``, or the current folder)."""

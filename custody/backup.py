@@ -14,11 +14,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from . import keys
+from .age import age_identities, age_recipients
 from .archive import Archive, actor_state, archive_key_path, signing_key_path
-from .bundle.check import age_identities
 from .errors import InputError, KeyFileError
 
 FORMAT = "custody-key-backup/1"
@@ -33,28 +32,21 @@ class Restored:
     files: tuple[Path, ...]
 
 
-def _recipients(texts: Sequence[str]) -> list[Any]:
-    import pyrage
-
-    if not texts:
-        raise InputError("name at least one --recipient (the recovery holder's age1... public key)")
-    found = []
-    for text in texts:
-        try:
-            found.append(pyrage.x25519.Recipient.from_str(text.strip()))
-        except Exception:
-            raise InputError(f"--recipient '{text}' is not an age X25519 public key (age1...)") from None
-    return found
-
-
 def backup(archive: Archive, name: str, recipients: Sequence[str], out: Path) -> str:
     """Write ``name``'s key files, age-encrypted to ``recipients``, to ``out`` (0600, never overwritten).
 
     Returns the backed-up signing key's id. KeyFileError if this machine does not hold the key files.
+
+    Raises:
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ActorError: no such actor.
+        InputError: no or a bad --recipient, or an --out that exists or cannot be written.
     """
     import pyrage
 
-    wanted = _recipients(recipients)
+    if not recipients:
+        raise InputError("name at least one --recipient (the recovery holder's age1... public key)")
+    wanted = age_recipients(recipients)
     cfg = archive.config
     with archive.db.read() as session:
         state = actor_state(session, archive.actor(session, name))
@@ -82,6 +74,11 @@ def restore(archive: Archive, source: Path, identity: Path) -> Restored:
 
     Refuses a backup of another archive, of a revoked actor, or of a key since rotated; existing key
     files are kept aside as ``*.replaced-<time>.pem`` rather than overwritten.
+
+    Raises:
+        InputError: an unreadable backup or identity file, or a backup of another archive, a revoked actor or a
+            rotated key.
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
     """
     import pyrage
 

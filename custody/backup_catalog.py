@@ -34,7 +34,7 @@ from .db.models import Item
 from .errors import ConfigError, CustodyError, InputError, IntegrityError
 from .hashing import DualHasher
 from .log import checkpoints, note
-from .replicate import Target, open_target, recorded
+from .replicas import Target, open_target, recorded
 from .roles import Permission
 from .store.base import BlobStore
 from .store.local import LocalBlobStore

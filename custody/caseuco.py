@@ -14,7 +14,6 @@ from typing import Any
 
 from . import humanize as h
 
-CASE_VERSION = "1.5.0"
 _CONTEXT = {
     "action": "https://ontology.unifiedcyberontology.org/uco/action/",
     "case-investigation": "https://ontology.caseontology.org/case/investigation/",
@@ -28,13 +27,13 @@ _CONTEXT = {
 }
 
 
-def _dt(value: Any) -> dict[str, str]:
+def _dt(value: object) -> dict[str, str]:
     when = h.parse_time(str(value))
     text = str(value) if when is None or when.tzinfo is None else when.isoformat().replace("+00:00", "Z")
     return {"@type": "xsd:dateTime", "@value": text}
 
 
-def _int(value: Any) -> dict[str, str]:
+def _int(value: int | str) -> dict[str, str]:
     return {"@type": "xsd:integer", "@value": str(int(value))}
 
 
@@ -68,10 +67,10 @@ def graph(
     case: str = "",
     bundle_id: str | None = None,
     tool_version: str = "",
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The JSON-LD document (``@context`` + ``@graph``) for ``records`` (signed entries) and ``events``."""
     ids = _IdsCache(_Ids(archive_id))
-    nodes: list[dict[str, Any]] = []
+    nodes: list[dict[str, object]] = []
     tool = ids("tool", "custody")
     nodes.append(
         {
@@ -107,7 +106,7 @@ def graph(
         item = str(rec["item_id"])
         file_iri = ids("file", item)
         items[item] = file_iri
-        facets: list[dict[str, Any]] = [
+        facets: list[dict[str, object]] = [
             {
                 "@id": ids("file-facet", item),
                 "@type": "observable:FileFacet",
@@ -145,7 +144,7 @@ def graph(
         objects = [_ref(file_iri)]
         if location is not None and h.coordinates(location):
             place = ids("location", item)
-            coords: dict[str, Any] = {
+            coords: dict[str, object] = {
                 "@id": ids("latlong", item),
                 "@type": "location:LatLongCoordinatesFacet",
                 "location:latitude": _dec(float(location["latitude"])),
@@ -165,7 +164,7 @@ def graph(
         record_iri = ids("provenance", item)
         provenance_records.append(record_iri)
         said = h.text({k: v for k, v in (rec.get("provenance") or {}).items() if v not in (None, "")})
-        node: dict[str, Any] = {
+        node: dict[str, object] = {
             "@id": record_iri,
             "@type": "case-investigation:ProvenanceRecord",
             "core:name": f"custody of {item}",
@@ -202,7 +201,7 @@ def graph(
         elif action == "annotate":
             note = ids("annotation", str(seq))
             payload = event["payload"]
-            annotation: dict[str, Any] = {
+            annotation: dict[str, object] = {
                 "@id": note,
                 "@type": "core:Annotation",
                 "core:statement": h.text(payload.get("text")),
@@ -259,8 +258,8 @@ class _IdsCache:
         return found
 
 
-def _media_facets(ids: _IdsCache, item: str, metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
-    facets: list[dict[str, Any]] = []
+def _media_facets(ids: _IdsCache, item: str, metadata: Mapping[str, Any]) -> list[dict[str, object]]:
+    facets: list[dict[str, object]] = []
     if metadata.get("kind") == "image" and isinstance(metadata.get("width"), int) and metadata.get("height"):
         facets.append(
             {

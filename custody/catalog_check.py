@@ -24,6 +24,9 @@ What is signed and what is not:
   ``fetched_at`` are unsigned local metadata. A deleted token cannot be told apart from a token
   that was never fetched (the TSA may have been down): the checkpoint is reported untimestamped
   (a warning), never as verified time.
+
+The module is long (about 500 lines) because it is one table-by-table comparison: splitting it by table
+would scatter the one statement, above, of what each table derives from.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from .canonical import canonical, parse
+from .checks import CheckKind, Report
 from .db.models import (
     APPEND_ONLY_TABLES,
     Actor,
@@ -55,10 +59,10 @@ from .errors import ProofError
 from .hashing import sha256_hex
 from .log import merkle, note
 from .log.events import LogEvent
+from .log.state import LogState
 
 if TYPE_CHECKING:
     from .store.base import BlobStore
-    from .verify import LogState, Report
 
 UNSIGNED_COLUMNS: Mapping[str, frozenset[str]] = {
     "checkpoints": frozenset({"time"}),
@@ -84,7 +88,9 @@ def check_catalog(session: Session, state: LogState, report: Report, items: Sequ
     _check_timestamp_rows(session, report)
     _check_triggers(session, report)
     if len(report.failures) == before:
-        report.add("catalog", "archive", True, "every catalog row is accounted for by the log, and nothing is missing")
+        report.add(
+            CheckKind.CATALOG, "archive", True, "every catalog row is accounted for by the log, and nothing is missing"
+        )
 
 
 # --- items ---------------------------------------------------------------------------------------
@@ -103,7 +109,7 @@ def _check_items(state: LogState, report: Report, items: Sequence[Item], store: 
     for item_id, events in sorted(_ingests(state).items()):
         if len(events) > 1:
             seqs = ", ".join(str(e.seq) for e in events)
-            report.add("ingest-event", item_id, False, f"ingested more than once (events {seqs})")
+            report.add(CheckKind.INGEST_EVENT, item_id, False, f"ingested more than once (events {seqs})")
         if item_id in rows:
             continue
         event = events[0]
@@ -113,14 +119,14 @@ def _check_items(state: LogState, report: Report, items: Sequence[Item], store: 
         except Exception as exc:  # a store that cannot answer must not hide the missing row
             blob = f"the store could not say whether its blob exists ({exc})"
         report.add(
-            "item-missing",
+            CheckKind.ITEM_MISSING,
             item_id,
             False,
             f"ingest event {event.seq} created it, but table items has no row for it; {blob}",
         )
     for item in items:
         if item.item_id != f"EV-{item.num:06d}":
-            report.add("record-fields", item.item_id, False, f"items.num {item.num} does not match the item id")
+            report.add(CheckKind.RECORD_FIELDS, item.item_id, False, f"items.num {item.num} does not match the item id")
 
 
 # --- case membership -----------------------------------------------------------------------------
@@ -166,7 +172,7 @@ def _check_cases(session: Session, state: LogState, report: Report, items: Seque
     table = {(str(i), str(c)) for i, c in session.execute(select(ItemCase.item_id, ItemCase.case_id))}
     for item_id, case in sorted(table - signed.keys()):
         report.add(
-            "item-case",
+            CheckKind.ITEM_CASE,
             item_id,
             False,
             f"table item_cases puts it in case '{case}', but no signed record or acquire event does",
@@ -174,7 +180,7 @@ def _check_cases(session: Session, state: LogState, report: Report, items: Seque
     for (item_id, case), source in sorted(signed.items()):
         if (item_id, case) not in table:
             report.add(
-                "item-case",
+                CheckKind.ITEM_CASE,
                 item_id,
                 False,
                 f"{source} puts it in case '{case}', but table item_cases has no such row",
@@ -210,17 +216,22 @@ def _check_actor_events(session: Session, state: LogState, report: Report) -> No
         row = rows.get(key_id)
         name = str(event.payload.get("name"))
         if row is None:
-            report.add("actor", name, False, f"actor.add event {event.seq} registered it; table actors has no row")
+            report.add(
+                CheckKind.ACTOR, name, False, f"actor.add event {event.seq} registered it; table actors has no row"
+            )
         elif row.created_seq != event.seq:
             report.add(
-                "actor", row.name, False, f"actors.created_seq {row.created_seq} ≠ its actor.add event {event.seq}"
+                CheckKind.ACTOR,
+                row.name,
+                False,
+                f"actors.created_seq {row.created_seq} ≠ its actor.add event {event.seq}",
             )
 
 
 # --- imports -------------------------------------------------------------------------------------
 
 
-def _digest(rows: list[dict[str, Any]]) -> str:
+def _digest(rows: list[dict[str, object]]) -> str:
     return hashlib.sha256(canonical(rows)).hexdigest()
 
 
@@ -280,12 +291,16 @@ def _check_imports(session: Session, state: LogState, report: Report) -> None:
         bundle_id = str(event.payload.get("bundle_id"))
         subject = f"bundle {bundle_id}"
         if bundle_id in logged:
-            report.add("import", subject, False, f"imported twice (events {logged[bundle_id].seq} and {event.seq})")
+            report.add(
+                CheckKind.IMPORT, subject, False, f"imported twice (events {logged[bundle_id].seq} and {event.seq})"
+            )
             continue
         logged[bundle_id] = event
         row = receipts.get(bundle_id)
         if row is None:
-            report.add("import", subject, False, f"import event {event.seq} received it; table imports has no row")
+            report.add(
+                CheckKind.IMPORT, subject, False, f"import event {event.seq} received it; table imports has no row"
+            )
             continue
         problems = []
         if row.receipt_seq != event.seq:
@@ -309,7 +324,7 @@ def _check_imports(session: Session, state: LogState, report: Report) -> None:
             ]
         else:
             report.add(
-                "import",
+                CheckKind.IMPORT,
                 subject,
                 True,
                 f"import event {event.seq} predates stored-row digests: the bundle's imported records, events "
@@ -317,7 +332,7 @@ def _check_imports(session: Session, state: LogState, report: Report) -> None:
                 warning=True,
             )
         for problem in problems:
-            report.add("import", subject, False, problem)
+            report.add(CheckKind.IMPORT, subject, False, problem)
     for table, bundles in (
         ("imports", set(receipts)),
         ("imported_records", set(records)),
@@ -325,7 +340,9 @@ def _check_imports(session: Session, state: LogState, report: Report) -> None:
         ("imported_keys", set(keys)),
     ):
         for bundle_id in sorted(bundles - logged.keys()):
-            report.add("import", f"bundle {bundle_id}", False, f"table {table} has rows no import event accounts for")
+            report.add(
+                CheckKind.IMPORT, f"bundle {bundle_id}", False, f"table {table} has rows no import event accounts for"
+            )
 
 
 # --- the Merkle tree -----------------------------------------------------------------------------
@@ -353,7 +370,7 @@ def _check_tree_nodes(session: Session, state: LogState, report: Report) -> None
         if (count, low, high) != (want, 0, want - 1):
             shape_ok = False
             report.add(
-                "tree-node",
+                CheckKind.TREE_NODE,
                 f"tree_nodes level {level}",
                 False,
                 f"holds {count} nodes (idx {low}..{high}); a log of {state.size} events has {want} "
@@ -367,7 +384,9 @@ def _check_tree_nodes(session: Session, state: LogState, report: Report) -> None
     for idx in range(expected[0]):
         builder.add(bytes(below[idx * 32 : idx * 32 + 32]))
     if builder.root() != state.root:
-        report.add("tree-node", "tree_nodes level 0", False, "leaf hashes differ from the events: a leaf was edited")
+        report.add(
+            CheckKind.TREE_NODE, "tree_nodes level 0", False, "leaf hashes differ from the events: a leaf was edited"
+        )
     bad: list[tuple[int, int]] = []
     for level in range(1, len(expected)):
         current = _level(session, level, expected[level])
@@ -378,9 +397,9 @@ def _check_tree_nodes(session: Session, state: LogState, report: Report) -> None
                 bad.append((level, idx))
         below = current
     for level, idx in bad[:_SHOWN]:
-        report.add("tree-node", f"tree_nodes ({level}, {idx})", False, "does not hash its two children: edited")
+        report.add(CheckKind.TREE_NODE, f"tree_nodes ({level}, {idx})", False, "does not hash its two children: edited")
     if len(bad) > _SHOWN:
-        report.add("tree-node", "tree_nodes", False, f"{len(bad) - _SHOWN} more edited nodes")
+        report.add(CheckKind.TREE_NODE, "tree_nodes", False, f"{len(bad) - _SHOWN} more edited nodes")
 
 
 def _level(session: Session, level: int, count: int) -> bytearray:
@@ -409,14 +428,19 @@ def _check_checkpoint_rows(session: Session, state: LogState, report: Report) ->
     for num, size, root, note_text in rows.all():
         subject = f"checkpoint {num}"
         if num < expected_num:
-            report.add("checkpoint", subject, False, f"numbered out of order (expected {expected_num} or later)")
+            report.add(
+                CheckKind.CHECKPOINT, subject, False, f"numbered out of order (expected {expected_num} or later)"
+            )
         elif num != expected_num:
             gone = f"{expected_num}" if num == expected_num + 1 else f"{expected_num}..{num - 1}"
-            report.add("checkpoint", subject, False, f"checkpoint(s) {gone} missing from table checkpoints")
+            report.add(CheckKind.CHECKPOINT, subject, False, f"checkpoint(s) {gone} missing from table checkpoints")
         expected_num = max(expected_num, num + 1)
         if last_size is not None and size <= last_size[1]:
             report.add(
-                "checkpoint", subject, False, f"size {size} is not beyond checkpoint {last_size[0]}'s ({last_size[1]})"
+                CheckKind.CHECKPOINT,
+                subject,
+                False,
+                f"size {size} is not beyond checkpoint {last_size[0]}'s ({last_size[1]})",
             )
         last_size = (num, size)
         if vkey is None:
@@ -426,7 +450,7 @@ def _check_checkpoint_rows(session: Session, state: LogState, report: Report) ->
         except ProofError:
             continue  # reported by the checkpoint signature check
         if (signed.size, signed.root.hex()) != (size, root):
-            report.add("checkpoint", subject, False, "size or root column differs from the signed note")
+            report.add(CheckKind.CHECKPOINT, subject, False, "size or root column differs from the signed note")
 
 
 def _check_timestamp_rows(session: Session, report: Report) -> None:
@@ -436,7 +460,10 @@ def _check_timestamp_rows(session: Session, report: Report) -> None:
     )
     for num in orphans:
         report.add(
-            "timestamp", f"checkpoint #{num}", False, "table checkpoint_timestamps holds a token for no checkpoint"
+            CheckKind.TIMESTAMP,
+            f"checkpoint #{num}",
+            False,
+            "table checkpoint_timestamps holds a token for no checkpoint",
         )
 
 
@@ -476,7 +503,9 @@ def _check_triggers(session: Session, report: Report) -> None:
                     missing.append(f"{table}: trigger {name} no longer refuses {op.upper()}")
     for problem in missing:
         table = problem.split(":", 1)[0]
-        report.add("append-only", f"table {table}", False, problem + "; updates and deletes are no longer refused")
+        report.add(
+            CheckKind.APPEND_ONLY, f"table {table}", False, problem + "; updates and deletes are no longer refused"
+        )
 
 
 def _tables(session: Session, missing: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import tomli_w
 
 from .errors import ConfigError, NoArchiveError
+from .fileutil import atomic_write
 
 CONFIG_NAME = "custody.toml"
 
@@ -75,10 +76,7 @@ def write_config(cfg: ArchiveConfig) -> None:
         doc["disclosure"] = cfg.disclosure
     if cfg.export:
         doc["export"] = cfg.export
-    path = cfg.root / CONFIG_NAME
-    tmp = path.with_name(CONFIG_NAME + ".tmp")
-    tmp.write_bytes(tomli_w.dumps(doc).encode("utf-8"))
-    os.replace(tmp, path)
+    atomic_write(cfg.root / CONFIG_NAME, tomli_w.dumps(doc).encode("utf-8"))
 
 
 def read_config(root: Path) -> ArchiveConfig:
@@ -113,7 +111,11 @@ def read_config(root: Path) -> ArchiveConfig:
 
 
 def find_archive(explicit: str | None) -> Path:
-    """The archive folder: ``--archive``, else ``CUSTODY_ARCHIVE``, else the current folder."""
+    """The archive folder: ``--archive``, else ``CUSTODY_ARCHIVE``, else the current folder.
+
+    Raises:
+        NoArchiveError: neither the path, CUSTODY_ARCHIVE nor the current folder holds custody.toml.
+    """
     chosen = explicit or os.environ.get("CUSTODY_ARCHIVE")
     if chosen:
         return Path(chosen).expanduser().resolve()

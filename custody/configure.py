@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
-from typing import Any
 
 from .archive import Acting, Archive
 from .config import CONFIG_NAME, SETTINGS, ArchiveConfig, write_config
@@ -17,8 +16,13 @@ from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
 
 
-def show_settings(archive: Archive) -> dict[str, Any]:
-    """The settings ``config set`` manages, as they are now."""
+def show_settings(archive: Archive) -> dict[str, object]:
+    """The settings ``config set`` manages, as they are now.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+    """
     cfg = archive.config
     return {
         "tsa.url": cfg.tsa.get("url"),
@@ -34,10 +38,10 @@ def show_settings(archive: Archive) -> dict[str, Any]:
     }
 
 
-def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveConfig, dict[str, Any]]:
+def _changed(cfg: ArchiveConfig, key: str, value: str | None) -> tuple[ArchiveConfig, dict[str, object]]:
     """The new configuration and what the log event records of the change."""
     tsa = dict(cfg.tsa)
-    logged: dict[str, Any] = {"setting": key, "value": value}
+    logged: dict[str, object] = {"setting": key, "value": value}
     if key == "organization":
         return dataclasses.replace(cfg, organization=value or ""), logged
     if key.startswith("keys."):
@@ -104,8 +108,15 @@ def _key_policy(cfg: ArchiveConfig, key: str, value: str | None) -> ArchiveConfi
     return dataclasses.replace(cfg, keys=policy)
 
 
-def set_setting(acting: Acting, key: str, value: str | None) -> dict[str, Any]:
-    """Set (or with None, remove) one setting; admins only; the change is a log event."""
+def set_setting(acting: Acting, key: str, value: str | None) -> dict[str, object]:
+    """Set (or with None, remove) one setting; admins only; the change is a log event.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: an unknown setting or a value of the wrong form.
+        TimestampError, ConfigError: a TSA URL or CA that cannot be used.
+    """
     if key not in SETTINGS:
         raise ConfigError(f"unknown setting '{key}'; settable: {', '.join(SETTINGS)}")
     acting.unlock()

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Event
+from .fileutil import fsync_dir
 from .roles import Permission, allows
 from .timeutil import iso, utc_now
 
@@ -45,14 +46,6 @@ def _folder(archive: Archive) -> Path:
     folder = archive.config.root / JOURNAL_DIR
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager
@@ -81,7 +74,7 @@ def delivering(acting: Acting, kind: str, temp: Path, out: Path, **details: Any)
         os.write(fd, json.dumps(record).encode())
         os.fsync(fd)
         os.rename(draft, entry)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         yield
         entry.unlink()
     finally:

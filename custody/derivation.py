@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 RELATIONS: tuple[str, ...] = ("still", "crop", "transcode", "redaction", "excerpt", "transcript", "translation")
 DERIVE = "derive"
@@ -23,10 +22,10 @@ class DeriveEvent:
 
     seq: int
     source: str | None
-    payload: Mapping[str, Any]
+    payload: Mapping[str, object]
 
 
-def source_of(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def source_of(record: Mapping[str, object]) -> Mapping[str, object] | None:
     """A record's ``derived_from`` section, or None for an item that is not a working copy."""
     section = record.get("derived_from")
     return section if isinstance(section, Mapping) else None
@@ -35,7 +34,7 @@ def source_of(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def link_problem(
     item: str,
     record_sha256: str,
-    derived_from: Mapping[str, Any],
+    derived_from: Mapping[str, object],
     ingest_hashes: Mapping[str, str],
     record_hashes: Mapping[str, str],
     derives: Iterable[DeriveEvent],

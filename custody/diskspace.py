@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .checks import Report
+from .checks import CheckKind, Report
 from .db.models import Event, Item
 from .store.base import BlobStore
 from .store.local import LocalBlobStore
@@ -164,7 +164,7 @@ def check_unrecorded(session: Session, store: BlobStore, report: Report) -> None
         return
     for digest in found.digests[:_SHOWN]:
         report.add(
-            "unrecorded-blob",
+            CheckKind.UNRECORDED_BLOB,
             f"blob {digest}",
             True,
             "stored completely, but no record or event accounts for it (an ingest was interrupted, e.g. by a "
@@ -172,4 +172,4 @@ def check_unrecorded(session: Session, store: BlobStore, report: Report) -> None
             warning=True,
         )
     if len(found.digests) > _SHOWN:
-        report.add("unrecorded-blob", "store", True, found.describe(), warning=True)
+        report.add(CheckKind.UNRECORDED_BLOB, "store", True, found.describe(), warning=True)

@@ -82,9 +82,5 @@ class BundleError(CustodyError):
     exit_code = 1
 
 
-class MetadataError(CustodyError):
-    """Metadata could not be extracted because a required tool is missing or failed."""
-
-
 class TimestampError(CustodyError):
     """An RFC 3161 time-stamp authority could not be reached or its token is invalid."""

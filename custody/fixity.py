@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +19,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .archive import Acting
-from .canonical import parse
-from .checks import Report
-from .db.models import Event, Item
+from .checks import CheckKind, Report
+from .db.models import Item
 from .errors import CustodyError, InputError
+from .fixity_records import coverage, last_checks
 from .hashing import digest_stream
-from .log.authority import parse_time
 from .roles import Permission
-from .timeutil import utc_now
 
 PER_EVENT = 1000
 """Blobs recorded per ``verify`` event (a run of many small blobs logs several events in one transaction)."""
@@ -69,87 +66,6 @@ def parse_budget(text: str) -> Budget:
         if unit in _BYTE_UNITS and number > 0:
             return Budget(text.strip(), nbytes=int(number * _BYTE_UNITS[unit]))
     raise InputError(f"--fixity-budget '{text}': give a time (30m, 2h, 1d) or an amount to read (500G, 20GB, 1TiB)")
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How recently every blob's fixity was checked, from the signed fixity records."""
-
-    blobs: int
-    never: int  # blobs no passing fixity check covers yet
-    oldest: str | None  # time of the least recent passing check, when every blob has one
-    days: int | None  # whole days since ``oldest``
-    last_run: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "blobs": self.blobs,
-            "never_checked": self.never,
-            "oldest_check": self.oldest,
-            "within_days": self.days,
-            "last_run": self.last_run,
-        }
-
-    def describe(self) -> str:
-        if self.blobs == 0:
-            return "no blobs to check"
-        if self.never:
-            return f"{self.never} of {self.blobs} blobs not yet re-hashed by a fixity check" + (
-                f" (last run {self.last_run})" if self.last_run else "; run 'custody verify --fixity-budget 30m'"
-            )
-        return f"every blob re-hashed within the last {self.days} days (oldest check {self.oldest})"
-
-
-def _fixity_events(session: Session) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(time, per-blob results) of every fixity record, newest first."""
-    rows = session.connection().execute(
-        select(Event.time, Event.payload)
-        .where(Event.action == "verify")
-        .order_by(Event.seq.desc())
-        .execution_options(yield_per=200)
-    )
-    for when, text in rows:
-        if '"fixity"' not in text:
-            continue
-        try:
-            payload = parse(text)
-        except ValueError:
-            continue  # verify reports an unreadable payload
-        results = payload.get("fixity") if isinstance(payload, dict) else None
-        if isinstance(results, list):
-            yield when, [r for r in results if isinstance(r, dict)]
-
-
-def last_checks(session: Session, wanted: set[str]) -> tuple[dict[str, str], str | None]:
-    """sha256 -> time of its latest passing fixity check (for blobs in ``wanted``), and the latest run's time.
-
-    Reads fixity records newest first and stops once every wanted blob is found, so the cost is
-    about one cycle of checks, not the archive's whole history.
-    """
-    found: dict[str, str] = {}
-    last_run: str | None = None
-    for when, results in _fixity_events(session):
-        last_run = last_run or when
-        for result in results:
-            sha = result.get("sha256")
-            if result.get("ok") is True and isinstance(sha, str) and sha in wanted and sha not in found:
-                found[sha] = when
-        if len(found) >= len(wanted):
-            break
-    return found, last_run
-
-
-def coverage(session: Session) -> Coverage:
-    """Fixity coverage of every item's blob."""
-    shas = set(session.scalars(select(Item.sha256)))
-    found, last_run = last_checks(session, shas)
-    never = len(shas - set(found))
-    oldest = min(found.values()) if found and not never else None
-    days = None
-    if oldest is not None:
-        when = parse_time(oldest)
-        days = (utc_now() - when).days if when is not None else None
-    return Coverage(len(shas), never, oldest, days, last_run)
 
 
 def _order(session: Session) -> list[tuple[str, str, str, int]]:
@@ -201,14 +117,14 @@ def run_fixity(acting: Acting, budget: Budget, report: Report | None = None) -> 
         result, problem = _check_one(acting, item_id, sha, b3, size)
         read += size
         results.append(result)
-        report.add("fixity", item_id, not problem, problem or "SHA-256 and BLAKE3 match the record")
+        report.add(CheckKind.FIXITY, item_id, not problem, problem or "SHA-256 and BLAKE3 match the record")
     elapsed = time.monotonic() - started
     _record(acting, budget, results, report)
     with acting.archive.db.snapshot() as session:
         cov = coverage(session)
     failed = sum(1 for r in results if not r["ok"])
     report.add(
-        "fixity-coverage",
+        CheckKind.FIXITY_COVERAGE,
         "store",
         not failed,
         f"re-hashed {len(results)} of {len(order)} blobs ({read} bytes in {elapsed:.1f} s, budget {budget.text}); "
@@ -239,7 +155,7 @@ def _record(acting: Acting, budget: Budget, results: list[dict[str, Any]], repor
     except (CustodyError, SQLAlchemyError, OSError) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        report.add("verify-logged", "fixity", False, f"the fixity checks could not be logged: {reason}")
+        report.add(CheckKind.VERIFY_LOGGED, "fixity", False, f"the fixity checks could not be logged: {reason}")
         return
     shown = f"event {seqs[0]}" if len(seqs) == 1 else f"events {seqs[0]}..{seqs[-1]}"
-    report.add("verify-logged", "fixity", True, f"these fixity checks are {shown} of the log")
+    report.add(CheckKind.VERIFY_LOGGED, "fixity", True, f"these fixity checks are {shown} of the log")

@@ -71,7 +71,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
     return data if len(data) == n else None
 
 
-def _send(fd: int, message: Any) -> None:
+def _send(fd: int, message: object) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     _write_all(fd, _HEADER.pack(len(data)) + data)
 
@@ -251,7 +251,7 @@ def _child_main(  # pragma: no cover - runs in the child process
     stop = threading.Event()
     send_lock = threading.Lock()
 
-    def send(message: Any) -> None:
+    def send(message: object) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         try:
             with send_lock:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import blake3
 
@@ -40,18 +40,26 @@ class DualHasher:
         return Digests(self._sha256.hexdigest(), self._blake3.hexdigest(), self._size)
 
 
-def iter_chunks(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterable[bytes]:
-    """Yield a stream's bytes in bounded chunks."""
-    while chunk := stream.read(chunk_size):
-        yield chunk
+def copy_and_hash(source: IO[bytes], *sinks: Callable[[bytes], object], chunk_size: int = CHUNK_SIZE) -> Digests:
+    """Read ``source`` to its end once, in bounded chunks: hash each (SHA-256, BLAKE3, size) and hand it to every sink.
 
+    The one hash-and-copy loop of custody: a sink is a file's or a store writer's ``write``, another hash's
+    ``update`` (SHA-512 for BagIt), a progress count, or a check that stops the work between chunks.
 
-def digest_stream(stream: BinaryIO) -> Digests:
-    """Hash a whole stream with both algorithms, in bounded memory."""
+    Raises:
+        Whatever reading ``source`` or a sink raises (``OSError``, ``StoreError``, ...); nothing is caught here.
+    """
     hasher = DualHasher()
-    for chunk in iter_chunks(stream):
+    while chunk := source.read(chunk_size):
         hasher.update(chunk)
+        for sink in sinks:
+            sink(chunk)
     return hasher.digests()
+
+
+def digest_stream(stream: IO[bytes]) -> Digests:
+    """Hash a whole stream with both algorithms, in bounded memory (raises what reading it raises)."""
+    return copy_and_hash(stream)
 
 
 def sha256_hex(data: bytes) -> str:

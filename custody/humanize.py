@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .timeutil import parse_utc
 
 # How each action reads in a timeline.
 ACTION_WORDS: dict[str, str] = {
@@ -85,7 +86,7 @@ def parse_time(value: str | datetime | None) -> datetime | None:
     if isinstance(value, datetime):
         return value
     try:
-        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        return parse_utc(str(value).strip())
     except ValueError:
         return None
 
@@ -130,32 +131,28 @@ def _offset(when: datetime) -> str:
     return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _decimal(n: int) -> str:
+    """``200.0 kB``: ``n`` (1000 or more) bytes in the largest decimal unit below 1000 of it (PB at most)."""
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} PB"
+
+
 def size(n: int | None) -> str:
     """``200,000 bytes (200.0 kB)``: exact bytes first, decimal units for reading."""
     if n is None:
         return ""
-    if n < 1000:
-        return f"{n:,} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        value /= 1000
-        if value < 1000 or unit == "PB":
-            return f"{n:,} bytes ({value:.1f} {unit})"
-    return f"{n:,} bytes"
+    return f"{n:,} bytes" if n < 1000 else f"{n:,} bytes ({_decimal(n)})"
 
 
 def short_size(n: int | None) -> str:
     """``200.0 kB`` (or ``12 bytes``) for narrow table columns."""
     if n is None:
         return ""
-    if n < 1000:
-        return f"{n} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB", "PB"):
-        value /= 1000
-        if value < 1000 or unit == "PB":
-            return f"{value:.1f} {unit}"
-    return f"{n} bytes"
+    return f"{n} bytes" if n < 1000 else _decimal(n)
 
 
 def duration(seconds: float | None) -> str:
@@ -173,7 +170,7 @@ def _degrees(value: float, positive: str, negative: str) -> str:
     return f"{abs(value):.6f}° {positive if value >= 0 else negative}"
 
 
-def coordinates(location: Mapping[str, Any]) -> str:
+def coordinates(location: Mapping[str, object]) -> str:
     """``47.838800° N, 35.139600° E, altitude 98.0 m``; empty when latitude or longitude is missing."""
     lat, lon = _number(location.get("latitude")), _number(location.get("longitude"))
     if lat is None or lon is None:
@@ -185,7 +182,7 @@ def coordinates(location: Mapping[str, Any]) -> str:
     return text
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -212,7 +209,7 @@ def actor_with_key(key_id: str | None, names: Mapping[str, str]) -> str:
     return f"{name} (key {key_id[:12]}…)" if name else f"unregistered key {key_id[:12]}…"
 
 
-def text(value: Any) -> str:
+def text(value: object) -> str:
     """Any JSON value in plain words: ``a: 1; b: x`` for objects, ``x, y`` for lists; never a Python repr."""
     if value is None:
         return ""
@@ -227,7 +224,7 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def device(value: Any) -> str:
+def device(value: object) -> str:
     """``Samsung SM-A525F (software A525FXXS7FWK1)`` from a make/model/software mapping (or a plain text)."""
     if not isinstance(value, Mapping):
         return text(value)
@@ -241,7 +238,7 @@ def device(value: Any) -> str:
     return name
 
 
-def flag(value: Any) -> tuple[str, str]:
+def flag(value: object) -> tuple[str, str]:
     """A flag as (heading, explanation) in plain words."""
     if isinstance(value, Mapping):
         code = str(value.get("code") or "")
@@ -249,7 +246,7 @@ def flag(value: Any) -> tuple[str, str]:
     return "Flag", text(value)
 
 
-def items_named(event: Mapping[str, Any]) -> list[str]:
+def items_named(event: Mapping[str, object]) -> list[str]:
     """Every item an event is about: custody.log.item_names' rule (its ``item`` and the payload field that names
     items for its action), read defensively from an event object."""
     from .log.item_names import named_items
@@ -263,7 +260,7 @@ def items_named(event: Mapping[str, Any]) -> list[str]:
     )
 
 
-def describe_event(event: Mapping[str, Any], names: Mapping[str, str]) -> str:
+def describe_event(event: Mapping[str, object], names: Mapping[str, str]) -> str:
     """What happened, in one plain sentence (details of the payload that matter to a reader)."""
     payload = event.get("payload") if isinstance(event.get("payload"), Mapping) else {}
     assert isinstance(payload, Mapping)

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from . import keys
 from .archive import Acting, Archive
 from .canonical import parse
-from .checks import Report
+from .checks import CheckKind, Report
 from .db.models import CheckpointRow, Event, EventItem, Item
 from .errors import CustodyError, InputError, ProofError
 from .log import merkle, note, tree
@@ -66,7 +66,7 @@ STATE_ACTIONS = frozenset(
         "export.reject",
     }
 )
-CHECK = "since"  # the name of the checks specific to incremental verification
+CHECK = CheckKind.SINCE  # the checks specific to incremental verification
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ class _Since:
         self.derives: list[LogEvent] = []
         self.roots: dict[int, bytes] = {}
 
-    def fail(self, subject: str, detail: str, check: str = CHECK) -> None:
+    def fail(self, subject: str, detail: str, check: CheckKind = CHECK) -> None:
         self.report.add(check, subject, False, detail)
 
     # -- the kept checkpoint and the history before it ------------------------------------------
@@ -268,13 +268,15 @@ class _Since:
         try:
             stored = self.nodes.get_nodes(keys_)
         except CustodyError as exc:
-            self.fail("tree", str(exc), "tree")
+            self.fail("tree", str(exc), CheckKind.TREE)
             return None
         hashes = [(level, stored[(level, idx)]) for level, idx in keys_]
         builder = _Builder(trusted.size, hashes)
         if builder.root() != trusted.root:
             self.fail(
-                "tree", f"the stored tree of the first {trusted.size} events differs from the kept checkpoint", "tree"
+                "tree",
+                f"the stored tree of the first {trusted.size} events differs from the kept checkpoint",
+                CheckKind.TREE,
             )
             return None
         return builder
@@ -297,14 +299,16 @@ class _Since:
             seq = event.seq
             if seq != expected:
                 self.fail(
-                    f"event {seq}", f"expected seq {expected}, found {seq}: events are missing or reordered", "sequence"
+                    f"event {seq}",
+                    f"expected seq {expected}, found {seq}: events are missing or reordered",
+                    CheckKind.SEQUENCE,
                 )
                 expected = seq
             if event.prev != prev_hash:
                 self.fail(
                     f"event {seq}",
                     "prev does not hash the preceding event: an event was removed, reordered or edited",
-                    "chain",
+                    CheckKind.CHAIN,
                 )
             raw_key = authority.admit(seq, event.time, event.actor, event.action, event.item, event.payload)
             if raw_key is not None:
@@ -320,10 +324,12 @@ class _Since:
             expected += 1
         bad.extend(bad_signatures(batch))
         for seq in sorted(bad):
-            self.fail(f"event {seq}", "signature does not verify with the actor's registered key", "event-signature")
+            self.fail(
+                f"event {seq}", "signature does not verify with the actor's registered key", CheckKind.EVENT_SIGNATURE
+            )
         new = builder.size - trusted.size
         if not bad:
-            self.report.add("event-signature", "log", True, f"{new} new event signatures verify")
+            self.report.add(CheckKind.EVENT_SIGNATURE, "log", True, f"{new} new event signatures verify")
         self.roots[builder.size] = builder.root()
         return builder.size
 
@@ -348,22 +354,22 @@ class _Since:
         stored_size = tree.tree_size(session)
         new_root = self.roots[size]
         if stored_size != size:
-            self.fail("log", f"tree has {stored_size} leaves, log has {size} events", "tree")
+            self.fail("log", f"tree has {stored_size} leaves, log has {size} events", CheckKind.TREE)
             return
         try:
             stored_root = tree.root(session, size)
             proof = merkle.consistency_proof(trusted.size, size, self.nodes) if trusted.size < size else []
         except CustodyError as exc:
-            self.fail("log", str(exc), "tree")
+            self.fail("log", str(exc), CheckKind.TREE)
             return
         if stored_root != new_root:
-            self.fail("log", "stored Merkle root differs from the root recomputed from the new events", "tree")
+            self.fail("log", "stored Merkle root differs from the root recomputed from the new events", CheckKind.TREE)
             return
         consistent = (trusted.size == size and trusted.root == new_root) or (
             trusted.size < size and merkle.verify_consistency(trusted.size, size, trusted.root, new_root, proof)
         )
         self.report.add(
-            "consistency",
+            CheckKind.CONSISTENCY,
             self.label,
             consistent,
             f"the log of {size} events extends the kept checkpoint at size {trusted.size} (consistency proof)"
@@ -386,26 +392,26 @@ class _Since:
             try:
                 cp = note.open_checkpoint(row.note, vkey)
             except ProofError as exc:
-                self.fail(subject, str(exc), "checkpoint-signature")
+                self.fail(subject, str(exc), CheckKind.CHECKPOINT_SIGNATURE)
                 continue
             problem = self.authority.cosigner_problem(row.note, cp.size)
             if problem:
-                self.fail(subject, problem, "checkpoint-signature")
+                self.fail(subject, problem, CheckKind.CHECKPOINT_SIGNATURE)
             elif cp.size > size:
-                self.fail(subject, f"covers {cp.size} events but the log has only {size}", "checkpoint")
+                self.fail(subject, f"covers {cp.size} events but the log has only {size}", CheckKind.CHECKPOINT)
             elif (trusted.root if cp.size == trusted.size else self.roots.get(cp.size)) != cp.root:
-                self.fail(subject, "signed root differs from the root recomputed from the events", "checkpoint")
+                self.fail(subject, "signed root differs from the root recomputed from the events", CheckKind.CHECKPOINT)
             else:
                 good = row
         if good is None or good.size != size:
             self.fail(
                 "log",
                 f"the latest checkpoint covers {good.size if good else trusted.size} of {size} events",
-                "checkpoint-latest",
+                CheckKind.CHECKPOINT_LATEST,
             )
         elif not any(c.check.startswith("checkpoint") for c in self.report.failures):
             self.report.add(
-                "checkpoint", "log", True, f"{len(rows)} checkpoints since the kept one signed and consistent"
+                CheckKind.CHECKPOINT, "log", True, f"{len(rows)} checkpoints since the kept one signed and consistent"
             )
         return good
 
@@ -437,16 +443,18 @@ class _Since:
                 self.fail(
                     f"event_items seq {seq} item {item}",
                     "the event names this item but the table has no row",
-                    "event-items",
+                    CheckKind.EVENT_ITEMS,
                 )
             for item in sorted(have - want):
                 problems += 1
                 self.fail(
-                    f"event_items seq {seq} item {item}", "row names an item the event does not name", "event-items"
+                    f"event_items seq {seq} item {item}",
+                    "row names an item the event does not name",
+                    CheckKind.EVENT_ITEMS,
                 )
         if not problems:
             self.report.add(
-                "event-items", "log", True, f"{sum(map(len, implied.values()))} item links of new events match"
+                CheckKind.EVENT_ITEMS, "log", True, f"{sum(map(len, implied.values()))} item links of new events match"
             )
 
     def new_items(self) -> list[Item]:
@@ -460,7 +468,9 @@ class _Since:
             if item_id not in found:
                 event = self.ingest_events[item_id]
                 self.fail(
-                    item_id, f"ingest event {event.seq} created it, but table items has no row for it", "item-missing"
+                    item_id,
+                    f"ingest event {event.seq} created it, but table items has no row for it",
+                    CheckKind.ITEM_MISSING,
                 )
         return [found[i] for i in ids if i in found]
 
@@ -491,7 +501,9 @@ class _Since:
 
 def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
     """Verify what was added after a kept checkpoint (see the module docstring); the run is logged as ``verify``."""
-    from .verify import LogState, _bad_record_signatures, _check_actors, _check_derivations, _check_record, _rehash
+    from .log.state import LogState
+    from .logwalk import check_actors
+    from .verify import _bad_record_signatures, _check_derivations, _check_record, _rehash
 
     size = read_trusted(trusted_text, label)
     acting.unlock_for_reading()
@@ -506,7 +518,7 @@ def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
         total = session.scalar(select(func.count()).select_from(Event)) or 0
         if size > total:
             report.add(
-                "against-checkpoint",
+                CheckKind.AGAINST_CHECKPOINT,
                 label,
                 False,
                 f"log was truncated: it has {total} events, the kept checkpoint covers {size}",
@@ -529,9 +541,9 @@ def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
                     items = run.new_items()
                     run.source_ingests(items, trusted)
                 except (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError) as exc:
-                    report.add("log", "log", False, f"the new events could not be checked: {exc}")
+                    report.add(CheckKind.LOG, "log", False, f"the new events could not be checked: {exc}")
                 state = LogState(run.authority)
-                _check_actors(session, state, report)
+                check_actors(session, state, report)
                 bad = _bad_record_signatures(items, state)
                 for index, item in enumerate(items):
                     _check_record(item, index not in bad, state, report)
@@ -542,7 +554,7 @@ def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
                         report.checks.extend(checks)
     if checked:
         report.add(
-            "scope",
+            CheckKind.SCOPE,
             label,
             True,
             f"checked events {size}..{current - 1} and {len(items)} items added since the kept checkpoint; earlier "
@@ -569,7 +581,7 @@ def _log(acting: Acting, report: Report, size: int, current: int, items: int, ve
     damaged = sorted({c.check for c in report.failures if c.check.startswith(_LOG_CHECKS)})
     if damaged:
         report.add(
-            "verify-logged",
+            CheckKind.VERIFY_LOGGED,
             "log",
             False,
             "this verification was not logged: the log itself failed (" + ", ".join(damaged) + ")",
@@ -589,9 +601,9 @@ def _log(acting: Acting, report: Report, size: int, current: int, items: int, ve
     except (CustodyError, SQLAlchemyError, OSError) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        report.add("verify-logged", "log", False, f"this verification could not be logged: {reason}")
+        report.add(CheckKind.VERIFY_LOGGED, "log", False, f"this verification could not be logged: {reason}")
         return
-    report.add("verify-logged", "log", True, f"this verification is event {seq} of the log")
+    report.add(CheckKind.VERIFY_LOGGED, "log", True, f"this verification is event {seq} of the log")
 
 
 def save_checkpoint(path: Path, note_text: str) -> int:

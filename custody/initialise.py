@@ -8,7 +8,6 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
 
 from . import keys
 from .archive import Archive, Passphrase, archive_key_path, group_read, open_store, signing_key_path
@@ -19,6 +18,7 @@ from .db.models import Actor
 from .errors import ActorError, ArchiveExistsError, ConfigError
 from .log import checkpoints, events, note
 from .roles import Role
+from .timestamp import timestamp_checkpoint
 from .timestamp.settings import check_url, install_ca
 from .timestamp.tsa import load_roots
 
@@ -55,7 +55,7 @@ def init_archive(
     db_url: str | None = None,
     store_url: str | None = None,
     organization: str = "",
-    store_options: dict[str, Any] | None = None,
+    store_options: dict[str, object] | None = None,
     revision: str = "head",
     tsa_url: str | None = None,
     tsa_ca: Path | None = None,
@@ -63,6 +63,11 @@ def init_archive(
     """Create an archive at ``path`` and register ``admin``; refuses an existing archive.
 
     With ``tsa_url`` the archive's checkpoints are timestamped by that RFC 3161 authority.
+
+    Raises:
+        ArchiveExistsError: the folder already holds an archive.
+        ConfigError: a database URL, store URL or TSA setting that cannot be used.
+        InputError: a weak passphrase or a bad actor name.
     """
     check_actor_name(admin)
     if tsa_ca is not None and tsa_url is None:
@@ -165,5 +170,5 @@ def init_archive(
             shutil.rmtree(root, ignore_errors=True)
         raise
     archive = Archive(cfg, db, store)
-    archive.timestamp_checkpoint(first_num)
+    timestamp_checkpoint(archive, first_num)
     return archive

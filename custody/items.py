@@ -16,7 +16,7 @@ from .canonical import parse
 from .db.models import Item, ItemCase
 from .derivation import DERIVE, source_of
 from .errors import InputError, IntegrityError, ItemNotFoundError
-from .hashing import CHUNK_SIZE, DualHasher
+from .hashing import copy_and_hash
 from .log.events import LogEvent, events_for
 from .roles import Permission
 from .store.base import BlobStore
@@ -31,7 +31,12 @@ def get_item(session: Session, item_id: str) -> Item:
 
 
 def list_items(acting: Acting, case: str | None = None) -> list[dict[str, Any]]:
-    """The signed records of every item (of one case, if given), in id order."""
+    """The signed records of every item (of one case, if given), in id order.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+    """
     acting.require(Permission.VIEW)
     with acting.archive.db.read() as session:
         query = select(Item).order_by(Item.num)
@@ -53,7 +58,7 @@ class ItemView:
     events: list[LogEvent]
     derivation: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "record": self.record,
             "signature": self.signature,
@@ -112,7 +117,14 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
 
 
 def show_item(acting: Acting, item_id: str) -> ItemView:
-    """The record, acquisitions and annotations of one item; the view itself is logged."""
+    """The record, acquisitions and annotations of one item; the view itself is logged.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        IntegrityError: the item's stored record does not parse.
+    """
     acting.unlock()
     acting.require(Permission.VIEW, item_id)
     with acting.writing() as session:
@@ -126,6 +138,13 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
 
     Nothing appears at ``out`` until the ``access`` event is committed: the copy is written to a
     private temp file beside it (journalled, see custody.deliveries) and renamed afterwards.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        InputError: no purpose, or an --out that exists or cannot be written.
+        IntegrityError: the stored bytes no longer match the record (nothing is delivered).
     """
     if not purpose.strip():
         raise InputError(f"get {item_id}: --purpose must say why the bytes are taken out")
@@ -142,16 +161,12 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
     deliveries.sweep(acting)
     with deliveries.delivering(acting, "get", tmp, target, item=item_id):
         try:
-            hasher = DualHasher()
             # Private until the access event is committed: only then does the copy take its name.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as dst, archive.store.open_read(sha256) as src:
-                while chunk := src.read(CHUNK_SIZE):
-                    hasher.update(chunk)
-                    dst.write(chunk)
+                got = copy_and_hash(src, dst.write)
                 dst.flush()
                 os.fsync(dst.fileno())
-            got = hasher.digests()
             if (got.sha256, got.blake3, got.size) != (sha256, blake3_hex, size):
                 raise IntegrityError(
                     f"{item_id}: stored bytes no longer match the recorded digests; nothing was written. "
@@ -180,7 +195,13 @@ def parse_name(archive: Archive, item_id: str) -> str:
 
 
 def history(acting: Acting, item_id: str | None = None) -> list[LogEvent]:
-    """The custody log (of one item, if given) in ``seq`` order."""
+    """The custody log (of one item, if given) in ``seq`` order.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+    """
     acting.require(Permission.VIEW, item_id)
     with acting.archive.db.read() as session:
         if item_id is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -17,8 +16,14 @@ from .errors import ArchiveExistsError, ConfigError, IntegrityError
 from .log.events import archive_identity
 
 
-def join_archive(path: Path, db_url: str, store_url: str, store_options: dict[str, Any] | None = None) -> Archive:
-    """Point a local folder at an existing shared catalog and store; keys stay with each actor."""
+def join_archive(path: Path, db_url: str, store_url: str, store_options: dict[str, object] | None = None) -> Archive:
+    """Point a local folder at an existing shared catalog and store; keys stay with each actor.
+
+    Raises:
+        ArchiveExistsError: the folder already holds an archive.
+        ConfigError: the shared database or store cannot be reached or holds no archive.
+        IntegrityError: the archive's genesis does not verify.
+    """
     root = path.resolve()
     if (root / CONFIG_NAME).exists():
         raise ArchiveExistsError(f"{root} already holds an archive configuration; choose another folder")

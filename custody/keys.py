@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import KeyFileError, WrongPassphraseError
+from .fileutil import atomic_write
 
 
 def generate() -> Ed25519PrivateKey:
@@ -164,14 +165,8 @@ def save_private(
     sealed = ChaCha20Poly1305(_kek(passphrase, salt, use)).encrypt(nonce, raw, aad)
     text = json.dumps({**header, "ciphertext": b64(sealed)}, indent=1, sort_keys=True) + "\n"
     ensure_private_dir(path.parent)
-    # A name of its own: two processes may upgrade the same key file at once.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # Two processes may upgrade the same key file at once: each writes a temp file of its own.
+    atomic_write(path, text.encode("ascii"), mode=0o600, durable=True)
 
 
 def ensure_private_dir(folder: Path) -> None:

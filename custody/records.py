@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -44,13 +43,13 @@ class SignedRecord:
     signature: str
     signer_key_id: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         from .canonical import parse
 
         return {"record": parse(self.text), "signature": self.signature, "signer": self.signer_key_id}
 
 
-def sign(record: dict[str, Any], signer: Signer) -> SignedRecord:
+def sign(record: dict[str, object], signer: Signer) -> SignedRecord:
     """Canonicalise and sign an item record."""
     data = canonical(record)
     return SignedRecord(data.decode("utf-8"), b64(signer.sign(data)), signer.key_id)

@@ -8,16 +8,15 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .canonical import parse
-from .checks import Check
+from .checks import Check, CheckKind
 from .db.models import Item
 from .derivation import source_of
 from .hashing import CHUNK_SIZE
 from .store.base import BlobStore
 
-CHECK = "rederive"
+CHECK = CheckKind.REDERIVE
 _TIMEOUT = 600  # seconds one re-derivation may take
 
 
@@ -29,7 +28,7 @@ def _unsafe(args: Sequence[str]) -> str | None:
     return None
 
 
-def _rederive_one(store: BlobStore, item: Item, link: dict[str, Any], source: Item | None) -> Check:
+def _rederive_one(store: BlobStore, item: Item, link: dict[str, object], source: Item | None) -> Check:
     recipe = link.get("recipe")
     if not isinstance(recipe, dict) or recipe.get("program") != "ffmpeg":
         return Check(CHECK, item.item_id, True, "no reproducible recipe recorded: not re-derived", warning=True)
@@ -46,8 +45,7 @@ def _rederive_one(store: BlobStore, item: Item, link: dict[str, Any], source: It
     with tempfile.TemporaryDirectory(prefix="custody-rederive-") as tmp:
         src = Path(tmp) / "source"
         with store.open_read(source.sha256) as blob, open(src, "wb") as fh:
-            while chunk := blob.read(CHUNK_SIZE):
-                fh.write(chunk)
+            shutil.copyfileobj(blob, fh, CHUNK_SIZE)
         out = Path(tmp) / f"copy{suffix}"
         try:
             proc = subprocess.run(

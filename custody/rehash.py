@@ -17,7 +17,6 @@ also any blob whose digests never arrive (for instance because the child process
 from __future__ import annotations
 
 import os
-import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -28,9 +27,8 @@ from pathlib import Path
 from .config import find_archive, read_config
 from .errors import CustodyError, StoreError, WorkerLostError
 from .forked import ForkedWorkers, Stopped, can_fork
-from .hashing import CHUNK_SIZE, Digests, DualHasher, iter_chunks
-
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+from .hashing import CHUNK_SIZE, Digests, copy_and_hash
+from .store import layout
 
 # In-process threads read in large chunks: each chunk costs one trip through the GIL, which the
 # importing main thread holds. A child process has no such contention and keeps chunks in cache.
@@ -69,15 +67,11 @@ def _hash_blob(
     blob: tuple[str, Path], _progress: Callable[[int], None], check: Callable[[], None], chunk_size: int = CHUNK_SIZE
 ) -> Digests:
     digest, path = blob
-    hasher = DualHasher()
     try:
         with open(path, "rb", buffering=0) as fh:
-            for chunk in iter_chunks(fh, chunk_size):
-                check()
-                hasher.update(chunk)
+            return copy_and_hash(fh, lambda _chunk: check(), chunk_size=chunk_size)
     except OSError as exc:
         raise StoreError(f"cannot read blob {digest}: {exc.strerror}") from None
-    return hasher.digests()
 
 
 class _InThreads(EarlyRehash):
@@ -127,8 +121,8 @@ def _largest_first(blobs: list[tuple[str, Path, int]]) -> list[tuple[str, Path]]
 
 
 def _blobs(store_root: Path) -> Iterator[tuple[str, Path, int]]:
-    # Layout of LocalBlobStore: sha256/ab/cd/<64 hex digits>.
-    base = store_root / "sha256"
+    # Only the store's own layout (custody.store.layout): sha256/ab/cd/<64 hex digits>.
+    base = store_root / layout.FOLDER
     for first in os.scandir(base):
         if not first.is_dir(follow_symlinks=False):
             continue
@@ -140,8 +134,8 @@ def _blobs(store_root: Path) -> Iterator[tuple[str, Path, int]]:
                 # Only a file where the store itself would read it stands for that digest: a copy
                 # elsewhere must never vouch for the blob verification is asked about.
                 if (
-                    _DIGEST.fullmatch(name)
-                    and (name[:2], name[2:4]) == (first.name, second.name)
+                    layout.is_digest(name)
+                    and f"{layout.FOLDER}/{first.name}/{second.name}/{name}" == layout.blob_key(name)
                     and entry.is_file(follow_symlinks=False)
                 ):
                     yield name, Path(entry.path), entry.stat(follow_symlinks=False).st_size

@@ -9,10 +9,11 @@ from typing import Any
 from . import disclosure
 from .archive import Acting
 from .bundle import layout
-from .bundle.check import check_bundle, commitments
+from .bundle.check import check_bundle
+from .bundle.check_records import commitments
 from .bundle.safezip import open_bundle
 from .canonical import parse
-from .checks import Report
+from .checks import CheckKind, Report
 from .errors import BundleError, InputError
 from .hashing import sha256_hex
 from .items import get_item
@@ -27,6 +28,12 @@ def reveal_field(acting: Acting, item_id: str, field: str, out: Path, purpose: s
 
     Shape: {type, item_id, record_sha256, field, digest, disclosure}; raises InputError for an unknown field,
     a record made before withheld fields, or an existing ``out``.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        InputError: a field that is not withheld for the item, no purpose, or an --out that exists.
     """
     if not purpose.strip():
         raise InputError(f"reveal {item_id}: --purpose must say why the value is disclosed")
@@ -85,6 +92,10 @@ def check_reveal(
 
     Returns (report, the revealed value or None); the report fails if the bundle fails or the value
     does not hash to the digest the item's record signs for that field.
+
+    Raises:
+        InputError: an unreadable or malformed reveal file, bundle or identity.
+        BundleError: the bundle cannot be read.
     """
     data = _read_reveal(reveal)
     report = check_bundle(bundle, identity, vkey=vkey)
@@ -96,7 +107,7 @@ def check_reveal(
             signed = json.loads(opened.read_text(layout.ITEMS))
             events = [LogEvent.from_json(json.loads(ln)) for ln in opened.read_text(layout.EVENTS).splitlines()]
         except (ValueError, KeyError, TypeError, BundleError) as exc:
-            report.add("reveal", str(reveal), False, f"the bundle's custody files are malformed: {exc}")
+            report.add(CheckKind.REVEAL, str(reveal), False, f"the bundle's custody files are malformed: {exc}")
             return report, None
     committed = {
         d: fw for d, fw in commitments(signed, events).items() if fw[1] == item
@@ -104,15 +115,18 @@ def check_reveal(
     try:
         parsed = disclosure.parse(text)
     except ValueError as exc:
-        report.add("reveal", str(reveal), False, f"not a disclosure: {exc}")
+        report.add(CheckKind.REVEAL, str(reveal), False, f"not a disclosure: {exc}")
         return report, None
     if parsed.digest in committed and committed[parsed.digest][0] == field == parsed.field:
         report.add(
-            "reveal", f"{item} {field}", True, "the revealed value matches the digest the signed record commits to"
+            CheckKind.REVEAL,
+            f"{item} {field}",
+            True,
+            "the revealed value matches the digest the signed record commits to",
         )
         return report, parsed.value
     report.add(
-        "reveal",
+        CheckKind.REVEAL,
         f"{item} {field}",
         False,
         f"the revealed value does not match what {item}'s signed record commits to for {field}",

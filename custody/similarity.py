@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .canonical import parse
 from .errors import InputError
@@ -22,12 +22,19 @@ class Match:
     original_name: str
     media_type: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 
 def similar_items(acting: Acting, item_id: str, threshold: int = DEFAULT_THRESHOLD) -> list[Match]:
-    """Items whose perceptual hash lies within ``threshold`` bits of ``item_id``'s, nearest first."""
+    """Items whose perceptual hash lies within ``threshold`` bits of ``item_id``'s, nearest first.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ItemNotFoundError: no such item.
+        InputError: a threshold out of range.
+    """
     # Imported here: the CLI reads DEFAULT_THRESHOLD at start-up, before any archive is open.
     from sqlalchemy import select
 

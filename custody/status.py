@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import diskspace, fixity
+from . import diskspace, fixity_records
 from .archive import Acting
 from .db import migrate
 from .db.models import Actor, Event, Item
@@ -16,12 +16,17 @@ from .timestamp import stamps
 
 
 def archive_status(acting: Acting) -> dict[str, Any]:
-    """Database, store, counts, latest checkpoint and actors, as a JSON-able dict."""
+    """Database, store, counts, latest checkpoint and actors, as a JSON-able dict.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+    """
     acting.require(Permission.VIEW)
     archive = acting.archive
     with archive.db.read() as session:
         latest = checkpoints.latest(session)
-        cov = fixity.coverage(session)
+        cov = fixity_records.coverage(session)
         unrecorded = diskspace.unrecorded(session, archive.store, diskspace.STATUS_SCAN_LIMIT)
         result: dict[str, Any] = {
             "archive": {

@@ -20,7 +20,13 @@ class UpgradeResult:
 
 
 def upgrade_archive(archive: Archive, actor: str, passphrase: Passphrase) -> UpgradeResult:
-    """Run pending migrations (admins only); the upgrade is logged by the acting admin."""
+    """Run pending migrations (admins only); the upgrade is logged by the acting admin.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        ConfigError: the catalog cannot be migrated.
+    """
     acting = archive.act(actor, passphrase)
     acting.unlock()
     before = migrate.current_revision(archive.db)

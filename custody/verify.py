@@ -3,333 +3,37 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import keys
-from .archive import Acting, Archive, registered_actors
+from .archive import Acting, Archive
 from .canonical import parse
 from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
+from .checks import CheckKind
 from .checks import Report as Report
-from .db.models import CheckpointTimestamp, Event, Item
+from .db.models import CheckpointTimestamp, Item
 from .errors import CustodyError, ProofError
 from .hashing import digest_stream, sha256_hex
 from .items import get_item
-from .log import checkpoints, merkle, note, tree
-from .log.authority import IDENTITY_CHECK, LIFECYCLE_ACTIONS, Authority, Identity, KeyInfo
+from .log import checkpoints, note
 from .log.event_items import check_event_items
-from .log.events import GENESIS_PREV, LogEvent, canonical_pair
 from .log.sigcheck import Job, bad_signatures
+from .log.state import LogState
+from .logwalk import check_actors, check_against, check_checkpoints, check_tree, walk_log
 from .rehash import EarlyRehash
 from .roles import Permission
-from .timeutil import utc_now
+from .timeutil import parse_utc, utc_now
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
-
-
-@dataclass
-class LogState:
-    """What a full walk of the log established."""
-
-    authority: Authority
-    size: int = 0
-    roots: dict[int, bytes] = field(default_factory=dict)  # tree size -> root, for sizes asked
-    root: bytes = merkle.EMPTY_ROOT
-    events_by_action: dict[str, list[LogEvent]] = field(default_factory=dict)
-    """The parsed events of the catalog-relevant actions (``CATALOG_ACTIONS``), in seq order."""
-
-    @property
-    def keys(self) -> dict[str, KeyInfo]:
-        """Registered key id -> who holds it, as the log's actor.add events say."""
-        return self.authority.keys
-
-    @property
-    def identity(self) -> Identity | None:
-        """The archive identity of event 0, once its signature verified."""
-        return self.authority.identity
-
-    @property
-    def vkey(self) -> str | None:
-        return self.identity.vkey if self.identity is not None else None
-
-    @property
-    def ingest_records(self) -> dict[str, str]:
-        """item id -> record_sha256 of the ingest event that binds its record."""
-        return {item: sha for item, (_signer, sha) in self.authority.ingests.items()}
-
-
-CATALOG_ACTIONS = frozenset(
-    {
-        "archive.init",
-        "actor.add",
-        "ingest",
-        "acquire",
-        "import",
-        "derive",
-        # Read by the two-person export rules (custody.log.authority): their payloads are needed.
-        "configure",
-        "export",
-        "export.request",
-        "export.approve",
-        "export.reject",
-    }
-)
-"""Actions whose events create catalog rows; walk_log parses and keeps them (``LogState.events_by_action``)."""
-
-# Below this many events, spawning signature-checking processes costs more than it saves.
-_PARALLEL_FROM = 20_000
-_BATCH = 4096
-
-
-def _signature_pool() -> ProcessPoolExecutor:
-    # Imported here: multiprocessing is a noticeable share of a short verify's start-up.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _payload(seq: int, text: str, report: Report) -> dict[str, Any]:
-    try:
-        payload = parse(text)
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        report.add("event", f"event {seq}", False, "payload is not a JSON object (the row was edited)")
-        return {}
-    return payload
-
-
-def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -> LogState:
-    """Stream every event: sequence, hash chain, authority (custody.log.authority), signatures, Merkle roots.
-
-    Signatures of large logs are checked in worker processes while this one hashes.
-    """
-    authority = Authority(report)
-    admit = authority.admit
-    state = LogState(authority)
-    by_action = state.events_by_action
-    wanted = set(root_sizes)
-    builder = merkle.RootBuilder()
-    expected_seq = 0
-    prev_hash = GENESIS_PREV
-    bad_sigs: list[int] = []
-    unregistered = 0
-    chain_broken = False
-    genesis: tuple[bytes, bytes] | None = None
-    total = session.scalar(select(func.count()).select_from(Event)) or 0
-    pool = _signature_pool() if total >= _PARALLEL_FROM else None
-    pending: list[Future[list[int]]] = []
-    batch: list[Job] = []
-
-    def flush() -> None:
-        if pool is None:
-            bad_sigs.extend(bad_signatures(batch))
-        else:
-            pending.append(pool.submit(bad_signatures, list(batch)))
-        batch.clear()
-
-    columns = (Event.seq, Event.time, Event.actor, Event.action, Event.item_id, Event.payload, Event.prev, Event.sig)
-    # Through the connection: plain rows, without the ORM's per-row loading machinery.
-    rows = session.connection().execute(select(*columns).order_by(Event.seq).execution_options(yield_per=5000))
-    try:
-        for seq, time, actor, action, item, payload_text, prev, sig in rows:
-            unsigned, full = canonical_pair(seq, time, actor, action, item, payload_text, prev, sig)
-            if seq != expected_seq:
-                report.add(
-                    "sequence",
-                    f"event {seq}",
-                    False,
-                    f"expected seq {expected_seq}, found {seq}: events are missing or reordered",
-                )
-                expected_seq = seq
-                chain_broken = True
-            if prev != prev_hash:
-                chain_broken = True
-                report.add(
-                    "chain",
-                    f"event {seq}",
-                    False,
-                    "prev does not hash the preceding event: an event was removed, reordered or edited",
-                )
-            if action in CATALOG_ACTIONS:
-                event = LogEvent(seq, time, actor, action, item, _payload(seq, payload_text, report), prev, sig)
-                by_action.setdefault(action, []).append(event)
-                raw_key = admit(seq, time, actor, action, item, event.payload)
-            elif action in LIFECYCLE_ACTIONS:
-                raw_key = admit(seq, time, actor, action, item, _payload(seq, payload_text, report))
-            else:
-                raw_key = admit(seq, time, actor, action, item, None)
-            try:
-                raw_sig = keys.unb64(sig)
-            except ValueError:
-                raw_sig = b""
-            if raw_key is not None:
-                batch.append((seq, raw_key, raw_sig, unsigned))
-                if len(batch) >= _BATCH:
-                    flush()
-            elif seq == 0:
-                genesis = (raw_sig, unsigned)  # its key is registered by event 1
-            else:
-                unregistered += 1  # the authority failure names it
-            builder.add(hashlib.sha256(b"\x00" + full).digest())
-            if builder.size in wanted:
-                state.roots[builder.size] = builder.root()
-            prev_hash = hashlib.sha256(full).hexdigest()
-            expected_seq += 1
-        flush()
-        for future in pending:
-            bad_sigs.extend(future.result())
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    if genesis is not None:
-        init_key = authority.bootstrap_key()
-        genesis_ok = init_key is not None and not bad_signatures([(0, init_key, *genesis)])
-        authority.confirm_genesis(genesis_ok)
-        if not genesis_ok:
-            bad_sigs.append(0)
-    for seq in sorted(bad_sigs):
-        report.add(
-            "event-signature", f"event {seq}", False, "signature does not verify with the actor's registered key"
-        )
-    state.size = builder.size
-    state.root = builder.root()
-    if not bad_sigs:
-        unchecked = f"; {unregistered} signed by unregistered keys" if unregistered else ""
-        report.add("event-signature", "log", True, f"{state.size - unregistered} event signatures verify{unchecked}")
-    if not authority.failed:
-        report.add(
-            "authority", "log", True, "every event is signed by a key registered before it, with a role allowing it"
-        )
-    if state.size and authority.identity is None and not any(c.check == IDENTITY_CHECK for c in report.failures):
-        report.add(IDENTITY_CHECK, "event 0", False, "the archive's identity (event 0) is not established")
-    if not chain_broken:
-        report.add("chain", "log", True, f"events 0..{state.size - 1} are contiguous and hash-chained")
-    return state
-
-
-def _check_actors(session: Session, state: LogState, report: Report) -> None:
-    for row in registered_actors(session):
-        info = state.keys.get(row.key_id)
-        ok = info is not None and (info.name, info.added_role, info.pem) == (row.name, row.role, row.public_key_pem)
-        if not ok:
-            report.add("actor", row.name, False, "actors table does not match the actor.add event in the log")
-
-
-def _check_tree(session: Session, state: LogState, report: Report) -> None:
-    stored_size = tree.tree_size(session)
-    if stored_size != state.size:
-        report.add("tree", "log", False, f"tree has {stored_size} leaves, log has {state.size} events")
-        return
-    try:
-        stored_root = tree.root(session, state.size) if state.size else merkle.EMPTY_ROOT
-    except CustodyError as exc:
-        report.add("tree", "log", False, str(exc))
-        return
-    report.add(
-        "tree",
-        "log",
-        stored_root == state.root,
-        "stored Merkle nodes match the events"
-        if stored_root == state.root
-        else "stored Merkle root differs from the root recomputed from the events",
-    )
-
-
-def _check_checkpoints(session: Session, state: LogState, report: Report) -> None:
-    rows = checkpoints.all_checkpoints(session)
-    vkey = state.vkey
-    if vkey is None:
-        report.add("checkpoint", "log", False, "no archive key in event 0; checkpoints cannot be checked")
-        return
-    previous: tuple[int, bytes] | None = None
-    for row in rows:
-        subject = f"checkpoint {row.num} (size {row.size})"
-        try:
-            cp = note.open_checkpoint(row.note, vkey)
-        except ProofError as exc:
-            report.add("checkpoint-signature", subject, False, str(exc))
-            continue
-        cosigner = state.authority.cosigner_problem(row.note, cp.size)
-        if cosigner:
-            report.add("checkpoint-signature", subject, False, cosigner)
-            continue
-        if cp.size > state.size:
-            report.add("checkpoint", subject, False, f"covers {cp.size} events but the log has only {state.size}")
-            continue
-        if state.roots.get(cp.size) != cp.root:
-            report.add("checkpoint", subject, False, "signed root differs from the root recomputed from the events")
-            continue
-        if previous is not None:
-            old_size, old_root = previous
-            try:
-                proof = merkle.consistency_proof(old_size, cp.size, tree.DbNodes(session)) if old_size < cp.size else []
-                consistent = (old_size == cp.size and old_root == cp.root) or merkle.verify_consistency(
-                    old_size, cp.size, old_root, cp.root, proof
-                )
-            except CustodyError as exc:
-                consistent = False
-                report.add("checkpoint-consistency", subject, False, str(exc))
-            if not consistent:
-                report.add(
-                    "checkpoint-consistency", subject, False, f"not consistent with the checkpoint at size {old_size}"
-                )
-        previous = (cp.size, cp.root)
-    if rows and not any(c.check.startswith("checkpoint") for c in report.failures):
-        report.add("checkpoint", "log", True, f"{len(rows)} checkpoints signed and consistent")
-    latest = rows[-1] if rows else None
-    if latest is None or latest.size != state.size:
-        report.add(
-            "checkpoint-latest",
-            "log",
-            False,
-            f"the latest checkpoint covers {latest.size if latest else 0} of {state.size} events",
-        )
-
-
-def check_against(state: LogState, published: str, label: str, report: Report) -> None:
-    """Prove the current log extends an independently kept checkpoint note."""
-    vkey = state.vkey
-    if vkey is None:
-        report.add("against-checkpoint", label, False, "archive key unknown")
-        return
-    try:
-        cp = note.open_checkpoint(published, vkey)
-    except ProofError as exc:
-        report.add("against-checkpoint", label, False, str(exc))
-        return
-    if cp.size > state.size:
-        report.add(
-            "against-checkpoint",
-            label,
-            False,
-            f"log was truncated: it has {state.size} events, the checkpoint covers {cp.size}; "
-            f"first divergent size {state.size + 1}",
-        )
-    elif state.roots.get(cp.size) != cp.root:
-        report.add(
-            "against-checkpoint",
-            label,
-            False,
-            f"log was rewritten: its root at size {cp.size} differs from the checkpoint's; "
-            f"first divergent size {cp.size} or earlier",
-        )
-    else:
-        report.add(
-            "against-checkpoint", label, True, f"log of {state.size} events extends the checkpoint at size {cp.size}"
-        )
+    pass
 
 
 RETENTION_WARNING_DAYS = 30
@@ -348,8 +52,8 @@ def _withheld_values(archive: Archive, item: Item) -> list[Check]:
     try:
         disclosure.load(archive.store, record, item.item_id)
     except CustodyError as exc:
-        return [Check("withheld-values", item.item_id, False, str(exc))]
-    return [Check("withheld-values", item.item_id, True, "stored values match the signed digests")]
+        return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))]
+    return [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
 
 
 def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
@@ -360,7 +64,7 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
             with archive.store.open_read(item.sha256) as stream:
                 got = digest_stream(stream)
     except CustodyError as exc:
-        return [Check("blob", item.item_id, False, str(exc))]
+        return [Check(CheckKind.BLOB, item.item_id, False, str(exc))]
     problems = [
         f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
         for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
@@ -368,20 +72,20 @@ def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Che
     ]
     if got.size != item.size:
         problems.append(f"size {got.size} ≠ recorded {item.size}")
-    checks = [Check("blob", item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
+    checks = [Check(CheckKind.BLOB, item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
     checks.extend(_withheld_values(archive, item))
     try:
         lock = archive.store.lock_info(item.sha256)
     except (CustodyError, OSError) as exc:
-        return [*checks, Check("lock", item.item_id, False, f"cannot read the lock state: {exc}")]
+        return [*checks, Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state: {exc}")]
     if not lock.locked:
-        checks.append(Check("lock", item.item_id, False, f"blob is no longer protected ({lock.mode})"))
+        checks.append(Check(CheckKind.LOCK, item.item_id, False, f"blob is no longer protected ({lock.mode})"))
     elif lock.retain_until is not None:
-        until = datetime.fromisoformat(lock.retain_until.replace("Z", "+00:00"))
+        until = parse_utc(lock.retain_until)
         days = (until - utc_now()).days
         soon = days < RETENTION_WARNING_DAYS
         detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
-        checks.append(Check("lock", item.item_id, True, detail, warning=soon))
+        checks.append(Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon))
     return checks
 
 
@@ -404,9 +108,12 @@ def _bad_record_signatures(items: Sequence[Item], state: LogState) -> set[int]:
 
 def _check_record(item: Item, signature_ok: bool, state: LogState, report: Report) -> None:
     report.add(
-        "record-signature", item.item_id, signature_ok, "" if signature_ok else "record signature does not verify"
+        CheckKind.RECORD_SIGNATURE,
+        item.item_id,
+        signature_ok,
+        "" if signature_ok else "record signature does not verify",
     )
-    record: dict[str, Any] | None = None
+    record: dict[str, object] | None = None
     try:
         record = parse(item.record)
         fields_ok = (record["item_id"], record["sha256"], record["blake3"], record["size"], record["media_type"]) == (
@@ -419,12 +126,15 @@ def _check_record(item: Item, signature_ok: bool, state: LogState, report: Repor
     except (ValueError, KeyError, TypeError):
         fields_ok = False
     report.add(
-        "record-fields", item.item_id, fields_ok, "" if fields_ok else "catalog columns differ from the signed record"
+        CheckKind.RECORD_FIELDS,
+        item.item_id,
+        fields_ok,
+        "" if fields_ok else "catalog columns differ from the signed record",
     )
     problem = state.authority.record_problem(
         item.item_id, sha256_hex(item.record.encode("utf-8")), item.signer_key_id, record if fields_ok else None
     )
-    report.add("ingest-event", item.item_id, not problem, problem)
+    report.add(CheckKind.INGEST_EVENT, item.item_id, not problem, problem)
 
 
 def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
@@ -448,14 +158,14 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
     results = stamps.check_tokens(session, roots)
     for res in results:
         if res.problem is not None:
-            report.add("timestamp", f"checkpoint #{res.num}", False, res.problem)
+            report.add(CheckKind.TIMESTAMP, f"checkpoint #{res.num}", False, res.problem)
     good = [r for r in results if r.attestation is not None]
     if good:
         last = good[-1]
         assert last.attestation is not None
         unchained = not last.attestation.chain_checked
         report.add(
-            "timestamp",
+            CheckKind.TIMESTAMP,
             f"checkpoint #{last.num}",
             True,
             f"{len(good)} checkpoint tokens verify; the latest, over tree size {last.size}, is "
@@ -467,7 +177,7 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
         nums = [row.num for row in missing]
         shown = ", ".join(f"#{n}" for n in nums[:10]) + (" …" if len(nums) > 10 else "")
         report.add(
-            "timestamp",
+            CheckKind.TIMESTAMP,
             f"{len(nums)} checkpoints",
             True,
             f"untimestamped ({shown}); run 'custody timestamp --pending'",
@@ -481,7 +191,7 @@ _LOG_CHECKS = ("sequence", "chain", "event-signature", "tree", "checkpoint", "ag
 _UNCHECKABLE = (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError, AttributeError)
 
 
-def _guarded(report: Report, check: str, run: Callable[[], None]) -> None:
+def _guarded(report: Report, check: CheckKind, run: Callable[[], None]) -> None:
     try:
         run()
     except _UNCHECKABLE as exc:
@@ -506,6 +216,12 @@ def verify_archive(
     given, receives the note of the checkpoint over the whole verified log (for ``--save-checkpoint``).
     Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
     mistaken for tampering. Damage never raises: it is a failed check in the report.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        TimestampError: the TSA root (``tsa_ca`` or the configured one) cannot be read or holds no certificate.
+        A checkpoint given in ``against`` that does not parse, and any damage, never raise: they are failed checks.
     """
     acting.unlock_for_reading()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
@@ -524,7 +240,7 @@ def verify_archive(
             try:
                 state = walk_log(session, report, wanted_sizes)
             except _UNCHECKABLE as exc:
-                report.add("log", "log", False, f"the log could not be read to its end: {exc}")
+                report.add(CheckKind.LOG, "log", False, f"the log could not be read to its end: {exc}")
                 state = None
             if state is not None:
                 _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
@@ -568,23 +284,23 @@ def _verify_against_log(
     """Everything checked against the walked log: actors, tree, checkpoints, catalog, records."""
     from .catalog_check import check_catalog
     from .diskspace import check_unrecorded
-    from .replicate import check_replicas
+    from .replicas import check_replicas
 
-    _guarded(report, "actor", lambda: _check_actors(session, state, report))
+    _guarded(report, CheckKind.ACTOR, lambda: check_actors(session, state, report))
     if whole:
-        _guarded(report, "tree", lambda: _check_tree(session, state, report))
-        _guarded(report, "event-items", lambda: check_event_items(session, report))
-        _guarded(report, "checkpoint", lambda: _check_checkpoints(session, state, report))
-        _guarded(report, "timestamp", lambda: _check_timestamps(session, archive, tsa_ca, report))
-        _guarded(report, "catalog", lambda: check_catalog(session, state, report, items, archive.store))
-        _guarded(report, "unrecorded-blob", lambda: check_unrecorded(session, archive.store, report))
-        _guarded(report, "replica", lambda: check_replicas(session, archive, report))
+        _guarded(report, CheckKind.TREE, lambda: check_tree(session, state, report))
+        _guarded(report, CheckKind.EVENT_ITEMS, lambda: check_event_items(session, report))
+        _guarded(report, CheckKind.CHECKPOINT, lambda: check_checkpoints(session, state, report))
+        _guarded(report, CheckKind.TIMESTAMP, lambda: _check_timestamps(session, archive, tsa_ca, report))
+        _guarded(report, CheckKind.CATALOG, lambda: check_catalog(session, state, report, items, archive.store))
+        _guarded(report, CheckKind.UNRECORDED_BLOB, lambda: check_unrecorded(session, archive.store, report))
+        _guarded(report, CheckKind.REPLICA, lambda: check_replicas(session, archive.config.root, report))
     for label, text in against:
         check_against(state, text, label, report)
     bad_records = _bad_record_signatures(items, state)
     for index, item in enumerate(items):
         _check_record(item, index not in bad_records, state, report)
-    _guarded(report, "derivation", lambda: _check_derivations(session, items, state, report))
+    _guarded(report, CheckKind.DERIVATION, lambda: _check_derivations(session, items, state, report))
 
 
 def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:
@@ -604,9 +320,8 @@ def _check_derivations(session: Session, items: Sequence[Item], state: LogState,
         problem = link_problem(
             item.item_id, sha256_hex(item.record.encode("utf-8")), link, state.ingest_records, held, derives
         )
-        report.add(
-            "derivation", item.item_id, not problem, problem or f"derived from {link.get('item_id')}: link signed"
-        )
+        detail = problem or f"derived from {link.get('item_id')}: link signed"
+        report.add(CheckKind.DERIVATION, item.item_id, not problem, detail)
 
 
 def _log_verification(
@@ -621,7 +336,7 @@ def _log_verification(
     damaged = sorted({c.check for c in report.failures if c.check.startswith(_LOG_CHECKS)})
     if damaged:
         report.add(
-            "verify-logged",
+            CheckKind.VERIFY_LOGGED,
             "log",
             False,
             "this verification was not logged: the log itself failed (" + ", ".join(damaged) + "), and an event "
@@ -641,6 +356,6 @@ def _log_verification(
     except (CustodyError, SQLAlchemyError, OSError) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        report.add("verify-logged", "log", False, f"this verification could not be logged: {reason}")
+        report.add(CheckKind.VERIFY_LOGGED, "log", False, f"this verification could not be logged: {reason}")
         return
-    report.add("verify-logged", "log", True, f"this verification is event {seq} of the log")
+    report.add(CheckKind.VERIFY_LOGGED, "log", True, f"this verification is event {seq} of the log")

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.s3_server import S3_REGION, MotoServer
+from tests.support.s3_server import S3_REGION, MotoServer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

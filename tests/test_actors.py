@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import Cli
+from tests.support.archives import Cli
 
 
 def test_admin_adds_actors_with_roles(cli: Cli, team: Path) -> None:

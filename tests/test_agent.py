@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from custody import agent
-from tests.conftest import Cli
+from tests.support.archives import Cli
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 from custody import keys
 from custody.archive import Archive
 from custody.bundle import standalone
-from tests.bundles import members, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
-from tests.schemas import validate
-from tests.test_court import reseal, run_guide
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members, rewrite, root
+from tests.support.court import reseal, run_guide
+from tests.support.schemas import validate
 
 
 @pytest.fixture

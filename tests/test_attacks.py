@@ -25,18 +25,18 @@ import pytest
 from custody import keys
 from custody.bundle import standalone
 from custody.log import events, note
-from tests.bundles import members, rewrite, root
-from tests.conftest import PASSPHRASES, Cli, make_archive
-from tests.media import exiftool_write, make_iphone_mov, make_picture
-from tests.test_court import (
+from tests.support.archives import PASSPHRASES, Cli, make_archive
+from tests.support.bundles import members, rewrite, root
+from tests.support.court import (
     Genuine,
-    _verdicts,
     custody_verdict,
     genuine,
     guide_verdict,
     reseal,
     standalone_verdict,
+    three_verdicts,
 )
+from tests.support.media import exiftool_write, make_iphone_mov, make_picture
 
 __all__ = ["genuine"]  # the fixture, shared with the court tests
 
@@ -115,7 +115,7 @@ def test_the_three_verifiers_judge_an_event_time_in_another_form_alike(
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -139,7 +139,7 @@ def test_a_registration_with_a_role_no_verifier_knows_fails_all_three_verifiers(
     assert b"superuser" in members(out)[f"{root(members(out))}/custody/events.jsonl"]
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -151,10 +151,10 @@ def test_a_payload_file_no_signed_record_vouches_for_fails_all_three_verifiers(
     The export event logs the planted manifest, so every digest and the seal are genuine: only the rule
     "each payload file is the file of one signed record" catches it.
     """
-    from custody.bundle import export
+    from custody.bundle import writer
 
     cli.ok("ingest", evidence / "transcript.txt", actor="bob")
-    genuine_add = export._Bag.add_payload
+    genuine_add = writer.Bag.add_payload
 
     def planting(bag: Any, name: str, stream: Any, sha256: str, b3: str, item: str) -> None:
         genuine_add(bag, name, stream, sha256, b3, item)
@@ -162,7 +162,7 @@ def test_a_payload_file_no_signed_record_vouches_for_fails_all_three_verifiers(
         genuine_add(bag, f"data/{item}/confession.txt", io.BytesIO(planted), hashlib.sha256(planted).hexdigest(),
                     blake3.blake3(planted).hexdigest(), item)  # fmt: skip
 
-    genuine_tag = export._Bag.add_tag
+    genuine_tag = writer.Bag.add_tag
 
     def counting(bag: Any, name: str, data: bytes, listed: bool = True) -> None:
         if name == "bag-info.txt":  # one more payload file than items
@@ -172,13 +172,13 @@ def test_a_payload_file_no_signed_record_vouches_for_fails_all_three_verifiers(
 
     out = tmp_path / "bundle.zip"
     with monkeypatch.context() as doctored:
-        doctored.setattr(export._Bag, "add_payload", planting)
-        doctored.setattr(export._Bag, "add_tag", counting)
+        doctored.setattr(writer.Bag, "add_payload", planting)
+        doctored.setattr(writer.Bag, "add_tag", counting)
         cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     assert any(name.endswith("/data/EV-000001/confession.txt") for name in members(out))
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -268,7 +268,7 @@ def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -285,7 +285,7 @@ def test_an_event_0_whose_prev_is_not_zeros_fails_every_verifier(
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -339,7 +339,7 @@ def test_a_bundle_carrying_an_item_its_export_event_does_not_name_fails_all_thre
     assert "export" not in {e["action"] for e in cli.ok("log", "EV-000002", "--json").json()}
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 genuine_key())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -419,7 +419,7 @@ def test_a_record_naming_another_ingester_than_its_signer_fails_verify_and_every
     alice = next(a["key_id"] for a in cli.ok("actor", "list", "--json").json() if a["name"] == "alice")
     out, g = _doctored_record_bundle(cli, evidence, tmp_path, monkeypatch, {"ingested_by": alice})
     assert cli("verify", "--all").code == 1
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -430,5 +430,5 @@ def test_a_record_dated_long_before_its_ingest_event_fails_verify_and_every_bund
     backdated = {"ingested_at": "2024-01-01T00:00:00.000000Z"}
     out, g = _doctored_record_bundle(cli, evidence, tmp_path, monkeypatch, backdated)
     assert cli("verify", "--all").code == 1
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, make_archive
+from tests.support.archives import Cli, make_archive
 
 
 @pytest.fixture

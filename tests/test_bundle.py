@@ -14,9 +14,9 @@ import pyrage
 import pytest
 
 from custody.deliveries import PRIVATE_DIR
-from tests.bundles import members, retag, rewrite, root
-from tests.conftest import PASSPHRASES, Cli, make_archive
-from tests.peak_memory import run_cli_measured
+from tests.support.archives import PASSPHRASES, Cli, make_archive
+from tests.support.bundles import members, retag, rewrite, root
+from tests.support.peak_memory import run_cli_measured
 
 AGE = shutil.which("age")
 
@@ -364,7 +364,7 @@ def _forged_item(entries: dict[str, bytes], item: str, data: bytes) -> dict[str,
 def test_a_bundle_swapped_on_disk_during_import_imports_only_what_was_verified(
     cli: Cli, source: Path, receiver: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encrypted: bool
 ) -> None:
-    from custody.bundle import receive
+    from custody.bundle.check import check_bundle
 
     identity = pyrage.x25519.Identity.generate()
     (tmp_path / "id.txt").write_text(str(identity) + "\n")
@@ -377,7 +377,7 @@ def test_a_bundle_swapped_on_disk_during_import_imports_only_what_was_verified(
     else:
         shutil.copyfile(out, genuine)
     forged = rewrite(genuine, tmp_path / "forged.zip", lambda e: _forged_item(e, "EV-000002", b"planted footage"))
-    real_check = receive.check_bundle
+    real_check = check_bundle
     swapped: list[bool] = []
 
     def check_then_swap(*args: object, **kw: object) -> object:
@@ -391,8 +391,8 @@ def test_a_bundle_swapped_on_disk_during_import_imports_only_what_was_verified(
         swapped.append(True)
         return report
 
-    monkeypatch.setattr(receive, "check_bundle", check_then_swap)
-    args = ["--identity", tmp_path / "id.txt"] if encrypted else []
+    monkeypatch.setattr("custody.bundle.receive.check_bundle", check_then_swap)
+    args: list[str | Path] = ["--identity", tmp_path / "id.txt"] if encrypted else []
     result = cli.ok("--archive", receiver, "import", out, *args, "--json", actor="carol").json()
     monkeypatch.undo()
     on_disk = pyrage.decrypt(out.read_bytes(), [identity]) if encrypted else out.read_bytes()

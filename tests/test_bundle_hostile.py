@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bundles import members
-from tests.conftest import PASSPHRASES, Cli
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members
 
 Build = Callable[[Path, Path], Path]
 

@@ -12,7 +12,7 @@ import bagit
 import pytest
 
 from custody.bundle import layout
-from tests.conftest import PASSPHRASES, Cli
+from tests.support.archives import PASSPHRASES, Cli
 
 # Each of these broke at least one reader: line-oriented tools end lines at the separators,
 # strip whitespace, decode '%', or (Windows) cannot create the name at all.
@@ -197,20 +197,20 @@ def test_a_legacy_bundle_without_paths_verifies_by_the_legacy_rule(
     cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bundles made before items.json carried ``path`` named payloads by the legacy rule."""
-    from custody.bundle import export
+    from custody.bundle import writer
 
     odd = tmp_path / "statement.txt\u00a0"
     odd.write_bytes(b"witness statement")
     cli.ok("ingest", odd)
-    monkeypatch.setattr(export.layout, "payload_path", layout.legacy_payload_name)
-    add_tag = export._Bag.add_tag
+    monkeypatch.setattr(layout, "payload_path", layout.legacy_payload_name)
+    add_tag = writer.Bag.add_tag
 
-    def without_paths(bag: export._Bag, name: str, data: bytes, listed: bool = True) -> None:
+    def without_paths(bag: writer.Bag, name: str, data: bytes, listed: bool = True) -> None:
         if name == layout.ITEMS:
             data = json.dumps([{k: v for k, v in e.items() if k != "path"} for e in json.loads(data)]).encode()
         add_tag(bag, name, data, listed)
 
-    monkeypatch.setattr(export._Bag, "add_tag", without_paths)
+    monkeypatch.setattr(writer.Bag, "add_tag", without_paths)
     out = tmp_path / "legacy.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "legacy")
     monkeypatch.undo()

@@ -12,11 +12,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-from tests.media import (
+from tests.support.archives import Cli
+from tests.support.media import (
     exiftool_write,
     make_heic,
     make_iphone_mov,
@@ -25,7 +26,7 @@ from tests.media import (
     make_picture,
     zero_gps_rationals,
 )
-from tests.schemas import validate
+from tests.support.schemas import validate
 
 pytestmark = pytest.mark.skipif(not shutil.which("exiftool") or not shutil.which("ffmpeg"),
                                 reason="needs exiftool and ffmpeg (.ci/run installs them)")
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("exiftool") or not shutil.which
 APPLE_KEY = "Keys:CreationDate"
 
 
-def _record(cli: Cli, path: Path) -> dict:
+def _record(cli: Cli, path: Path) -> dict[str, Any]:
     item = cli.ok("ingest", path, "--json").json()[0]["item_id"]
     record = cli.ok("show", item, "--json").json()["record"]
     validate("item-record", record)

@@ -23,7 +23,7 @@ import pytest
 
 from custody import agent
 from custody.agent_paths import command_socket_path
-from tests.conftest import PASSPHRASES, Cli
+from tests.support.archives import PASSPHRASES, Cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,9 @@ from custody import keys
 from custody.archive import Archive
 from custody.canonical import canonical
 from custody.log.events import LogEvent, events_for
-from tests.conftest import Cli, make_archive
-from tests.populated import base, copy, db_url, tamper, tsa
-from tests.schemas import validate
+from tests.support.archives import Cli, make_archive
+from tests.support.populated import base, copy, db_url, tamper, tsa
+from tests.support.schemas import validate
 
 __all__ = ["base", "copy", "tsa"]  # module-scoped fixtures shared with the tamper matrix
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, make_archive
+from tests.support.archives import Cli, make_archive
 
 WORKER = """
 import sys

@@ -8,19 +8,20 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from custody.metadata import content_credentials
-from tests.bundles import members
-from tests.conftest import Cli
-from tests.media import c2pa_sign, make_mp4, make_picture
-from tests.schemas import validate
+from tests.support.archives import Cli
+from tests.support.bundles import members
+from tests.support.media import c2pa_sign, make_mp4, make_picture
+from tests.support.schemas import validate
 
 UNTRUSTED = "signingCredential.untrusted"
 
 
-def _ingest(cli: Cli, path: Path) -> dict:
+def _ingest(cli: Cli, path: Path) -> dict[str, Any]:
     item = cli.ok("ingest", path, "--json").json()[0]["item_id"]
     return cli.ok("show", item, "--json").json()["record"]
 

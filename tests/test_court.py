@@ -16,121 +16,54 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import blake3
 import pyrage
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody import keys
 from custody.bundle import standalone
-from tests.bundles import members, retag, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
-from tests.schemas import validate
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members, retag, rewrite, root
+from tests.support.court import (
+    NAMES,
+    SYSTEM_PYTHON,
+    Genuine,
+    clean_env,
+    custody_verdict,
+    genuine,
+    guide_script,
+    guide_verdict,
+    reseal,
+    run_guide,
+    standalone_verdict,
+    three_verdicts,
+)
+from tests.support.schemas import validate
 
-CLEAN_PATH = "/usr/bin:/bin"
-SYSTEM_PYTHON = "/usr/bin/python3"
-# Names that break naive tools: spaces, Cyrillic (unzip in a C locale), '%' (BagIt percent-encoding).
-NAMES = {"свидетель 1.txt": b"Witness statement.\n", "100% proof.bin": bytes(range(256)) * 40, "a b.dat": b""}
-
-
-@dataclass(frozen=True)
-class Genuine:
-    bundle: Path
-    vkey: str  # the archive's verifier key, as the court obtains it independently
-    note: str  # the archive's latest checkpoint, as published
-    bob: Ed25519PrivateKey  # the exporter's key: the strongest forger re-seals with it
-
-
-@pytest.fixture
-def genuine(cli: Cli, team: Path, tmp_path: Path) -> Genuine:
-    folder = tmp_path / "evidence"
-    folder.mkdir()
-    for name, data in NAMES.items():
-        (folder / name).write_bytes(data)
-    cli.ok("ingest", "-r", folder, "--case", "UA-7", actor="bob")
-    cli.ok("annotate", "EV-000001", "Statement taken 28 February", actor="carol")
-    out = tmp_path / "out" / "bundle for the court.zip"
-    out.parent.mkdir()
-    cli.ok("export", "--case", "UA-7", "--out", out, "--purpose", "disclosure", actor="bob")
-    vkey = cli.ok("checkpoint", "--vkey").out.strip()
-    note = cli.ok("checkpoint", "--json").json()["note"]
-    bob = keys.load_private(team / "keys" / "bob.signing.pem", PASSPHRASES["bob"], "bob")
-    return Genuine(out, vkey, note, bob)
-
+__all__ = ["genuine"]  # the fixture (tests/support/court.py)
 
 # --- the three verifiers ---------------------------------------------------------------------------------
 
 
-def custody_verdict(cli: Cli, bundle: Path, g: Genuine, tmp: Path, *extra: str | Path) -> bool:
-    anchor = tmp / "published-checkpoint.txt"
-    anchor.write_text(g.note)
-    result = cli("verify-bundle", bundle, "--against-checkpoint", anchor, *extra, "--json")
-    assert result.code in (0, 1), result.err
-    return result.code == 0
 
 
-def _clean_env(home: Path) -> dict[str, str]:
-    return {"PATH": CLEAN_PATH, "HOME": str(home)}  # no LANG, no LC_*, no virtualenv, no custody
 
 
-def standalone_verdict(bundle: Path, g: Genuine, tmp: Path, *extra: str) -> bool:
-    folder = tmp / "standalone"
-    folder.mkdir()
-    (folder / "verify_bundle.py").write_bytes(standalone.read(standalone.VERIFIER))
-    (folder / "archive.vkey").write_text(g.vkey + "\n")
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, "-I", "verify_bundle.py", str(bundle), "--vkey", "archive.vkey", *extra],
-        cwd=folder, env=_clean_env(folder), capture_output=True, text=True,
-    )  # fmt: skip
-    assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode == 0
 
 
-def guide_script(guide: str) -> str:
-    """The ```sh blocks of VERIFY.md, in order, as one script."""
-    blocks = re.findall(r"^```sh\n(.*?)^```$", guide, re.DOTALL | re.MULTILINE)
-    assert len(blocks) >= 6
-    return "".join(blocks)
 
 
-def run_guide(
-    bundle: Path, vkey: str, tmp: Path, received_as: str = "получено 100% копия.zip", tsa_root: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run VERIFY.md's commands as printed, from a folder holding the renamed zip and the archive key."""
-    folder = tmp / "court"
-    folder.mkdir(parents=True)
-    shutil.copy(bundle, folder / received_as)
-    (folder / "archive.vkey").write_text(vkey + "\n")
-    if tsa_root is not None:
-        shutil.copy(tsa_root, folder / "tsa-root.pem")
-    entries = members(bundle)
-    guide = entries[f"{root(entries)}/custody/VERIFY.md"].decode()
-    (tmp / "verify.sh").write_text(guide_script(guide))
-    return subprocess.run(["sh", "-e", str(tmp / "verify.sh")], cwd=folder, env=_clean_env(folder),
-                          capture_output=True, text=True)  # fmt: skip
 
 
-def guide_verdict(bundle: Path, g: Genuine, tmp: Path) -> bool:
-    proc = run_guide(bundle, g.vkey, tmp)
-    # A forged bundle may stop a snippet anywhere; a genuine one must pass without a single error.
-    assert proc.returncode != 0 or not proc.stderr.strip(), proc.stderr
-    return proc.returncode == 0
 
 
 # --- forgeries -----------------------------------------------------------------------------------------------
 
 
-def reseal(entries: dict[str, bytes], key: Ed25519PrivateKey) -> dict[str, bytes]:
-    """Recompute the tag manifest and sign it with ``key``, as a forger holding that key would."""
-    entries = retag(entries)
-    top = root(entries)
-    return {
-        **entries,
-        f"{top}/custody/seal.sig": key.sign(entries[f"{top}/tagmanifest-sha256.txt"]),
-        f"{top}/custody/seal.pub.pem": keys.public_pem(key.public_key()).encode(),
-    }
 
 
 def _events(entries: dict[str, bytes]) -> list[bytes]:
@@ -197,6 +130,21 @@ def reordered_events(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
     return retag(_with_events(entries, lines))
 
 
+def sha512_line_dropped(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """The exporter leaves a payload file out of manifest-sha512.txt (the export event binds only the SHA-256 one)."""
+    name = f"{root(entries)}/manifest-sha512.txt"
+    lines = entries[name].split(b"\n")
+    return reseal({**entries, name: b"\n".join(lines[1:])}, g.bob)
+
+
+def unsigned_huge_integer(entries: dict[str, bytes], g: Genuine) -> dict[str, bytes]:
+    """An items.json entry gains a field beside its signed record holding an integer with no canonical form."""
+    top = root(entries)
+    signed = json.loads(entries[f"{top}/custody/items.json"])
+    signed[0]["note"] = 2**60
+    return reseal({**entries, f"{top}/custody/items.json": json.dumps(signed).encode()}, g.bob)
+
+
 FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = {
     "payload byte changed": payload_byte,
     "event dropped": dropped_event,
@@ -204,29 +152,25 @@ FORGERIES: dict[str, Callable[[dict[str, bytes], Genuine], dict[str, bytes]]] = 
     "record edited, re-sealed by the exporter": resealed_by_exporter,
     "proof truncated, re-sealed by the exporter": truncated_proof,
     "events reordered": reordered_events,
+    "SHA-512 line dropped, re-sealed by the exporter": sha512_line_dropped,
+    "integer beyond 2**53 in items.json, re-sealed by the exporter": unsigned_huge_integer,
 }
 
 
-def _verdicts(cli: Cli, bundle: Path, g: Genuine, tmp: Path) -> dict[str, bool]:
-    return {
-        "custody verify-bundle": custody_verdict(cli, bundle, g, tmp),
-        "standalone verifier": standalone_verdict(bundle, g, tmp),
-        "VERIFY.md commands": guide_verdict(bundle, g, tmp),
-    }
 
 
 # --- the corpus -----------------------------------------------------------------------------------------------
 
 
 def test_a_genuine_bundle_passes_all_three_verifiers(cli: Cli, genuine: Genuine, tmp_path: Path) -> None:
-    verdicts = _verdicts(cli, genuine.bundle, genuine, tmp_path)
+    verdicts = three_verdicts(cli, genuine.bundle, genuine, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, True)
 
 
 @pytest.mark.parametrize("forgery", list(FORGERIES))
 def test_a_forged_bundle_fails_all_three_verifiers(cli: Cli, genuine: Genuine, tmp_path: Path, forgery: str) -> None:
     forged = rewrite(genuine.bundle, tmp_path / "forged.zip", lambda e: FORGERIES[forgery](e, genuine))
-    verdicts = _verdicts(cli, forged, genuine, tmp_path)
+    verdicts = three_verdicts(cli, forged, genuine, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -238,7 +182,7 @@ def test_a_checkpoint_of_another_archive_fails_all_three_verifiers(
     monkeypatch.setenv("CUSTODY_ARCHIVE", str(other_root))
     other = (cli.ok("checkpoint", "--json").json()["note"], cli.ok("checkpoint", "--vkey").out.strip())
     forged = rewrite(genuine.bundle, tmp_path / "forged.zip", lambda e: swapped_checkpoint(e, genuine, other))
-    verdicts = _verdicts(cli, forged, genuine, tmp_path)
+    verdicts = three_verdicts(cli, forged, genuine, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
 
@@ -256,8 +200,64 @@ def test_a_registration_signed_by_a_non_admin_fails_all_three_verifiers(
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
                 Ed25519PrivateKey.generate())  # fmt: skip
-    verdicts = _verdicts(cli, out, g, tmp_path)
+    verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
+
+
+class FalseBlake3:
+    """BLAKE3 as a broken or lying client computes it: the true digest with its last bit flipped."""
+
+    real = blake3.blake3
+
+    def __init__(self, data: bytes = b"", **options: Any) -> None:
+        self._hash = self.real(data, **options)
+
+    def update(self, data: bytes) -> FalseBlake3:
+        self._hash.update(data)
+        return self
+
+    def digest(self) -> bytes:
+        true = self._hash.digest()
+        return true[:-1] + bytes([true[-1] ^ 1])
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+def test_a_record_with_a_false_blake3_fails_all_three_verifiers_by_name(
+    cli: Cli, team: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's client signs the true SHA-256 and a false BLAKE3 of the payload; the archive logs and exports it.
+
+    Every signature, the ingest event binding the record, the log and its checkpoint are genuine: only the
+    record's BLAKE3 claim is false, and only a verifier that computes BLAKE3 can see it.
+    """
+    data = "Протокол допроса, 100%.\n".encode() * 700  # over one BLAKE3 chunk (1024 bytes)
+    (tmp_path / "statement.txt").write_bytes(data)
+    out = tmp_path / "bundle.zip"
+    with monkeypatch.context() as patched:
+        patched.setattr(blake3, "blake3", FalseBlake3)
+        cli.ok("ingest", tmp_path / "statement.txt", actor="bob")
+        cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
+    entries = members(out)
+    (entry,) = json.loads(entries[f"{root(entries)}/custody/items.json"])
+    assert entry["record"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["record"]["blake3"] != blake3.blake3(data).hexdigest()
+    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
+                Ed25519PrivateKey.generate())  # fmt: skip
+    (tmp_path / "verdicts").mkdir()
+    verdicts = three_verdicts(cli, out, g, tmp_path / "verdicts")
+    assert verdicts == dict.fromkeys(verdicts, False)
+    named = [(c["check"], c["subject"]) for c in cli("verify-bundle", out, "--json").json()["checks"] if not c["ok"]]
+    assert named == [("payload-blake3", "EV-000001")]
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(out), "--json"], env=clean_env(tmp_path),
+                          capture_output=True, text=True)  # fmt: skip
+    named = [(c["check"], c["subject"]) for c in json.loads(proc.stdout)["checks"] if not c["ok"]]
+    assert named == [("payload-blake3", "EV-000001")]
+    guide = run_guide(out, g.vkey, tmp_path / "guide")
+    assert guide.returncode != 0 and "FAILED: EV-000001: the BLAKE3 of data/EV-000001/" in guide.stderr
 
 
 @pytest.mark.skipif(shutil.which("age") is None, reason="the age command is not installed")
@@ -302,7 +302,7 @@ def test_the_standalone_verifier_runs_isolated_from_the_bundle_alone(genuine: Ge
     (folder,) = (tmp_path / "x").iterdir()
     (tmp_path / "archive.vkey").write_text(genuine.vkey)
     proc = subprocess.run([SYSTEM_PYTHON, "-I", "-S", "custody/verify_bundle.py", ".", "--vkey", "../../archive.vkey"],
-                          cwd=folder, env=_clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+                          cwd=folder, env=clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"Bundle {folder.name}" in proc.stdout and "Sealed by bob (key " in proc.stdout
     assert "ALL CHECKS PASSED" in proc.stdout
@@ -313,7 +313,7 @@ def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
 ) -> None:
     script = tmp_path / "verify_bundle.py"
     script.write_bytes(standalone.read(standalone.VERIFIER))
-    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(genuine.bundle), "--json"], env=_clean_env(tmp_path),
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(genuine.bundle), "--json"], env=clean_env(tmp_path),
                           capture_output=True, text=True)  # fmt: skip
     report = json.loads(proc.stdout)
     assert proc.returncode == 0 and report["ok"]
@@ -393,7 +393,7 @@ def test_the_standalone_verifier_reports_malformed_custody_files_as_failures(
     script = tmp_path / "verify_bundle.py"
     script.write_bytes(standalone.read(standalone.VERIFIER))
     proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(forged)], capture_output=True, text=True,
-                          env=_clean_env(tmp_path))  # fmt: skip
+                          env=clean_env(tmp_path))  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "CHECK(S) FAILED" in proc.stdout
 

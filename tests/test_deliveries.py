@@ -21,7 +21,7 @@ import pytest
 
 from custody.config import read_config, write_config
 from custody.deliveries import JOURNAL_DIR, PRIVATE_DIR
-from tests.conftest import PASSPHRASES, Cli
+from tests.support.archives import PASSPHRASES, Cli
 
 ROOT = Path(__file__).parents[1]
 
@@ -194,13 +194,13 @@ def test_a_get_by_someone_who_may_not_export_removes_the_partial_bundle_and_leav
 def test_an_export_that_fails_after_its_event_logs_export_failed_at_once(
     cli: Cli, stocked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from custody.bundle import export
+    from custody.bundle import writer
 
     def broken(*_args: object, **_kw: object) -> None:
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(export, "_timestamp_seal", broken)
+        patched.setattr(writer, "_timestamp_seal", broken)
         result = cli("export", "EV-000001", "--out", tmp_path / "b.zip", "--purpose", "court", actor="bob")
     assert result.code == 2 and "No space left on device" in result.err and "nothing was delivered" in result.err
     assert len(_events(stocked, "export.failed")) == 1 and _parts(tmp_path) == []
@@ -214,7 +214,7 @@ def test_get_on_postgresql_delivers_nothing_while_the_append_lock_is_held(
     from sqlalchemy import create_engine, text
 
     from custody.db.engine import _PG_APPEND_LOCK
-    from tests.conftest import make_archive
+    from tests.support.archives import make_archive
 
     archive = make_archive(cli, tmp_path / "archive", monkeypatch, pg_url)
     cli.ok("ingest", evidence / "strike.bin")

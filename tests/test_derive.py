@@ -11,11 +11,11 @@ import pytest
 
 from custody import keys
 from custody.bundle import standalone
-from tests import tamper
-from tests.bundles import members, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
-from tests.media import make_mp4, make_picture
-from tests.test_court import reseal, run_guide
+from tests.support import tamper
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members, rewrite, root
+from tests.support.court import reseal, run_guide
+from tests.support.media import make_mp4, make_picture
 
 STILL_ARGS = "-ss 1 -frames:v 1 -f image2 -c:v png"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from custody import disclosure, ingest, keys
+from custody import disclosure, keys
 from custody.bundle import standalone
-from tests.bundles import members, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
-from tests.schemas import validate
-from tests.test_court import reseal, run_guide
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members, rewrite, root
+from tests.support.court import reseal, run_guide
+from tests.support.schemas import validate
 
 WITNESS = "Олена Петренко"
 FOLDER = f"W-22 {WITNESS}"
@@ -212,7 +212,7 @@ def test_records_made_before_withheld_fields_export_whole_and_refuse_withhold(
 ) -> None:
     # An item recorded by the code before this change: the acquisition signed as it is, in the clear.
     with monkeypatch.context() as m:
-        m.setattr(ingest.disclosure, "commit", lambda _store, acquisition: dict(acquisition))
+        m.setattr(disclosure, "commit", lambda _store, acquisition: dict(acquisition))
         cli.ok("ingest", statement, "--collected-from", HANDED_OVER_BY, actor="bob")
     assert "source_path" in cli.ok("show", "EV-000001", "--json").json()["record"]
     out = tmp_path / "b.zip"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-from tests.schemas import validate
+from tests.support.archives import Cli
+from tests.support.schemas import validate
 
 
 @pytest.fixture

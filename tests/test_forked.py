@@ -15,7 +15,7 @@ import pytest
 
 from custody.errors import InputError, WorkerLostError
 from custody.forked import ForkedWorkers, Stopped, can_fork
-from tests.processes import reaped
+from tests.support.processes import reaped
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from custody import ingest as ingest_module
-from tests.conftest import PASSPHRASES, Cli
+from custody.ingest import IngestOptions
+from tests.support.archives import PASSPHRASES, Cli
 
 
 def _mount(folder: Path, size: str) -> Iterator[Path]:
@@ -32,9 +33,13 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files are stored one after another, in order, so which one meets the full disk is known."""
-    monkeypatch.setattr(ingest_module, "STORE_WORKERS", 1)
-    monkeypatch.setattr(ingest_module, "STORE_IN_CHILD", False)
+    """Files are stored one after another, in order, so which one meets the full disk is known.
+
+    The CLI's ingest runs with the library's default options: the test changes that default.
+    """
+    defaults = ingest_module.ingest.__kwdefaults__
+    assert defaults is not None
+    monkeypatch.setitem(defaults, "options", IngestOptions(store_workers=1, store_in_child=False))
 
 
 def _fill(folder: Path, leave: int = 0) -> Path:

@@ -2,7 +2,7 @@
 
 Every file is kept byte-exact and recorded; a problem becomes a flag and a warning naming the
 evidence file; the batch's other files are ingested. Memory is measured in a fresh process
-(tests/peak_memory.py), with everything the command starts (ffmpeg, ExifTool) counted.
+(tests/support/peak_memory.py), with everything the command starts (ffmpeg, ExifTool) counted.
 """
 
 from __future__ import annotations
@@ -24,11 +24,15 @@ from pathlib import Path
 import pytest
 
 import custody.ingest
+from custody.archive import Archive
+from custody.errors import InputError
+from custody.ingest import IngestOptions
 from custody.metadata import content_credentials, exiftool, similar, video
-from tests.conftest import Cli
-from tests.media import exiftool_write, make_8k_mp4, make_mp4, make_picture, pixel_bomb_jpeg
-from tests.peak_memory import run_cli_measured
-from tests.schemas import validate
+from custody.records import Provenance
+from tests.support.archives import Cli
+from tests.support.media import exiftool_write, make_8k_mp4, make_mp4, make_picture, pixel_bomb_jpeg
+from tests.support.peak_memory import run_cli_measured
+from tests.support.schemas import validate
 
 pytestmark = pytest.mark.skipif(not shutil.which("exiftool") or not shutil.which("ffmpeg"),
                                 reason="needs exiftool and ffmpeg (.ci/run installs them)")
@@ -160,7 +164,6 @@ def _deadline(seconds: int) -> Iterator[None]:
 def test_a_file_replaced_by_a_fifo_after_the_check_is_refused_not_waited_on(
     cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_child: bool
 ) -> None:
-    monkeypatch.setattr(custody.ingest, "STORE_IN_CHILD", in_child)
     good = make_picture(tmp_path / "good.jpg")
     swapped = make_picture(tmp_path / "swapped.jpg", seed=2)
     checked = custody.ingest.collect
@@ -172,10 +175,9 @@ def test_a_file_replaced_by_a_fifo_after_the_check_is_refused_not_waited_on(
         return sources
 
     monkeypatch.setattr(custody.ingest, "collect", collect_then_swap)
-    with _deadline(60):
-        result = cli("ingest", good, swapped)
-    assert result.code == 2
-    assert "swapped.jpg: is no longer a regular file" in result.err and "Traceback" not in result.err
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    with _deadline(60), pytest.raises(InputError, match=r"swapped\.jpg: is no longer a regular file"):
+        custody.ingest.ingest(acting, [good, swapped], Provenance(), options=IngestOptions(store_in_child=in_child))
     assert cli.ok("list", "--json").json() == []
 
 
@@ -260,7 +262,6 @@ def _gone(marker: str, within_s: float = 10.0) -> bool:
 def test_one_exiftool_serves_an_ingest_and_none_is_left_after_it(cli: Cli, archive: Path, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  in_child: bool) -> None:
-    monkeypatch.setattr(custody.ingest, "STORE_IN_CHILD", in_child)
     marker = f"CUSTODY_TEST_MARK_{uuid.uuid4().hex}"
     monkeypatch.setenv(marker, "1")
     seen: set[int] = set()
@@ -273,7 +274,8 @@ def test_one_exiftool_serves_an_ingest_and_none_is_left_after_it(cli: Cli, archi
 
     monkeypatch.setattr(exiftool, "read_tags", watched)
     photos = [make_picture(tmp_path / f"p{i}.jpg", seed=i) for i in range(6)]
-    cli.ok("ingest", *photos)
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    custody.ingest.ingest(acting, photos, Provenance(), options=IngestOptions(store_in_child=in_child))
     assert _gone(marker), "an exiftool process outlived the ingest"
     if not in_child:  # the child's processes are not visible to this process's wrapper
         assert len(seen) == 1, f"{len(seen)} exiftool processes for one ingest"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli
-from tests.schemas import validate
-from tests.tamper import sql
+from tests.support.archives import Cli
+from tests.support.schemas import validate
+from tests.support.tamper import sql
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_stored_tree_node_of_the_kept_history_replaced_fails(cli: Cli, kept: P
 def test_a_checkpoint_of_another_archive_is_refused(
     cli: Cli, kept: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import make_archive
+    from tests.support.archives import make_archive
 
     make_archive(cli, tmp_path / "other", monkeypatch)
     for n in range(12):  # longer than the kept log, so only the signature can tell

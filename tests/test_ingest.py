@@ -13,13 +13,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import blake3
 import pytest
 
-from tests.conftest import Cli
-from tests.peak_memory import run_cli_measured
+from custody.ingest import IngestOptions
+from tests.support.archives import Cli
+from tests.support.peak_memory import run_cli_measured
 
 JSON_FIELDS = {"item_id", "sha256", "blake3", "size", "media_type", "original_name", "duplicate_of"}
 
@@ -36,13 +38,11 @@ def _blobs(archive: Path) -> list[Path]:
 
 
 @pytest.fixture(params=[pytest.param(True, id="child-process"), pytest.param(False, id="threads")])
-def store_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs a test with the store workers in a forked child process, then in threads."""
-    import custody.ingest
-
+def store_kind(request: pytest.FixtureRequest) -> IngestOptions:
+    """Ingest options that run the store workers in a forked child process, then in threads."""
     if request.param and not hasattr(os, "fork"):
         pytest.skip("needs fork")
-    monkeypatch.setattr(custody.ingest, "STORE_IN_CHILD", request.param)
+    return IngestOptions(store_in_child=request.param)
 
 
 def _interrupt_after(limit: int) -> Callable[[int], None]:
@@ -179,7 +179,7 @@ def test_identical_files_in_one_batch_become_one_item_and_an_acquisition(
 
 
 def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
-    cli: Cli, archive: Path, tmp_path: Path, store_kind: None
+    cli: Cli, archive: Path, tmp_path: Path, store_kind: IngestOptions
 ) -> None:
     from custody.archive import Archive
     from custody.ingest import collect, ingest_batch
@@ -195,7 +195,7 @@ def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
     before = _counts(archive)
     sources = [(source, Provenance()) for source in collect([folder], True, False)]
     with pytest.raises(KeyboardInterrupt):
-        ingest_batch(acting, sources, interrupt)
+        ingest_batch(acting, sources, interrupt, options=store_kind)
     assert _counts(archive) == before
     # A file another worker had finished is a complete blob under its own digest, never a partial one.
     _no_temp_files_and_only_complete_blobs(archive)
@@ -204,11 +204,8 @@ def test_interrupted_parallel_batch_records_nothing_and_a_rerun_completes(
     assert cli.ok("verify", "--all", "--json").json()["ok"]
 
 
-def _two_batches_of_two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Four 1 MiB files, ingested as two batches of two."""
-    import custody.ingest
-
-    monkeypatch.setattr(custody.ingest, "BATCH_FILES", 2)
+def _two_batches_of_two(tmp_path: Path) -> Path:
+    """Four 1 MiB files, to be ingested as two batches of two (``batch_files=2``)."""
     folder = tmp_path / "batches"
     folder.mkdir()
     for n in range(4):
@@ -223,19 +220,21 @@ def _no_temp_files_and_only_complete_blobs(archive: Path) -> None:
 
 
 def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch_and_nothing_else(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: None
+    cli: Cli, archive: Path, tmp_path: Path, store_kind: IngestOptions
 ) -> None:
     import custody.ingest
     from custody.archive import Archive
     from custody.records import Provenance
 
-    folder = _two_batches_of_two(tmp_path, monkeypatch)
+    folder = _two_batches_of_two(tmp_path)
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
     before_items, before_events = _counts(archive)
 
     # The first batch reports its 2 MiB before the second starts; the third file interrupts.
+    interrupt = _interrupt_after(2560 * 1024)
     with pytest.raises(KeyboardInterrupt):
-        custody.ingest.ingest(acting, [folder], Provenance(), recursive=True, on_bytes=_interrupt_after(2560 * 1024))
+        options = replace(store_kind, batch_files=2)
+        custody.ingest.ingest(acting, [folder], Provenance(), recursive=True, on_bytes=interrupt, options=options)
 
     items, events = _counts(archive)
     assert items - before_items == 2
@@ -247,13 +246,14 @@ def test_an_interruption_while_the_next_batch_is_stored_keeps_the_recorded_batch
 
 
 def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_complete_blobs(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: None
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: IngestOptions
 ) -> None:
     import custody.ingest
+    import custody.ingest.catalog
     from custody.archive import Archive
     from custody.records import Provenance
 
-    folder = _two_batches_of_two(tmp_path, monkeypatch)
+    folder = _two_batches_of_two(tmp_path)
     acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
     before = _counts(archive)
 
@@ -261,9 +261,10 @@ def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_comple
         raise KeyboardInterrupt  # on the main thread, while the next batch is being stored
 
     with monkeypatch.context() as patch:
-        patch.setattr(custody.ingest, "_record_one", interrupted)
+        patch.setattr(custody.ingest.catalog, "record_one", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            custody.ingest.ingest(acting, [folder], Provenance(), recursive=True)
+            options = replace(store_kind, batch_files=2)
+            custody.ingest.ingest(acting, [folder], Provenance(), recursive=True, options=options)
 
     assert _counts(archive) == before
     _no_temp_files_and_only_complete_blobs(archive)
@@ -276,7 +277,8 @@ def test_a_worker_stopped_after_reading_a_file_gives_up_before_its_blob_is_commi
     archive: Path, tmp_path: Path
 ) -> None:
     from custody.archive import Archive
-    from custody.ingest import _store, collect
+    from custody.ingest import collect
+    from custody.ingest.pipeline import store_file
 
     clip = tmp_path / "clip.bin"
     clip.write_bytes(os.urandom(1024 * 1024))
@@ -287,7 +289,7 @@ def test_a_worker_stopped_after_reading_a_file_gives_up_before_its_blob_is_commi
         raise KeyboardInterrupt  # what the pool's stop raises once the ingest is interrupted
 
     with pytest.raises(KeyboardInterrupt):
-        _store(acting, source, lambda _n: None, stopped)
+        store_file(acting, source, lambda _n: None, stopped)
     assert _blobs(archive) == []
     assert list((archive / "store" / "tmp").iterdir()) == []
 
@@ -361,17 +363,15 @@ def test_unreadable_file_is_refused(archive: Path, tmp_path: Path) -> None:
 
 
 def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_kind: None
+    cli: Cli, archive: Path, tmp_path: Path, store_kind: IngestOptions
 ) -> None:
-    import custody.ingest
     from custody.archive import Archive
-    from custody.errors import CustodyError
     from custody.ingest import collect, ingest_one
     from custody.records import Provenance
 
     # Large enough, in small chunks, that a child process told to stop as soon as its first
     # chunk is reported is still far from committing the blob.
-    monkeypatch.setattr(custody.ingest, "_STORE_CHUNK", 1024 * 1024)
+    options = replace(store_kind, store_chunk=1024 * 1024)
     big = tmp_path / "clip.bin"
     with big.open("wb") as fh:
         fh.write(os.urandom(1024 * 1024))
@@ -381,10 +381,9 @@ def test_interrupted_ingest_leaves_nothing_and_a_rerun_completes(
 
     before = _counts(archive)
     with pytest.raises(KeyboardInterrupt):
-        ingest_one(acting, collect([big], False, False)[0], Provenance(), interrupt)
+        ingest_one(acting, collect([big], False, False)[0], Provenance(), interrupt, options=options)
     assert _counts(archive) == before
     assert _blobs(archive) == [] and list((archive / "store" / "tmp").iterdir()) == []
-    assert not isinstance(KeyboardInterrupt(), CustodyError)
     row = cli.ok("ingest", big, "--json").json()[0]
     with big.open("rb") as fh:
         assert row["sha256"] == hashlib.file_digest(fh, "sha256").hexdigest()

@@ -7,7 +7,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from tests.conftest import PASSPHRASES, Cli
+from tests.support.archives import PASSPHRASES, Cli
 
 
 def test_init_creates_config_database_store_and_keys(cli: Cli, archive: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSPHRASES, Cli
-from tests.tamper import sql
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.tamper import sql
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_a_link_deleted_on_postgresql_with_the_triggers_bypassed_is_a_named_fail
 ) -> None:
     from sqlalchemy import create_engine, text
 
-    from tests.conftest import make_archive
+    from tests.support.archives import make_archive
 
     make_archive(cli, tmp_path / "archive", monkeypatch, pg_url)
     cli.ok("ingest", "-r", evidence)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
+from tests.support.archives import Cli
 
 EVENT_FIELDS = {"seq", "time", "actor", "action", "item", "payload", "prev", "sig"}
 

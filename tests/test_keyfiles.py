@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from custody import keys
 from custody.errors import KeyFileError, WrongPassphraseError
-from tests.conftest import PASSPHRASES, TEST_KDF, Cli
+from tests.support.archives import PASSPHRASES, TEST_KDF, Cli
 
 STRONG = "violet tractor anchors quietly"
 

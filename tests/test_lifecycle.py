@@ -22,9 +22,9 @@ from custody.db.models import CheckpointRow
 from custody.log import checkpoints, events, note, tree
 from custody.log.authority import rotation_statement
 from custody.timeutil import iso, utc_now
-from tests.bundles import members, retag, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
-from tests.test_court import SYSTEM_PYTHON, Genuine, _clean_env, custody_verdict, guide_verdict, standalone_verdict
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members, retag, rewrite, root
+from tests.support.court import SYSTEM_PYTHON, Genuine, clean_env, custody_verdict, guide_verdict, standalone_verdict
 
 
 def _failures(result: Any) -> list[dict[str, Any]]:
@@ -81,7 +81,7 @@ def _standalone_failures(bundle: Path, g: Genuine, tmp: Path) -> dict[str, str]:
     (folder / "archive.vkey").write_text(g.vkey + "\n")
     proc = subprocess.run(
         [SYSTEM_PYTHON, "-I", "verify_bundle.py", str(bundle), "--vkey", "archive.vkey", "--json"],
-        cwd=folder, env=_clean_env(folder), capture_output=True, text=True,
+        cwd=folder, env=clean_env(folder), capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
     return {f"{c['check']} {c['subject']}": c["detail"] for c in json.loads(proc.stdout)["checks"] if not c["ok"]}

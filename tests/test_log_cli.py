@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from custody.log import merkle
 from custody.log.events import LogEvent
-from tests.conftest import Cli
-from tests.tamper import sql
+from tests.support.archives import Cli
+from tests.support.tamper import sql
 
 
 @pytest.fixture

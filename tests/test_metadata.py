@@ -7,12 +7,13 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import Cli
-from tests.media import exiftool_read, exiftool_tag, ffprobe, make_mp4, make_picture
+from tests.support.archives import Cli
+from tests.support.media import exiftool_read, exiftool_tag, ffprobe, make_mp4, make_picture
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("exiftool") or not shutil.which("ffmpeg"),
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _record(cli: Cli, path: Path, *extra: str) -> dict:
+def _record(cli: Cli, path: Path, *extra: str) -> dict[str, Any]:
     item = cli.ok("ingest", path, *extra, "--json").json()[0]["item_id"]
     return cli.ok("show", item, "--json").json()["record"]
 

@@ -16,8 +16,8 @@ import custody.forked
 import custody.rehash
 from custody.hashing import digest_stream
 from custody.rehash import EarlyRehash, early_rehash, start_rehash
-from tests.conftest import Cli
-from tests.processes import children, reaped
+from tests.support.archives import Cli
+from tests.support.processes import children, reaped
 
 # Both ways the re-hash runs: a forked child process (where the platform can fork) and threads.
 KINDS = [pytest.param(True, id="child-process"), pytest.param(False, id="threads")]
@@ -195,7 +195,7 @@ def test_threads_take_over_when_no_process_can_be_started(
     def no_fork() -> int:
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(custody.forked.os, "fork", no_fork)
+    monkeypatch.setattr("custody.forked.os.fork", no_fork)
     sha = cli.ok("list", "--json").json()[0]["sha256"]
     fds_before = len(os.listdir("/proc/self/fd"))
     early = start_rehash(str(filled), in_child=True)

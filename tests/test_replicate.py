@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from custody.bundle import standalone
-from tests.conftest import Cli
-from tests.s3_server import MotoServer
-from tests.schemas import validate
+from tests.support.archives import Cli
+from tests.support.s3_server import MotoServer
+from tests.support.schemas import validate
 
 pytest_plugins = ["tests.conftest_s3"]
 

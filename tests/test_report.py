@@ -17,9 +17,9 @@ import html5lib
 import pytest
 
 from cli.main import main
-from tests.bundles import members, rewrite
-from tests.conftest import PASSPHRASES, Cli, use_cheap_keys
-from tests.schemas import validate
+from tests.support.archives import PASSPHRASES, Cli, use_cheap_keys
+from tests.support.bundles import members, rewrite
+from tests.support.schemas import validate
 
 CASE = "UA-2026-0228"
 PREFIX = "ICC-01/22-P"
@@ -387,7 +387,7 @@ def test_hostile_names_and_metadata_are_escaped_and_fetch_nothing(cli: Cli, team
 def test_rendering_a_pdf_leaves_truncated_photos_detectable_in_the_same_process(
     cli: Cli, small: Path, tmp_path: Path
 ) -> None:
-    from tests.media import make_picture
+    from tests.support.media import make_picture
 
     cli.ok("report", "EV-000001", "--out", tmp_path / "r.pdf", "--purpose", "review")
     whole = make_picture(tmp_path / "whole.jpg").read_bytes()
@@ -501,7 +501,7 @@ def test_case_uco_command_for_items_validates(cli: Cli, small: Path, tmp_path: P
 
 @pytest.fixture
 def tsa_archive(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
-    from tests.tsa_server import TsaServer, make_pki
+    from tests.support.tsa_server import TsaServer, make_pki
 
     pki = make_pki(tmp_path / "pki", "Report")
     server = TsaServer(pki)
@@ -549,7 +549,7 @@ def test_pdf_in_the_bundle_carries_a_document_timestamp_that_validates(
 def test_document_timestamp_does_not_validate_against_another_root(
     cli: Cli, tsa_archive: tuple[Path, Path], evidence: Path, tmp_path: Path
 ) -> None:
-    from tests.tsa_server import make_pki
+    from tests.support.tsa_server import make_pki
 
     cli.ok("ingest", evidence / "transcript.txt")
     out = tmp_path / "r.pdf"

@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, text
 
 from custody.db.migrate import HEAD_REVISION, head_revision, script_head
-from tests.conftest import PASSPHRASES, Cli
-from tests.s3_server import MotoServer
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.s3_server import MotoServer
 
 pytest_plugins = ["tests.conftest_s3"]
 

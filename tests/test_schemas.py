@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import zipfile
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import Cli
-from tests.media import exiftool_tag, make_picture
-from tests.schemas import SCHEMAS, validate
+from custody.checks import CheckKind
+from custody.metadata.flags import FlagCode
+from custody.roles import Action
+from tests.support.archives import Cli
+from tests.support.media import exiftool_tag, make_picture
+from tests.support.schemas import SCHEMAS, validate
 
 
 @pytest.fixture
@@ -76,3 +81,26 @@ def test_a_record_missing_its_digest_is_rejected(cli: Cli, busy: Path) -> None:
     del record["sha256"]
     with pytest.raises(jsonschema.ValidationError):
         validate("item-record", record)
+
+
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "path", "enum"),
+    [
+        ("event", ("properties", "action"), Action),
+        ("item-record", ("properties", "flags", "items", "properties", "code"), FlagCode),
+        ("verify-report", ("properties", "checks", "items", "properties", "check"), CheckKind),
+    ],
+    ids=["Action", "FlagCode", "CheckKind"],
+)
+def test_the_code_enums_are_the_schemas_enums(schema: str, path: tuple[str, ...], enum: type[StrEnum]) -> None:
+    node = _schema(schema)
+    for key in path:
+        node = node[key]
+    listed = node["enum"]
+    assert len(listed) == len(set(listed)), f"{schema}: duplicate values in the enum"
+    assert set(listed) == {member.value for member in enum}

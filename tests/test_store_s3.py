@@ -19,7 +19,7 @@ from custody.errors import ConfigError, IntegrityError, StoreError
 from custody.store.base import BlobStore
 from custody.store.s3 import MIN_PART_SIZE, S3BlobStore, S3Settings
 from custody.timeutil import iso
-from tests.s3_server import S3_REGION, MotoServer
+from tests.support.s3_server import S3_REGION, MotoServer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

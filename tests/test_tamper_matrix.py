@@ -21,8 +21,8 @@ from sqlalchemy.schema import MetaData
 
 from custody.catalog_check import UNSIGNED_COLUMNS
 from custody.db.models import APPEND_ONLY_TABLES
-from tests.conftest import Cli
-from tests.populated import base, copy, db_url, tamper, tsa
+from tests.support.archives import Cli
+from tests.support.populated import base, copy, db_url, tamper, tsa
 
 __all__ = ["base", "copy", "tsa"]  # module-scoped fixtures, shared with tests/test_completeness.py
 
@@ -59,7 +59,7 @@ def _table(conn: Connection, name: str) -> Table:
 def _unique_columns(conn: Connection, name: str) -> set[str]:
     inspector = inspect(conn)
     found = {c for u in inspector.get_unique_constraints(name) for c in u["column_names"]}
-    found |= {c for i in inspector.get_indexes(name) if i.get("unique") for c in i["column_names"]}
+    found |= {c for i in inspector.get_indexes(name) if i.get("unique") for c in i["column_names"] if c is not None}
     return found
 
 

@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -17,11 +18,11 @@ from cryptography import x509
 from custody.bundle import standalone
 from custody.errors import TimestampError
 from custody.timestamp import tsa as tsa_client
-from tests.bundles import members, rewrite, root
-from tests.conftest import PASSPHRASES, Cli
-from tests.schemas import validate
-from tests.tamper import sql
-from tests.tsa_server import Pki, TsaServer, chain_is_der_sorted, make_pki
+from tests.support.archives import PASSPHRASES, Cli
+from tests.support.bundles import members, rewrite, root
+from tests.support.schemas import validate
+from tests.support.tamper import sql
+from tests.support.tsa_server import Pki, TsaServer, chain_is_der_sorted, make_pki
 
 
 @pytest.fixture(scope="module")
@@ -476,7 +477,7 @@ def test_a_tsa_sending_its_chain_der_sorted_also_verifies(
 def test_a_chain_order_bundle_verifies_with_custody_the_standalone_verifier_and_verify_md(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chain_tsa: TsaServer, chain_pki: Pki, photo: Path
 ) -> None:
-    from tests.test_court import SYSTEM_PYTHON, run_guide
+    from tests.support.court import SYSTEM_PYTHON, run_guide
 
     _configure(cli, tmp_path, monkeypatch, chain_tsa.url, "--tsa-ca", chain_pki.root_pem)
     cli.ok("ingest", photo, actor="bob")
@@ -591,14 +592,14 @@ def test_the_back_off_ends_after_tsa_backoff_seconds(cli: Cli, stamped: Path, ts
 def test_the_standalone_verifier_checks_token_imprints_without_a_tsa_root(
     cli: Cli, stamped: Path, photo: Path, tmp_path: Path
 ) -> None:
-    from tests.test_court import SYSTEM_PYTHON
+    from tests.support.court import SYSTEM_PYTHON
 
     cli.ok("ingest", photo, actor="bob")
     bundle, _ = _export(cli, tmp_path)
     script = tmp_path / "verify_bundle.py"
     script.write_bytes(standalone.read(standalone.VERIFIER))
 
-    def run(path: Path) -> tuple[int, list[dict[str, object]]]:
+    def run(path: Path) -> tuple[int, list[dict[str, Any]]]:
         proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(path), "--json"], capture_output=True, text=True,
                               env={"PATH": "/usr/bin:/bin"})  # fmt: skip
         return proc.returncode, [c for c in json.loads(proc.stdout)["checks"] if c["check"] == "timestamp"]

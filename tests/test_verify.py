@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli
-from tests.tamper import sql
+from tests.support.archives import Cli
+from tests.support.tamper import sql
 
 
 @pytest.fixture
@@ -117,24 +117,25 @@ def test_two_swapped_events_are_detected(cli: Cli, filled: Path) -> None:
 def test_large_logs_check_signatures_in_worker_processes_and_name_the_bad_event(
     cli: Cli, filled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import custody.verify
+    import custody.logwalk
     from custody import keys
     from custody.archive import Archive
     from custody.canonical import canonical
+    from custody.checks import Report
     from custody.log.events import events_for
 
     # Lowered so this small log takes the path a log of 20,000 events or more takes.
-    monkeypatch.setattr(custody.verify, "_PARALLEL_FROM", 1)
-    monkeypatch.setattr(custody.verify, "_BATCH", 2)
+    monkeypatch.setattr(custody.logwalk, "_PARALLEL_FROM", 1)
+    monkeypatch.setattr(custody.logwalk, "_BATCH", 2)
     archive = Archive.open(filled)
     with archive.db.read() as session:
         target = events_for(session, "EV-000001")[-1]
         size = len(events_for(session))
     forged = keys.b64(keys.generate().sign(canonical(target.unsigned())))
     sql(filled, f"UPDATE events SET sig = '{forged}' WHERE seq = {target.seq}")
-    report = custody.verify.Report()
+    report = Report()
     with archive.db.read() as session:
-        state = custody.verify.walk_log(session, report)
+        state = custody.logwalk.walk_log(session, report)
     failed = [(c.check, c.subject) for c in report.checks if not c.ok]
     assert failed == [("event-signature", f"event {target.seq}")]
     assert state.size == size

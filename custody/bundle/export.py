@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import shlex
 import threading
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import blake3
-from sqlalchemy import select
-
-from .. import deliveries, disclosure, keys
-from ..approvals import RequestState, request_state, required_approvals
+from .. import deliveries, disclosure
+from ..age import age_recipients
 from ..archive import Acting
-from ..canonical import parse
-from ..db.models import Actor, Event, EventItem, Item, ItemCase
-from ..errors import InputError, IntegrityError, PermissionDeniedError, TimestampError
-from ..hashing import CHUNK_SIZE
-from ..items import get_item
-from ..log import checkpoints, merkle, note, tree
-from ..log.authority import APPROVALS_SETTING, COSIGNER_PREFIX
-from ..log.events import LogEvent
-from ..log.proofs import archive_vkey
-from ..report import ReportOptions, bundle_files
+from ..errors import InputError, PermissionDeniedError
+from ..report import ReportOptions
 from ..roles import Permission
-from ..timestamp import stamps, tsa
-from ..timestamp.settings import tsa_settings
-from ..timeutil import iso, utc_now
-from . import layout, standalone
-from .guide import verify_md
+from ..timeutil import iso
+from . import layout
+from .approvals import RequestState, request_state, required_approvals
+from .selection import disclosures, select_items
+from .writer import write_zip
 
 
 @dataclass(frozen=True)
@@ -50,7 +36,7 @@ class ExportResult:
     checkpoint_size: int
     seal_timestamp: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "bundle_id": self.bundle_id,
             "path": str(self.path),
@@ -62,107 +48,8 @@ class ExportResult:
         }
 
 
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
-        size /= 1000
-    return f"{n} bytes"
 
 
-def _one_line(text: str) -> str:
-    # bag-info.txt is read line by line, and some readers end a line at any Unicode separator.
-    return " ".join(text.split())
-
-
-def _recipients(texts: Sequence[str]) -> list[Any]:
-    import pyrage
-
-    result = []
-    for text in texts:
-        try:
-            result.append(pyrage.x25519.Recipient.from_str(text.strip()))
-        except Exception:
-            raise InputError(f"--recipient '{text}' is not an age X25519 public key (age1...)") from None
-    return result
-
-
-def _select(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[Item]:
-    with acting.archive.db.read() as session:
-        if case is not None:
-            rows = list(
-                session.query(Item)
-                .join(ItemCase, ItemCase.item_id == Item.item_id)
-                .where(ItemCase.case_id == case)
-                .order_by(Item.num)
-            )
-            _check_case_is_signed(session, case, {row.item_id for row in rows})
-            if not rows:
-                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
-            return rows
-        return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
-
-
-@dataclass(frozen=True)
-class _Revealed:
-    """What a bundle discloses: the withheld field names and the disclosures it carries (digest -> text)."""
-
-    withheld: list[str]
-    texts: dict[str, str]
-    # For the report: item id or acquire event seq -> {source_path, provenance} with withheld values marked.
-    clear: dict[str | int, dict[str, Any]]
-    # Two-person export: {request, approvals, approvals_required} for the export event, or empty.
-    approval: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-WITHHELD = "[withheld]"
-
-
-def _disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> _Revealed:
-    """The disclosures of every carried record and acquire event, minus the withheld fields.
-
-    Refuses (InputError naming them) items whose record or acquisitions predate withheld fields when
-    any field is to be withheld: their values are signed in the clear and cannot be left out.
-    """
-    store = acting.archive.store
-    texts: dict[str, str] = {}
-    clear: dict[str | int, dict[str, Any]] = {}
-    whole: list[str] = []
-    with acting.archive.db.read() as session:
-        acquires = {
-            row.seq: LogEvent.from_row(row)
-            for row in session.query(Event)
-            .where(Event.action == "acquire", Event.item_id.in_([i.item_id for i in items]))
-            .order_by(Event.seq)
-        }
-    holders: list[tuple[str | int, str, dict[str, Any]]] = [(i.item_id, i.item_id, parse(i.record)) for i in items]
-    holders += [(seq, str(e.item), e.payload.get("acquisition") or {}) for seq, e in acquires.items()]
-    for key, item_id, holder in holders:
-        where = item_id if isinstance(key, str) else f"{item_id} (acquire event {key})"
-        if disclosure.committed_digests(holder) is None:
-            if withheld:
-                whole.append(item_id)
-            clear[key] = {"source_path": holder.get("source_path"), "provenance": holder.get("provenance") or {}}
-            continue
-        found = disclosure.load(store, holder, where)
-        opened = disclosure.opened(store, holder, where)
-        for name, d in found.items():
-            if name in withheld:
-                if name == "source_path":
-                    opened["source_path"] = WITHHELD
-                else:
-                    opened["provenance"][name] = WITHHELD
-            else:
-                texts[d.digest] = d.text
-        clear[key] = opened
-    if whole:
-        raise InputError(
-            f"export: {', '.join(sorted(set(whole)))} were recorded before withheld fields existed: their source path "
-            "and provenance are signed in the clear and cannot be withheld; export them separately with "
-            "--withhold none (whole), or leave them out"
-        )
-    return _Revealed(withheld, texts, clear)
 
 
 def _approved(acting: Acting, request: int | None) -> RequestState:
@@ -196,124 +83,10 @@ def _approved(acting: Acting, request: int | None) -> RequestState:
     return state
 
 
-def _check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
-    """Refuse to disclose a case whose catalog membership differs from what the signed data says."""
-    from ..catalog_check import case_members
-
-    signed, _table = case_members(session, case)
-    if signed != listed:
-        added = sorted(listed - signed)
-        dropped = sorted(signed - listed)
-        raise IntegrityError(
-            f"case '{case}': table item_cases differs from the signed records and acquire events "
-            f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
-            f"{', '.join(dropped) or 'none'}); nothing was exported. Run 'custody verify --all'"
-        )
 
 
-class _Bag:
-    """Writes one bag's entries into a zip stream, remembering every digest."""
-
-    def __init__(self, zf: zipfile.ZipFile, root: str) -> None:
-        self.zf = zf
-        self.root = root
-        self.payload: dict[str, dict[str, str]] = {"sha256": {}, "sha512": {}}
-        self.tags: dict[str, str] = {}
-        self.octets = 0
-
-    def add_payload(self, name: str, stream: IO[bytes], expect_sha256: str, expect_blake3: str, item: str) -> None:
-        sha256, sha512, b3 = hashlib.sha256(), hashlib.sha512(), blake3.blake3()
-        info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=utc_now().timetuple()[:6])
-        info.compress_type = zipfile.ZIP_STORED  # evidence media is already compressed
-        info.external_attr = 0o100444 << 16
-        size = 0
-        with self.zf.open(info, "w", force_zip64=True) as out:
-            while chunk := stream.read(CHUNK_SIZE):
-                sha256.update(chunk)
-                sha512.update(chunk)
-                b3.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        if sha256.hexdigest() != expect_sha256 or b3.hexdigest() != expect_blake3:
-            raise IntegrityError(
-                f"{item}: stored bytes no longer match the recorded digests; export stopped. "
-                f"Run 'custody verify {item}'"
-            )
-        self.payload["sha256"][name] = sha256.hexdigest()
-        self.payload["sha512"][name] = sha512.hexdigest()
-        self.octets += size
-
-    def add_tag(self, name: str, data: bytes, listed: bool = True) -> None:
-        info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=utc_now().timetuple()[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o100444 << 16
-        self.zf.writestr(info, data)
-        if listed:
-            self.tags[name] = hashlib.sha256(data).hexdigest()
 
 
-def _policy_events(session: Any, exports: list[LogEvent]) -> list[int]:
-    """The seqs a verifier needs to check the approval policy of ``exports``: the policy's configure events
-    before them, and each one's request and approvals."""
-    latest = max(e.seq for e in exports)
-    seqs = [
-        row.seq
-        for row in session.query(Event).where(Event.action == "configure", Event.seq < latest)
-        if LogEvent.from_row(row).payload.get("setting") == APPROVALS_SETTING
-    ]
-    for export in exports:
-        if isinstance(export.payload.get("request"), int):
-            seqs.append(export.payload["request"])
-            seqs.extend(s for s in export.payload.get("approvals") or [] if isinstance(s, int))
-    return seqs
-
-
-def _events_for_bundle(
-    session: Any, item_ids: list[str], export: LogEvent, signers: set[str], tree_size: int, sources: dict[str, str]
-) -> list[LogEvent]:
-    """Every event naming the items (earlier disclosures too), the export, and the key closure.
-
-    ``sources``: derived item -> its source item; the source's ingest event (its digests and record
-    hash) travels too, even when the source itself does not (the derive event names both items).
-    Every carried export brings what a verifier needs to check its approval policy.
-
-    The closure: events 0 (archive.init) and 1 (first admin); for every key that signed a carried
-    event or record, the event that registered it (actor.add, or the actor.rotate that introduced
-    it) and every actor.revoke / actor.rotate / actor.role naming it in the carried tree, so that a
-    revocation, retirement, declared compromise or role change is applied offline; then the same
-    for whoever signed those events, back to event 1.
-    """
-    naming = select(EventItem.seq).where(EventItem.item_id.in_(item_ids))
-    rows = session.query(Event).where(Event.seq.in_(naming)).order_by(Event.seq).all()
-    events = {row.seq: LogEvent.from_row(row) for row in rows}
-    events[export.seq] = export
-    for row in session.query(Event).where(Event.item_id.in_(sorted(set(sources.values()))), Event.action == "ingest"):
-        events[row.seq] = LogEvent.from_row(row)
-    policy = _policy_events(session, [e for e in events.values() if e.action == "export"])
-    for row in session.query(Event).where(Event.seq.in_((0, 1, *policy))):
-        events[row.seq] = LogEvent.from_row(row)
-    history: dict[str, list[LogEvent]] = {}  # key id -> events registering or changing it
-    lifecycle = ("actor.add", "actor.revoke", "actor.rotate", "actor.role")
-    query = session.query(Event).where(Event.action.in_(lifecycle), Event.seq < tree_size).order_by(Event.seq)
-    for row in query:
-        event = LogEvent.from_row(row)
-        named = {str(event.payload.get("key_id"))}
-        if event.action == "actor.rotate":
-            named.add(str(event.payload.get("old_key_id")))
-        for key_id in named:
-            history.setdefault(key_id, []).append(event)
-    wanted = signers | {e.actor for e in events.values()}
-    done: set[str] = set()
-    while wanted:
-        key_id = wanted.pop()
-        done.add(key_id)
-        for event in history.get(key_id, ()):
-            if event.seq not in events:
-                events[event.seq] = event
-            for other in (event.actor, str(event.payload.get("old_key_id", event.actor))):
-                if other not in done:
-                    wanted.add(other)
-    return [events[seq] for seq in sorted(events)]
 
 
 def export_bundle(
@@ -332,8 +105,17 @@ def export_bundle(
 
     ``withhold``: fields (custody.disclosure.FIELDS) whose values stay out of the bundle; None means
     the archive's ``disclosure.withhold`` setting. InputError names items whose records predate withheld fields.
-    ``request``: seq of an approved export.request (custody.approvals) whose items, purpose, recipients and
+    ``request``: seq of an approved export.request (custody.bundle.approvals) whose items, purpose, recipients and
     withheld fields are exported; required when ``export.approvals`` is set (PermissionDeniedError, logged).
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: no purpose or items, an --out that exists, a bad --recipient, or an unapproved export under the
+            two-person rule.
+        ItemNotFoundError: an unknown item.
+        IntegrityError: stored bytes or the case's membership no longer match what is signed (nothing is delivered).
+        StoreError: the blob store cannot be read.
     """
     approval: dict[str, Any] = {}
     if request is not None or required_approvals(acting) > 0:
@@ -361,21 +143,21 @@ def export_bundle(
     withheld = disclosure.parse_fields(
         acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
     )
-    age_recipients = _recipients(recipients)
+    encrypt_to = age_recipients(recipients)
     note_path = _note_path(out)
-    if age_recipients and (note_path.exists() or note_path.is_symlink()):
+    if encrypt_to and (note_path.exists() or note_path.is_symlink()):
         raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
-    items = _select(acting, item_ids, case)
-    revealed = _disclosures(acting, items, withheld)
+    items = select_items(acting, item_ids, case)
+    revealed = disclosures(acting, items, withheld)
     if approval:
         revealed = dataclasses.replace(revealed, approval=approval)
     report = report or ReportOptions()
     exhibits = report.numbers([i.item_id for i in items])
     bundle_id = layout.new_bundle_id()
     tmp = deliveries.temp_beside(out)
-    encrypted = bool(age_recipients)
+    encrypted = bool(encrypt_to)
     state: dict[str, Any] = {}
     item_list = [i.item_id for i in items]
     deliveries.sweep(acting)
@@ -387,13 +169,13 @@ def export_bundle(
                 if encrypted:
                     _write_encrypted(
                         sink,
-                        age_recipients,
-                        lambda stream: _write_zip(
+                        encrypt_to,
+                        lambda stream: write_zip(
                             acting, stream, bundle_id, items, purpose, recipients, state, report, exhibits, revealed
                         ),
                     )
                 else:
-                    _write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits, revealed)
+                    write_zip(acting, sink, bundle_id, items, purpose, recipients, state, report, exhibits, revealed)
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(tmp, out)
@@ -477,155 +259,5 @@ def _write_encrypted(sink: IO[bytes], age_recipients: list[Any], produce: Any) -
         raise errors[0]
 
 
-def _write_zip(
-    acting: Acting,
-    stream: IO[bytes],
-    bundle_id: str,
-    items: list[Item],
-    purpose: str,
-    recipients: Sequence[str],
-    state: dict[str, Any],
-    report: ReportOptions,
-    exhibits: dict[str, str],
-    revealed: _Revealed,
-) -> None:
-    archive = acting.archive
-    with zipfile.ZipFile(stream, "w", allowZip64=True) as zf:
-        bag = _Bag(zf, bundle_id)
-        records = []
-        for item in items:
-            record = parse(item.record)
-            name = layout.payload_path(item.item_id, str(record["original_name"]))
-            with archive.store.open_read(item.sha256) as blob:
-                bag.add_payload(name, blob, item.sha256, item.blake3, item.item_id)
-            records.append({"record": record, "signature": item.signature, "signer": item.signer_key_id, "path": name})
-        manifests = {alg: layout.manifest_text(list(d.items())) for alg, d in bag.payload.items()}
-        item_list = [i.item_id for i in items]
-        with acting.writing() as session:
-            event = acting.append(
-                session,
-                "export",
-                {
-                    "bundle_id": bundle_id,
-                    "items": item_list,
-                    "purpose": purpose,
-                    "recipients": list(recipients),
-                    "withheld": revealed.withheld,
-                    **revealed.approval,
-                    "manifest_sha256": hashlib.sha256(manifests["sha256"].encode()).hexdigest(),
-                    # Exhibit numbers are part of what the exporter signs.
-                    **({"exhibits": exhibits} if exhibits else {}),
-                },
-            )
-        state["export_seq"] = event.seq
-        with archive.db.read() as session:
-            newest = checkpoints.latest(session)
-        # The checkpoint the bundle carries gets its token now (within tsa.timeout; skipped in back-off).
-        archive.timestamp_checkpoint(newest.num if newest is not None else None)
-        with archive.db.read() as session:
-            checkpoint = checkpoints.latest(session)
-            assert checkpoint is not None and checkpoint.size > event.seq
-            cosigners = {
-                name.removeprefix(COSIGNER_PREFIX)
-                for name, _ in note.signature_lines(checkpoint.note)[1]
-                if name.startswith(COSIGNER_PREFIX)
-            }
-            sources = {
-                str(r["record"]["item_id"]): str(r["record"]["derived_from"]["item_id"])
-                for r in records
-                if isinstance(r["record"].get("derived_from"), dict)
-            }
-            events = _events_for_bundle(
-                session, item_list, event, {r["signer"] for r in records} | cosigners, checkpoint.size, sources
-            )
-            signers = {r["signer"] for r in records} | {e.actor for e in events}
-            nodes = tree.DbNodes(session)
-            proofs = {
-                str(e.seq): [h.hex() for h in merkle.inclusion_proof(e.seq, checkpoint.size, nodes)] for e in events
-            }
-            older = sorted({row.size for row in checkpoints.all_checkpoints(session) if row.size < checkpoint.size})
-            consistency = {
-                str(size): [h.hex() for h in merkle.consistency_proof(size, checkpoint.size, nodes)] for size in older
-            }
-            actors = {row.key_id: row for row in session.query(Actor)}
-            stamp = stamps.token_of(session, checkpoint.num)
-            checkpoint_tsr = stamp.response if stamp is not None else None
-        state["checkpoint_size"] = checkpoint.size
-        today = utc_now()
-        bag.add_tag(layout.BAGIT_TXT, b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
-        for alg, text in manifests.items():
-            bag.add_tag(layout.MANIFESTS[alg], text.encode())
-        info_lines = [
-            f"Source-Organization: {_one_line(archive.config.organization or archive.config.origin)}",
-            f"Bagging-Date: {today:%Y-%m-%d}",
-            f"External-Identifier: {bundle_id}",
-            f"Payload-Oxum: {bag.octets}.{len(items)}",
-            f"Bag-Size: {_human_size(bag.octets)}",
-            f"Custody-Exported-By: {_one_line(acting.name)} (key {acting.key_id})",
-            f"Custody-Purpose: {_one_line(purpose)}",
-            f"Custody-Origin: {_one_line(archive.config.origin)}",
-            f"Custody-Export-Event: {event.seq}",
-        ]
-        bag.add_tag(layout.BAG_INFO, ("\n".join(info_lines) + "\n").encode())
-        bag.add_tag(layout.ITEMS, json.dumps(records, indent=1, ensure_ascii=False).encode())
-        bag.add_tag(layout.DISCLOSURES, json.dumps(revealed.texts, indent=1, ensure_ascii=False).encode())
-        bag.add_tag(layout.EVENTS, "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in events).encode())
-        bag.add_tag(
-            layout.PROOFS,
-            json.dumps(
-                {"tree_size": checkpoint.size, "inclusion": proofs, "consistency": consistency}, indent=1
-            ).encode(),
-        )
-        bag.add_tag(layout.CHECKPOINT, checkpoint.note.encode())
-        bag.add_tag(layout.VKEY, (archive_vkey(archive) + "\n").encode())
-        if checkpoint_tsr is not None:
-            bag.add_tag(layout.CHECKPOINT_TSR, checkpoint_tsr)
-            bag.add_tag(
-                layout.CHECKPOINT_TSA_CERTS,
-                tsa.certificates_pem(tsa.parse_response(checkpoint_tsr, f"token of checkpoint #{checkpoint.num}")),
-            )
-        for kid in sorted(signers):
-            if kid in actors:
-                bag.add_tag(f"{layout.KEYS_DIR}{kid}.pem", actors[kid].public_key_pem.encode())
-        for name, data in bundle_files(
-            acting,
-            bundle_id,
-            event.to_json(),
-            records,
-            [e.to_json() for e in events],
-            checkpoint,
-            checkpoint_tsr,
-            exhibits,
-            report,
-            revealed.clear,
-        ).items():
-            bag.add_tag(name, data)
-        bag.add_tag(layout.VERIFY_MD, verify_md(bundle_id).encode())
-        bag.add_tag(layout.FORMATS_MD, standalone.read(standalone.FORMATS))
-        bag.add_tag(layout.VERIFIER, standalone.read(standalone.VERIFIER))
-        tagmanifest = layout.manifest_text(list(bag.tags.items())).encode()
-        bag.add_tag(layout.TAGMANIFEST, tagmanifest, listed=False)
-        seal = acting.signer.sign(tagmanifest)
-        bag.add_tag(layout.SEAL_SIG, seal, listed=False)
-        bag.add_tag(layout.SEAL_PUB, keys.public_pem(acting.signer.public_key).encode(), listed=False)
-        _timestamp_seal(acting, bag, bundle_id, seal, state)
 
 
-def _timestamp_seal(acting: Acting, bag: _Bag, bundle_id: str, seal: bytes, state: dict[str, Any]) -> None:
-    """Add the TSA's token over the seal; a TSA that does not answer leaves the bundle untimestamped."""
-    settings = tsa_settings(acting.archive.config)
-    if settings is None:
-        return
-    try:
-        token = stamps.ask(acting.archive, settings, seal)
-    except TimestampError as exc:
-        acting.archive.notices.append(
-            f"bundle {bundle_id} was sealed without a trusted timestamp: {exc}. The bundle is complete; "
-            "its seal proves who sealed it, not when (export again once the TSA answers if a timestamp is needed)"
-        )
-        return
-    bag.add_tag(layout.SEAL_TSR, token.response, listed=False)
-    bag.add_tag(
-        layout.SEAL_TSA_CERTS, tsa.certificates_pem(tsa.parse_response(token.response, "seal token")), listed=False
-    )
-    state["seal_timestamp"] = token.gen_time

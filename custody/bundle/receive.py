@@ -20,7 +20,7 @@ from ..canonical import canonical_text
 from ..catalog_check import import_digests
 from ..db.models import ImportedEvent, ImportedKey, ImportedRecord, ImportRow
 from ..errors import BundleError, IntegrityError
-from ..hashing import CHUNK_SIZE, Digests, DualHasher
+from ..hashing import Digests, copy_and_hash
 from ..ingest import add_acquisition, find_item, new_item
 from ..keys import b64
 from ..log import note
@@ -39,7 +39,7 @@ class ImportResult:
     items: dict[str, str]  # sender's item id -> our item id
     receipt_seq: int | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "bundle_id": self.bundle_id,
             "already_imported": self.already_imported,
@@ -72,13 +72,9 @@ def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[
 
 def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[str, Any]) -> None:
     writer = acting.archive.store.open_writer()
-    hasher = DualHasher()
     try:
         with bundle.open(name) as fh:
-            while chunk := fh.read(CHUNK_SIZE):
-                hasher.update(chunk)
-                writer.write(chunk)
-        got = hasher.digests()
+            got = copy_and_hash(fh, writer.write)
         if (got.sha256, got.blake3) != (record["sha256"], record["blake3"]):
             raise IntegrityError(f"{bundle.path}: {name} changed while importing; nothing was imported")
         writer.commit(got.sha256, got.blake3)
@@ -91,6 +87,12 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey
     """Verify a bundle completely, then import it in one transaction; a second import is a no-op.
 
     ``vkey`` pins the sending archive's verifier key: a bundle from any other archive is refused.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: the file, identity or verifier key cannot be read or does not match.
+        BundleError, IntegrityError, ProofError: the bundle fails verification; nothing is imported.
     """
     acting.unlock()
     acting.require(Permission.IMPORT)

@@ -44,7 +44,11 @@ def summarise(
 
 
 def describe(summary: dict[str, Any]) -> list[str]:
-    """The summary as lines of plain English, for the human form of the verdict."""
+    """The summary as lines of plain English, for the human form of the verdict.
+
+    Raises:
+        BundleError: the bundle's summary files are malformed.
+    """
     sealed = summary.get("sealed_by") or {}
     cp = summary.get("checkpoint") or {}
     anchors = summary.get("trust_anchors") or {}

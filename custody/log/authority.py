@@ -4,6 +4,10 @@ The one implementation of the authority rules (see "Shared verification rules", 
 model"), used by ``verify`` (custody.verify) and by ``verify-bundle``/``import``
 (custody.bundle.check). Imports no database stack: a bundle is checked with this module alone.
 Events must be admitted in ``seq`` order; a bundle admits only the events it carries.
+
+About 500 lines, on purpose: one class replays every rule in log order, and each rule reads the state the
+others build (keys, roles, revocations, rotations, the two-person export); split, the order of the replay
+would have to be restated in several places.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .. import keys
-from ..checks import Report
+from ..checks import CheckKind, Report
 from ..errors import CustodyError, IntegrityError
 from ..roles import Action, Role, logged_actions
 from . import note
@@ -29,9 +33,9 @@ from .sigcheck import bad_signatures
 TOLERANCE = timedelta(minutes=5)
 """How far an event's time may lie before the latest time of an earlier event (clock skew between hosts)."""
 
-CHECK = "authority"
-IDENTITY_CHECK = "archive-identity"
-APPROVAL_CHECK = "export-approval"
+CHECK = CheckKind.AUTHORITY
+IDENTITY_CHECK = CheckKind.ARCHIVE_IDENTITY
+APPROVAL_CHECK = CheckKind.EXPORT_APPROVAL
 APPROVALS_SETTING = "export.approvals"
 """The ``configure`` setting that makes exports need N approvals by other actors (two-person rule)."""
 

@@ -14,11 +14,12 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from ..canonical import parse
+from ..checks import CheckKind
 from ..db.models import Event, EventItem
 from .item_names import PAYLOAD_FIELDS, named_items
 
 if TYPE_CHECKING:
-    from ..verify import Report
+    from ..checks import Report
 
 _SHOWN = 100  # named failures listed one by one; more are counted
 
@@ -107,8 +108,12 @@ def check_event_items(session: Session, report: Report) -> None:
             problems += [(have[0], i, "row names an item the event does not name") for i in sorted(have[1] - want[1])]
             want, have = next(implied, None), next(stored, None)
     for seq, item, detail in problems[:_SHOWN]:
-        report.add("event-items", f"event_items seq {seq} item {item}", False, detail)
+        report.add(CheckKind.EVENT_ITEMS, f"event_items seq {seq} item {item}", False, detail)
     if len(problems) > _SHOWN:
-        report.add("event-items", "event_items", False, f"{len(problems) - _SHOWN} more rows differ from the log")
+        report.add(
+            CheckKind.EVENT_ITEMS, "event_items", False, f"{len(problems) - _SHOWN} more rows differ from the log"
+        )
     if not problems:
-        report.add("event-items", "event_items", True, f"{links} links of events to the items they name match the log")
+        report.add(
+            CheckKind.EVENT_ITEMS, "event_items", True, f"{links} links of events to the items they name match the log"
+        )

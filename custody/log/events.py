@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +44,7 @@ def append(
     session: Session,
     signer: Signer,
     action: str,
-    payload: dict[str, Any],
+    payload: dict[str, object],
     item: str | None = None,
     now: datetime | None = None,
 ) -> LogEvent:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 # action -> payload field that names items: a list of our item ids, or an object whose values are.
 PAYLOAD_FIELDS = {
     "export": "items",
@@ -17,7 +15,7 @@ PAYLOAD_FIELDS = {
 }
 
 
-def named_items(action: str, item: str | None, payload: dict[str, Any]) -> list[str]:
+def named_items(action: str, item: str | None, payload: dict[str, object]) -> list[str]:
     """The item ids one event names, sorted and without repeats: the only rule for ``event_items``."""
     names = set() if item is None else {item}
     value = payload.get(PAYLOAD_FIELDS[action]) if action in PAYLOAD_FIELDS else None

@@ -5,14 +5,50 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypedDict
 
 from ..canonical import canonical, parse
 
-if TYPE_CHECKING:
-    from ..db.models import Event
-
 GENESIS_PREV = "0" * 64
+
+
+class UnsignedEvent(TypedDict):
+    """The fields of an event its actor's signature covers (FORMATS.md, "Events")."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    item: str | None
+    payload: dict[str, Any]
+    prev: str
+
+
+class EventJSON(UnsignedEvent):
+    """A complete event as JSON: a bundle's events.jsonl line, ``custody log --json``."""
+
+    sig: str
+
+
+class EventRow(Protocol):
+    """A stored event as the catalog holds it (custody.db.models.Event), read without the database stack."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def time(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def item_id(self) -> str | None: ...
+    @property
+    def payload(self) -> str: ...
+    @property
+    def prev(self) -> str: ...
+    @property
+    def sig(self) -> str: ...
 
 
 def _jcs_str(text: str) -> str:
@@ -54,7 +90,7 @@ class LogEvent:
     prev: str
     sig: str
 
-    def unsigned(self) -> dict[str, Any]:
+    def unsigned(self) -> UnsignedEvent:
         """The fields the actor's signature covers (everything but ``sig``)."""
         return {
             "seq": self.seq,
@@ -66,7 +102,7 @@ class LogEvent:
             "prev": self.prev,
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> EventJSON:
         """The complete event object."""
         return {**self.unsigned(), "sig": self.sig}
 
@@ -79,7 +115,7 @@ class LogEvent:
         return hashlib.sha256(self.canonical()).hexdigest()
 
     @classmethod
-    def from_row(cls, row: Event) -> LogEvent:
+    def from_row(cls, row: EventRow) -> LogEvent:
         return cls(
             seq=row.seq,
             time=row.time,

@@ -208,7 +208,11 @@ def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:
 
 
 def read_note_file(path: Path) -> str:
-    """Read a checkpoint note a user kept, with a clear error if unreadable."""
+    """Read a checkpoint note a user kept, with a clear error if unreadable.
+
+    Raises:
+        InputError: the file cannot be read or is not a signed note.
+    """
     try:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:

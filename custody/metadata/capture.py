@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from .flags import Flag, FlagCode, make_flag
+
 # A stated time may differ from the winner by this much (plus the recording's duration for a
 # container time written when recording stopped) before the two are flagged as disagreeing.
 TOLERANCE = timedelta(minutes=2)
@@ -123,16 +125,16 @@ def _placeholder(text: str) -> str | None:
     return None
 
 
-def _gps_datetime(tags: dict[str, Any]) -> str | None:
+def _gps_datetime(tags: dict[str, object]) -> str | None:
     date, time = tags.get("GPS:GPSDateStamp"), tags.get("GPS:GPSTimeStamp")
     if date is None or time is None:
         return None
     return f"{date} {time}"
 
 
-def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) -> dict[str, Any]:
+def _candidate(spec: TimeTag, raw: Any, tags: dict[str, object], eligible: bool) -> dict[str, object]:
     text = str(raw)
-    out: dict[str, Any] = {"tag": spec.tag, "value": text, "meaning": spec.meaning, "eligible": eligible}
+    out: dict[str, object] = {"tag": spec.tag, "value": text, "meaning": spec.meaning, "eligible": eligible}
     why = _placeholder(text)
     if why is not None:
         out["status"] = "placeholder"
@@ -182,33 +184,33 @@ def _candidate(spec: TimeTag, raw: Any, tags: dict[str, Any], eligible: bool) ->
     return out
 
 
-def _moment(candidate: dict[str, Any]) -> tuple[datetime, bool]:
+def _moment(candidate: dict[str, object]) -> tuple[datetime, bool]:
     """The candidate's time and whether its zone is known."""
     text = str(candidate["time"]).replace("Z", "+00:00")
     when = datetime.fromisoformat(text)
     return when, when.tzinfo is not None
 
 
-def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def capture_time(tags: dict[str, object], duration_s: float | None = None) -> tuple[dict[str, object], list[Flag]]:
     """Summary fields (``captured_at``, ``capture_time``, ``time_candidates``) and flags."""
-    candidates: list[dict[str, Any]] = []
+    candidates: list[dict[str, object]] = []
     for spec, eligible in [*((s, True) for s in PRECEDENCE), *((s, False) for s in EVIDENCE_ONLY)]:
         raw = _gps_datetime(tags) if spec.tag == "GPS:GPSDateTime" else tags.get(spec.tag)
         if raw is None:
             continue
         candidates.append(_candidate(spec, raw, tags, eligible))
-    summary: dict[str, Any] = {}
-    flags: list[dict[str, str]] = []
+    summary: dict[str, object] = {}
+    flags: list[Flag] = []
     if candidates:
         summary["time_candidates"] = candidates
     for candidate in candidates:
         if candidate["status"] == "placeholder":
             flags.append(
-                {
-                    "code": "time_placeholder",
-                    "message": f"{candidate['tag']} holds {candidate['value']!r} ({candidate['reason']}): "
+                make_flag(
+                    FlagCode.TIME_PLACEHOLDER,
+                    f"{candidate['tag']} holds {candidate['value']!r} ({candidate['reason']}): "
                     "not a time; never used as the capture time",
-                }
+                )
             )
     winner = next((c for c in candidates if c["eligible"] and c["status"] == "ok"), None)
     if winner is None:
@@ -229,11 +231,11 @@ def capture_time(tags: dict[str, Any], duration_s: float | None = None) -> tuple
         gap = abs(then - when)
         if gap > allowed:
             flags.append(
-                {
-                    "code": "time_disagreement",
-                    "message": f"{winner['tag']} says {winner['time']} but {other['tag']} says {other['time']} "
+                make_flag(
+                    FlagCode.TIME_DISAGREEMENT,
+                    f"{winner['tag']} says {winner['time']} but {other['tag']} says {other['time']} "
                     f"({_duration(gap)} apart, more than the {_duration(allowed)} allowed)",
-                }
+                )
             )
     return summary, flags
 

@@ -24,7 +24,6 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 TIMEOUT_S = 60.0
 _VERSION_TIMEOUT_S = 30.0
@@ -81,7 +80,7 @@ class _Process:
         )
         self._counter = 0
 
-    def read(self, path: Path, timeout: float) -> tuple[list[dict[str, Any]], str]:
+    def read(self, path: Path, timeout: float) -> tuple[list[dict[str, object]], str]:
         """Parsed JSON answer for one file and ExifTool's messages; raises ExifToolError."""
         self._counter += 1
         ready = f"{{ready{self._counter}}}".encode()
@@ -170,7 +169,7 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def read_tags(path: Path, timeout: float | None = None) -> tuple[dict[str, Any], str]:
+def read_tags(path: Path, timeout: float | None = None) -> tuple[dict[str, object], str]:
     """All tags of one file as ``{"Group:Tag": value}`` and ExifTool's own messages.
 
     Raises ExifToolError (ExifToolTimeout on a deadline), FileNotFoundError without exiftool.

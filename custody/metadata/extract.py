@@ -17,6 +17,7 @@ from typing import Any
 from . import exiftool
 from .capture import capture_time
 from .content_credentials import library_version, read_content_credentials
+from .flags import Flag, FlagCode, make_flag
 from .image import decode_image, decoder_versions
 from .place import device, place, rotation
 from .similar import HashTimeout, video_hash
@@ -37,7 +38,7 @@ class Extraction:
     raw: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     tools: dict[str, str] = field(default_factory=dict)
-    flags: list[dict[str, str]] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
     # Summary fields read by another tool than the usual one (an image's size from ExifTool, say).
     field_tools: dict[str, str] = field(default_factory=dict)
 
@@ -55,11 +56,11 @@ def _read_tags(path: Path, extraction: Extraction, name: str) -> dict[str, Any] 
         tags, messages = exiftool.read_tags(path)
     except exiftool.ExifToolTimeout as exc:
         extraction.warnings.append(f"{name}: {exc}")
-        extraction.flags.append({"code": "tool_timeout", "message": f"ExifTool: {exc}; metadata not read"})
+        extraction.flags.append(make_flag(FlagCode.TOOL_TIMEOUT, f"ExifTool: {exc}; metadata not read"))
         return {}
     except (exiftool.ExifToolError, OSError) as exc:
         extraction.warnings.append(f"{name}: ExifTool could not read the file: {exc}")
-        extraction.flags.append({"code": "tool_error", "message": f"ExifTool could not read the file ({exc})"})
+        extraction.flags.append(make_flag(FlagCode.TOOL_ERROR, f"ExifTool could not read the file ({exc})"))
         return {}
     extraction.tools["ExifTool"] = version
     for key in ("ExifTool:Error", "ExifTool:Warning"):
@@ -100,11 +101,11 @@ def _image(path: Path, name: str, summary: dict[str, Any], extraction: Extractio
     summary.update(facts)
     if facts.get("decode_skipped"):
         extraction.flags.append(
-            {
-                "code": "decode_skipped",
-                "message": f"pixels not decoded ({facts['decode_skipped']}); no perceptual hash; "
+            make_flag(
+                FlagCode.DECODE_SKIPPED,
+                f"pixels not decoded ({facts['decode_skipped']}); no perceptual hash; "
                 "metadata read with ExifTool; preserved as received",
-            }
+            )
         )
     if tags:  # read (a failed or timed-out read is flagged, not taken for absent metadata)
         for key, tag in (("width", "File:ImageWidth"), ("height", "File:ImageHeight")):
@@ -128,7 +129,7 @@ def _video(path: Path, name: str, summary: dict[str, Any], extraction: Extractio
     summary.update(facts)
     if timed_out:
         extraction.flags.append(
-            {"code": "tool_timeout", "message": f"ffprobe did not finish within {FFPROBE_TIMEOUT_S:g} s; stopped"}
+            make_flag(FlagCode.TOOL_TIMEOUT, f"ffprobe did not finish within {FFPROBE_TIMEOUT_S:g} s; stopped")
         )
     elif not facts or problems:
         summary["decode_check"] = "failed"
@@ -138,7 +139,7 @@ def _video(path: Path, name: str, summary: dict[str, Any], extraction: Extractio
             phash = video_hash(path)
         except HashTimeout as exc:
             extraction.warnings.append(f"{name}: {exc}")
-            extraction.flags.append({"code": "tool_timeout", "message": f"{exc}; no perceptual hash"})
+            extraction.flags.append(make_flag(FlagCode.TOOL_TIMEOUT, f"{exc}; no perceptual hash"))
         else:
             if phash:
                 summary["phash"] = phash

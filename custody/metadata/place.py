@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .flags import Flag, FlagCode, make_flag
+
 # ISO 6709 location atoms as ExifTool reads them ("lat lon [alt]", signed decimal degrees).
 _VIDEO_LOCATIONS = (
     ("Keys:GPSCoordinates", "com.apple.quicktime.location.ISO6709"),
@@ -43,15 +45,11 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _flag(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}
-
-
-def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+def _exif_gps(tags: dict[str, object]) -> tuple[dict[str, object] | None, list[Flag]]:
     if "GPS:GPSLatitude" not in tags and "GPS:GPSLongitude" not in tags:
         return None, []
-    gps: dict[str, Any] = {"source": "EXIF GPS (GPS:GPSLatitude/GPSLatitudeRef, GPS:GPSLongitude/GPSLongitudeRef)"}
-    flags: list[dict[str, str]] = []
+    gps: dict[str, object] = {"source": "EXIF GPS (GPS:GPSLatitude/GPSLatitudeRef, GPS:GPSLongitude/GPSLongitudeRef)"}
+    flags: list[Flag] = []
     problems: list[str] = []
     values: dict[str, float] = {}
     for axis, tag in (("latitude", "GPS:GPSLatitude"), ("longitude", "GPS:GPSLongitude")):
@@ -68,7 +66,8 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[st
     if problems:
         gps["status"] = "invalid"
         gps["reason"] = "; ".join(problems)
-        flags.append(_flag("gps_invalid", f"GPS coordinates are invalid ({gps['reason']}); no position recorded"))
+        invalid = f"GPS coordinates are invalid ({gps['reason']}); no position recorded"
+        flags.append(make_flag(FlagCode.GPS_INVALID, invalid))
         return gps, flags
     unknown: list[str] = []
     for axis in ("latitude", "longitude"):
@@ -86,8 +85,8 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[st
     gps["status"] = "hemisphere unknown" if unknown else "valid"
     if unknown:
         flags.append(
-            _flag(
-                "gps_hemisphere_unknown",
+            make_flag(
+                FlagCode.GPS_HEMISPHERE_UNKNOWN,
                 f"{', '.join(unknown)}: the hemisphere is unknown, so the sign of the coordinate is not stated",
             )
         )
@@ -105,13 +104,13 @@ def _exif_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[st
     return gps, flags
 
 
-def _video_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+def _video_gps(tags: dict[str, object]) -> tuple[dict[str, object] | None, list[Flag]]:
     for tag, meaning in _VIDEO_LOCATIONS:
         if tag not in tags:
             continue
         parts = str(tags[tag]).split()
         numbers = [_number(p) for p in parts]
-        gps: dict[str, Any] = {"source": f"{tag} ({meaning})"}
+        gps: dict[str, object] = {"source": f"{tag} ({meaning})"}
         if (
             len(numbers) < 2
             or numbers[0] is None
@@ -121,7 +120,8 @@ def _video_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[s
         ):
             gps["status"] = "invalid"
             gps["reason"] = f"{tag} is {str(tags[tag])!r}"
-            return gps, [_flag("gps_invalid", f"location is invalid ({gps['reason']}); no position recorded")]
+            invalid = f"location is invalid ({gps['reason']}); no position recorded"
+            return gps, [make_flag(FlagCode.GPS_INVALID, invalid)]
         gps.update(status="valid", latitude=round(numbers[0], 7), longitude=round(numbers[1], 7))
         if len(numbers) > 2 and numbers[2] is not None:
             gps["altitude"] = round(numbers[2], 3)
@@ -129,7 +129,7 @@ def _video_gps(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[s
     return None, []
 
 
-def place(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+def place(tags: dict[str, object]) -> tuple[dict[str, object] | None, list[Flag]]:
     """The ``gps`` summary (EXIF first, then video location atoms) and its flags."""
     gps, flags = _exif_gps(tags)
     if gps is None:
@@ -137,9 +137,9 @@ def place(tags: dict[str, Any]) -> tuple[dict[str, Any] | None, list[dict[str, s
     return gps, flags
 
 
-def device(tags: dict[str, Any]) -> dict[str, Any] | None:
+def device(tags: dict[str, object]) -> dict[str, object] | None:
     """Make, model and software, each from the first tag that states it, with ``sources``."""
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     sources: dict[str, str] = {}
     for field, candidates in _DEVICE_TAGS.items():
         for tag in candidates:
@@ -153,7 +153,7 @@ def device(tags: dict[str, Any]) -> dict[str, Any] | None:
     return {**found, "sources": sources}
 
 
-def rotation(tags: dict[str, Any]) -> dict[str, Any] | None:
+def rotation(tags: dict[str, object]) -> dict[str, object] | None:
     """A video's display rotation in degrees (clockwise, from the track matrix), with its source."""
     value = _number(tags.get("Composite:Rotation"))
     if value is None:

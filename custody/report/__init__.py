@@ -1,7 +1,8 @@
 """The court-ready chain-of-custody report (HTML and PDF from one set of templates) and its pictures.
 
-``bundle_files`` makes the report files an export seals into its bundle; ``custody.report.ondemand`` makes a
-report (or CASE/UCO export) of items straight from the archive, logged as a ``report`` event.
+``custody.bundle.report_files`` makes from these the report files an export seals into its bundle;
+``custody.report.ondemand`` makes a report (or CASE/UCO export) of items straight from the archive, logged as a
+``report`` event.
 """
 
 from __future__ import annotations
@@ -10,22 +11,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import caseuco
-from ..bundle import layout
 from ..errors import TimestampError
 from ..timestamp.settings import tsa_settings
 from .exhibits import ReportOptions
-from .model import Cover, Picture, ReportData, cases_of
+from .model import Cover, Picture, ReportData
 
 if TYPE_CHECKING:
-    from ..archive import Acting, Archive
-    from ..db.models import CheckpointRow
+    from ..archive import Archive
+    from ..config import ArchiveConfig
 
-__all__ = ["Cover", "Picture", "ReportData", "ReportOptions", "bundle_files"]
+__all__ = ["Cover", "Picture", "ReportData", "ReportOptions"]
 
-REPORT_HTML = layout.REPORT
-REPORT_PDF = "custody/report.pdf"
-CASE_UCO = "custody/case-uco.jsonld"
 
 
 def names_and_roles(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
@@ -84,6 +80,36 @@ def stamped_pdf(archive: Archive, data: ReportData, paper: str, what: str) -> by
         return document
 
 
+def case_uco(
+    cfg: ArchiveConfig,
+    records: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str],
+    roles: Mapping[str, str],
+    exhibits: Mapping[str, str],
+    case: str,
+    bundle_id: str | None = None,
+) -> bytes:
+    """The CASE/UCO JSON-LD file (custody.caseuco) of ``records`` and ``events``, for a report or a bundle."""
+    import json
+
+    from .. import __version__, caseuco
+
+    doc = caseuco.graph(
+        archive_id=cfg.archive_id,
+        origin=cfg.origin,
+        records=records,
+        events=events,
+        names=names,
+        roles=roles,
+        exhibits=exhibits,
+        case=case,
+        bundle_id=bundle_id,
+        tool_version=__version__,
+    )
+    return json.dumps(doc, indent=1, ensure_ascii=False).encode()
+
+
 def checkpoint_gen_time(tsr: bytes | None) -> datetime | None:
     """The time a checkpoint's RFC 3161 token attests, or None."""
     if tsr is None:
@@ -105,93 +131,3 @@ def _shown(records: list[dict[str, Any]], clear: Mapping[str | int, Mapping[str,
             entry = {**entry, "record": {**entry["record"], **opened}}
         shown.append(entry)
     return shown
-
-
-def bundle_files(
-    acting: Acting,
-    bundle_id: str,
-    export_event: Mapping[str, Any],
-    records: list[dict[str, Any]],
-    events: list[dict[str, Any]],
-    checkpoint: CheckpointRow,
-    checkpoint_tsr: bytes | None,
-    exhibits: dict[str, str],
-    options: ReportOptions,
-    clear: Mapping[str | int, Mapping[str, Any]] | None = None,
-) -> dict[str, bytes]:
-    """Tag files of a bundle's report: report.html, report.pdf, the pictures (and CASE/UCO when asked for).
-
-    ``clear``: item id -> {source_path, provenance} as the bundle discloses them (withheld values already
-    replaced by a marker), for records that sign those values only as salted digests (custody.disclosure).
-    """
-    records = _shown(records, clear or {})
-    archive = acting.archive
-    cfg = archive.config
-    names, roles = names_and_roles(events)
-    # A registrar whose own registration the bundle does not carry is still named, from the archive's roster.
-    names = {**known_names(archive), **names}
-    payload = export_event["payload"]
-    trusted = checkpoint_gen_time(checkpoint_tsr)
-    cover = Cover(
-        kind="bundle",
-        doc_id=bundle_id,
-        case=cases_of(records),
-        organization=cfg.organization,
-        origin=cfg.origin,
-        generated_at=datetime.fromisoformat(str(export_event["time"]).replace("Z", "+00:00")),
-        exporter_name=acting.name,
-        exporter_role=acting.role,
-        exporter_key_id=acting.key_id,
-        purpose=str(payload.get("purpose", "")),
-        recipients=list(payload.get("recipients") or []),
-        seal_key_id=acting.key_id,
-        checkpoint_size=checkpoint.size,
-        checkpoint_root=checkpoint.root,
-        checkpoint_time=checkpoint.time,
-        trusted_time=trusted.isoformat() if trusted is not None else None,
-        verified=[
-            f"While this bundle was written, the SHA-256 and BLAKE3 digests of each of the {len(records)} evidence "
-            "files were recomputed from the stored bytes and matched the digests in the signed records.",
-            f"Every custody event listed here is included in the archive's append-only log: each has a Merkle "
-            f"inclusion proof (RFC 9162) to the log checkpoint of tree size {checkpoint.size}, signed by the "
-            "archive key.",
-            "Every item record and event carries the Ed25519 signature of the registered actor who made it.",
-            f"The bundle is sealed by {acting.name}'s key: the seal signs the list of digests of every file in it, "
-            "including this report and its pictures.",
-        ],
-        recheck=[
-            "Anyone can re-check all of the above from the bundle alone, without trusting the archive: "
-            "custody/VERIFY.md gives the commands with stock tools (sha256sum, openssl) and "
-            f"'custody verify-bundle {bundle_id}.zip' does it at once.",
-            "Compare custody/vkey.txt and custody/checkpoint.txt with a checkpoint the archive published "
-            "independently, so the log itself is proven to be the archive's.",
-        ],
-    )
-    from .render import html
-
-    pics = pictures(archive, records)
-    data = ReportData(cover, records, events, names, roles, exhibits, pics, cfg.timezone)
-    files = {p.name: p.data for p in pics.values()}
-    # In the bundle the HTML shows the picture files sealed beside it; the PDF embeds the same pictures.
-    relative = {item: p.name.removeprefix("custody/") for item, p in pics.items()}
-    files[REPORT_HTML] = html(data, options.paper, relative).encode()
-    files[REPORT_PDF] = stamped_pdf(archive, data, options.paper, f"bundle {bundle_id}")
-    if options.case_uco:
-        import json
-
-        from .. import __version__ as version
-
-        doc = caseuco.graph(
-            archive_id=cfg.archive_id,
-            origin=cfg.origin,
-            records=records,
-            events=events,
-            names=names,
-            roles=roles,
-            exhibits=exhibits,
-            case=cover.case,
-            bundle_id=bundle_id,
-            tool_version=version,
-        )
-        files[CASE_UCO] = json.dumps(doc, indent=1, ensure_ascii=False).encode()
-    return files

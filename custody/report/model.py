@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import humanize as h
+from ..log.logevent import EventJSON
 from ..metadata import describe_content_credentials
 
 # Metadata keys shown elsewhere in the report, or meaningless to a reader.
@@ -89,7 +90,7 @@ class ReportData:
 
     cover: Cover
     records: list[dict[str, Any]]
-    events: list[dict[str, Any]]
+    events: list[EventJSON]
     names: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     exhibits: dict[str, str] = field(default_factory=dict)

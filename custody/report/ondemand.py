@@ -7,7 +7,6 @@ the format, the purpose and the SHA-256 of the file written. The file appears on
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 from collections.abc import Sequence
@@ -17,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from .. import __version__, caseuco
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Event, Item, ItemCase
@@ -26,6 +24,7 @@ from ..humanize import items_named
 from ..items import get_item
 from ..log import checkpoints
 from ..log.events import LogEvent
+from ..log.logevent import EventJSON
 from ..roles import Permission
 from ..timestamp import stamps
 from ..timeutil import utc_now
@@ -46,7 +45,7 @@ class ReportResult:
     sha256: str
     event_seq: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "path": str(self.path),
             "format": self.format,
@@ -83,7 +82,7 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
     return _shown(entries, clear)
 
 
-def relevant_events(acting: Acting, item_ids: Sequence[str], extra_keys: set[str]) -> list[dict[str, Any]]:
+def relevant_events(acting: Acting, item_ids: Sequence[str], extra_keys: set[str]) -> list[EventJSON]:
     """Every event naming one of the items, and the registrations of every key that signed any of them.
 
     One pass over the item's own events and the events that name items only in their payload (item NULL).
@@ -115,8 +114,16 @@ def produce(
     case: str | None = None,
     options: ReportOptions | None = None,
 ) -> ReportResult:
-    """Write a report (.pdf/.html) or CASE/UCO JSON-LD (.jsonld/.json) of items or a case to ``out``; logged."""
-    from . import names_and_roles, pictures, stamped_pdf
+    """Write a report (.pdf/.html) or CASE/UCO JSON-LD (.jsonld/.json) of items or a case to ``out``; logged.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: an --out name without a known format, an existing --out, or no items.
+        ItemNotFoundError: an unknown item.
+        StoreError: a blob cannot be read for a picture.
+    """
+    from . import case_uco, names_and_roles, pictures, stamped_pdf
 
     options = options or ReportOptions()
     if not purpose.strip():
@@ -142,18 +149,7 @@ def produce(
     now = utc_now()
     report_id = f"RPT-{now:%Y%m%d}-{secrets.token_hex(4)}"
     if kind == "case-uco":
-        doc = caseuco.graph(
-            archive_id=cfg.archive_id,
-            origin=cfg.origin,
-            records=records,
-            events=events,
-            names=names,
-            roles=roles,
-            exhibits=exhibits,
-            case=case or cases_of(records),
-            tool_version=__version__,
-        )
-        data = json.dumps(doc, indent=1, ensure_ascii=False).encode()
+        data = case_uco(cfg, records, events, names, roles, exhibits, case or cases_of(records))
     else:
         with archive.db.read() as session:
             checkpoint = checkpoints.latest(session)

@@ -12,7 +12,6 @@ import jinja2
 
 from .model import ReportData, context
 
-PAPERS = ("a4", "letter")
 # WeasyPrint lays out about one exhibit page in a quarter of a second; past this many exhibits the PDF keeps
 # the cover, the index and the roster, and the per-exhibit sections are read in the HTML sealed beside it.
 PDF_DETAIL_LIMIT = 500

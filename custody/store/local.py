@@ -5,26 +5,17 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import re
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import StoreError
+from ..fileutil import fsync_dir
+from . import layout
 from .base import LockInfo
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _READ_ONLY = stat.S_IRUSR
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _syncfs(path: Path) -> None:
@@ -42,23 +33,13 @@ def _syncfs(path: Path) -> None:
     os.sync()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _LocalWriter:
     """Writes to a private temp file; only ``commit`` makes a blob appear under its digest."""
 
     def __init__(self, store: LocalBlobStore, durable: bool) -> None:
         self._store = store
         self._durable = durable
-        self.tmp_path = store.tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+        self.tmp_path = store.tmp_dir / layout.temp_name()
         fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._fh: BinaryIO | None = os.fdopen(fd, "wb")
 
@@ -96,7 +77,7 @@ class _LocalWriter:
                 return False
             self.tmp_path.unlink()
             if self._durable:
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             return True
         except OSError as exc:
             self.abort()
@@ -128,19 +109,11 @@ class LocalBlobStore:
             os.chmod(root, 0o750 if group_read else 0o700)
         except OSError as exc:
             raise StoreError(f"cannot create the store at {root}: {exc.strerror}") from None
-        self._remove_stale_parts()
-
-    def _remove_stale_parts(self) -> None:
         # A process killed mid-ingest leaves its temp file behind; it was never a blob.
-        for part in self.tmp_dir.glob("*.part"):
-            pid_text = part.name.split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-                part.unlink(missing_ok=True)
+        layout.remove_stale_temps(self.tmp_dir)
 
     def path_for(self, sha256_hex: str) -> Path:
-        if not _HEX64.match(sha256_hex):
-            raise StoreError(f"'{sha256_hex}' is not a SHA-256 digest")
-        return self.root / "sha256" / sha256_hex[:2] / sha256_hex[2:4] / sha256_hex
+        return self.root / layout.blob_key(sha256_hex)
 
     def open_writer(self, durable: bool = True) -> _LocalWriter:
         """A writer; ``durable=False`` leaves flushing to a later :meth:`sync` of the whole batch."""
@@ -175,8 +148,8 @@ class LocalBlobStore:
         return LockInfo(locked=not writable, mode="read-only" if not writable else "writable")
 
     def iter_digests(self) -> Iterator[str]:
-        for path in (self.root / "sha256").glob("*/*/*"):
-            if _HEX64.match(path.name):
+        for path in (self.root / layout.FOLDER).glob("*/*/*"):
+            if layout.is_digest(path.name):
                 yield path.name
 
     def describe(self) -> dict[str, object]:

@@ -1,4 +1,9 @@
-"""S3-compatible store (AWS S3, MinIO, Ceph) with every blob under Object Lock in COMPLIANCE mode."""
+"""S3-compatible store (AWS S3, MinIO, Ceph) with every blob under Object Lock in COMPLIANCE mode.
+
+Longer than most modules (about 600 lines) on purpose: the writer (spool, single PUT or multipart upload,
+the re-read check) and the store (lock checks, reads, listing) share the S3 error vocabulary and the
+upload limits defined here, and everything that talks to boto3 stays in this one file of the storage layer.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,6 @@ import contextlib
 import hashlib
 import io
 import os
-import re
-import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import ConfigError, IntegrityError, StoreError
 from ..timeutil import iso
+from . import layout
 from .base import LockInfo
 
 if TYPE_CHECKING:
@@ -31,7 +35,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.literals import ObjectLockLegalHoldStatusType, ObjectLockModeType
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MIB = 1024 * 1024
 DEFAULT_PART_SIZE = 64 * _MIB
 # S3 limits every part but the last to at least 5 MiB, any part to 5 GiB and an upload to 10,000 parts
@@ -102,16 +105,6 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _Body(io.RawIOBase):
     """An S3 response body as a raw stream, so it can be buffered into a BinaryIO."""
 
@@ -142,7 +135,7 @@ class _S3Writer:
 
     def __init__(self, store: S3BlobStore) -> None:
         self._store = store
-        self.spool_path = store.spool_dir / f"{_SPOOL_PREFIX}{os.getpid()}-{secrets.token_hex(8)}.part"
+        self.spool_path = store.spool_dir / layout.temp_name(_SPOOL_PREFIX)
         try:
             fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
@@ -341,7 +334,8 @@ class S3BlobStore:
             raise ConfigError(f"cannot set up the S3 client for bucket '{settings.bucket}': {exc}") from None
         self._lock_enabled: bool | None = None
         self._lock_honoured: set[str] = set()  # upload kinds seen to apply the lock sent with them
-        self._remove_stale_spools()
+        # A process killed mid-ingest leaves its spool file behind; it never became a blob.
+        layout.remove_stale_temps(self.spool_dir, _SPOOL_PREFIX)
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> S3BlobStore:
@@ -380,9 +374,7 @@ class S3BlobStore:
 
     def key_for(self, sha256_hex: str) -> str:
         """The object key of a digest."""
-        if not _HEX64.match(sha256_hex):
-            raise StoreError(f"'{sha256_hex}' is not a SHA-256 digest")
-        tail = f"sha256/{sha256_hex[:2]}/{sha256_hex[2:4]}/{sha256_hex}"
+        tail = layout.blob_key(sha256_hex)
         return f"{self.prefix}/{tail}" if self.prefix else tail
 
     def check_bucket(self) -> None:
@@ -555,7 +547,7 @@ class S3BlobStore:
         )
 
     def iter_digests(self) -> Iterator[str]:
-        root = f"{self.prefix}/sha256/" if self.prefix else "sha256/"
+        root = f"{self.prefix}/{layout.FOLDER}/" if self.prefix else f"{layout.FOLDER}/"
         paginator = self.client.get_paginator("list_object_versions")
         last = None
         try:
@@ -563,7 +555,7 @@ class S3BlobStore:
                 for version in page.get("Versions", []):
                     key = version.get("Key", "")
                     name = key.rsplit("/", 1)[-1]
-                    if name != last and _HEX64.match(name) and key == self.key_for(name):
+                    if name != last and layout.is_digest(name) and key == self.key_for(name):
                         last = name
                         yield name
         except (ClientError, BotoCoreError) as exc:
@@ -597,13 +589,3 @@ class S3BlobStore:
             result["default_retention"] = {k: v for k, v in default.items() if k in ("Mode", "Days", "Years") and v}
         return result
 
-    def _remove_stale_spools(self) -> None:
-        # A process killed mid-ingest leaves its spool file behind; it never became a blob.
-        try:
-            spools = list(self.spool_dir.glob(f"{_SPOOL_PREFIX}*.part"))
-        except OSError:
-            return
-        for spool in spools:
-            pid_text = spool.name[len(_SPOOL_PREFIX) :].split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-                spool.unlink(missing_ok=True)

@@ -61,7 +61,8 @@ def install_ca(root: Path, pem: Path) -> str:
     Copies are named by content digest so a later CA never overwrites the one older tokens chain to.
     """
     import hashlib
-    import os
+
+    from ..fileutil import atomic_write
 
     load_roots(pem)
     data = pem.read_bytes()
@@ -70,7 +71,5 @@ def install_ca(root: Path, pem: Path) -> str:
     name = f"ca-{hashlib.sha256(data).hexdigest()[:16]}.pem"
     target = folder / name
     if not target.exists():
-        tmp = folder / (name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        atomic_write(target, data)
     return f"tsa/{name}"

@@ -10,7 +10,6 @@ only the newest checkpoint needs one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,8 +21,9 @@ from sqlalchemy.orm import Session
 from ..archive import Acting, Archive
 from ..db.models import CheckpointRow, CheckpointTimestamp, Event
 from ..errors import ConfigError, TimestampError
+from ..fileutil import atomic_write
 from ..roles import Permission
-from ..timeutil import iso, utc_now
+from ..timeutil import iso, parse_utc, utc_now
 from . import tsa
 from .settings import TsaSettings, tsa_settings
 
@@ -71,9 +71,7 @@ def _remember(archive: Archive, settings: TsaSettings, failure: TimestampError |
              "until": (now + timedelta(seconds=settings.backoff)).isoformat()}  # fmt: skip
     try:
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state), "utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(state).encode("utf-8"))
     except OSError:
         pass  # a read-only archive folder only loses the back-off: the budget still bounds each wait
 
@@ -150,7 +148,14 @@ class PendingResult:
 
 
 def stamp_pending(acting: Acting) -> PendingResult:
-    """Fetch a token for the newest checkpoint no token dates yet (it dates all before it); asks even in back-off."""
+    """Fetch a token for the newest checkpoint no token dates yet (it dates all before it); asks even in back-off.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        TimestampError: the TSA is unreachable or answers badly (tokens fetched before stay).
+        ConfigError: no TSA is configured.
+    """
     acting.require(Permission.CHECKPOINT)
     archive = acting.archive
     settings = tsa_settings(archive.config)
@@ -182,10 +187,6 @@ class TokenCheck:
     problem: str | None
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def check_tokens(session: Session, roots: list[x509.Certificate] | None) -> list[TokenCheck]:
     """Check every stored token: over its checkpoint note, chained to ``roots``, our nonce, after its events."""
     results = []
@@ -204,7 +205,7 @@ def check_tokens(session: Session, roots: list[x509.Certificate] | None) -> list
                 roots=roots,
                 source=f"token of checkpoint #{row.num}",
                 nonce=int(stamp.nonce),
-                not_before=_time(last_event) if last_event else None,
+                not_before=parse_utc(last_event) if last_event else None,
             )
         except TimestampError as exc:
             results.append(TokenCheck(row.num, row.size, None, str(exc)))

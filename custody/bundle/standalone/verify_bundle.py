@@ -17,7 +17,11 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
   64 zeros for event 0; Merkle leaf = SHA-256(0x00 || JCS(event with sig)), leaf index = seq.
 - custody/events.jsonl: one event per line, each line ends with LF, in increasing seq.
 - custody/items.json: [{record, signature, signer, path?}]; signature = base64 Ed25519 over JCS(record);
-  the item's ingest event has payload.record_sha256 = hex SHA-256(JCS(record)).
+  the item's ingest event has payload.record_sha256 = hex SHA-256(JCS(record)). The payload file at path
+  has the SHA-256 record.sha256 and the BLAKE3 record.blake3 (default hash mode, 32 bytes, hex).
+- BLAKE3 is computed here in pure Python (section "BLAKE3" below; neither hashlib nor openssl has it): about
+  5-10 MB/s in CPython 3.11, so a 1 GB payload takes minutes; a file hashed for longer than 10 s shows its
+  progress on stderr. SHA-256 and SHA-512 come from hashlib.
 - Derived items: record.derived_from {item_id, record_sha256, relation}; the source's ingest event binds that
   record_sha256 and a derive event on the source names {derived_item, record_sha256, relation} of the copy.
 - custody/disclosures.json: {digest: text}; text = JCS([salt, field, value]) (salt >= 128 bits), digest =
@@ -26,7 +30,8 @@ format description in custody/FORMATS.md, which states every byte hashed or sign
 - custody/checkpoint.txt: C2SP signed note holding a C2SP tlog checkpoint (origin, size, base64 root);
   custody/vkey.txt: its verifier key origin+hex(keyhash)+base64(0x01||key), keyhash =
   SHA-256(origin || 0x0A || 0x01 || key)[:4]. It must equal payload.vkey of event 0 (archive.init).
-- Manifests: BagIt, "<hex digest>  <path>" + LF; %25 %0A %0D decoded in paths. The exporter's Ed25519
+- Manifests: BagIt, "<hex digest>  <path>" + LF; %25 %0A %0D decoded in paths; manifest-sha256.txt and
+  manifest-sha512.txt each list every payload file. The exporter's Ed25519
   signature over the bytes of tagmanifest-sha256.txt is custody/seal.sig (key custody/seal.pub.pem).
 - Authority: keys are registered only by actor.add events carried in the bundle (event 1 registers the
   first admin, the signer of events 0 and 1); a key signs validly only after its registration, and
@@ -52,9 +57,11 @@ import hashlib
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -251,6 +258,221 @@ def consistency_ok(m: int, n: int, old_root: bytes, new_root: bytes, proof: list
     return sn == 0 and fr == old_root and sr == new_root
 
 
+# --- BLAKE3 (hash mode, 32-byte output), from the BLAKE3 specification -------------------------------------
+# J. O'Connor, J.-P. Aumasson, S. Neves, Z. Wilcox-O'Hearn, "BLAKE3: one function, fast everywhere" (2020),
+# github.com/BLAKE3-team/BLAKE3-specs. Neither hashlib nor openssl has BLAKE3, so it is written out here in
+# pure Python: the compression function (spec section 2.2), chunk chaining (2.4), parent nodes (2.5) in the
+# binary tree of chunks (2.1), and the root output (2.6). Only the default hash mode with a 32-byte digest.
+# Speed: CPython runs one compression at a time at under 1 MB/s, so, as the spec's SIMD implementations do
+# (section 5.3, "hash many" chunks in parallel), the same compression code runs on LANES chunks at once:
+# every state word is a Python integer holding one 32-bit word per lane, lane k at bits 64k..64k+31. Adding,
+# xor-ing, shifting and masking such integers does it in every lane (64-bit lanes leave room for carries
+# and shifted-out bits, which the mask drops). This runs at about 5-10 MB/s in CPython 3.11 (benchmarks/blake3_pure.py),
+# so a 1 GB file takes a few minutes: large files show their progress on stderr.
+
+B3_IV = (0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19)
+CHUNK_START, CHUNK_END, PARENT, ROOT = 1, 2, 4, 8  # domain flags (2.2); the hash mode sets no others
+CHUNK_LEN, BLOCK_LEN, LANES = 1024, 64, 64  # LANES: a power of two, the chunks hashed at once
+WORD = 0xFFFFFFFF
+PROGRESS = 10.0  # seconds between progress lines while one file is hashed
+_BLOCK = struct.Struct("<16I")
+
+
+def b3_compress(cv: tuple[int, ...], m: tuple[int, ...] | list[int], t0: int, t1: int, length: int, flags: int,
+                M: int = WORD) -> tuple[int, ...]:  # fmt: skip
+    """Section 2.2: the first 8 words of the compression function's output, i.e. the next chaining value.
+
+    State: v0-v7 = chaining value, v8-v11 = IV[0:4], v12, v13 = counter (low, high word), v14 = block length
+    in bytes, v15 = flags. Seven rounds of G (rotations right by 16, 12, 8, 7) over the 4 columns, then the
+    4 diagonals; between rounds the 16 message words are permuted by (2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5,
+    9, 14, 15, 8). Output word i = v_i xor v_(i+8). With M = WORD every value is one 32-bit word; with M =
+    lanes(WORD) every value holds one word per lane and the same code hashes every lane at once.
+    """
+    v0, v1, v2, v3, v4, v5, v6, v7 = cv
+    ones = M // WORD
+    v8, v9, v10, v11 = 0x6A09E667 * ones, 0xBB67AE85 * ones, 0x3C6EF372 * ones, 0xA54FF53A * ones
+    v12, v13, v14, v15 = t0, t1, length, flags
+    m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15 = m
+    for _ in range(7):
+        v0 = (v0 + v4 + m0) & M; v12 ^= v0; v12 = ((v12 >> 16) | (v12 << 16)) & M
+        v8 = (v8 + v12) & M; v4 ^= v8; v4 = ((v4 >> 12) | (v4 << 20)) & M
+        v0 = (v0 + v4 + m1) & M; v12 ^= v0; v12 = ((v12 >> 8) | (v12 << 24)) & M
+        v8 = (v8 + v12) & M; v4 ^= v8; v4 = ((v4 >> 7) | (v4 << 25)) & M
+        v1 = (v1 + v5 + m2) & M; v13 ^= v1; v13 = ((v13 >> 16) | (v13 << 16)) & M
+        v9 = (v9 + v13) & M; v5 ^= v9; v5 = ((v5 >> 12) | (v5 << 20)) & M
+        v1 = (v1 + v5 + m3) & M; v13 ^= v1; v13 = ((v13 >> 8) | (v13 << 24)) & M
+        v9 = (v9 + v13) & M; v5 ^= v9; v5 = ((v5 >> 7) | (v5 << 25)) & M
+        v2 = (v2 + v6 + m4) & M; v14 ^= v2; v14 = ((v14 >> 16) | (v14 << 16)) & M
+        v10 = (v10 + v14) & M; v6 ^= v10; v6 = ((v6 >> 12) | (v6 << 20)) & M
+        v2 = (v2 + v6 + m5) & M; v14 ^= v2; v14 = ((v14 >> 8) | (v14 << 24)) & M
+        v10 = (v10 + v14) & M; v6 ^= v10; v6 = ((v6 >> 7) | (v6 << 25)) & M
+        v3 = (v3 + v7 + m6) & M; v15 ^= v3; v15 = ((v15 >> 16) | (v15 << 16)) & M
+        v11 = (v11 + v15) & M; v7 ^= v11; v7 = ((v7 >> 12) | (v7 << 20)) & M
+        v3 = (v3 + v7 + m7) & M; v15 ^= v3; v15 = ((v15 >> 8) | (v15 << 24)) & M
+        v11 = (v11 + v15) & M; v7 ^= v11; v7 = ((v7 >> 7) | (v7 << 25)) & M
+        v0 = (v0 + v5 + m8) & M; v15 ^= v0; v15 = ((v15 >> 16) | (v15 << 16)) & M
+        v10 = (v10 + v15) & M; v5 ^= v10; v5 = ((v5 >> 12) | (v5 << 20)) & M
+        v0 = (v0 + v5 + m9) & M; v15 ^= v0; v15 = ((v15 >> 8) | (v15 << 24)) & M
+        v10 = (v10 + v15) & M; v5 ^= v10; v5 = ((v5 >> 7) | (v5 << 25)) & M
+        v1 = (v1 + v6 + m10) & M; v12 ^= v1; v12 = ((v12 >> 16) | (v12 << 16)) & M
+        v11 = (v11 + v12) & M; v6 ^= v11; v6 = ((v6 >> 12) | (v6 << 20)) & M
+        v1 = (v1 + v6 + m11) & M; v12 ^= v1; v12 = ((v12 >> 8) | (v12 << 24)) & M
+        v11 = (v11 + v12) & M; v6 ^= v11; v6 = ((v6 >> 7) | (v6 << 25)) & M
+        v2 = (v2 + v7 + m12) & M; v13 ^= v2; v13 = ((v13 >> 16) | (v13 << 16)) & M
+        v8 = (v8 + v13) & M; v7 ^= v8; v7 = ((v7 >> 12) | (v7 << 20)) & M
+        v2 = (v2 + v7 + m13) & M; v13 ^= v2; v13 = ((v13 >> 8) | (v13 << 24)) & M
+        v8 = (v8 + v13) & M; v7 ^= v8; v7 = ((v7 >> 7) | (v7 << 25)) & M
+        v3 = (v3 + v4 + m14) & M; v14 ^= v3; v14 = ((v14 >> 16) | (v14 << 16)) & M
+        v9 = (v9 + v14) & M; v4 ^= v9; v4 = ((v4 >> 12) | (v4 << 20)) & M
+        v3 = (v3 + v4 + m15) & M; v14 ^= v3; v14 = ((v14 >> 8) | (v14 << 24)) & M
+        v9 = (v9 + v14) & M; v4 ^= v9; v4 = ((v4 >> 7) | (v4 << 25)) & M
+        m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15 = (
+            m2, m6, m3, m10, m7, m0, m4, m13, m1, m11, m12, m5, m9, m14, m15, m8)
+    return (v0 ^ v8, v1 ^ v9, v2 ^ v10, v3 ^ v11, v4 ^ v12, v5 ^ v13, v6 ^ v14, v7 ^ v15)
+
+
+_ONES: dict[int, int] = {}
+
+
+def lanes(value: int, n: int) -> int:
+    """``value`` (a 32-bit word) in each of ``n`` lanes."""
+    if n not in _ONES:
+        _ONES[n] = sum(1 << (64 * k) for k in range(n))
+    return value * _ONES[n]
+
+
+def b3_pack(data: bytes | bytearray | memoryview, n: int, stride: int, words: int) -> list[int]:
+    """``words`` lane integers of ``n`` lanes: word w of lane k is the little-endian word at k*stride + 4w."""
+    wide = bytearray(2 * n * stride)  # every 4-byte word widened to 8 (4 zero bytes), in the order of data
+    for j in range(4):
+        wide[j::8] = data[j : n * stride : 4]
+    view = memoryview(wide).cast("Q")  # 8-byte elements; lane k of word w is element k*stride/4 + w
+    step = stride // 4
+    return [int.from_bytes(view[w::step].tobytes(), "little") for w in range(words)]
+
+
+def b3_unpack(cv: tuple[int, ...], n: int) -> bytes:
+    """The chaining values of ``n`` lanes as n * 32 bytes (8 little-endian words each)."""
+    out = bytearray(32 * n)
+    for i, v in enumerate(cv):
+        wide = v.to_bytes(8 * n, "little")
+        for j in range(4):
+            out[4 * i + j :: 32] = wide[j :: 8]
+    return bytes(out)
+
+
+def b3_chunks(data: bytes | bytearray | memoryview, first: int, n: int) -> bytes:
+    """Section 2.4: chaining values (32 bytes each) of ``n`` full chunks in ``data``, the first numbered
+    ``first``. A chunk's 16 blocks are compressed in turn from the IV, with counter = the chunk's index,
+    length 64, CHUNK_START on the first block and CHUNK_END on the last. None of them is the root."""
+    mask = lanes(WORD, n)
+    m = b3_pack(data, n, CHUNK_LEN, 256)
+    t0 = sum(((first + k) & WORD) << (64 * k) for k in range(n))
+    t1 = sum(((first + k) >> 32) << (64 * k) for k in range(n))
+    cv = tuple(lanes(iv, n) for iv in B3_IV)
+    size = lanes(BLOCK_LEN, n)
+    for b in range(16):
+        flags = lanes((CHUNK_START if b == 0 else 0) | (CHUNK_END if b == 15 else 0), n)
+        cv = b3_compress(cv, m[16 * b : 16 * b + 16], t0, t1, size, flags, mask)
+    return b3_unpack(cv, n)
+
+
+def b3_parents(cvs: bytes, n: int) -> bytes:
+    """Section 2.5: the ``n`` parents of 2n chaining values; a parent compresses left || right (one 64-byte
+    block) from the IV with counter 0, length 64 and the PARENT flag (never the root here)."""
+    cv = tuple(lanes(iv, n) for iv in B3_IV)
+    return b3_unpack(b3_compress(cv, b3_pack(cvs, n, BLOCK_LEN, 16), 0, 0, lanes(BLOCK_LEN, n),
+                                 lanes(PARENT, n), lanes(WORD, n)), n)  # fmt: skip
+
+
+class Blake3:
+    """Streaming BLAKE3 in bounded memory (at most LANES + 1 chunks of input and one value per tree level).
+
+    Section 2.1: the input is split into 1024-byte chunks, the leaves of a binary tree whose left subtrees
+    are complete (a power of two chunks). Each chaining value pushed on the stack is a complete subtree;
+    after n chunks in all, the top two entries are merged into their parent once for each trailing zero bit
+    of n. Here LANES chunks at a time (an aligned complete subtree) are hashed and merged into one value. The
+    last chunk is kept back until ``hexdigest``: the root node (a chunk or a parent) is compressed with ROOT.
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[bytes] = []
+        self.chunks = 0
+        self.pending = b""
+
+    def _push(self, cv: bytes, count: int) -> None:
+        self.chunks += count
+        done = self.chunks // count
+        while not done & 1:
+            cv = b3_parents(self.stack.pop() + cv, 1)
+            done >>= 1
+        self.stack.append(cv)
+
+    def update(self, data: bytes) -> None:
+        buf = self.pending + data if self.pending else bytes(data)
+        pos, group = 0, LANES * CHUNK_LEN
+        while len(buf) - pos > group:  # keep at least one byte back: the last chunk may be the root
+            cvs = b3_chunks(memoryview(buf)[pos : pos + group], self.chunks, LANES)
+            for n in (LANES // 2 ** (level + 1) for level in range(LANES.bit_length() - 1)):
+                cvs = b3_parents(cvs, n)
+            self._push(cvs, LANES)
+            pos += group
+        self.pending = buf[pos:]
+
+    def hexdigest(self) -> str:
+        """Sections 2.4-2.6: the last chunks, then the stack folded into the root, whose 8 words are the hash."""
+        last, full = self.pending, max(0, (len(self.pending) - 1) // CHUNK_LEN)
+        if full:
+            cvs = b3_chunks(last, self.chunks, full)
+            for k in range(full):
+                self._push(cvs[32 * k : 32 * k + 32], 1)
+            last = last[full * CHUNK_LEN :]
+        blocks = [last[i : i + BLOCK_LEN] for i in range(0, len(last), BLOCK_LEN)] or [b""]
+        # Alone (no earlier chunk), the last chunk is the root: its index 0 is also the output block number.
+        cv: tuple[int, ...] = B3_IV
+        root = ROOT if not self.stack else 0
+        for n, block in enumerate(blocks):
+            flags = (CHUNK_START if n == 0 else 0) | (CHUNK_END | root if n == len(blocks) - 1 else 0)
+            cv = b3_compress(cv, _BLOCK.unpack(block.ljust(BLOCK_LEN, b"\0")), self.chunks & WORD,
+                             self.chunks >> 32, len(block), flags)  # fmt: skip
+        for n, left in enumerate(reversed(self.stack)):
+            flags = PARENT | (ROOT if n == len(self.stack) - 1 else 0)
+            cv = b3_compress(B3_IV, _BLOCK.unpack(left + struct.pack("<8I", *cv)), 0, 0, BLOCK_LEN, flags)
+        return struct.pack("<8I", *cv).hex()
+
+
+def blake3_hex(data: bytes) -> str:
+    """BLAKE3 of a byte string, lowercase hex (64 digits)."""
+    h = Blake3()
+    h.update(data)
+    return h.hexdigest()
+
+
+def hash_stream(fh: IO[bytes], total: int, label: str, *others: Any, every: float = PROGRESS) -> tuple[str, int]:
+    """BLAKE3 (hex) and length of a stream read in 1 MiB pieces that are also fed to ``others`` (hashlib
+    objects). While it runs longer than ``every`` seconds, a progress line goes to stderr every ``every`` s."""
+    b3, size = Blake3(), 0
+    start = shown = time.monotonic()
+    while chunk := fh.read(1 << 20):
+        for h in others:
+            h.update(chunk)
+        b3.update(chunk)
+        size += len(chunk)
+        now = time.monotonic()
+        if now - shown >= every:
+            shown, rate = now, size / max(now - start, 1e-9)
+            print(f"  hashing {label}: {size / 1e6:.0f} of {total / 1e6:.0f} MB, {rate / 1e6:.1f} MB/s, about "
+                  f"{max(total - size, 0) / rate / 60:.0f} min left (BLAKE3 in pure Python)", file=sys.stderr,
+                  flush=True)  # fmt: skip
+    return b3.hexdigest(), size
+
+
+def blake3_file(path: str) -> str:
+    """BLAKE3 of a file, lowercase hex; VERIFY.md calls this (no stock tool computes BLAKE3)."""
+    with open(path, "rb") as fh:
+        return hash_stream(fh, os.path.getsize(path), path)[0]
+
+
 # --- signed notes and checkpoints (c2sp.org/signed-note, c2sp.org/tlog-checkpoint) -----------------------
 
 
@@ -338,6 +560,10 @@ class Bag:
             return self.zip.open(self.files[name])
         return open(self.files[name], "rb")
 
+    def size(self, name: str) -> int:
+        info = self.files[name]
+        return int(info.file_size) if self.zip is not None else int(os.path.getsize(info))
+
     def read(self, name: str) -> bytes:
         with self.open(name) as fh:
             return fh.read()
@@ -346,14 +572,12 @@ class Bag:
         return self.read(name).decode("utf-8")
 
 
-def digests(bag: Bag, name: str) -> tuple[str, str, int]:
-    sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
+def digests(bag: Bag, name: str) -> tuple[str, str, str, int]:
+    """SHA-256, SHA-512 and BLAKE3 (hex) and the length of one file, in one pass."""
+    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
     with bag.open(name) as fh:
-        while chunk := fh.read(1 << 20):
-            sha256.update(chunk)
-            sha512.update(chunk)
-            size += len(chunk)
-    return sha256.hexdigest(), sha512.hexdigest(), size
+        b3, size = hash_stream(fh, bag.size(name), name, sha256, sha512)
+    return sha256.hexdigest(), sha512.hexdigest(), b3, size
 
 
 def parse_manifest(text: str) -> dict[str, str]:
@@ -401,8 +625,8 @@ class Verifier:
     def add(self, check: str, subject: str, ok: bool, detail: str = "", warning: bool = False) -> None:
         self.checks.append({"check": check, "subject": subject, "ok": ok, "detail": detail, "warning": warning})
 
-    def check_bag(self) -> dict[str, str]:
-        """Completeness and every digest; returns payload path -> SHA-256."""
+    def check_bag(self) -> dict[str, tuple[str, str]]:
+        """Completeness and every digest; returns payload path -> (SHA-256, BLAKE3)."""
         bag = self.bag
         if not BUNDLE_ID.fullmatch(bag.root):
             self.add("bag", bag.root, False, "top-level folder is not a bundle id")
@@ -416,8 +640,9 @@ class Verifier:
             except (ValueError, UnicodeDecodeError) as exc:
                 self.add("bag", name, False, f"malformed manifest: {exc}")
                 lists[name] = {}
-        if "manifest-sha256.txt" not in bag.files:
-            self.add("bag", "manifest-sha256.txt", False, "required manifest is missing")
+        for name in MANIFESTS:
+            if name not in bag.files:
+                self.add("bag", name, False, "required manifest is missing")
         payload = {n for n in bag.files if n.startswith("data/")}
         listed = set(lists["manifest-sha256.txt"]) | set(lists["manifest-sha512.txt"])
         tags = lists["tagmanifest-sha256.txt"]
@@ -427,15 +652,16 @@ class Verifier:
             self.add("bag", name, False, "payload file listed in the manifest is missing")
         for name in sorted(set(bag.files) - payload - set(tags) - SEAL_FILES - {"tagmanifest-sha256.txt"}):
             self.add("bag", name, False, "tag file is in no manifest (added after sealing?)")
-        sha256_of: dict[str, str] = {}
+        hashed: dict[str, tuple[str, str]] = {}
         octets = 0
         for name in sorted(payload & listed):
-            got256, got512, size = digests(bag, name)
+            got256, got512, got_b3, size = digests(bag, name)
             octets += size
-            sha256_of[name] = got256
-            want256, want512 = lists["manifest-sha256.txt"].get(name), lists["manifest-sha512.txt"].get(name)
-            ok = want256 == got256 and want512 in (None, got512)
-            self.add("payload", name, ok, "SHA-256 and SHA-512 match" if ok else "content differs from the manifest")
+            hashed[name] = (got256, got_b3)
+            # Both manifests list every payload file (a file missing from one fails, as a wrong digest does).
+            ok = (lists["manifest-sha256.txt"].get(name), lists["manifest-sha512.txt"].get(name)) == (got256, got512)
+            self.add("payload", name, ok, "SHA-256 and SHA-512 match" if ok else
+                     "content differs from the manifests, or a manifest does not list it")  # fmt: skip
         bad = [n for n in sorted(tags) if n not in bag.files or hashlib.sha256(bag.read(n)).hexdigest() != tags[n]]
         for name in bad:
             self.add("tag-file", name, False, "missing or differs from the tag manifest")
@@ -445,7 +671,7 @@ class Verifier:
         oxum = next((ln.split(":", 1)[1].strip() for ln in info.split("\n") if ln.startswith("Payload-Oxum:")), None)
         if oxum != f"{octets}.{len(payload)}":
             self.add("bag", "bag-info.txt", False, f"Payload-Oxum {oxum} is not {octets}.{len(payload)}")
-        return sha256_of
+        return hashed
 
     def load(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         text = self.bag.text("custody/events.jsonl")
@@ -464,6 +690,7 @@ class Verifier:
         proofs = json.loads(self.bag.text("custody/proofs.json"))
         if not isinstance(records, list) or not isinstance(proofs, dict):
             raise ValueError("items.json is not a list or proofs.json not an object")
+        jcs(records)  # ValueError for a value with no canonical form, even outside a signed record
         return sorted(events, key=lambda e: int(e["seq"])), records, proofs
 
     def authority(self, events: list[dict[str, Any]]) -> dict[str, tuple[str, int, bytes, str]]:
@@ -660,7 +887,7 @@ class Verifier:
                  if ok else "items.json does not hold exactly the items the export event logged")  # fmt: skip
 
     def records(
-        self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], sha: dict[str, str]
+        self, records: list[Any], events: list[dict[str, Any]], keys: dict[str, Any], hashed: dict[str, tuple[str, str]]
     ) -> None:
         claimed: set[str] = set()
         for entry in records:
@@ -697,12 +924,17 @@ class Verifier:
                          "ingested_by or ingested_at is not the signer or time of the logged ingest")  # fmt: skip
             path = entry["path"] if "path" in entry else legacy_payload_path(item, str(record.get("original_name")))
             base = path[len(f"data/{item}/") :] if isinstance(path, str) else ""
+            sha256, b3 = hashed.get(path, ("", "")) if isinstance(path, str) else ("", "")
             ok = (path.startswith(f"data/{item}/") and base not in ("", ".", "..") and "/" not in base
-                  and sha.get(path) == record.get("sha256") and path not in claimed)  # fmt: skip
+                  and sha256 == record.get("sha256") and path not in claimed)  # fmt: skip
             claimed.add(str(path))
             self.add("payload-record", item, ok, "payload SHA-256 matches the signed record" if ok else
                      f"{path} is missing or not the file of the signed record")  # fmt: skip
-        for path in sorted(set(sha) - claimed):
+            if ok:  # the record signs the BLAKE3 too: a false one fails, as in custody's verify-bundle
+                ok = b3 == record.get("blake3")
+                self.add("payload-blake3", item, ok, "payload BLAKE3 matches the signed record" if ok else
+                         f"the BLAKE3 of {path} is not the one the signed record states")  # fmt: skip
+        for path in sorted(set(hashed) - claimed):
             self.add("payload-record", path, False, "no signed record in items.json vouches for this payload file")
 
     def cosigned(self, note: str, size: int) -> str:
@@ -965,7 +1197,7 @@ class Verifier:
 def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str, str]],
            tsa_ca: str | None) -> Verifier:  # fmt: skip
     v = Verifier(Bag(path), OpenSSL(work))
-    sha = v.check_bag()
+    hashed = v.check_bag()
     try:
         events, records, proofs = v.load()
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
@@ -978,7 +1210,7 @@ def verify(path: Path, work: Path, vkey_pin: str | None, against: list[tuple[str
         lambda: keys.update(v.authority(events)),
         lambda: v.signatures(events, keys),
         lambda: v.seal(events, keys, records),
-        lambda: v.records(records, events, keys, sha),
+        lambda: v.records(records, events, keys, hashed),
         lambda: v.disclosures(records, events),
         lambda: v.derivations(records, events),
         lambda: v.approvals(events),

@@ -19,8 +19,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 from cli.main import main
-from tests.conftest import PASSPHRASES, PG_ADMIN_URL, _pg_available, use_cheap_keys
-from tests.tsa_server import TsaServer, make_pki
+from tests.support.archives import PASSPHRASES, PG_ADMIN_URL, pg_available, use_cheap_keys
+from tests.support.tsa_server import TsaServer, make_pki
 
 
 def _custody(*args: str | Path, actor: str = "alice", new_passphrase: str | None = None) -> str:
@@ -107,7 +107,7 @@ def base(
         _populate(work / "archive", work, None, *tsa)
         yield Base("sqlite", work / "archive", None)
         return
-    if not _pg_available():
+    if not pg_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not reachable; .ci/run starts it")
         pytest.skip("PostgreSQL not reachable")
@@ -153,7 +153,7 @@ def db_url(folder: Path) -> str:
     return read_config(folder).resolved_db_url()
 
 
-def tamper(folder: Path, change: Callable[[Connection], None]) -> None:
+def tamper(folder: Path, change: Callable[[Connection], object]) -> None:
     """Run ``change`` with the append-only guards bypassed, leaving the guards in place afterwards."""
     engine = create_engine(db_url(folder))
     try:

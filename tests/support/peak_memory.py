@@ -57,7 +57,7 @@ def run_cli_measured(*args: str | Path, env: dict[str, str]) -> tuple[int, float
         proc = subprocess.Popen(
             [sys.executable, "-c", _RUNNER, *map(str, args)],
             env={**os.environ, **env},
-            cwd=Path(__file__).parents[1],
+            cwd=Path(__file__).parents[2],
             stdout=out,
             stderr=err,
             text=True,

@@ -13,13 +13,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import disclosure
-from .archive import Acting
-from .db.models import Event
-from .errors import InputError, PermissionDeniedError
-from .log.authority import APPROVALS_SETTING
-from .log.events import LogEvent
-from .roles import Action, Permission
+from .. import disclosure
+from ..age import age_recipients
+from ..archive import Acting
+from ..db.models import Event
+from ..errors import InputError, PermissionDeniedError
+from ..log.authority import APPROVALS_SETTING
+from ..log.events import LogEvent
+from ..roles import Action, Permission
+from .selection import disclosures, select_items
 
 
 def required_approvals(acting: Acting) -> int:
@@ -46,21 +48,27 @@ def request_export(
     recipients: Sequence[str] = (),
     withhold: str | Sequence[str] | None = None,
 ) -> LogEvent:
-    """Log a signed export request (items, purpose, recipients, withheld fields); returns its event."""
-    from .bundle.export import _disclosures, _recipients, _select
+    """Log a signed export request (items, purpose, recipients, withheld fields); returns its event.
 
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: no purpose, no items, a bad --recipient, or records that cannot withhold the fields asked.
+        ItemNotFoundError: an unknown item.
+        IntegrityError: the case's catalog membership differs from the signed records.
+    """
     if not purpose.strip():
         raise InputError("export-request: --purpose must say why the evidence would leave the archive")
     if not item_ids and case is None:
         raise InputError("export-request: name item ids or pass --case ID")
-    _recipients(recipients)
+    age_recipients(recipients)
     withheld = disclosure.parse_fields(
         acting.archive.config.disclosure.get("withhold", []) if withhold is None else withhold
     )
     acting.unlock()
     acting.require(Permission.EXPORT)
-    items = _select(acting, item_ids, case)
-    _disclosures(acting, items, withheld)  # records that cannot withhold are refused now, not at sealing
+    items = select_items(acting, item_ids, case)
+    disclosures(acting, items, withheld)  # records that cannot withhold are refused now, not at sealing
     with acting.writing() as session:
         return acting.append(
             session,
@@ -110,7 +118,13 @@ def request_state(session: Any, seq: int) -> RequestState:
 
 
 def decide(acting: Acting, seq: int, approve: bool, reason: str = "") -> LogEvent:
-    """Approve (or refuse, with a reason) export request ``seq`` as another actor allowed to export; logged."""
+    """Approve (or refuse, with a reason) export request ``seq`` as another actor allowed to export; logged.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: no such request, the actor's own request, or a refusal without a reason.
+    """
     if not approve and not reason.strip():
         raise InputError("approve --refuse: --reason must say why the export is refused")
     acting.unlock()
@@ -130,7 +144,7 @@ def decide(acting: Acting, seq: int, approve: bool, reason: str = "") -> LogEven
         raise PermissionDeniedError(f"{problem}; the refusal was logged")
     with acting.writing() as session:
         action = Action.EXPORT_APPROVE if approve else Action.EXPORT_REJECT
-        payload: dict[str, Any] = {"request": seq}
+        payload: dict[str, object] = {"request": seq}
         if not approve:
             payload["reason"] = reason
         return acting.append(session, action, payload)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..archive import Acting, Archive
-from ..db.models import CheckpointRow, Event
-from ..errors import EventNotFoundError, InputError, IntegrityError, ProofError
-from ..roles import Permission
-from . import checkpoints, merkle, note, tree
-from .events import LogEvent, archive_identity
+from .archive import Acting, Archive
+from .checks import Check, CheckKind
+from .db.models import CheckpointRow, Event
+from .errors import EventNotFoundError, InputError, IntegrityError, ProofError
+from .log import checkpoints, merkle, note, tree
+from .log.events import LogEvent, archive_identity
+from .log.logevent import EventJSON
+from .roles import Permission
+from .timestamp import timestamp_checkpoint
 
 
 def archive_vkey(archive: Archive) -> str:
     """The archive's C2SP verifier key ``origin+keyhash+base64(0x01||pubkey)``, as the verified event 0 states it.
 
     Never read from keys/archive.pub.pem (an unsigned file); IntegrityError if the genesis does not verify.
+
+    Raises:
+        IntegrityError: the archive's genesis event does not verify.
     """
     with archive.db.read() as session:
         return archive_identity(session).vkey
@@ -33,19 +38,25 @@ def _latest(session: Session) -> CheckpointRow:
 
 
 def sign_checkpoint(acting: Acting) -> CheckpointRow:
-    """Sign the current tree head if any event is not yet covered; return the latest checkpoint."""
+    """Sign the current tree head if any event is not yet covered; return the latest checkpoint.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError: the archive has no checkpoint and nothing to sign.
+    """
     acting.require(Permission.CHECKPOINT)
     with acting.archive.db.write() as session:
         written = checkpoints.write(session, acting.archive_signer, acting.archive.config.origin, acting.signer)
         row = written or _latest(session)
     # The newest checkpoint gets its token here (if it has none): it dates every event before it.
-    acting.archive.timestamp_checkpoint(row.num)
+    timestamp_checkpoint(acting.archive, row.num)
     return row
 
 
-def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, Any]:
+def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, object]:
     """The JSON form of a stored checkpoint with its RFC 3161 token, if any (schemas/checkpoint.schema.json)."""
-    from ..timestamp.stamps import token_of
+    from .timestamp.stamps import token_of
 
     with archive.db.read() as session:
         stamp = token_of(session, row.num)
@@ -70,7 +81,11 @@ def checkpoint_json(archive: Archive, row: CheckpointRow) -> dict[str, Any]:
 
 
 def latest_note(archive: Archive) -> str:
-    """The newest signed checkpoint note, for publication."""
+    """The newest signed checkpoint note, for publication.
+
+    Raises:
+        InputError: the archive has no checkpoint yet.
+    """
     with archive.db.read() as session:
         return _latest(session).note
 
@@ -83,9 +98,9 @@ class InclusionProof:
     tree_size: int
     hashes: list[bytes]
     checkpoint: str
-    event: dict[str, Any]
+    event: EventJSON
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "leaf_index": self.leaf_index,
             "tree_size": self.tree_size,
@@ -112,7 +127,14 @@ def inclusion_in(session: Session, seq: int, checkpoint: CheckpointRow) -> Inclu
 
 
 def inclusion(acting: Acting, seq: int) -> InclusionProof:
-    """Inclusion proof of event ``seq`` to the latest checkpoint."""
+    """Inclusion proof of event ``seq`` to the latest checkpoint.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        EventNotFoundError: no such event.
+        InputError, ProofError: the event is not yet covered by a checkpoint.
+    """
     acting.require(Permission.VIEW)
     with acting.archive.db.read() as session:
         return inclusion_in(session, seq, _latest(session))
@@ -128,7 +150,7 @@ class ConsistencyProof:
     old_root: bytes
     new_root: bytes
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "old_size": self.old_size,
             "new_size": self.new_size,
@@ -139,7 +161,13 @@ class ConsistencyProof:
 
 
 def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> ConsistencyProof:
-    """Consistency proof between two tree sizes (``new_size`` defaults to the latest checkpoint)."""
+    """Consistency proof between two tree sizes (``new_size`` defaults to the latest checkpoint).
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        KeyFileError: a key file is unreadable or damaged; WrongPassphraseError: its passphrase is wrong.
+        InputError, ProofError: a size beyond the latest checkpoint, or sizes out of order.
+    """
     acting.require(Permission.VIEW)
     with acting.archive.db.read() as session:
         target = new_size if new_size is not None else _latest(session).size
@@ -153,14 +181,26 @@ def consistency(acting: Acting, old_size: int, new_size: int | None = None) -> C
         return ConsistencyProof(old_size, target, hashes, merkle.root(old_size, nodes), merkle.root(target, nodes))
 
 
-def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bool, str]:
-    """Check that event ``seq`` is in the tree a published checkpoint note signs."""
+def verify_event_inclusion(acting: Acting, seq: int, published: str) -> Check:
+    """Check that event ``seq`` is in the tree a published checkpoint note signs (an ``inclusion`` check).
+
+    A checkpoint that is not the archive's, or an event missing from the log, is a failed check.
+
+    Raises:
+        PermissionDeniedError: the acting actor's role does not allow it (the refusal is logged).
+        InputError: a checkpoint that cannot answer: it covers only events before ``seq``.
+    """
     acting.require(Permission.VERIFY)
+    subject = f"event {seq}"
+
+    def failed(detail: str) -> Check:
+        return Check(CheckKind.INCLUSION, subject, False, detail)
+
     vkey = archive_vkey(acting.archive)
     try:
         cp = note.open_checkpoint(published, vkey)
     except ProofError as exc:
-        return False, f"the checkpoint does not verify with this archive's key: {exc}"
+        return failed(f"the checkpoint does not verify with this archive's key: {exc}")
     if not 0 <= seq < cp.size:
         raise InputError(
             f"cannot check with this checkpoint: it covers events 0..{cp.size - 1}, not event {seq}; "
@@ -169,16 +209,16 @@ def verify_event_inclusion(acting: Acting, seq: int, published: str) -> tuple[bo
     with acting.archive.db.read() as session:
         row = session.get(Event, seq)
         if row is None:
-            return False, f"event {seq} is covered by the checkpoint (size {cp.size}) but missing from the log"
+            return failed(f"event {seq} is covered by the checkpoint (size {cp.size}) but missing from the log")
         event = LogEvent.from_row(row)
         try:
             proof = merkle.inclusion_proof(seq, cp.size, tree.DbNodes(session))
         except IntegrityError as exc:
-            return False, str(exc)
+            return failed(str(exc))
     ok = merkle.verify_inclusion(merkle.leaf_hash(event.canonical()), seq, cp.size, proof, cp.root)
     detail = (
         f"event {seq} is leaf {seq} of the signed tree of size {cp.size}"
         if ok
         else f"event {seq} as stored is not in the tree the checkpoint signs (size {cp.size})"
     )
-    return ok, detail
+    return Check(CheckKind.INCLUSION, subject, ok, detail)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-TABLES = ("actors", "items", "item_cases", "events", "tree_nodes", "checkpoints")
-
 
 def drop_triggers(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     """Drop every trigger; returns (table, SQL) of each, to put them back."""

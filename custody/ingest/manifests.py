@@ -6,10 +6,10 @@ import csv
 from dataclasses import fields, replace
 from pathlib import Path
 
-from .errors import CustodyError, InputError
-from .ingest import Source, collect
-from .records import Provenance
-from .timeutil import parse_iso
+from ..errors import CustodyError, InputError
+from ..records import Provenance
+from ..timeutil import parse_iso
+from .sources import Source, collect
 
 _COLUMNS = {f.name for f in fields(Provenance)}
 _TIMES = {"collected_at", "posted_at"}

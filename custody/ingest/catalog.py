@@ -1,0 +1,245 @@
+"""The catalog side of an ingest: new items, acquisitions of known bytes, case membership, signed and logged.
+
+Every function here runs inside one write transaction (``Acting.writing``), which holds the archive's
+write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import disclosure, records
+from ..archive import Acting
+from ..db.models import Item, ItemCase
+from ..errors import InputError
+from ..hashing import Digests, sha256_hex
+from ..metadata import compute_flags
+from ..timeutil import iso, parse_iso, utc_now
+from .pipeline import Stored
+from .sources import Source, display_name
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one file."""
+
+    item_id: str
+    sha256: str
+    blake3: str
+    size: int
+    media_type: str
+    original_name: str
+    source_path: str
+    duplicate_of: str | None
+    event_seq: int
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _acquisition(source: Source, stored: Stored, provenance: records.Provenance) -> dict[str, Any]:
+    name, name_bytes = display_name(source.path.name)
+    path, path_bytes = display_name(str(source.path.absolute()))
+    acquisition: dict[str, Any] = {"original_name": name, "source_path": path}
+    if name_bytes is not None:
+        acquisition["original_name_bytes_b64"] = name_bytes
+    if path_bytes is not None:
+        acquisition["source_path_bytes_b64"] = path_bytes
+    return {**acquisition, "fs_times": stored.fs_times, "provenance": provenance.to_json()}
+
+
+# What this write transaction created and has not necessarily flushed yet: items are inserted
+# together when it commits (one batched INSERT), so lookups must also see the pending ones.
+_NEXT_NUM = "custody_next_item_num"
+
+
+NEW_ITEMS = "custody_new_items_by_sha256"
+
+
+_NEW_CASES = "custody_new_item_cases"
+
+
+def _next_num(session: Session) -> int:
+    num: int | None = session.info.get(_NEXT_NUM)
+    if num is None:
+        with session.no_autoflush:
+            num = (session.scalar(select(func.max(Item.num))) or 0) + 1
+    session.info[_NEXT_NUM] = num + 1
+    return num
+
+
+_KNOWN_ITEMS = "custody_known_items_by_sha256"
+
+
+def find_item(session: Session, sha256: str) -> Item | None:
+    """The item holding these bytes, including one made earlier in this transaction."""
+    pending: dict[str, Item] = session.info.get(NEW_ITEMS, {})
+    if sha256 in pending:
+        return pending[sha256]
+    known: dict[str, Item | None] = session.info.get(_KNOWN_ITEMS, {})
+    if sha256 in known:
+        return known[sha256]
+    with session.no_autoflush:
+        return session.scalars(select(Item).where(Item.sha256 == sha256)).first()
+
+
+def _look_up_items(session: Session, digests: Iterable[str]) -> None:
+    """Find the items of a whole batch in one query; ``find_item`` then answers from memory.
+
+    Sound only inside a write transaction: it holds the archive's write lock, so no other
+    process can add an item for one of these digests before it commits.
+    """
+    wanted = sorted(set(digests))
+    known: dict[str, Item | None] = session.info.setdefault(_KNOWN_ITEMS, {})
+    with session.no_autoflush:
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            known.update(dict.fromkeys(part))
+            for item in session.scalars(select(Item).where(Item.sha256.in_(part))):
+                known[item.sha256] = item
+
+
+def add_case(session: Session, item_id: str, case: str | None) -> None:
+    if not case:
+        return
+    added: set[tuple[str, str]] = session.info.setdefault(_NEW_CASES, set())
+    if (item_id, case) in added:
+        return
+    with session.no_autoflush:
+        known = session.get(ItemCase, (item_id, case)) is not None
+    if not known:
+        session.add(ItemCase(item_id=item_id, case_id=case))
+        added.add((item_id, case))
+
+
+def new_item(
+    acting: Acting,
+    session: Session,
+    digests: Digests,
+    media_type: str,
+    acquisition: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
+    num = _next_num(session)
+    item_id = f"EV-{num:06d}"
+    # The source path and provenance are signed as salted digests, so an export can withhold them.
+    committed = disclosure.commit(acting.archive.store, acquisition)
+    record: dict[str, Any] = {
+        "type": records.RECORD_TYPE,
+        "archive": acting.archive.config.archive_id,
+        "item_id": item_id,
+        "sha256": digests.sha256,
+        "blake3": digests.blake3,
+        "size": digests.size,
+        "media_type": media_type,
+        **committed,
+        "ingested_at": iso(utc_now()),
+        "ingested_by": acting.key_id,
+        **(extra or {}),
+    }
+    signed = records.sign(record, acting.signer)
+    row = Item(
+        item_id=item_id,
+        num=num,
+        sha256=digests.sha256,
+        blake3=digests.blake3,
+        size=digests.size,
+        media_type=media_type,
+        record=signed.text,
+        signer_key_id=signed.signer_key_id,
+        signature=signed.signature,
+    )
+    session.add(row)
+    session.info.setdefault(NEW_ITEMS, {})[digests.sha256] = row
+    event = acting.append(
+        session,
+        "ingest",
+        {"record_sha256": sha256_hex(signed.text.encode("utf-8")), "sha256": digests.sha256},
+        item=item_id,
+    )
+    add_case(session, item_id, acquisition["provenance"].get("case"))
+    return item_id, event.seq
+
+
+def add_acquisition(acting: Acting, session: Session, existing: Item, acquisition: dict[str, Any]) -> int:
+    """Log another acquisition of bytes the archive already holds; returns the event seq."""
+    # Committed like a record's, so the event can travel in a bundle that withholds these values.
+    committed = disclosure.commit(acting.archive.store, acquisition)
+    seq = acting.append(
+        session, "acquire", {"sha256": existing.sha256, "acquisition": committed}, item=existing.item_id
+    ).seq
+    add_case(session, existing.item_id, acquisition["provenance"].get("case"))
+    return seq
+
+
+def record_one(
+    acting: Acting,
+    session: Session,
+    source: Source,
+    stored: Stored,
+    provenance: records.Provenance,
+    derived_from: dict[str, Any] | None = None,
+) -> IngestResult:
+    existing = find_item(session, stored.digests.sha256)
+    acquisition = _acquisition(source, stored, provenance)
+    if existing is not None and derived_from is not None:
+        raise InputError(
+            f"{source.path}: has the same bytes as {existing.item_id}; a working copy must differ from its source"
+        )
+    if existing is None:
+        extraction = stored.extraction
+        collected = parse_iso(provenance.collected_at, "collected_at") if provenance.collected_at else None
+        flags = compute_flags(
+            extraction.metadata,
+            extraction.warnings,
+            ingested_at=utc_now(),
+            collected_at=collected,
+            fs_mtime=stored.fs_mtime,
+            name=source.path.name,
+            media_type=stored.media_type,
+            size=stored.digests.size,
+            extracted=extraction.flags,
+        )
+        extra = {"metadata": extraction.metadata, "flags": flags, "warnings": extraction.warnings}
+        if derived_from is not None:
+            extra["derived_from"] = derived_from
+        item_id, seq = new_item(acting, session, stored.digests, stored.media_type, acquisition, extra)
+        duplicate_of = None
+        media_type = stored.media_type
+    else:
+        item_id = duplicate_of = existing.item_id
+        media_type = existing.media_type
+        seq = add_acquisition(acting, session, existing, acquisition)
+    return IngestResult(
+        item_id=item_id,
+        sha256=stored.digests.sha256,
+        blake3=stored.digests.blake3,
+        size=stored.digests.size,
+        media_type=media_type,
+        original_name=acquisition["original_name"],
+        source_path=acquisition["source_path"],
+        duplicate_of=duplicate_of,
+        event_seq=seq,
+    )
+
+
+def record_batch(
+    acting: Acting, sources: list[tuple[Source, records.Provenance]], blobs: list[Stored]
+) -> list[IngestResult]:
+    """Make a stored batch durable, then sign and log it in one transaction."""
+    acting.archive.store.sync()
+    with acting.writing() as session:
+        _look_up_items(session, (blob.digests.sha256 for blob in blobs))
+        results = [
+            record_one(acting, session, source, blob, provenance)
+            for (source, provenance), blob in zip(sources, blobs, strict=True)
+        ]
+        # The withheld values' blobs are durable before the records that commit to them.
+        acting.archive.store.sync()
+        return results

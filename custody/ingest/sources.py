@@ -1,0 +1,107 @@
+"""Sources of an ingest: the paths given, checked up front (a bad one aborts the batch), and opened safely.
+
+CSV manifests of paths with provenance are read by custody.ingest.manifests.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import fcntl
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to ingest, already checked to be a readable regular file."""
+
+    path: Path
+    follow_symlinks: bool
+
+
+def _inside(path: Path, tree: Path) -> bool:
+    return path == tree or tree in path.parents
+
+
+def _check_file(path: Path, tree: Path, follow: bool) -> Source:
+    if path.is_symlink():
+        if not follow:
+            raise InputError(f"{path}: is a symbolic link; pass --follow-symlinks to ingest its target")
+        target = path.resolve()
+        if not _inside(target, tree.resolve()):
+            raise InputError(f"{path}: symbolic link points outside {tree} (to {target}); refused")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; check the path") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file (device, socket or pipe); refused")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied; make it readable for this user")
+    return Source(path, follow)
+
+
+def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> list[Source]:
+    """Check every path before anything is ingested, so a bad one aborts the whole batch."""
+    sources: list[Source] = []
+    for given in paths:
+        if given.is_symlink() or not given.is_dir():
+            if not given.exists() and not given.is_symlink():
+                raise InputError(f"{given}: no such file or folder; check the path")
+            sources.append(_check_file(given, given.parent, follow_symlinks))
+            continue
+        if not recursive:
+            raise InputError(f"{given}: is a folder; pass --recursive to ingest everything in it")
+        for dirpath, dirnames, filenames in os.walk(given, followlinks=False):
+            dirnames.sort()
+            for name in [*sorted(filenames), *[d for d in dirnames if (Path(dirpath) / d).is_symlink()]]:
+                candidate = Path(dirpath) / name
+                if candidate.is_symlink() and candidate.resolve().is_dir():
+                    raise InputError(f"{candidate}: symbolic link to a folder; refused")
+                sources.append(_check_file(candidate, given, follow_symlinks))
+    return sources
+
+
+def open_checked(source: Source) -> int:
+    """Open a checked file for reading; refuses one that stopped being a regular file since.
+
+    O_NONBLOCK: opening a FIFO put in the file's place would otherwise wait for a writer for ever.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if source.follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(source.path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{source.path}: is a symbolic link; pass --follow-symlinks") from None
+        raise InputError(f"{source.path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(
+            f"{source.path}: is no longer a regular file (replaced by a pipe, device or socket after it was "
+            "checked); refused"
+        )
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd
+
+
+def display_name(name: str) -> tuple[str, str | None]:
+    """A name as text for records and people, and its exact bytes (base64) when it is not UTF-8.
+
+    Names arrive from the file system as bytes; one that is not valid UTF-8 reaches Python with
+    lone surrogates, which no JSON can carry. Its display form escapes the odd bytes (``\\xe9``);
+    the base64 of the bytes keeps it losslessly.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return raw.decode("utf-8", "backslashreplace"), base64.b64encode(raw).decode("ascii")
+    return name, None
