@@ -6,9 +6,17 @@ DEMO_DIR ?= demo-archive
 
 .PHONY: demo test lint setup clean-demo
 
-$(BIN)/.installed: pyproject.toml
+# `make demo` needs custody and its runtime dependencies only; `make test` and `make lint` add the test
+# and lint tool chain (the `test` extra).
+$(BIN)/.runtime: pyproject.toml setup.py
+	@echo "make: creating $(VENV) and installing custody with its runtime dependencies (a minute or two, once)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime
+	@echo "make: installing the test and lint tools into $(VENV) (pytest, ruff, mypy, ...)"
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -17,7 +25,9 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 	@$(BIN)/python -m compileall -q custody cli >/dev/null
 
-demo: setup
+demo: $(BIN)/.runtime
+	@$(BIN)/python -m compileall -q custody cli >/dev/null
+	@echo "make: running demo.sh on $(DEMO_DIR)/ (afterwards: 'source $(VENV)/bin/activate' puts custody on PATH)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DIR="$(DEMO_DIR)" bash demo.sh
 
 test: setup

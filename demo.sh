@@ -37,6 +37,14 @@ first=$(custody --as chloe log EV-000003 --json | python3 -c 'import json,sys; p
 custody --as chloe annotate EV-000003 "Remnant consistent with a 9N210 sub-munition (fins visible)" --tag munition --supersedes "$first"
 custody --as chloe show EV-000003
 
+step "A mistyped collection time is corrected: a signed correction; the signed record itself never changes"
+custody --as bohdan correct EV-000002 --field collected_at --value 2026-02-28T19:30:00+02:00 \
+    --reason "collection sheet: handed over the evening before"
+
+step "Finding things: cases, and items by type, collector and capture date"
+custody --as bohdan cases
+custody --as chloe search --type image --collected-by "field team" --captured-from 2026-02-28
+
 step "A lawyer takes a verified copy out, with a purpose"
 custody --as david get EV-000001 --out "$DEMO_DIR/EV-000001.jpg" --purpose "exhibit preparation"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CUSTODY = [sys.executable, "-m", "cli.main"]
+CUSTODY = [sys.executable, "-m", "custody_cli.main"]
 PASSPHRASE = "benchmark passphrase"
 
 

@@ -2,7 +2,7 @@
 
 Run by hand: ``.venv/bin/python benchmarks/keys.py [--items 10000] [--runs 7]``. The archive is built
 through the library (10,000 small items ingested in one call); each command is then run as a user
-runs it (a fresh ``python -m cli.main`` process; with the agent, ``unlock`` also starts the warm command
+runs it (a fresh ``python -m custody_cli.main`` process; with the agent, ``unlock`` also starts the warm command
 server that such a process hands the command to). Targets: a guess >= 0.3 s (scrypt at
 custody.keys.PRODUCTION_KDF); median show/annotate <= 0.4 s with the agent.
 """

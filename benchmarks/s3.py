@@ -50,7 +50,7 @@ def main() -> None:
                 time.sleep(0.1)
         client = boto3.client("s3", endpoint_url=url)
         files = sorted(data.iterdir())
-        cmd = [sys.executable, "-m", "cli.main", "--as", "bench"]
+        cmd = [sys.executable, "-m", "custody_cli.main", "--as", "bench"]
         secrets = {"CUSTODY_PASSPHRASE": PASSPHRASE, "CUSTODY_NEW_PASSPHRASE": PASSPHRASE, **env}
         ratios: list[float] = []
         # New buckets and a new archive each round, so nothing is already there; the median of

@@ -220,7 +220,7 @@ def ingest_many(args: argparse.Namespace) -> None:
     copy = work / f"copy-{uuid.uuid4().hex[:6]}"
     hand = f"cp -r {data} {copy} && sync && find {copy} -type f -exec sha256sum {{}} + >/dev/null"
     by_hand = timed(["sh", "-c", hand])
-    custody = timed([sys.executable, "-m", "cli.main", "ingest", "-r", str(data), "--case", "BENCH"])
+    custody = timed([sys.executable, "-m", "custody_cli.main", "ingest", "-r", str(data), "--case", "BENCH"])
     print(
         f"ingest of {args.files} files of {args.size} bytes: {custody:.0f} s ({args.files / custody:.0f} files/s); "
         f"cp -r + sync + sha256sum of the same files: {by_hand:.1f} s; ratio {custody / by_hand:.1f}",

@@ -9,7 +9,18 @@ import typer
 
 from custody.errors import CustodyError
 
-from . import cmd_actor, cmd_agent, cmd_archive, cmd_bundle, cmd_config, cmd_items, cmd_log, cmd_report, cmd_scale
+from . import (
+    cmd_actor,
+    cmd_agent,
+    cmd_archive,
+    cmd_bundle,
+    cmd_config,
+    cmd_find,
+    cmd_items,
+    cmd_log,
+    cmd_report,
+    cmd_scale,
+)
 from .render import error, warn
 from .state import STATE
 
@@ -21,8 +32,21 @@ app = typer.Typer(
     help="Evidence chain-of-custody archive: signed, hashed, immutable ingest with a verifiable custody log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # `custody --install-completion` / `--show-completion` (bash, zsh, fish, PowerShell).
+    add_completion=True,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("custody")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        print(f"custody {number}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -35,6 +59,10 @@ def _global(
         str | None,
         typer.Option("--as", envvar="CUSTODY_ACTOR", help="Act as this actor (default: the OS user)."),
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print custody's version and exit."),
+    ] = False,
 ) -> None:
     """Passphrases come from CUSTODY_PASSPHRASE or a prompt."""
     STATE.archive_path = archive
@@ -45,6 +73,7 @@ cmd_archive.register(app)
 cmd_actor.register(app)
 cmd_agent.register(app)
 cmd_items.register(app)
+cmd_find.register(app)
 cmd_log.register(app)
 cmd_bundle.register(app)
 cmd_config.register(app)

@@ -119,6 +119,8 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     if json_:
         print_json(data)
         return
+    from custody import humanize as h
+
     cp = data["latest_checkpoint"]
     rows = [
         ["archive", data["archive"]["origin"]],
@@ -129,9 +131,9 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
         ],
         ["store", ", ".join(f"{k}={v}" for k, v in data["store"].items())],
         ["items", data["items"]],
-        ["bytes stored", data["bytes_stored"]],
+        ["stored", h.size(data["bytes_stored"])],
         ["events", data["events"]],
-        ["latest checkpoint", "none" if cp is None else f"#{cp['number']} size {cp['size']} at {cp['time']}"],
+        ["latest checkpoint", "none" if cp is None else f"#{cp['number']} size {cp['size']} at {h.utc(cp['time'])}"],
         [
             "time-stamp authority",
             "none"

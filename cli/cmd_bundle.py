@@ -9,8 +9,10 @@ import typer
 
 from custody.errors import InputError
 
+from . import cmd_find as find
 from .cmd_log import TsaCa, read_note, render_report
 from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
+from .progress import bars
 from .render import done, out, print_json
 from .state import STATE
 
@@ -26,7 +28,7 @@ VkeyOpt = Annotated[
 
 def export(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
-    case: Annotated[str | None, typer.Option(help="Export every item of this case.")] = None,
+    case: Annotated[list[str] | None, typer.Option(help="Export every item of this case (repeatable).")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="Bundle file to write (.zip, or .zip.age).")] = None,
     purpose: Annotated[str, typer.Option(help="Why the evidence leaves the archive (logged).")] = "",
     recipient: Annotated[
@@ -48,26 +50,62 @@ def export(
     case_uco: Annotated[
         bool, typer.Option("--case-uco", help="Also seal a CASE/UCO JSON-LD description into the bundle.")
     ] = False,
+    tag: find.TagOpt = None,
+    media_type: find.TypeOpt = None,
+    flag: find.FlagOpt = None,
+    collected_by: find.CollectorOpt = None,
+    platform: find.PlatformOpt = None,
+    text: find.TextOpt = None,
+    captured_from: find.CapFromOpt = None,
+    captured_to: find.CapToOpt = None,
+    ingested_from: find.IngFromOpt = None,
+    ingested_to: find.IngToOpt = None,
+    exclude: find.ExcludeOpt = None,
+    yes: find.YesOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Export items as a sealed BagIt bundle (zip) with its PDF/HTML report, optionally encrypted with age; logged."""
+    """Export items as a sealed BagIt bundle (zip) with its PDF/HTML report, optionally encrypted with age; logged.
+
+    Items are named, or selected with the filters of 'custody list' (--case, --tag, --type, ..., --exclude);
+    a selection by filters shows its count and asks first (--yes skips the question).
+    """
     if out_path is None:
         raise InputError("export: --out FILE is required")
     from custody.bundle.export import export_bundle
     from custody.report import ReportOptions
+    from custody.roles import Permission
 
     report = ReportOptions(paper, exhibit_prefix, exhibits, case_uco)
-    result = export_bundle(
-        STATE.acting(),
-        items or [],
-        out_path,
-        purpose,
-        case=case,
-        recipients=recipient or [],
-        withhold=withhold,
-        request=request,
-        report=report,
-    )
+    query = find.make_query(
+        items, case, tag, media_type, flag, collected_by, platform, text,
+        captured_from, captured_to, ingested_from, ingested_to, exclude,
+    )  # fmt: skip
+    acting = STATE.acting()
+    whole_case: str | None = None
+    if request is not None or not find.uses_filters(query):
+        # The plain forms: --request, named items, or one --case (its signed membership is checked by the export).
+        from custody.query import normalise_id
+
+        whole_case = query.cases[0] if query.cases else None
+        chosen = [normalise_id(i) for i in query.items]
+    else:
+        chosen = find.select_for(acting, "export", query, yes, Permission.EXPORT)
+        if query.cases:
+            from custody.query import check_signed_cases
+
+            check_signed_cases(acting, query.cases)
+    with bars(json_):
+        result = export_bundle(
+            acting,
+            chosen,
+            out_path,
+            purpose,
+            case=whole_case,
+            recipients=recipient or [],
+            withhold=withhold,
+            request=request,
+            report=report,
+        )
     if json_:
         print_json(result.to_json())
         return
@@ -99,7 +137,9 @@ def verify_bundle(
 
     against = [(str(p), read_note(p)) for p in against_checkpoint or []]
     pinned = read_vkey_file(vkey) if vkey is not None else None
-    render_report(check_bundle(file, identity, against, tsa_ca, pinned), json_)
+    with bars(json_):
+        report = check_bundle(file, identity, against, tsa_ca, pinned)
+    render_report(report, json_)
 
 
 def import_(
@@ -113,7 +153,9 @@ def import_(
     from custody.log.note import read_vkey_file
 
     pinned = read_vkey_file(vkey) if vkey is not None else None
-    result = import_bundle(STATE.acting(), file, identity, pinned)
+    acting = STATE.acting()
+    with bars(json_):
+        result = import_bundle(acting, file, identity, pinned)
     if json_:
         print_json(result.to_json())
         return

@@ -12,7 +12,9 @@ from custody.humanize import short_size
 from custody.similarity import DEFAULT_THRESHOLD
 from custody.timeutil import parse_iso
 
-from .render import done, err, names_and_zone, out, print_json, short, table
+from . import cmd_find as find
+from .progress import bars
+from .render import done, err, names_and_zone, out, print_json, short, styled, table
 from .state import STATE
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ def ingest(
     language: Annotated[str | None, Opt(help="Language of the material.")] = None,
     collected_from: Annotated[str | None, Opt(help="Person or organisation who handed it over.")] = None,
     capture_device: Annotated[str | None, Opt(help="Device that captured it, as stated by the source.")] = None,
+    tag: Annotated[list[str] | None, Opt("--tag", help="Tag (repeatable), signed into the record.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Hash, sign and store files with their provenance; every ingest is logged."""
@@ -77,6 +80,7 @@ def ingest(
         language=language,
         collected_from=collected_from,
         capture_device=capture_device,
+        tags=tuple(t.strip() for t in tag or () if t.strip()),
     )
     if manifest is None and not paths:
         raise InputError("ingest: name files or folders, or pass --manifest FILE.csv")
@@ -150,47 +154,26 @@ def ingest(
     out.print("Each file's item id and digests: custody list (or ingest --json, for scripts).")
 
 
-def list_(
-    case: Annotated[str | None, typer.Option(help="Only items of this case.")] = None,
+def show(
+    item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")],
+    key_ids: Annotated[bool, Opt("--key-ids", help="Show each actor's key id beside the name.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """List items with their signed records."""
-    from custody.items import list_items
-
-    records = list_items(STATE.acting(), case)
-    if json_:
-        print_json(records)
-        return
-    table(
-        "Items",
-        ["item", "name", "size", "media type", "sha256", "case"],
-        [
-            [
-                r["item_id"],
-                r["original_name"],
-                short_size(r["size"]),
-                r["media_type"],
-                short(r["sha256"]),
-                (r.get("provenance") or {}).get("case"),
-            ]
-            for r in records
-        ],
-    )
-
-
-def show(item: Annotated[str, typer.Argument(help="Item id, e.g. EV-000001.")], json_: JsonOpt = False) -> None:
     """Show an item's record, acquisitions and annotations (logged as a view)."""
     from custody.items import show_item
+    from custody.query import normalise_id
 
-    view = show_item(STATE.acting(), item)
+    view = show_item(STATE.acting(), normalise_id(item))
     if json_:
         print_json(view.to_json())
         return
-    names, tz = names_and_zone(STATE.archive())
+    names, tz = names_and_zone(STATE.archive(), key_ids)
     _render_view(view.to_json(), names, tz)
 
 
 def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
+    from rich.markup import escape
+
     from custody import humanize as h
     from custody.report.model import metadata_rows, provenance_rows
 
@@ -208,6 +191,7 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
         ["ingested by", h.actor_with_key(rec.get("ingested_by"), names)],
         ["record signed by", h.actor_with_key(data["signer"], names)],
         ["cases", ", ".join(data["cases"])],
+        ["tags at ingest", ", ".join(h.text(t) for t in rec.get("tags") or [])],
     ]
     rows += [[f"provenance: {r['label']}", r["value"]] for r in provenance_rows(first.get("provenance"))]
     if rec.get("withholdable"):
@@ -216,8 +200,9 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
     for flag in rec.get("flags") or []:
         title, text = h.flag(flag)
         code = flag.get("code") if isinstance(flag, dict) else None
-        rows.append([f"[yellow]flag: {title}[/]" + (f" ({code})" if code else ""), text])
-    rows += [["[yellow]warning[/]", h.text(w)] for w in rec.get("warnings") or []]
+        label = escape(f"flag: {title}" + (f" ({code})" if code else ""))
+        rows.append([styled(f"[yellow]{label}[/]"), text])
+    rows += [[styled("[yellow]warning[/]"), h.text(w)] for w in rec.get("warnings") or []]
     table(f"Item {rec['item_id']}", ["field", "value"], rows)
     table(
         "Acquisitions",
@@ -233,6 +218,23 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
             for a in data["acquisitions"]
         ],
     )
+    if data.get("corrections"):
+        table(
+            "Provenance corrections (the signed record keeps the value stated at ingest)",
+            ["event", "time", "by", "field", "before", "after", "reason"],
+            [
+                [
+                    c["seq"],
+                    h.utc_and_local(c["time"], tz),
+                    h.actor(c["actor"], names),
+                    c["field"],
+                    h.text(c["previous"]) if c["previous"] is not None else "(not stated)",
+                    h.text(c["value"]),
+                    h.text(c["reason"]),
+                ]
+                for c in data["corrections"]
+            ],
+        )
     derivation = data.get("derivation") or {}
     source = derivation.get("derived_from")
     if source or derivation.get("derived_items"):
@@ -286,15 +288,54 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
 
 
 def get(
-    item: Annotated[str, typer.Argument(help="Item id.")],
-    out_path: Annotated[Path, typer.Option("--out", help="File (or existing folder) to write.")],
-    purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")],
+    items: Annotated[list[str] | None, typer.Argument(help="Item ids (or select with the filters).")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="File to write; for several items, an existing folder.")
+    ] = None,
+    purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")] = "",
+    case: find.CaseOpt = None,
+    tag: find.TagOpt = None,
+    media_type: find.TypeOpt = None,
+    flag: find.FlagOpt = None,
+    collected_by: find.CollectorOpt = None,
+    platform: find.PlatformOpt = None,
+    text: find.TextOpt = None,
+    captured_from: find.CapFromOpt = None,
+    captured_to: find.CapToOpt = None,
+    ingested_from: find.IngFromOpt = None,
+    ingested_to: find.IngToOpt = None,
+    exclude: find.ExcludeOpt = None,
+    yes: find.YesOpt = False,
 ) -> None:
-    """Copy an item's bytes out, re-checking both digests; logged with the purpose."""
-    from custody.items import get_content
+    """Copy items' bytes out, re-checking both digests; each copy is logged with the purpose.
 
-    target = get_content(STATE.acting(), item, out_path, purpose)
-    out.print(f"Wrote {target} (digests re-checked)")
+    Several items (named, or selected with the filters of 'custody list') go into the folder --out as
+    ITEM-ID_NAME; a selection by filters shows its count and asks first (--yes skips the question).
+    """
+    from custody.items import get_content, parse_name
+    from custody.roles import Permission
+
+    if out_path is None:
+        raise InputError("get: --out FILE (or FOLDER, for several items) is required")
+    query = find.make_query(
+        items, case, tag, media_type, flag, collected_by, platform, text,
+        captured_from, captured_to, ingested_from, ingested_to, exclude,
+    )  # fmt: skip
+    acting = STATE.acting()
+    chosen = find.select_for(acting, "get", query, yes, Permission.ACCESS)
+    if len(chosen) == 1 and not find.uses_filters(query):
+        with bars():
+            target = get_content(acting, chosen[0], out_path, purpose)
+        out.print(f"Wrote {target} (digests re-checked)")
+        return
+    if not out_path.is_dir():
+        raise InputError(f"get: {out_path} is not a folder; several items are written into an existing folder")
+    for item_id in chosen:
+        name = f"{item_id}_{parse_name(acting.archive, item_id)}"
+        with bars():
+            target = get_content(acting, item_id, out_path / name, purpose)
+        out.print(f"Wrote {target} (digests re-checked)")
+    out.print(f"{len(chosen)} item(s) taken out, each logged with its purpose")
 
 
 def annotate(
@@ -306,7 +347,9 @@ def annotate(
 ) -> None:
     """Append an annotation (never edited; corrections supersede)."""
     from custody.annotate import annotate as annotate_item
+    from custody.query import normalise_id
 
+    item = normalise_id(item)
     event = annotate_item(STATE.acting(), item, text, tag or [], supersedes)
     done(event, json_, f"Annotated {item} (event {event.seq})")
 
@@ -345,8 +388,10 @@ def similar(
     json_: JsonOpt = False,
 ) -> None:
     """List items that are likely the same picture or footage (re-encoded, resized, re-uploaded)."""
+    from custody.query import normalise_id
     from custody.similarity import similar_items
 
+    item = normalise_id(item)
     matches = similar_items(STATE.acting(), item, threshold)
     if json_:
         print_json([m.to_json() for m in matches])
@@ -360,7 +405,6 @@ def similar(
 
 def register(app: typer.Typer) -> None:
     app.command()(ingest)
-    app.command("list")(list_)
     app.command()(show)
     app.command()(get)
     app.command()(annotate)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from custody.errors import InputError
 
-from .render import names_and_zone, out, print_json, table, warn
+from .progress import bars
+from .render import names_and_zone, out, print_json, styled, table, warn
 from .state import STATE
 
 if TYPE_CHECKING:
+    from custody.archive import Acting
     from custody.checks import Report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -23,18 +25,21 @@ TsaCa = Annotated[
 
 
 def log(
-    item: Annotated[str | None, typer.Argument(help="Only this item's events.")] = None, json_: JsonOpt = False
+    item: Annotated[str | None, typer.Argument(help="Only this item's events.")] = None,
+    key_ids: Annotated[bool, typer.Option("--key-ids", help="Show each actor's key id beside the name.")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Print the custody log (every event, or one item's)."""
     from custody.items import history
+    from custody.query import normalise_id
 
-    events = history(STATE.acting(), item)
+    events = history(STATE.acting(), None if item is None else normalise_id(item))
     if json_:
         print_json([e.to_json() for e in events])
         return
     from custody import humanize as h
 
-    names, tz = names_and_zone(STATE.archive())
+    names, tz = names_and_zone(STATE.archive(), key_ids)
     table(
         "Custody log",
         ["seq", "time", "actor", "action", "item", "what happened"],
@@ -56,10 +61,10 @@ def _brief(text: str) -> str:
     return text if len(text) < 160 else text[:157] + "…"
 
 
-def _verdict(ok: bool, warning: bool) -> str:
+def _verdict(ok: bool, warning: bool) -> Any:
     if not ok:
-        return "[red]FAIL[/]"
-    return "[yellow]WARN[/]" if warning else "[green]PASS[/]"
+        return styled("[red]FAIL[/]")
+    return styled("[yellow]WARN[/]") if warning else styled("[green]PASS[/]")
 
 
 def render_report(report: Report, json_: bool, names: dict[str, str] | None = None) -> None:
@@ -78,19 +83,24 @@ def render_report(report: Report, json_: bool, names: dict[str, str] | None = No
             for line in describe(report.summary):
                 out.print(line, markup=False, highlight=False, soft_wrap=True)  # key ids and paths stay whole
         summary: dict[str, list[int]] = {}
+        passed_detail: dict[str, list[str]] = {}
         for c in report.checks:
             counts = summary.setdefault(c.check, [0, 0, 0])
             counts[2 if not c.ok else 1 if c.warning else 0] += 1
+            if c.ok and not c.warning:
+                passed_detail.setdefault(c.check, []).append(c.detail)
         rows = [
             [
                 name,
                 f"{ok} passed" if ok else "",
-                f"[yellow]{warned} warning(s)[/]" if warned else "",
-                f"[red]{bad} failed[/]" if bad else "",
+                styled(f"[yellow]{warned} warning(s)[/]") if warned else "",
+                styled(f"[red]{bad} failed[/]") if bad else "",
+                # One pass may stand for many (e.g. "44 event signatures verify"): say what it covered.
+                readable(passed_detail[name][0], names or {}) if ok == 1 else f"{ok} subjects",
             ]
             for name, (ok, warned, bad) in summary.items()
         ]
-        table("Verification", ["check", "passed", "warnings", "failed"], rows)
+        table("Verification", ["check", "passed", "warnings", "failed", "what was checked"], rows)
         notable = [c for c in report.checks if not c.ok or c.warning]
         if notable:
             table(
@@ -202,7 +212,11 @@ def verify(
     with early_rehash(STATE.archive_path, enabled=all_) as early:
         from custody.verify import verify_archive
 
-        report = verify_archive(STATE.acting(), None if all_ else items, against, tsa_ca, early, rederive, verified)
+        acting = STATE.acting()
+        with bars(json_):
+            report = verify_archive(acting, None if all_ else items, against, tsa_ca, early, rederive, verified)
+    if not json_:
+        _about_verification(acting, "the whole archive" if all_ else ", ".join(items or []))
     if save_checkpoint is not None:
         _keep(report.ok, verified[0] if verified else None, save_checkpoint, json_)
     render_report(report, json_, None if json_ else names_and_zone(STATE.archive())[0])
@@ -242,6 +256,26 @@ def _keep(ok: bool, note_text: str | None, path: Path, json_: bool) -> None:
     size = save_checkpoint(path, note_text)
     if not json_:
         out.print(f"Kept the verified checkpoint of {size} events in {path} (next time: verify --since {path})")
+
+
+def _about_verification(acting: Acting, scope: str) -> None:
+    """Which archive, which log (tree size and root), who verified and when: said before the verdict."""
+    from custody import humanize as h
+    from custody.status import archive_status
+    from custody.timeutil import iso, utc_now
+
+    data = archive_status(acting)
+    names, tz = names_and_zone(acting.archive)
+    cp = data["latest_checkpoint"]
+    lines = [
+        f"Archive {data['archive']['origin']} (id {data['archive']['id']}); scope: {scope}",
+        f"Log: {data['events']} events; "
+        + ("no checkpoint yet" if cp is None else f"latest checkpoint #{cp['number']}: tree size {cp['size']}, "
+           f"root {cp['root']}"),
+        f"Verified by {h.actor_with_key(acting.key_id, names)} at {h.utc_and_local(iso(utc_now()), tz)}",
+    ]  # fmt: skip
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def checkpoint(

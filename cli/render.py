@@ -50,15 +50,36 @@ def done(result: _Result, json_: bool, message: str) -> None:
         out.print(message)
 
 
+def styled(markup: str) -> Any:
+    """A table cell whose rich markup (colours) is meant: every other cell is shown as the text it is."""
+    from rich.text import Text
+
+    return Text.from_markup(markup)
+
+
+def cell(value: Any) -> Any:
+    """A table cell for people: data never acts as markup, control characters are shown escaped."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    from custody.humanize import printable
+
+    if value is None:
+        return ""
+    if isinstance(value, Text):
+        return value
+    return escape(printable(str(value)))
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    """A plain rich table."""
+    """A plain rich table; cells are data (``cell``) unless made with ``styled``."""
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False)
+    t = Table(title=None if title is None else cell(title), show_lines=False)
     for col in columns:
         t.add_column(col, overflow="fold")
     for row in rows:
-        t.add_row(*["" if v is None else str(v) for v in row])
+        t.add_row(*[cell(v) for v in row])
     out.print(t)
 
 
@@ -75,9 +96,12 @@ def error(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
 
 
-def names_and_zone(archive: Any) -> tuple[dict[str, str], Any]:
-    """Key id -> actor name, and the archive's configured time zone (or None), for human output."""
+def names_and_zone(archive: Any, key_ids: bool = False) -> tuple[dict[str, str], Any]:
+    """Key id -> actor name (with ``key_ids``: ``name (key 3f2a9c01b7d4…)``), and the configured time zone."""
     from custody.actors import list_actors
     from custody.humanize import zone
 
-    return {a.key_id: a.name for a in list_actors(archive)}, zone(archive.config.timezone)
+    names = {a.key_id: a.name for a in list_actors(archive)}
+    if key_ids:
+        names = {k: f"{n} (key {k[:12]}…)" for k, n in names.items()}
+    return names, zone(archive.config.timezone)

@@ -8,8 +8,8 @@ What is signed and what is not:
 
 - ``items``: one row per ``ingest`` event; the event's ``record_sha256`` binds the record text,
   the record binds the columns (checked in custody.verify), ``num`` is the number in the id.
-- ``item_cases``: derived from signed data only: the ingest record's ``provenance.case`` and each
-  ``acquire`` event's ``payload.acquisition.provenance.case``.
+- ``item_cases``: derived from signed data only: the ingest record's ``provenance.case``, each
+  ``acquire`` event's ``payload.acquisition.provenance.case`` and each ``case.add`` event's ``payload.case``.
 - ``actors``: one row per ``actor.add`` event, equal to its payload, ``created_seq`` its seq.
 - ``imports`` and ``imported_*``: one receipt row per ``import`` event; the event's
   ``payload.stored`` holds a SHA-256 per table over exactly the rows stored (see
@@ -145,7 +145,7 @@ def signed_cases(
     """Case memberships the signed data establishes: (item, case) -> what says so.
 
     ``records`` are (item id, record text) pairs; a record counts only if its SHA-256 is the one
-    ``ingest_hashes`` (item -> record_sha256 of its ingest event) binds. ``acquires`` are the
+    ``ingest_hashes`` (item -> record_sha256 of its ingest event) binds. ``acquires`` are the ``case.add`` and
     ``acquire`` events.
     """
     found: dict[tuple[str, str], str] = {}
@@ -159,6 +159,11 @@ def signed_cases(
         if case:
             found.setdefault((item_id, case), "its signed ingest record")
     for event in acquires:
+        if event.action == "case.add":  # custody.cases: an item put into a case after its ingest
+            case = event.payload.get("case")
+            if isinstance(case, str) and case and event.item is not None:
+                found.setdefault((event.item, case), f"case.add event {event.seq}")
+            continue
         acquisition = event.payload.get("acquisition")
         case = _case_of(acquisition.get("provenance")) if isinstance(acquisition, dict) else None
         if case and event.item is not None:
@@ -168,7 +173,8 @@ def signed_cases(
 
 def _check_cases(session: Session, state: LogState, report: Report, items: Sequence[Item]) -> None:
     hashes = {item: str(events[0].payload.get("record_sha256")) for item, events in _ingests(state).items()}
-    signed = signed_cases(((i.item_id, i.record) for i in items), hashes, state.events_by_action.get("acquire", []))
+    added = [*state.events_by_action.get("acquire", []), *state.events_by_action.get("case.add", [])]
+    signed = signed_cases(((i.item_id, i.record) for i in items), hashes, added)
     table = {(str(i), str(c)) for i, c in session.execute(select(ItemCase.item_id, ItemCase.case_id))}
     for item_id, case in sorted(table - signed.keys()):
         report.add(
@@ -191,12 +197,14 @@ def case_members(session: Session, case: str) -> tuple[set[str], set[str]]:
     """The items of ``case``: (as the signed records and events say, as table item_cases says)."""
     ingest_hashes: dict[str, str] = {}
     acquires: list[LogEvent] = []
-    rows = session.execute(select(Event).where(Event.action.in_(("ingest", "acquire"))).order_by(Event.seq)).scalars()
+    rows = session.execute(
+        select(Event).where(Event.action.in_(("ingest", "acquire", "case.add"))).order_by(Event.seq)
+    ).scalars()
     for row in rows:
         event = LogEvent.from_row(row)
         if event.action == "ingest" and event.item is not None:
             ingest_hashes.setdefault(event.item, str(event.payload.get("record_sha256")))
-        elif event.action == "acquire":
+        elif event.action in ("acquire", "case.add"):
             acquires.append(event)
     records = ((str(i), str(r)) for i, r in session.execute(select(Item.item_id, Item.record)))
     signed = {item for item, c in signed_cases(records, ingest_hashes, acquires) if c == case}

@@ -28,7 +28,9 @@ KEY = "withholdable"
 SALT_BYTES = 16
 # Everything that may name or locate a witness or a source; "case" stays in the clear because the
 # archive and a court must know which case an item belongs to (case membership is checked from it).
-FIELDS: tuple[str, ...] = ("source_path", *(f for f in Provenance.__dataclass_fields__ if f != "case"))
+FIELDS: tuple[str, ...] = (
+    "source_path", *(f for f in Provenance.__dataclass_fields__ if f not in ("case", "tags"))
+)  # fmt: skip
 # Committed beside source_path only when present (a path whose bytes are not UTF-8), withheld with it.
 PATH_BYTES = "source_path_bytes_b64"
 

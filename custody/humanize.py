@@ -7,6 +7,7 @@ Nothing here prints; every function returns text and never a Python repr of a di
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +35,8 @@ ACTION_WORDS: dict[str, str] = {
     "export.request": "Export requested",
     "export.approve": "Export approved",
     "export.reject": "Export refused by an approver",
+    "case.add": "Added to a case",
+    "correct": "Provenance corrected",
     "replicate": "Copied to a replica",
 }
 
@@ -209,8 +212,29 @@ def actor_with_key(key_id: str | None, names: Mapping[str, str]) -> str:
     return f"{name} (key {key_id[:12]}…)" if name else f"unregistered key {key_id[:12]}…"
 
 
+def printable(value: str) -> str:
+    """``value`` with control and format characters shown as escapes (``\\x1b``, ``\\u202e``), line breaks kept.
+
+    A file name or note may hold terminal escape sequences or bidirectional overrides; shown raw they
+    would recolour a terminal or reorder what a reader sees.
+    """
+    if value.isprintable():
+        return value
+    out = []
+    for ch in value:
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out)
+
+
 def text(value: object) -> str:
-    """Any JSON value in plain words: ``a: 1; b: x`` for objects, ``x, y`` for lists; never a Python repr."""
+    """Any JSON value in plain words: ``a: 1; b: x`` for objects, ``x, y`` for lists; never a Python repr.
+
+    Control characters in strings are shown escaped (``printable``)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -221,7 +245,7 @@ def text(value: object) -> str:
         return "; ".join(f"{str(k).replace('_', ' ')}: {text(v)}" for k, v in value.items() if v not in (None, ""))
     if isinstance(value, list | tuple):
         return ", ".join(text(v) for v in value)
-    return str(value)
+    return printable(str(value))
 
 
 def device(value: object) -> str:
@@ -286,6 +310,11 @@ def describe_event(event: Mapping[str, object], names: Mapping[str, str]) -> str
     if action == "access":
         return f"Copy of the bytes taken out ({text(payload.get('kind'))}); purpose: {text(payload.get('purpose'))}"
     if action == "view":
+        if payload.get("kind") == "search":
+            query = payload.get("query")
+            query = query if isinstance(query, dict) else {}
+            asked = "; ".join(f"{k}={text(v)}" for k, v in sorted(query.items())) or "(everything)"
+            return f"Search by {asked}: {text(payload.get('found'))} item(s) found"
         return "Record displayed to the actor"
     if action == "export":
         said = f"Included in sealed bundle {text(payload.get('bundle_id'))}; purpose: {text(payload.get('purpose'))}"
@@ -312,6 +341,13 @@ def describe_event(event: Mapping[str, object], names: Mapping[str, str]) -> str
             f"Received in bundle {text(payload.get('bundle_id'))} from archive {text(payload.get('origin'))}, "
             "verified before import"
         )
+    if action == "case.add":
+        return f"Added to case {text(payload.get('case'))}"
+    if action == "correct":
+        # The value itself is signed as a salted digest (it may be withheld from a bundle): never shown here.
+        field = text(payload.get("field"))
+        label = PROVENANCE_LABELS.get(field, field)
+        return f"Provenance field {label} corrected; reason: {text(payload.get('reason'))}"
     if action == "report":
         return f"Custody report produced ({text(payload.get('format'))}); purpose: {text(payload.get('purpose'))}"
     if action == "actor.add":

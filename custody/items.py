@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import deliveries, disclosure
+from . import deliveries, disclosure, progress
 from .archive import Acting, Archive
 from .canonical import parse
 from .db.models import Item, ItemCase
@@ -57,6 +57,8 @@ class ItemView:
     annotations: list[dict[str, Any]]
     events: list[LogEvent]
     derivation: dict[str, Any]
+    # Provenance corrections (custody.corrections), oldest first; acquisitions[0] shows the current values.
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -67,6 +69,7 @@ class ItemView:
             "acquisitions": self.acquisitions,
             "annotations": self.annotations,
             "derivation": self.derivation,
+            "corrections": self.corrections,
             "events": [e.to_json() for e in self.events],
         }
 
@@ -113,7 +116,15 @@ def _view(session: Session, store: BlobStore, item_id: str) -> ItemView:
         if e.action == "annotate"
     ]
     cases = sorted(session.scalars(select(ItemCase.case_id).where(ItemCase.item_id == item_id)))
-    return ItemView(record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history, derivation)
+    from .corrections import apply
+
+    corrected = dict(acquisitions[0].get("provenance") or {})
+    fixes, _texts = apply(store, item_id, corrected, history)
+    acquisitions[0] = {**acquisitions[0], "provenance": corrected}
+    return ItemView(
+        record, row.signature, row.signer_key_id, cases, acquisitions, annotations, history, derivation,
+        [c.to_json() for c in fixes],
+    )  # fmt: skip
 
 
 def show_item(acting: Acting, item_id: str) -> ItemView:
@@ -164,7 +175,8 @@ def get_content(acting: Acting, item_id: str, out: Path, purpose: str) -> Path:
             # Private until the access event is committed: only then does the copy take its name.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as dst, archive.store.open_read(sha256) as src:
-                got = copy_and_hash(src, dst.write)
+                progress.begin(f"get {item_id}", size)
+                got = copy_and_hash(src, dst.write, lambda chunk: progress.advance(len(chunk)))
                 dst.flush()
                 os.fsync(dst.fileno())
             if (got.sha256, got.blake3, got.size) != (sha256, blake3_hex, size):

@@ -37,6 +37,8 @@ CATALOG_ACTIONS = frozenset(
         "actor.add",
         "ingest",
         "acquire",
+        "case.add",
+        "correct",
         "import",
         "derive",
         # Read by the two-person export rules (custody.log.authority): their payloads are needed.

@@ -30,9 +30,14 @@ class Provenance:
     language: str | None = None
     collected_from: str | None = None
     capture_device: str | None = None
+    # Tags given at ingest (`--tag`, the manifest's `tags` column): signed in the clear at the record's top
+    # level (or the acquire event's acquisition), like the case, never among the withholdable values.
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, str | None]:
-        return asdict(self)
+        stated = asdict(self)
+        del stated["tags"]
+        return stated
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ class Action(StrEnum):
     VERIFY = "verify"
     REFUSE = "refuse"
     REPORT = "report"
+    CASE_ADD = "case.add"
+    CORRECT = "correct"
     REPLICATE = "replicate"
 
 
@@ -98,6 +100,10 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     Action.REFUSE: ANY_ACTOR,
     # A report or CASE/UCO export discloses what `show` would: the view permission.
     Action.REPORT: Permission.VIEW,
+    # Putting an item into a case and correcting its stated provenance are statements about where
+    # evidence belongs and came from, as an ingest is: whoever may ingest.
+    Action.CASE_ADD: Permission.INGEST,
+    Action.CORRECT: Permission.INGEST,
     # Replication sends every piece of evidence to another place (bucket, provider, jurisdiction): admins only.
     Action.REPLICATE: Permission.ADMINISTER,
 }

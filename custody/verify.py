@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import keys
+from . import keys, progress
 from .archive import Acting, Archive
 from .canonical import parse
 from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
@@ -54,6 +54,13 @@ def _withheld_values(archive: Archive, item: Item) -> list[Check]:
     except CustodyError as exc:
         return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))]
     return [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
+
+
+def _rehash_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
+    """``_rehash``, then the item's bytes reported as checked (custody.progress)."""
+    checks = _rehash(archive, item, early)
+    progress.advance(item.size)
+    return checks
 
 
 def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
@@ -232,7 +239,8 @@ def verify_archive(
         with archive.db.snapshot() as session:
             items = _items(session, item_ids)
             # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
-            rehashed = pool.map(lambda it: _rehash(archive, it, early), items)
+            progress.begin("verify", sum(it.size for it in items))
+            rehashed = pool.map(lambda it: _rehash_reported(archive, it, early), items)
             wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
             for _label, text in against:
                 with contextlib.suppress(ProofError):
@@ -301,6 +309,23 @@ def _verify_against_log(
     for index, item in enumerate(items):
         _check_record(item, index not in bad_records, state, report)
     _guarded(report, CheckKind.DERIVATION, lambda: _check_derivations(session, items, state, report))
+    _guarded(report, CheckKind.WITHHELD_VALUES, lambda: _check_correction_values(archive, state, report))
+
+
+def _check_correction_values(archive: Archive, state: LogState, report: Report) -> None:
+    """Each ``correct`` event's stored value still opens the digest it signs (custody.corrections)."""
+    from . import disclosure
+
+    for event in state.events_by_action.get("correct", []):
+        where = f"{event.item} (correct event {event.seq})"
+        try:
+            disclosure.load(archive.store, event.payload, where)
+        except CustodyError as exc:
+            report.add(CheckKind.WITHHELD_VALUES, f"event {event.seq}", False, str(exc))
+        else:
+            report.add(
+                CheckKind.WITHHELD_VALUES, f"event {event.seq}", True, "the corrected value matches its signed digest"
+            )
 
 
 def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:

@@ -57,6 +57,8 @@ def _attempts(tmp: Path, evidence: Path) -> dict[Action, Callable[[], list[str |
     return {
         Action.INGEST: lambda: ["ingest", evidence / "strike.bin"],
         Action.ANNOTATE: lambda: ["annotate", "EV-000001", "a note the role may not write"],
+        Action.CASE_ADD: lambda: ["case", "add", "EV-000001", "--case", "SMUGGLED-IN"],
+        Action.CORRECT: lambda: ["correct", "EV-000001", "--field", "method", "--value", "doctored", "--reason", "r"],
         Action.EXPORT: lambda: ["export", "EV-000001", "--out", tmp / "doctored.zip", "--purpose", "leak"],
         Action.IMPORT: lambda: ["import", tmp / "clean.zip"],
         Action.VERIFY: lambda: ["verify", "EV-000001"],

@@ -1,6 +1,6 @@
 """The unlock agent's warm command server: forwarded commands behave exactly as commands run in-process.
 
-Each test runs ``custody`` as a user does (a fresh ``python -m cli.main`` process). Whether a command was
+Each test runs ``custody`` as a user does (a fresh ``python -m custody_cli.main`` process). Whether a command was
 forwarded is seen with ``-X importtime``: a forwarded command's process never imports SQLAlchemy (the
 server imported it long before), a command run in-process does.
 """
@@ -54,7 +54,7 @@ def _custody(
     environment = {**os.environ, "CUSTODY_ACTOR": "alice", "CUSTODY_PASSPHRASE": "not needed", **(env or {})}
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
     return subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "cli.main", *map(str, args)],
+        [sys.executable, "-X", "importtime", "-m", "custody_cli.main", *map(str, args)],
         cwd=cwd, env=environment, text=True, timeout=120, **streams,  # type: ignore[call-overload]
     )  # fmt: skip
 
@@ -132,7 +132,7 @@ def test_ctrl_c_at_the_client_interrupts_the_forwarded_command(unlocked: Path) -
     fcntl.fcntl(write_end, fcntl.F_SETFL, 0)
     env = {**os.environ, "CUSTODY_ACTOR": "alice"}
     client = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "show", "EV-000001"],
+        [sys.executable, "-m", "custody_cli.main", "show", "EV-000001"],
         cwd=ROOT, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     os.close(write_end)
@@ -190,9 +190,9 @@ def _listener(path: Path) -> int:
 
 
 def test_an_upgraded_custody_is_not_served_from_the_old_code(unlocked: Path) -> None:
-    import cli.render
+    import custody_cli.render
 
-    source = Path(str(cli.render.__file__))
+    source = Path(str(custody_cli.render.__file__))
     before = source.stat()
     try:
         os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))

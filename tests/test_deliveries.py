@@ -29,7 +29,7 @@ ROOT = Path(__file__).parents[1]
 def _custody(archive: Path, actor: str, *args: str | Path) -> subprocess.Popen[str]:
     env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": PASSPHRASES[actor]}
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--as", actor, *map(str, args)],
+        [sys.executable, "-m", "custody_cli.main", "--as", actor, *map(str, args)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

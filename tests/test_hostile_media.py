@@ -284,7 +284,7 @@ def test_one_exiftool_serves_an_ingest_and_none_is_left_after_it(cli: Cli, archi
 def _ingest_in_background(archive: Path, tmp_path: Path, marker: str, files: int = 150) -> subprocess.Popen[str]:
     photos = [str(make_picture(tmp_path / f"p{i:03d}.jpg", seed=i, size=(320, 240))) for i in range(files)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", *photos],
+        [sys.executable, "-m", "custody_cli.main", "--as", "alice", "ingest", *photos],
         env={**os.environ, **_env(archive), marker: "1"},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -351,7 +351,7 @@ def test_unreadable_file_is_refused(archive: Path, tmp_path: Path) -> None:
     secret = tmp_path / "locked.jpg"
     secret.write_bytes(b"\xff\xd8\xff" + b"0" * 100)
     secret.chmod(0)
-    cmd = [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(secret)]
+    cmd = [sys.executable, "-m", "custody_cli.main", "--as", "alice", "ingest", str(secret)]
     if os.geteuid() == 0:
         # root reads anything; drop the capabilities that let it, as an ordinary user would lack them.
         cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all", *cmd]
@@ -397,7 +397,7 @@ def _ingest_under_way(archive: Path, tmp_path: Path, past_bytes: int) -> tuple[s
         fh.truncate(16 * 1024**3)
     env = {**os.environ, "CUSTODY_ARCHIVE": str(archive), "CUSTODY_PASSPHRASE": "alice-secret"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--as", "alice", "ingest", str(big)],
+        [sys.executable, "-m", "custody_cli.main", "--as", "alice", "ingest", str(big)],
         env=env,
         cwd=Path(__file__).parents[1],
         stdout=subprocess.DEVNULL,

@@ -137,7 +137,7 @@ def test_a_team_group_may_read_blobs_when_configured(cli: Cli, archive: Path, ev
 def test_no_terminal_means_a_plain_error_not_a_python_warning(archive: Path, evidence: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "CUSTODY_ARCHIVE": str(archive), "CUSTODY_ACTOR": "alice"}
     proc = subprocess.run(
-        ["setsid", sys.executable, "-m", "cli.main", "ingest", str(evidence / "transcript.txt")],
+        ["setsid", sys.executable, "-m", "custody_cli.main", "ingest", str(evidence / "transcript.txt")],
         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=Path(__file__).parent.parent,
     )  # fmt: skip
     assert proc.returncode == 2

@@ -16,7 +16,7 @@ from pathlib import Path
 import html5lib
 import pytest
 
-from cli.main import main
+from custody_cli.main import main
 from tests.support.archives import PASSPHRASES, Cli, use_cheap_keys
 from tests.support.bundles import members, rewrite
 from tests.support.schemas import validate

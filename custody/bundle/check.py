@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
-from .. import keys
+from .. import keys, progress
 from ..age import age_identities
 from ..canonical import canonical
 from ..checks import CheckKind, Report
@@ -64,7 +64,7 @@ def _digests(bundle: SafeBundle, name: str) -> tuple[str, str, str, int]:
     sha512 = hashlib.sha512()
     with bundle.open(name) as fh:
         try:
-            got = copy_and_hash(fh, sha512.update)
+            got = copy_and_hash(fh, sha512.update, lambda chunk: progress.advance(len(chunk)))
         except Exception as exc:
             raise BundleError(f"{bundle.path}: {name} is corrupt inside the zip ({exc})") from None
     return got.sha256, sha512.hexdigest(), got.blake3, got.size
@@ -112,6 +112,7 @@ def _check_bag(bundle: SafeBundle, report: Report) -> dict[str, tuple[str, str]]
         report.add(CheckKind.BAG, name, False, "tag file listed in the tag manifest is missing")
     blake3_of: dict[str, tuple[str, str]] = {}  # path -> (SHA-256, BLAKE3) of the content
     octets = 0
+    progress.begin("verify-bundle", sum(bundle.files[n].file_size for n in payload_files & listed))
     for name in sorted(payload_files & listed):
         got256, got512, got_b3, size = _digests(bundle, name)
         octets += size

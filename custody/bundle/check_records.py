@@ -84,7 +84,7 @@ def check_derivations(signed_records: list[Any], events: list[LogEvent], authori
 
 
 def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
-    """digest -> (field, where) of every withholdable field committed by a carried record or acquire event."""
+    """digest -> (field, where) of every withholdable field committed by a carried record, acquire or correct event."""
     found: dict[str, tuple[str, str]] = {}
     holders: list[tuple[str, Any]] = [
         (str(e["record"].get("item_id")), e["record"])
@@ -92,6 +92,7 @@ def commitments(signed_records: list[Any], events: list[LogEvent]) -> dict[str, 
         if isinstance(e, dict) and isinstance(e.get("record"), dict)
     ]
     holders += [(f"acquire event {e.seq}", e.payload.get("acquisition")) for e in events if e.action == "acquire"]
+    holders += [(f"correct event {e.seq}", e.payload) for e in events if e.action == "correct"]
     for where, holder in holders:
         digests = disclosure.committed_digests(holder) if isinstance(holder, dict) else None
         for field, digest in (digests or {}).items():
@@ -140,7 +141,7 @@ def _disclosure_problem(digest: str, text: Any, committed: dict[str, tuple[str, 
     if parsed.digest != digest:
         return "the disclosed value does not hash to the digest it is listed under"
     if digest not in committed:
-        return "no carried record or acquire event commits to this digest"
+        return "no carried record, acquire or correct event commits to this digest"
     field, where = committed[digest]
     if field != parsed.field:
         return f"{where} commits to this digest for {field}, not {parsed.field}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .. import deliveries, disclosure
+from .. import deliveries, disclosure, progress
 from ..age import age_recipients
 from ..archive import Acting
 from ..errors import InputError, PermissionDeniedError
@@ -49,9 +49,6 @@ class ExportResult:
 
 
 
-
-
-
 def _approved(acting: Acting, request: int | None) -> RequestState:
     """The approved request to export; refuses (logged, PermissionDeniedError) anything short of the policy."""
     needed = required_approvals(acting)
@@ -81,9 +78,6 @@ def _approved(acting: Acting, request: int | None) -> RequestState:
             acting.append(session, "refuse", {"attempted": "export", "request": request, "reason": problem})
         raise PermissionDeniedError(f"export refused: {problem}. The refusal was logged.")
     return state
-
-
-
 
 
 
@@ -150,6 +144,7 @@ def export_bundle(
     acting.unlock()
     acting.require(Permission.EXPORT, item_ids[0] if len(item_ids) == 1 else None)
     items = select_items(acting, item_ids, case)
+    progress.begin("export", sum(i.size for i in items))
     revealed = disclosures(acting, items, withheld)
     if approval:
         revealed = dataclasses.replace(revealed, approval=approval)

@@ -200,7 +200,8 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "acquire": "ingest", "derive": "ingest", "export.request": "export", "export.approve": "export",
          "export.reject": "export", "annotate": "annotate", "export": "export", "export.failed": "export",
          "import": "import", "view": "view", "access": "access", "verify": "verify", "report": "view",
-         "replicate": "administer", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors", "actor.role": "manage-actors"}
+         "actor.revoke": "manage-actors", "actor.rotate": "manage-actors", "actor.role": "manage-actors",
+         "case.add": "ingest", "correct": "ingest", "replicate": "administer"}
 evs = events()
 by = {e["seq"]: e for e in evs}
 if 0 not in by or 1 not in by: fail("events 0 and 1 (archive.init, first admin) are not carried")
@@ -379,7 +380,7 @@ EOF
 
 Records sign their source path and provenance as salted digests (FORMATS.md, "Withheld fields");
 `custody/disclosures.json` holds the values this bundle reveals. Each must hash to a digest its record
-or acquire event signed for the same field, and none may be a field the export says it withholds.
+or an acquire or correct (provenance correction) event signed for the same field, and none may be a field the export says it withholds.
 
 ```sh
 python3 - <<'EOF'
@@ -388,6 +389,7 @@ if not os.path.exists("custody/disclosures.json"): print("no disclosures.json: t
 committed = {}
 holders = [(e["record"]["item_id"], e["record"]) for e in json.load(open("custody/items.json", encoding="utf-8"))]
 holders += [("event %d" % e["seq"], e["payload"].get("acquisition") or {}) for e in events() if e["action"] == "acquire"]
+holders += [("event %d" % e["seq"], e["payload"]) for e in events() if e["action"] == "correct"]
 for where, h in holders:
     for field, digest in ((h.get("withholdable") or {}).get("digests") or {}).items(): committed[digest] = (field, where)
 export = [e for e in events() if e["action"] == "export" and e["payload"].get("bundle_id") == "@BUNDLE@"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .. import deliveries, disclosure
+from .. import deliveries, disclosure, progress
 from ..archive import Acting
 from ..canonical import canonical_text
 from ..catalog_check import import_digests
@@ -74,7 +74,7 @@ def _store_payload(acting: Acting, bundle: SafeBundle, name: str, record: dict[s
     writer = acting.archive.store.open_writer()
     try:
         with bundle.open(name) as fh:
-            got = copy_and_hash(fh, writer.write)
+            got = copy_and_hash(fh, writer.write, lambda chunk: progress.advance(len(chunk)))
         if (got.sha256, got.blake3) != (record["sha256"], record["blake3"]):
             raise IntegrityError(f"{bundle.path}: {name} changed while importing; nothing was imported")
         writer.commit(got.sha256, got.blake3)
@@ -138,6 +138,8 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
         for n in bundle.files
         if n.startswith(layout.KEYS_DIR)
     }
+    stored = [layout.entry_path(entry) for entry in signed]
+    progress.begin("import", sum(bundle.files[n].file_size for n in stored if n in bundle.files))
     for entry in signed:
         _store_payload(acting, bundle, layout.entry_path(entry), entry["record"])
     export = next(e for e in events if e["action"] == "export" and e["payload"].get("bundle_id") == bundle_id)

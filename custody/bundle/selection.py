@@ -94,6 +94,7 @@ def disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> Revea
             "and provenance are signed in the clear and cannot be withheld; export them separately with "
             "--withhold none (whole), or leave them out"
         )
+    _apply_corrections(acting, items, withheld, texts, clear)
     return Revealed(withheld, texts, clear)
 
 
@@ -110,3 +111,27 @@ def check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
             f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
             f"{', '.join(dropped) or 'none'}); nothing was exported. Run 'custody verify --all'"
         )
+
+
+def _apply_corrections(
+    acting: Acting, items: list[Item], withheld: list[str], texts: dict[str, str], clear: dict[str | int, Any]
+) -> None:
+    """Each item's corrected provenance (custody.corrections) into ``clear``; disclosures of what is not withheld."""
+    from .. import corrections
+
+    with acting.archive.db.read() as session:
+        events = [
+            LogEvent.from_row(row)
+            for row in session.query(Event)
+            .where(Event.action == corrections.CORRECT, Event.item_id.in_([i.item_id for i in items]))
+            .order_by(Event.seq)
+        ]
+    for item in items:
+        mine = [e for e in events if e.item == item.item_id]
+        shown = clear.get(item.item_id)
+        if not mine or shown is None:
+            continue
+        provenance = dict(shown.get("provenance") or {})
+        history, opened = corrections.apply(acting.archive.store, item.item_id, provenance, mine, withheld, WITHHELD)
+        texts.update(opened)
+        clear[item.item_id] = {**shown, "provenance": provenance, "corrections": [c.to_json() for c in history]}

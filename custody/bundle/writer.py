@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from sqlalchemy import select
 
-from .. import keys
+from .. import keys, progress
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Actor, Event, EventItem, Item
@@ -60,7 +60,7 @@ class Bag:
         info.compress_type = zipfile.ZIP_STORED  # evidence media is already compressed
         info.external_attr = 0o100444 << 16
         with self.zf.open(info, "w", force_zip64=True) as out:
-            got = copy_and_hash(stream, sha512.update, out.write)
+            got = copy_and_hash(stream, sha512.update, out.write, lambda chunk: progress.advance(len(chunk)))
         if got.sha256 != expect_sha256 or got.blake3 != expect_blake3:
             raise IntegrityError(
                 f"{item}: stored bytes no longer match the recorded digests; export stopped. "

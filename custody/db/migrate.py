@@ -7,7 +7,6 @@ constant equal to the newest migration in ``alembic/versions``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
@@ -20,14 +19,13 @@ if TYPE_CHECKING:
 HEAD_REVISION = "0006_scale_indexes"
 """The newest migration this version of custody ships."""
 
-_SCRIPTS = Path(__file__).resolve().parents[2] / "alembic"
-
-
 def _config() -> Config:
     from alembic.config import Config
 
+    from ..resources import migrations_folder
+
     cfg = Config()
-    cfg.set_main_option("script_location", str(_SCRIPTS))
+    cfg.set_main_option("script_location", str(migrations_folder()))
     return cfg
 
 

@@ -50,6 +50,8 @@ def _acquisition(source: Source, stored: Stored, provenance: records.Provenance)
         acquisition["original_name_bytes_b64"] = name_bytes
     if path_bytes is not None:
         acquisition["source_path_bytes_b64"] = path_bytes
+    if provenance.tags:
+        acquisition["tags"] = sorted(set(provenance.tags))
     return {**acquisition, "fs_times": stored.fs_times, "provenance": provenance.to_json()}
 
 

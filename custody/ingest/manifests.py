@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import CustodyError, InputError
 from ..records import Provenance
@@ -53,7 +54,10 @@ def read_manifest(path: Path, defaults: Provenance, follow_symlinks: bool) -> li
         except CustodyError as exc:
             problems.append(f"line {number}: {exc}")
             continue
-        overrides = {k: v for k, v in values.items() if v}
+        overrides: dict[str, Any] = {k: v for k, v in values.items() if v}
+        if "tags" in overrides:  # one cell: tags separated by ';' (or ','), added to the --tag ones
+            cell = str(overrides["tags"]).replace(",", ";")
+            overrides["tags"] = (*defaults.tags, *(t.strip() for t in cell.split(";") if t.strip()))
         rows.append((source, replace(defaults, **overrides)))
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")

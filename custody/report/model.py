@@ -220,6 +220,33 @@ def provenance_rows(provenance: Any) -> list[dict[str, str]]:
     return rows
 
 
+def correction_rows(corrections: Any, names: Mapping[str, str], tz: Any) -> list[dict[str, str]]:
+    """Each provenance correction (custody.corrections): the value before and after, who, when, why.
+
+    Withheld fields arrive with the marker in place of both values.
+    """
+    rows = []
+    for c in corrections if isinstance(corrections, list) else []:
+        if not isinstance(c, Mapping):
+            continue
+        field = str(c.get("field"))
+        label = h.PROVENANCE_LABELS.get(field, field.replace("_", " ").capitalize())
+
+        def shown(value: Any, field: str = field) -> str:
+            if value in (None, ""):
+                return "(not stated)"
+            return h.stated(str(value)) if field in {"collected_at", "posted_at"} else h.text(value)
+
+        rows.append(
+            _row(
+                f"{label}: corrected (event {c.get('seq')})",
+                f"{shown(c.get('previous'))} → {shown(c.get('value'))}; by {h.actor(c.get('actor'), names)} "
+                f"at {h.utc_and_local(c.get('time'), tz)}; reason: {h.text(c.get('reason'))}",
+            )
+        )
+    return rows
+
+
 def _kind(media_type: str) -> str:
     major = media_type.split("/", 1)[0]
     return {"image": "Picture", "video": "Video", "audio": "Audio", "text": "Text"}.get(major, "File")
@@ -307,10 +334,12 @@ def context(
                     _row("Ingested at", " / ".join(v for v in when(rec.get("ingested_at")).values() if v)),
                     _row("Ingested by", h.actor_with_key(rec.get("ingested_by"), names)),
                     _row("Record signed by", h.actor_with_key(entry.get("signer"), names)),
+                    *([_row("Tags at ingest", h.text(", ".join(map(str, rec["tags"]))))] if rec.get("tags") else []),
                     *_derivation_rows(item, rec, data.events),
                 ],
                 "metadata_rows": metadata_rows(metadata),
-                "provenance_rows": provenance_rows(rec.get("provenance")),
+                "provenance_rows": provenance_rows(rec.get("provenance"))
+                + correction_rows(rec.get("corrections"), names, tz),
                 "flags": [dict(zip(("title", "text"), h.flag(f), strict=True)) for f in rec.get("flags") or []],
                 "warnings": [h.text(w) for w in rec.get("warnings") or []],
                 "annotations": annotations,

@@ -79,7 +79,25 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
         str(e["record"]["item_id"]): disclosure.opened(acting.archive.store, e["record"], str(e["record"]["item_id"]))
         for e in entries
     }
+    _corrected(acting, clear)
     return _shown(entries, clear)
+
+
+def _corrected(acting: Acting, clear: dict[str | int, Any]) -> None:
+    """Each item's provenance as corrected by its ``correct`` events (custody.corrections), with their history."""
+    from .. import corrections
+
+    with acting.archive.db.read() as session:
+        rows = session.scalars(
+            select(Event).where(Event.action == corrections.CORRECT, Event.item_id.in_([str(k) for k in clear]))
+        )
+        events = [LogEvent.from_row(row) for row in rows]
+    for key, shown in clear.items():
+        mine = [e for e in events if e.item == key]
+        if mine:
+            provenance = dict(shown.get("provenance") or {})
+            history, _texts = corrections.apply(acting.archive.store, str(key), provenance, mine)
+            clear[key] = {**shown, "provenance": provenance, "corrections": [c.to_json() for c in history]}
 
 
 def relevant_events(acting: Acting, item_ids: Sequence[str], extra_keys: set[str]) -> list[EventJSON]:

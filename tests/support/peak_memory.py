@@ -22,7 +22,7 @@ from pathlib import Path
 
 _RUNNER = """
 import sys
-from cli.main import main
+from custody_cli.main import main
 code = main(sys.argv[1:])
 with open("/proc/self/status") as status:
     peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))

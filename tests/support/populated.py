@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
-from cli.main import main
+from custody_cli.main import main
 from tests.support.archives import PASSPHRASES, PG_ADMIN_URL, pg_available, use_cheap_keys
 from tests.support.tsa_server import TsaServer, make_pki
 

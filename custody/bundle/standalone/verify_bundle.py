@@ -89,7 +89,8 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "export.request": "export", "export.approve": "export", "export.reject": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
          "verify": "verify", "report": "view", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
-         "actor.role": "manage-actors", "replicate": "administer"}  # fmt: skip
+         "actor.role": "manage-actors", "case.add": "ingest", "correct": "ingest",
+         "replicate": "administer"}  # fmt: skip
 LIFECYCLE = {"actor.revoke", "actor.rotate", "actor.role"}
 
 
@@ -1059,6 +1060,7 @@ class Verifier:
                    if isinstance(r, dict) and isinstance(r.get("record"), dict)]  # fmt: skip
         holders += [(f"acquire event {e['seq']}", e["payload"].get("acquisition")) for e in events
                     if e["action"] == "acquire"]  # fmt: skip
+        holders += [(f"correct event {e['seq']}", e["payload"]) for e in events if e["action"] == "correct"]
         committed: dict[str, tuple[str, str]] = {}
         for where, holder in holders:
             section = holder.get("withholdable") if isinstance(holder, dict) else None
