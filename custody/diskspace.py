@@ -34,6 +34,8 @@ FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _REFERENCE = re.compile(r'"(?:raw_sha256|values_sha256)":"([0-9a-f]{64})"')
 _SHOWN = 20
+VALUE_ACTIONS = ("acquire", "correct")
+"""Events whose payload commits to a stored withheld-values blob (an acquisition, a provenance correction)."""
 
 
 def free_bytes(store: BlobStore) -> int | None:
@@ -112,7 +114,9 @@ def referenced(session: Session) -> set[str]:
     found = set(session.scalars(select(Item.sha256)))
     for (record,) in session.execute(select(Item.record).execution_options(yield_per=5000)):
         found.update(_REFERENCE.findall(record))
-    rows = session.execute(select(Event.payload).where(Event.action == "acquire").execution_options(yield_per=5000))
+    rows = session.execute(
+        select(Event.payload).where(Event.action.in_(VALUE_ACTIONS)).execution_options(yield_per=5000)
+    )
     for (payload,) in rows:
         found.update(_REFERENCE.findall(payload))
     return found

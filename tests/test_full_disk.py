@@ -151,3 +151,17 @@ def test_a_full_catalog_is_a_one_line_error_and_nothing_half_written(
     filler.unlink()
     assert len(cli.ok("log", "--json").json()) == events
     cli.ok("verify", "--all")
+
+
+def test_blobs_of_corrections_and_acquisitions_are_not_reported_unrecorded(
+    cli: Cli, team: Path, evidence: Path, tmp_path: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", "--case", "A", actor="bob")
+    copy = tmp_path / "again" / "transcript.txt"
+    copy.parent.mkdir()
+    copy.write_bytes((evidence / "transcript.txt").read_bytes())
+    cli.ok("ingest", copy, "--case", "B", actor="bob")  # an acquisition: its withheld values are a blob
+    cli.ok("correct", "EV-000001", "--field", "method", "--value", "USB", "--reason", "typo", actor="bob")
+    assert cli.ok("status", "--json").json()["unrecorded_blobs"]["count"] == 0
+    report = cli.ok("verify", "--all", "--json", actor="dave").json()
+    assert not [c for c in report["checks"] if c["check"] == "unrecorded-blob"]
