@@ -9,7 +9,18 @@ import typer
 
 from custody.errors import CustodyError
 
-from . import cmd_actor, cmd_agent, cmd_archive, cmd_bundle, cmd_config, cmd_find, cmd_items, cmd_log, cmd_report
+from . import (
+    cmd_actor,
+    cmd_agent,
+    cmd_archive,
+    cmd_bundle,
+    cmd_config,
+    cmd_find,
+    cmd_items,
+    cmd_log,
+    cmd_report,
+    cmd_scale,
+)
 from .render import error, warn
 from .state import STATE
 
@@ -67,6 +78,7 @@ cmd_log.register(app)
 cmd_bundle.register(app)
 cmd_config.register(app)
 cmd_report.register(app)
+cmd_scale.register(app)
 
 
 @functools.cache
@@ -104,4 +116,3 @@ def main(argv: list[str] | None = None) -> int:
     for notice in STATE.notices():
         warn(notice)
     return code
-

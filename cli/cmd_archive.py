@@ -141,6 +141,8 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
             else f"{data['tsa']['url']} ({data['tsa']['untimestamped']} checkpoints untimestamped)",
         ],
         ["actors", ", ".join(f"{a['name']} ({a['role']})" for a in data["actors"])],
+        ["fixity", data["fixity"]["summary"]],
+        ["unrecorded blobs", data["unrecorded_blobs"]["summary"]],
     ]
     table("Archive status", ["", ""], rows)
 

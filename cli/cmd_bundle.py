@@ -215,8 +215,10 @@ def reveal(
     """Write the salted value of one withheld field, checkable against any bundle carrying the item; logged."""
     if out_path is None:
         raise InputError("reveal: --out FILE is required")
+    from custody.query import normalise_id
     from custody.reveal import reveal_field
 
+    item = normalise_id(item)
     result = reveal_field(STATE.acting(), item, field, out_path, purpose)
     if json_:
         print_json(result)

@@ -373,8 +373,10 @@ def derive(
     import shlex
 
     from custody.ingest import ingest_derived
+    from custody.query import normalise_id
     from custody.records import Provenance
 
+    source = normalise_id(source)
     recipe = shlex.split(ffmpeg_args) if ffmpeg_args is not None else None
     provenance = Provenance(case=case, collected_by=collected_by, note=note, method=method)
     result = ingest_derived(STATE.acting(), source, file, relation, method, tool, provenance, recipe)

@@ -37,6 +37,7 @@ ACTION_WORDS: dict[str, str] = {
     "export.reject": "Export refused by an approver",
     "case.add": "Added to a case",
     "correct": "Provenance corrected",
+    "replicate": "Copied to a replica",
 }
 
 # What each flag code means, as a heading for its message.
@@ -351,6 +352,10 @@ def describe_event(event: Mapping[str, object], names: Mapping[str, str]) -> str
         return f"Custody report produced ({text(payload.get('format'))}); purpose: {text(payload.get('purpose'))}"
     if action == "actor.add":
         return f"{text(payload.get('name'))} registered with role {text(payload.get('role'))}"
+    if action == "replicate":
+        target = payload.get("target")
+        where = target.get("url") if isinstance(target, dict) else target
+        return f"Stored bytes copied to the replica {text(where)} ({len(payload.get('blobs') or [])} blob(s))"
     if action == "verify":
         outcome = "passed" if payload.get("ok") else "found failures" if "ok" in payload else "run"
         scope = payload.get("scope")

@@ -70,6 +70,7 @@ class Action(StrEnum):
     REPORT = "report"
     CASE_ADD = "case.add"
     CORRECT = "correct"
+    REPLICATE = "replicate"
 
 
 ANY_ACTOR = None
@@ -103,6 +104,8 @@ ACTION_PERMISSION: dict[Action, Permission | None] = {
     # evidence belongs and came from, as an ingest is: whoever may ingest.
     Action.CASE_ADD: Permission.INGEST,
     Action.CORRECT: Permission.INGEST,
+    # Replication sends every piece of evidence to another place (bucket, provider, jurisdiction): admins only.
+    Action.REPLICATE: Permission.ADMINISTER,
 }
 """The permission an event's signer must hold, at that point of the log, to have logged the action."""
 

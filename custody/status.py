@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from . import diskspace, fixity_records
 from .archive import Acting
 from .db import migrate
 from .db.models import Actor, Event, Item
@@ -25,6 +26,8 @@ def archive_status(acting: Acting) -> dict[str, Any]:
     archive = acting.archive
     with archive.db.read() as session:
         latest = checkpoints.latest(session)
+        cov = fixity_records.coverage(session)
+        unrecorded = diskspace.unrecorded(session, archive.store, diskspace.STATUS_SCAN_LIMIT)
         result: dict[str, Any] = {
             "archive": {
                 "root": str(archive.config.root),
@@ -50,5 +53,12 @@ def archive_status(acting: Acting) -> dict[str, Any]:
                 "untimestamped": len(stamps.untimestamped(session)),
             },
             "actors": [{"name": a.name, "role": a.role} for a in session.scalars(select(Actor).order_by(Actor.name))],
+            "fixity": cov.to_json() | {"summary": cov.describe()},
+            "unrecorded_blobs": {
+                "checked": unrecorded.checked,
+                "count": len(unrecorded.digests),
+                "digests": unrecorded.digests[:20],
+                "summary": unrecorded.describe(),
+            },
         }
     return result

@@ -212,13 +212,15 @@ def verify_archive(
     tsa_ca: Path | None = None,
     early: EarlyRehash | None = None,
     rederive: bool = False,
+    verified_notes: list[str] | None = None,
 ) -> Report:
     """Verify the given items (all if None) and the whole log; the verification is logged when it can be.
 
     ``against`` holds (label, note text) pairs of independently kept checkpoints; ``tsa_ca`` is
     the TSA root to check checkpoint tokens against (default: the configured one); ``early``
     is a re-hash of the store started before the archive was opened (see custody.rehash); ``rederive``
-    re-makes reproducible working copies from their sources (custody.rederive).
+    re-makes reproducible working copies from their sources (custody.rederive); ``verified_notes``, if
+    given, receives the note of the checkpoint over the whole verified log (for ``--save-checkpoint``).
     Every read sees one snapshot of the catalog, so appends made meanwhile are neither seen nor
     mistaken for tampering. Damage never raises: it is a failed check in the report.
 
@@ -250,6 +252,9 @@ def verify_archive(
                 state = None
             if state is not None:
                 _verify_against_log(session, archive, state, items, item_ids is None, against, tsa_ca, report)
+                latest = checkpoints.latest(session)
+                if verified_notes is not None and latest is not None and latest.size == state.size:
+                    verified_notes.append(latest.note)
             for checks in rehashed:
                 report.checks.extend(checks)
             if rederive:
@@ -286,6 +291,8 @@ def _verify_against_log(
 ) -> None:
     """Everything checked against the walked log: actors, tree, checkpoints, catalog, records."""
     from .catalog_check import check_catalog
+    from .diskspace import check_unrecorded
+    from .replicas import check_replicas
 
     _guarded(report, CheckKind.ACTOR, lambda: check_actors(session, state, report))
     if whole:
@@ -294,6 +301,8 @@ def _verify_against_log(
         _guarded(report, CheckKind.CHECKPOINT, lambda: check_checkpoints(session, state, report))
         _guarded(report, CheckKind.TIMESTAMP, lambda: _check_timestamps(session, archive, tsa_ca, report))
         _guarded(report, CheckKind.CATALOG, lambda: check_catalog(session, state, report, items, archive.store))
+        _guarded(report, CheckKind.UNRECORDED_BLOB, lambda: check_unrecorded(session, archive.store, report))
+        _guarded(report, CheckKind.REPLICA, lambda: check_replicas(session, archive.config.root, report))
     for label, text in against:
         check_against(state, text, label, report)
     bad_records = _bad_record_signatures(items, state)

@@ -130,18 +130,35 @@ def test_ctrl_c_at_the_client_interrupts_the_forwarded_command(unlocked: Path) -
     except BlockingIOError:
         pass
     fcntl.fcntl(write_end, fcntl.F_SETFL, 0)
+    pipe = os.readlink(f"/proc/self/fd/{write_end}")
     env = {**os.environ, "CUSTODY_ACTOR": "alice"}
     client = subprocess.Popen(
         [sys.executable, "-m", "custody_cli.main", "show", "EV-000001"],
         cwd=ROOT, env=env, stdout=write_end, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     os.close(write_end)
-    time.sleep(3)  # started and blocked
+    command = _blocked_writer(pipe, besides=client.pid)  # the server's child, stuck writing to the full pipe
     client.send_signal(signal.SIGINT)
-    with os.fdopen(read_end, "rb") as pipe:
-        pipe.read()  # unblock it so it can finish
+    with os.fdopen(read_end, "rb") as drained:
+        drained.read()  # unblock it so it can finish
     assert client.wait(timeout=60) == 130
     assert client.stderr is not None and "interrupted" in client.stderr.read()
+    assert not Path(f"/proc/{command}").exists() or "custody" not in Path(f"/proc/{command}/cmdline").read_text()
+
+
+def _blocked_writer(pipe: str, besides: int) -> int:
+    """The pid of the process (other than ``besides``) whose standard output is ``pipe``, once it waits to write."""
+    for _ in range(600):
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == besides:
+                continue
+            try:
+                if os.readlink(proc / "fd" / "1") == pipe and "pipe_write" in (proc / "wchan").read_text():
+                    return int(proc.name)
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise AssertionError("the forwarded command never started writing")
 
 
 def test_lock_ends_the_command_server(cli: Cli, archive: Path, evidence: Path, runtime: Path) -> None:

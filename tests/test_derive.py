@@ -31,7 +31,7 @@ def derived(cli: Cli, team: Path, tmp_path: Path) -> Path:
     cli.ok("ingest", video, photo, "--case", "UA-7", actor="bob")
     cli.ok("derive", "EV-000001", still, "--relation", "still", "--method", "frame at 1 s",
            "--tool", f"ffmpeg {STILL_ARGS}", "--ffmpeg-args", STILL_ARGS, actor="bob")  # fmt: skip
-    cli.ok("derive", "EV-000002", redacted, "--relation", "redaction", "--method", "faces blurred",
+    cli.ok("derive", "ev-000002", redacted, "--relation", "redaction", "--method", "faces blurred",
            "--tool", "GIMP 2.10 gaussian blur 40 px", actor="bob")  # fmt: skip
     return team
 

@@ -131,7 +131,8 @@ def test_a_later_reveal_checks_against_the_commitment_and_a_wrong_value_fails(
 ) -> None:
     bundle = _export(cli, tmp_path / "b.zip", "--withhold", "source_path,collected_from")
     reveal = tmp_path / "reveal.json"
-    cli.ok("reveal", "EV-000001", "--field", "collected_from", "--out", reveal, "--purpose", "court order 17")
+    # Item ids are accepted in any case.
+    cli.ok("reveal", "ev-000001", "--field", "collected_from", "--out", reveal, "--purpose", "court order 17")
     good = cli("check-reveal", bundle, reveal)
     assert good.code == 0 and HANDED_OVER_BY in good.out
     log = cli.ok("log", "--json").json()

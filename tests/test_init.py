@@ -24,7 +24,7 @@ def test_init_builds_schema_with_alembic_migrations(archive: Path) -> None:
     with sqlite3.connect(archive / "custody.db") as conn:
         (revision,) = conn.execute("select version_num from alembic_version").fetchone()
         tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-    assert revision == "0005_event_items"
+    assert revision == "0006_scale_indexes"
     assert {"actors", "items", "item_cases", "events", "event_items", "tree_nodes", "checkpoints"} <= tables
 
 

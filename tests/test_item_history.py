@@ -124,7 +124,13 @@ def test_upgrading_an_older_archive_fills_the_links_from_its_log(cli: Cli, discl
     with sqlite3.connect(disclosed / "custody.db") as conn:
         before = conn.execute("select seq, item_id from event_items order by seq, item_id").fetchall()
     # The archive as the previous version left it: no link table, at migration 0004.
-    sql(disclosed, "drop table event_items", "update alembic_version set version_num = '0004_timestamps'")
+    sql(
+        disclosed,
+        "drop table event_items",
+        "drop index ix_events_action_seq",  # and without the later indexes (0006)
+        "drop index ix_item_cases_case_id",
+        "update alembic_version set version_num = '0004_timestamps'",
+    )
     assert cli("log", "EV-000001").code == 2
     cli.ok("upgrade")
     with sqlite3.connect(disclosed / "custody.db") as conn:

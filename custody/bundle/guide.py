@@ -201,7 +201,7 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "export.reject": "export", "annotate": "annotate", "export": "export", "export.failed": "export",
          "import": "import", "view": "view", "access": "access", "verify": "verify", "report": "view",
          "actor.revoke": "manage-actors", "actor.rotate": "manage-actors", "actor.role": "manage-actors",
-         "case.add": "ingest", "correct": "ingest"}
+         "case.add": "ingest", "correct": "ingest", "replicate": "administer"}
 evs = events()
 by = {e["seq"]: e for e in evs}
 if 0 not in by or 1 not in by: fail("events 0 and 1 (archive.init, first admin) are not carried")

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 
 # Advisory-lock key that serialises appends to the log across processes on PostgreSQL.
 _PG_APPEND_LOCK = 0x637573746F6479  # "custody"
@@ -37,6 +37,16 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+def catalog_full(exc: DBAPIError) -> bool:
+    """The database refused a write because its disk or quota is full (SQLite SQLITE_FULL, PostgreSQL 53100)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "53100":  # PostgreSQL disk_full
+        return True
+    if getattr(orig, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
+        return True
+    return "database or disk is full" in str(orig)
 
 
 class Database:
@@ -80,11 +90,23 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction holding the archive-wide append lock until commit."""
-        with Session(self.writer, expire_on_commit=False) as session, session.begin():
-            if self.kind == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_APPEND_LOCK})
-            yield session
+        """A write transaction holding the archive-wide append lock until commit.
+
+        A catalog whose disk (or quota) is full is a one-line StoreError; the transaction is rolled back.
+        """
+        try:
+            with Session(self.writer, expire_on_commit=False) as session, session.begin():
+                if self.kind == "postgresql":
+                    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_APPEND_LOCK})
+                yield session
+        except DBAPIError as exc:
+            if not catalog_full(exc):
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "full"
+            raise StoreError(
+                f"the catalog {self.safe_url()} is full ({reason}); nothing of this command was recorded: "
+                "free space for the database and run it again"
+            ) from None
 
     def server_version(self) -> str:
         """The database server's version string."""

@@ -16,7 +16,7 @@ from .engine import Database
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0005_event_items"
+HEAD_REVISION = "0006_scale_indexes"
 """The newest migration this version of custody ships."""
 
 def _config() -> Config:

@@ -46,6 +46,8 @@ class ItemCase(Base):
     item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id"), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(128), primary_key=True)
 
+    __table_args__ = (Index("ix_item_cases_case_id", "case_id", "item_id"),)
+
 
 class Event(Base):
     """One custody-log entry; ``seq`` is also its Merkle leaf index."""
@@ -61,7 +63,7 @@ class Event(Base):
     prev: Mapped[str] = mapped_column(String(64))
     sig: Mapped[str] = mapped_column(String(128))
 
-    __table_args__ = (Index("ix_events_item_id", "item_id"),)
+    __table_args__ = (Index("ix_events_item_id", "item_id"), Index("ix_events_action_seq", "action", "seq"))
 
 
 class EventItem(Base):

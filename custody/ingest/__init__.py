@@ -8,19 +8,20 @@ holds the entry points.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
-from .. import records
+from .. import diskspace, records
 from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Item
-from ..errors import InputError
+from ..errors import InputError, StoreError
 from ..hashing import sha256_hex
 from ..roles import Permission
 from .catalog import NEW_ITEMS, IngestResult, add_acquisition, find_item, new_item, record_batch, record_one
 from .options import DEFAULT_OPTIONS, IngestOptions
-from .pipeline import batches, open_storer
+from .pipeline import Stored, batches, open_storer
 from .sources import Source, collect
 
 __all__ = [
@@ -92,14 +93,27 @@ def ingest(
     sources = collect(paths, recursive, follow_symlinks)
     results: list[IngestResult] = []
     in_batches = list(batches(sources, options))
-    with open_storer(acting, on_bytes, len(sources), options) as storer:
-        on_start(sources)
-        started = storer.start(in_batches[0]) if in_batches else []
-        for i, batch in enumerate(in_batches):
-            stored = storer.finish(started)
-            # The next batch is read and hashed while this one is signed and logged.
-            started = storer.start(in_batches[i + 1]) if i + 1 < len(in_batches) else []
-            results.extend(record_batch(acting, [(source, provenance) for source in batch], stored))
+    # Files handed to the storer and not yet recorded, to say what a failure left stored (custody.diskspace).
+    pending: list[tuple[Source, Future[Stored]]] = []
+    try:
+        with open_storer(acting, on_bytes, len(sources), options) as storer:
+            on_start(sources)
+            started = storer.start(in_batches[0]) if in_batches else []
+            pending.extend(zip(in_batches[0] if in_batches else [], started, strict=True))
+            for i, batch in enumerate(in_batches):
+                stored = storer.finish(started)
+                # The next batch is read and hashed while this one is signed and logged.
+                started = storer.start(in_batches[i + 1]) if i + 1 < len(in_batches) else []
+                pending.extend(zip(in_batches[i + 1] if i + 1 < len(in_batches) else [], started, strict=True))
+                results.extend(record_batch(acting, [(source, provenance) for source in batch], stored))
+                del pending[: len(batch)]
+    except (InputError, StoreError) as exc:
+        if not pending:
+            raise
+        done = [src.path for src, fut in pending if fut.done() and not fut.cancelled() and fut.exception() is None]
+        untouched = [src.path for src, fut in pending if src.path not in set(done)]
+        rest = len(sources) - len(results) - len(pending)
+        raise exc.__class__(diskspace.outcome(str(exc), len(results), done, untouched, rest)) from None
     return results
 
 

@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from .. import diskspace
 from ..archive import Acting
 from ..canonical import canonical
 from ..errors import InputError, StoreError
@@ -63,7 +64,12 @@ def store_file(
     """Stream the file once into the store, hashing on the way; nothing stays on failure.
 
     The blob is made durable by the batch's single ``store.sync()`` before anything is recorded.
+    When the store is (nearly) full, bytes it already holds are found before any copy (custody.diskspace).
     """
+    if diskspace.low_on_space(acting.archive.store, source.path.stat().st_size):
+        known = _already_stored(acting, source, on_bytes, before_commit, chunk_size)
+        if known is not None:
+            return known
     fd = open_checked(source)
     writer = acting.archive.store.open_writer(durable=False)
     try:
@@ -90,10 +96,12 @@ def store_file(
             extraction.metadata["raw_sha256"] = _store_raw_metadata(acting, extraction.raw)
     except OSError as exc:
         writer.abort()
-        raise InputError(f"{source.path}: read failed ({exc.strerror}); nothing was stored") from None
+        if diskspace.is_full(exc):
+            raise StoreError(f"{source.path}: the store is full ({exc.strerror}); this file was not stored") from None
+        raise InputError(f"{source.path}: read failed ({exc.strerror}); this file was not stored") from None
     except StoreError as exc:
         writer.abort()
-        raise StoreError(f"{source.path}: not ingested, nothing recorded: {exc}") from None
+        raise StoreError(f"{source.path}: not stored: {exc}") from None
     except BaseException:
         writer.abort()
         raise
@@ -103,6 +111,49 @@ def store_file(
         "changed": from_timestamp(st.st_ctime),
     }
     # The raw dump is kept in its own blob (above); the record needs only the summary.
+    extraction = replace(extraction, raw={})
+    return Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
+
+
+def _already_stored(
+    acting: Acting,
+    source: Source,
+    on_bytes: Callable[[int], None],
+    before_commit: Callable[[], None],
+    chunk_size: int,
+) -> Stored | None:
+    """Hash the file without copying it; if the store holds those bytes, the stored blob (None otherwise)."""
+    store = acting.archive.store
+    head = bytearray()
+
+    def keep_head(chunk: bytes) -> None:
+        if len(head) < _SNIFF_BYTES:
+            head.extend(chunk[: _SNIFF_BYTES - len(head)])
+
+    def count(chunk: bytes) -> None:
+        on_bytes(len(chunk))
+
+    try:
+        with os.fdopen(open_checked(source), "rb", buffering=0) as fh:
+            st = os.fstat(fh.fileno())
+            digests = copy_and_hash(fh, keep_head, lambda _chunk: None, count, chunk_size=chunk_size)
+    except OSError as exc:
+        raise InputError(f"{source.path}: read failed ({exc.strerror}); this file was not stored") from None
+    path = diskspace.local_blob_path(store, digests.sha256)
+    if path is None:
+        return None
+    media_type = sniff_media_type(bytes(head), source.path.name)
+    extraction = extract(path, media_type, display_name(source.path.name)[0])
+    before_commit()
+    if extraction.raw:
+        raw_sha = hashlib.sha256(canonical(extraction.raw)).hexdigest()
+        stored_raw = diskspace.local_blob_path(store, raw_sha) is not None
+        extraction.metadata["raw_sha256"] = raw_sha if stored_raw else _store_raw_metadata(acting, extraction.raw)
+    fs_times = {
+        "modified": from_timestamp(st.st_mtime),
+        "accessed": from_timestamp(st.st_atime),
+        "changed": from_timestamp(st.st_ctime),
+    }
     extraction = replace(extraction, raw={})
     return Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
 
@@ -174,9 +225,7 @@ class _ChildStorer:
         def task(source: Source, progress: Callable[[int], None], check: Callable[[], None]) -> Stored:
             return store_file(acting, source, progress, check)
 
-        self._workers: ForkedWorkers[Source, Stored] = ForkedWorkers(
-            task, max(1, min(options.store_workers, files))
-        )
+        self._workers: ForkedWorkers[Source, Stored] = ForkedWorkers(task, max(1, min(options.store_workers, files)))
 
     def __enter__(self) -> _ChildStorer:
         return self

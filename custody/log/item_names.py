@@ -9,6 +9,7 @@ PAYLOAD_FIELDS = {
     "verify": "scope",
     "import": "items",
     "report": "items",
+    "replicate": "items",
     "export.request": "items",
     "derive": "derived_item",  # item = the source; the copy is named here, so both histories show it
 }

@@ -90,7 +90,8 @@ NEEDS = {"actor.add": "manage-actors", "archive.upgrade": "administer", "configu
          "export.request": "export", "export.approve": "export", "export.reject": "export",
          "export.failed": "export", "import": "import", "view": "view", "access": "access",
          "verify": "verify", "report": "view", "actor.revoke": "manage-actors", "actor.rotate": "manage-actors",
-         "actor.role": "manage-actors", "case.add": "ingest", "correct": "ingest"}  # fmt: skip
+         "actor.role": "manage-actors", "case.add": "ingest", "correct": "ingest",
+         "replicate": "administer"}  # fmt: skip
 LIFECYCLE = {"actor.revoke", "actor.rotate", "actor.role"}
 
 
