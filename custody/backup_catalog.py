@@ -51,7 +51,7 @@ class BackupResult:
     checkpoint_root: str
     database_bytes: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "folder": str(self.folder),
             "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root},
@@ -139,7 +139,7 @@ class RestoreResult:
     blobs: int = 0
     missing: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "archive": str(self.archive),
             "checkpoint_size": self.checkpoint_size,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -78,7 +78,7 @@ def _order(session: Session) -> list[tuple[str, str, str, int]]:
     ]
 
 
-def _check_one(acting: Acting, item_id: str, sha: str, b3: str, size: int) -> tuple[dict[str, Any], str]:
+def _check_one(acting: Acting, item_id: str, sha: str, b3: str, size: int) -> tuple[dict[str, object], str]:
     """Re-hash one blob; the record of what was read, and what is wrong ("" if nothing)."""
     try:
         with acting.archive.store.open_read(sha) as stream:
@@ -107,7 +107,7 @@ def run_fixity(acting: Acting, budget: Budget, report: Report | None = None) -> 
     with acting.archive.db.snapshot() as session:
         order = _order(session)
     started = time.monotonic()
-    results: list[dict[str, Any]] = []
+    results: list[dict[str, object]] = []
     read = 0
     for item_id, sha, b3, size in order:
         if budget.seconds is not None and time.monotonic() - started >= budget.seconds:
@@ -134,7 +134,7 @@ def run_fixity(acting: Acting, budget: Budget, report: Report | None = None) -> 
     return report
 
 
-def _record(acting: Acting, budget: Budget, results: list[dict[str, Any]], report: Report) -> None:
+def _record(acting: Acting, budget: Budget, results: Sequence[Mapping[str, object]], report: Report) -> None:
     """Log the checks as verify events (scope: the items re-hashed), in one transaction."""
     if not results:
         return

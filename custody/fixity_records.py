@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +24,7 @@ class Coverage:
     days: int | None  # whole days since ``oldest``
     last_run: str | None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "blobs": self.blobs,
             "never_checked": self.never,
@@ -44,7 +43,7 @@ class Coverage:
         return f"every blob re-hashed within the last {self.days} days (oldest check {self.oldest})"
 
 
-def _fixity_events(session: Session) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def _fixity_events(session: Session) -> Iterator[tuple[str, list[dict[str, object]]]]:
     """(time, per-blob results) of every fixity record, newest first."""
     rows = session.connection().execute(
         select(Event.time, Event.payload)

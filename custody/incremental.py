@@ -423,7 +423,7 @@ class _Since:
             select(Event.seq, Event.action, Event.item_id, Event.payload).where(Event.seq >= size)
         )
         for seq, action, item, payload_text in rows:
-            payload: Any = {}
+            payload: object = {}
             if action in PAYLOAD_FIELDS:
                 with _suppress():
                     payload = parse(payload_text)

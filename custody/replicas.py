@@ -28,7 +28,7 @@ class Target:
     endpoint: str | None = None
     retention_days: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"url": self.url, "endpoint": self.endpoint, "retention_days": self.retention_days}
 
 
@@ -56,7 +56,7 @@ def open_target(root: Path, target: Target, allow_unlocked: bool = False) -> Blo
 
     spool = root / "spool"
     spool.mkdir(mode=0o700, exist_ok=True)
-    options: dict[str, Any] = {"spool_dir": spool, "allow_unlocked": allow_unlocked}
+    options: dict[str, object] = {"spool_dir": spool, "allow_unlocked": allow_unlocked}
     if target.endpoint is not None:
         options["endpoint_url"] = target.endpoint
     if target.retention_days is not None:

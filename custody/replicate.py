@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 
@@ -40,7 +39,7 @@ class ReplicateResult:
     events: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {
             "target": self.target,
             "copied": self.copied,
@@ -101,7 +100,7 @@ def replicate(
         done = recorded(session).get(target.url, (target, {}))[1]
         owners = {sha: item for item, sha in session.execute(select(Item.item_id, Item.sha256))}
     result = ReplicateResult(target.url)
-    copied: list[dict[str, Any]] = []
+    copied: list[dict[str, object]] = []
     for sha in wanted:
         if sha in done:
             result.already += 1
