@@ -261,10 +261,10 @@ def _keep(ok: bool, note_text: str | None, path: Path, json_: bool) -> None:
 def _about_verification(acting: Acting, scope: str) -> None:
     """Which archive, which log (tree size and root), who verified and when: said before the verdict."""
     from custody import humanize as h
-    from custody.status import archive_status
+    from custody.status import log_head
     from custody.timeutil import iso, utc_now
 
-    data = archive_status(acting)
+    data = log_head(acting)
     names, tz = names_and_zone(acting.archive)
     cp = data["latest_checkpoint"]
     lines = [
