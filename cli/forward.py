@@ -26,12 +26,11 @@ import json
 import os
 import signal
 import socket
-import struct
 import sys
 from pathlib import Path
 from types import FrameType
 
-from custody.agent_paths import command_socket_path, folder_is_private, socket_path
+from custody.agent_paths import command_socket_path, folder_is_private, same_user, socket_path
 
 FORWARDED = frozenset(
     {
@@ -174,8 +173,7 @@ def _start(conn: socket.socket, path: Path, argv: list[str]) -> tuple[_Lines, in
         os.fstat(fd)
     conn.settimeout(2)
     conn.connect(str(path))
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    if struct.unpack("3i", creds)[1] != os.getuid():
+    if not same_user(conn):
         return None
     request = _request(argv)
     fds = array.array("i", [0, 1, 2])

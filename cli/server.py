@@ -26,7 +26,6 @@ import os
 import pkgutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
+from custody.agent_paths import listen_private, same_user
 from custody.errors import KeyFileError
 
 _LIMIT = 1 << 20  # a request beyond 1 MiB (argv + environment) is not one custody sends
@@ -126,15 +126,7 @@ def serve(path: Path, agent_path: Path, seconds: int) -> int:
     gc.freeze()  # keep the imported objects' pages shared with the children
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
     deadline = time.monotonic() + seconds
-    old = os.umask(0o177)
-    try:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path.unlink(missing_ok=True)
-        server.bind(str(path))
-    finally:
-        os.umask(old)
-    os.chmod(path, 0o600)
-    server.listen(16)
+    server = listen_private(path, 16)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     try:
@@ -144,8 +136,7 @@ def serve(path: Path, agent_path: Path, seconds: int) -> int:
                 conn, _ = server.accept()
             except TimeoutError:
                 continue
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            if struct.unpack("3i", creds)[1] != os.getuid():
+            if not same_user(conn):
                 conn.close()
                 continue
             if not _agent_answers(agent_path) or _changed(loaded):

@@ -20,7 +20,6 @@ import os
 import re
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .agent_paths import folder_is_private
+from .agent_paths import folder_is_private, listen_private, same_user
 from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
 
@@ -193,15 +192,7 @@ def _serve(path: Path, seconds: int, signing: Ed25519PrivateKey, archive: Ed2551
     held = {"signing": signing, "archive": archive}
     deadline = time.monotonic() + seconds
     until = time.time() + seconds
-    old = os.umask(0o177)
-    try:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path.unlink(missing_ok=True)
-        server.bind(str(path))
-    finally:
-        os.umask(old)
-    os.chmod(path, 0o600)
-    server.listen(8)
+    server = listen_private(path, 8)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     stopped = threading.Event()
@@ -212,8 +203,7 @@ def _serve(path: Path, seconds: int, signing: Ed25519PrivateKey, archive: Ed2551
                 conn, _ = server.accept()
             except TimeoutError:
                 continue
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            if struct.unpack("3i", creds)[1] != os.getuid():
+            if not same_user(conn):
                 conn.close()
                 continue
             # One thread per client: a command keeps one connection per key open while it runs.

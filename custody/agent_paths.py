@@ -2,14 +2,17 @@
 
 Standard library only: every command's fast path (``cli.forward``) reads these paths before it imports
 anything else. Both sockets live in one 0700 folder of the user's, named by a digest of the archive's
-resolved path and the actor's name, so an agent serves one actor on one archive.
+resolved path and the actor's name, so an agent serves one actor on one archive. Also the one way
+both servers listen and check who connected.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import stat
+import struct
 import tempfile
 from pathlib import Path
 
@@ -41,3 +44,23 @@ def folder_is_private(folder: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not stat.S_IMODE(info.st_mode) & 0o077
+
+
+def listen_private(path: Path, backlog: int) -> socket.socket:
+    """A Unix stream socket listening at ``path``, created 0600 (never readable by others, not even briefly)."""
+    old = os.umask(0o177)
+    try:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path.unlink(missing_ok=True)
+        server.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    server.listen(backlog)
+    return server
+
+
+def same_user(conn: socket.socket) -> bool:
+    """True if the process at the other end of the Unix socket ``conn`` runs as this user (SO_PEERCRED)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return bool(struct.unpack("3i", creds)[1] == os.getuid())

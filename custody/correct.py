@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from . import disclosure
 from .archive import Acting
-from .canonical import canonical
 from .corrections import CORRECT, CORRECTABLE, TIMES
 from .errors import InputError
 from .items import get_item
@@ -19,15 +16,7 @@ from .timeutil import parse_iso
 def _commit(store: BlobStore, field: str, value: str) -> dict[str, object]:
     """The ``withholdable`` section committing to ``value`` (its disclosure written to the store)."""
     text = disclosure.make(field, value)
-    blob = canonical([text])
-    values_sha256 = hashlib.sha256(blob).hexdigest()
-    writer = store.open_writer(durable=True)
-    try:
-        writer.write(blob)
-        writer.commit(values_sha256)
-    except BaseException:
-        writer.abort()
-        raise
+    values_sha256 = disclosure.store_texts(store, [text], durable=True)
     return {"digests": {field: disclosure.digest_of(text)}, "values_sha256": values_sha256}
 
 

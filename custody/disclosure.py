@@ -71,6 +71,20 @@ def parse(text: str) -> Disclosure:
     return Disclosure(digest_of(text), data[1], data[2], text)
 
 
+def store_texts(store: BlobStore, texts: list[str], durable: bool) -> str:
+    """Write the disclosures ``texts`` to ``store`` as one canonical JSON array; its SHA-256 (hex), the blob's name."""
+    blob = canonical(texts)
+    values_sha256 = hashlib.sha256(blob).hexdigest()
+    writer = store.open_writer(durable=durable)
+    try:
+        writer.write(blob)
+        writer.commit(values_sha256)
+    except BaseException:
+        writer.abort()
+        raise
+    return values_sha256
+
+
 def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, object]:
     """The acquisition with its withholdable values replaced by signed-to-be digests.
 
@@ -86,15 +100,7 @@ def commit(store: BlobStore, acquisition: Mapping[str, Any]) -> dict[str, object
         values[PATH_BYTES] = acquisition[PATH_BYTES]
         names.append(PATH_BYTES)
     texts = [make(f, values[f]) for f in names]
-    blob = canonical(texts)
-    values_sha256 = hashlib.sha256(blob).hexdigest()
-    writer = store.open_writer(durable=False)
-    try:
-        writer.write(blob)
-        writer.commit(values_sha256)
-    except BaseException:
-        writer.abort()
-        raise
+    values_sha256 = store_texts(store, texts, durable=False)
     committed = {k: v for k, v in acquisition.items() if k not in ("source_path", PATH_BYTES, "provenance")}
     committed["provenance"] = {"case": provenance.get("case")}
     committed[KEY] = {
