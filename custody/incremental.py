@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import keys
@@ -595,15 +595,9 @@ def _log(acting: Acting, report: Report, size: int, current: int, items: int, ve
         "ok": report.ok,
         "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
     }
-    try:
-        with acting.writing() as session:
-            seq = acting.append(session, "verify", payload).seq
-    except (CustodyError, SQLAlchemyError, OSError) as exc:
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        report.add(CheckKind.VERIFY_LOGGED, "log", False, f"this verification could not be logged: {reason}")
-        return
-    report.add(CheckKind.VERIFY_LOGGED, "log", True, f"this verification is event {seq} of the log")
+    from .verify import append_verify_event
+
+    append_verify_event(acting, payload, report)
 
 
 def save_checkpoint(path: Path, note_text: str) -> int:

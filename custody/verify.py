@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -375,9 +375,14 @@ def _log_verification(
         "ok": report.ok,
         "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
     }
+    append_verify_event(acting, payload, report)
+
+
+def append_verify_event(acting: Acting, payload: Mapping[str, object], report: Report) -> None:
+    """Append a ``verify`` event with ``payload``; the outcome is one more named check of ``report``."""
     try:
         with acting.writing() as session:
-            seq = acting.append(session, "verify", payload).seq
+            seq = acting.append(session, "verify", dict(payload)).seq
     except (CustodyError, SQLAlchemyError, OSError) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
