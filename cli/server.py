@@ -26,7 +26,6 @@ import os
 import pkgutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from custody.agent_paths import listen_private, same_user
+from custody.agent_paths import listen_private, same_user, start_detached
 from custody.errors import KeyFileError
 
 _LIMIT = 1 << 20  # a request beyond 1 MiB (argv + environment) is not one custody sends
@@ -50,19 +49,7 @@ def start(path: Path, agent_path: Path, seconds: int) -> None:
     Raises KeyFileError if it does not start (the commands then simply run without it).
     """
     path.unlink(missing_ok=True)
-    child = subprocess.Popen(
-        [sys.executable, "-m", _MODULE, str(path), str(agent_path), str(seconds)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    assert child.stdout is not None
-    ready = child.stdout.readline()
-    child.stdout.close()
-    if ready.strip() != b"ready":
-        child.kill()
+    if not start_detached([sys.executable, "-m", _MODULE, str(path), str(agent_path), str(seconds)]):
         raise KeyFileError(f"the command server did not start at {path}")
 
 

@@ -20,7 +20,6 @@ import os
 import re
 import socket
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -32,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .agent_paths import folder_is_private, listen_private, same_user
+from .agent_paths import folder_is_private, listen_private, same_user, start_detached
 from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
 
@@ -57,21 +56,8 @@ def start(path: Path, signing: Ed25519PrivateKey, archive: Ed25519PrivateKey, se
     """Start a detached agent at ``path`` holding both keys for ``seconds``; returns once it listens."""
     _private_folder(path.parent)
     stop(path)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "custody.agent", str(path), str(seconds)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    child.stdin.write(_raw(signing) + _raw(archive))
-    child.stdin.close()
-    ready = child.stdout.readline()
-    child.stdout.close()
-    if ready.strip() != b"ready":
-        child.kill()
+    argv = [sys.executable, "-m", "custody.agent", str(path), str(seconds)]
+    if not start_detached(argv, _raw(signing) + _raw(archive)):
         raise KeyFileError(f"the unlock agent did not start at {path}")
 
 

@@ -64,3 +64,29 @@ def same_user(conn: socket.socket) -> bool:
     """True if the process at the other end of the Unix socket ``conn`` runs as this user (SO_PEERCRED)."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return bool(struct.unpack("3i", creds)[1] == os.getuid())
+
+
+def start_detached(argv: list[str], secret: bytes = b"") -> bool:
+    """Start ``argv`` in a session of its own, hand it ``secret`` on stdin, wait for its "ready" line.
+
+    True once it said it listens; otherwise it is killed and False is returned.
+    """
+    import subprocess  # here, not at the top: every command's fast path imports this module
+
+    child = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(secret)
+    child.stdin.close()
+    ready = child.stdout.readline()
+    child.stdout.close()
+    if ready.strip() != b"ready":
+        child.kill()
+        return False
+    return True
