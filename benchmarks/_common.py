@@ -26,8 +26,9 @@ def compile_bytecode() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
-def make_dataset(folder: Path, big: int = 2, big_size: int = 200 * 1024**2, small: int = 800,
-                 small_size: int = 250 * 1024) -> int:
+def make_dataset(
+    folder: Path, big: int = 2, big_size: int = 200 * 1024**2, small: int = 800, small_size: int = 250 * 1024
+) -> int:
     """The ~600 MB evidence set: a few large videos' worth and many photos' worth of random bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     total = 0
@@ -51,13 +52,14 @@ def timed(label: str, fn: Callable[[], object]) -> float:
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-    subprocess.run(cmd, check=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, env={**os.environ, **(env or {})}, cwd=cwd or ROOT, stdout=subprocess.DEVNULL)
 
 
 def custody(archive: Path, *args: str) -> None:
-    run([*CUSTODY, "--archive", str(archive), "--as", "bench", *args],
-        env={"CUSTODY_PASSPHRASE": PASSPHRASE, "CUSTODY_NEW_PASSPHRASE": PASSPHRASE})
+    run(
+        [*CUSTODY, "--archive", str(archive), "--as", "bench", *args],
+        env={"CUSTODY_PASSPHRASE": PASSPHRASE, "CUSTODY_NEW_PASSPHRASE": PASSPHRASE},
+    )
 
 
 def fresh(path: Path) -> Path:

@@ -78,16 +78,34 @@ def _records_and_events(n: int) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 
 def _event(seq: int, actor: str, action: str, item: str | None, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"seq": seq, "time": "2026-03-01T10:00:00.123456Z", "actor": actor, "action": action, "item": item,
-            "payload": payload}
+    return {
+        "seq": seq,
+        "time": "2026-03-01T10:00:00.123456Z",
+        "actor": actor,
+        "action": action,
+        "item": item,
+        "payload": payload,
+    }
 
 
 def _data(n: int) -> ReportData:
     records, events = _records_and_events(n)
     exporter = list(ACTORS)[1]
-    cover = Cover("bundle", "BND-1", "UA-2026-0228", "Org", "custody.archive/x", datetime.now(UTC), "bohdan",
-                  "archivist", exporter, "disclosure", seal_key_id=exporter, checkpoint_size=len(events),
-                  checkpoint_root="0" * 64)
+    cover = Cover(
+        "bundle",
+        "BND-1",
+        "UA-2026-0228",
+        "Org",
+        "custody.archive/x",
+        datetime.now(UTC),
+        "bohdan",
+        "archivist",
+        exporter,
+        "disclosure",
+        seal_key_id=exporter,
+        checkpoint_size=len(events),
+        checkpoint_root="0" * 64,
+    )
     return ReportData(cover, records, events, dict(ACTORS), {}, {}, {}, "Europe/Kyiv")
 
 

@@ -37,8 +37,11 @@ def main() -> None:
         make_dataset(data)
     port = _port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     os.environ.update(env)
     try:
@@ -67,8 +70,20 @@ def main() -> None:
 
             baseline = timed("boto3 upload_file of every file", plain)
             archive = fresh(work / "archive")
-            run([*cmd, "init", str(archive), "--admin", "bench", "--store", f"s3://{locked_bucket}/custody",
-                 "--s3-endpoint", url], env=secrets)
+            run(
+                [
+                    *cmd,
+                    "init",
+                    str(archive),
+                    "--admin",
+                    "bench",
+                    "--store",
+                    f"s3://{locked_bucket}/custody",
+                    "--s3-endpoint",
+                    url,
+                ],
+                env=secrets,
+            )
             ingest = [*cmd, "--archive", str(archive), "ingest", "--recursive", str(data)]
             ours = timed("custody ingest --recursive (S3, Object Lock)", lambda ingest=ingest: run(ingest, env=secrets))
             ratios.append(ours / baseline)

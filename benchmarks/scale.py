@@ -33,8 +33,10 @@ import statistics
 import tempfile
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from custody.archive import Acting, Archive
 from custody.initialise import init_archive
@@ -140,45 +142,157 @@ def _median(fn: Callable[[int], object], rounds: int = 20) -> float:
     return statistics.median(times)
 
 
-def catalog(args: argparse.Namespace) -> None:
-    from catalog_build import CASES, add_items
-    from sqlalchemy import create_engine, text
+def _timed(fn: Callable[[int], object], rounds: int) -> tuple[float, object]:
+    """Median seconds of ``rounds`` calls and the last result."""
+    times, result = [], None
+    for n in range(rounds):
+        begin = time.perf_counter()
+        result = fn(n)
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times), result
 
-    from custody.items import history, list_items, show_item
+
+def _measure(acting: Acting, have: int, rng: random.Random, work: Path, rounds: int) -> None:
+    """Time show, list --case, search, log ITEM and export --case at the catalog's current size."""
+    from catalog_build import CASES, TAGS, store_blobs
+
+    from custody.bundle import report_files
+    from custody.bundle.export import export_bundle
+    from custody.bundle.selection import check_case_is_signed
+    from custody.cases import add_to_case
+    from custody.items import history, show_item
+    from custody.query import Query, records_of, search
+
+    ids = [f"EV-{rng.randrange(1, have + 1):06d}" for _ in range(rounds)]
+    cases = [f"CASE-{rng.randrange(CASES):04d}" for _ in range(rounds)]
+    tags = [rng.choice(TAGS) for _ in range(rounds)]
+
+    def listed(query: Query) -> int:
+        return len(records_of(acting, search(acting, query)))
+
+    figures: list[tuple[str, float, str]] = []
+
+    def row(label: str, fn: Callable[[int], object], n: int = rounds, unit: str = "rows") -> None:
+        median, result = _timed(fn, n)
+        figures.append((label, median, f"{result} {unit}" if isinstance(result, int) else ""))
+
+    row("show ITEM", lambda n: show_item(acting, ids[n]) and None)
+    row("list --case C", lambda n: listed(Query(cases=(cases[n],))))
+    row("search --case C --tag T", lambda n: listed(Query(cases=(cases[n],), tags=(tags[n],))))
+    row("search --case C --text WORD", lambda n: listed(Query(cases=(cases[n],), text="plate")))
+    row("log ITEM", lambda n: len(history(acting, ids[n])), unit="events")
+    row("search --tag T (whole catalog)", lambda n: listed(Query(tags=(tags[n],))), 3)
+    # export --case: a case of 100 items put together after ingest (signed case.add events, as
+    # 'custody case add' logs them), their bytes stored for real; the whole export is timed.
+    case = f"EXPORT-{uuid.uuid4().hex[:8]}"
+    nums = rng.sample(range(1, have + 1), 100)
+    add_to_case(acting, [f"EV-{n:06d}" for n in nums], case)
+    store_blobs(acting, nums)
+
+    def selection(_n: int) -> int:
+        with acting.archive.db.read() as session:
+            check_case_is_signed(session, case, set(select_case(session, case)))
+        return 100
+
+    row("export --case: signed-membership check", selection, 3)
+    rendering: list[float] = []
+    stamped_pdf = report_files.stamped_pdf
+
+    def timed_pdf(*args: Any, **kwargs: Any) -> bytes:
+        # Wraps (does not replace) the report's PDF rendering, to say how much of an export it takes.
+        begin = time.perf_counter()
+        try:
+            return stamped_pdf(*args, **kwargs)
+        finally:
+            rendering.append(time.perf_counter() - begin)
+
+    def export(_n: int) -> int:
+        out = work / f"bundle-{uuid.uuid4().hex[:8]}.zip"
+        result = export_bundle(acting, [], out, "benchmark", case=case)
+        with zipfile.ZipFile(out) as zf:
+            name = next(n for n in zf.namelist() if n.endswith("/custody/events.jsonl"))
+            carried = len(zf.read(name).splitlines())
+        out.unlink()
+        assert len(result.items) == 100
+        return carried
+
+    report_files.stamped_pdf = timed_pdf  # type: ignore[assignment]
+    try:
+        row("export --case (100 items, whole bundle)", export, 2, "events carried")
+    finally:
+        report_files.stamped_pdf = stamped_pdf  # type: ignore[assignment]
+    figures.append(("  of which the PDF report's rendering", statistics.median(rendering), ""))
+    for label, median, note in figures:
+        print(f"    {label:<42} {median:8.3f} s  {note}", flush=True)
+
+
+def select_case(session: object, case: str) -> list[str]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from custody.db.models import ItemCase
+
+    assert isinstance(session, Session)
+    return list(session.scalars(select(ItemCase.item_id).where(ItemCase.case_id == case)))
+
+
+def _deadline(until: str | None) -> float:
+    """Epoch seconds of ``HH:MM`` UTC today (no limit when not given)."""
+    if until is None:
+        return float("inf")
+    from datetime import UTC, datetime
+
+    hour, minute = (int(part) for part in until.split(":"))
+    return datetime.now(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
+
+
+def catalog(args: argparse.Namespace) -> None:
+    from catalog_build import add_events, add_items
+    from sqlalchemy import create_engine, text
 
     work = Path(args.work or tempfile.mkdtemp(prefix="custody-catalog-"))
     name = f"custody_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT") if args.db == "postgresql" else None
+    url = None
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = args.pg.rsplit("/", 1)[0] + "/" + name
     try:
         acting = _archive(work / "catalog", url)
-        print(f"PostgreSQL catalog {name}; items built in bulk through the library's models (signed records,")
-        print("signed ingest events with stored Merkle nodes, a signed checkpoint per 5000); medians of 20, key")
-        print("unlock excluded:")
-        print(f"  {'items':>9} {'build s':>8} {'show s':>8} {'list --case s':>14} {'(rows)':>7} {'log ITEM s':>11}")
+        where = f"PostgreSQL database {name}" if url else f"SQLite {work / 'catalog'}"
+        print(f"{where}; items built in bulk (benchmarks/catalog_build.py: signed records, signed ingest events")
+        print(f"with stored Merkle nodes, a signed checkpoint per 5000); medians of {args.rounds} (3 for the")
+        print("whole-catalog search and export), key unlock excluded:", flush=True)
         rng = random.Random(7)
         have, size = 0, 10_000
         while size <= args.max:
             start = time.perf_counter()
             add_items(acting, size - have)
             built = time.perf_counter() - start
+            print(f"  {size} items, {_size(acting)} events (built {size - have} items in {built:.0f} s, "
+                  f"{(size - have) / built:.0f} items/s)", flush=True)  # fmt: skip
             have = size
-            ids = [f"EV-{rng.randrange(1, have + 1):06d}" for _ in range(20)]
-            case_ids = [f"CASE-{rng.randrange(CASES):04d}" for _ in range(20)]
-            show = _median(lambda n, ids=ids: show_item(acting, ids[n]))
-            rows = len(list_items(acting, case=case_ids[0]))
-            listed = _median(lambda n, cases=case_ids: list_items(acting, case=cases[n]))
-            logged = _median(lambda n, ids=ids: history(acting, ids[n]))
-            print(f"  {have:>9} {built:>8.0f} {show:>8.3f} {listed:>14.3f} {rows:>7} {logged:>11.3f}", flush=True)
+            _measure(acting, have, rng, work, args.rounds)
             size *= 10
+        if args.events > _size(acting):
+            deadline = _deadline(args.until)
+            print(f"  adding events of use (view, annotate, access) up to {args.events} events, "
+                  f"stopping at {args.until or 'the end'} UTC ...", flush=True)  # fmt: skip
+            start, first = time.perf_counter(), _size(acting)
+            while _size(acting) < args.events and time.time() < deadline:
+                add_events(acting, min(100_000, args.events - _size(acting)), have, seed=_size(acting))
+                done = _size(acting) - first
+                print(f"    {_size(acting)} events ({done / (time.perf_counter() - start):.0f} events/s)", flush=True)
+            print(f"  {have} items, {_size(acting)} events:", flush=True)
+            _measure(acting, have, rng, work, args.rounds)
         with acting.archive.db.read() as session:
+            explain = "EXPLAIN " if url else "EXPLAIN QUERY PLAN "
             for label, sql in (
                 (
                     "list --case",
-                    "SELECT items.* FROM items JOIN item_cases ON item_cases.item_id = items.item_id "
-                    "WHERE item_cases.case_id = 'CASE-0001' ORDER BY items.num",
+                    "SELECT items.* FROM items WHERE items.item_id IN (SELECT item_cases.item_id FROM item_cases "
+                    "WHERE item_cases.case_id = 'CASE-0001') ORDER BY items.num",
                 ),
                 (
                     "log ITEM",
@@ -186,13 +300,19 @@ def catalog(args: argparse.Namespace) -> None:
                     "WHERE item_id = 'EV-000001') ORDER BY seq",
                 ),
                 ("show", "SELECT * FROM items WHERE item_id = 'EV-000001'"),
+                (
+                    "search: annotations of a case's items",
+                    "SELECT * FROM events WHERE item_id IN ('EV-000001', 'EV-000002') "
+                    "AND action IN ('annotate', 'acquire')",
+                ),
             ):
-                plan = [row[0] for row in session.execute(text("EXPLAIN " + sql))]
+                plan = [" ".join(str(c) for c in r) for r in session.execute(text(explain + sql))]
                 print(f"\nquery plan, {label}:\n  " + "\n  ".join(plan))
         acting.archive.close()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if admin is not None and not args.keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def ingest_many(args: argparse.Namespace) -> None:
@@ -238,7 +358,12 @@ def main() -> None:
     p.add_argument("--work")
     c = sub.add_parser("catalog")
     c.add_argument("--max", type=int, default=1_000_000)
+    c.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
     c.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    c.add_argument("--events", type=int, default=0, help="then add events of use up to this many events")
+    c.add_argument("--until", help="stop adding events at this UTC time (HH:MM today)")
+    c.add_argument("--rounds", type=int, default=20)
+    c.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     c.add_argument("--work")
     i = sub.add_parser("ingest")
     i.add_argument("--files", type=int, default=100_000)

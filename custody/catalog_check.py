@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from .canonical import canonical, parse
+from .canonical import canonical, canonical_text, parse
 from .checks import CheckKind, Report
 from .db.models import (
     APPEND_ONLY_TABLES,
@@ -195,21 +195,42 @@ def _check_cases(session: Session, state: LogState, report: Report, items: Seque
 
 def case_members(session: Session, case: str) -> tuple[set[str], set[str]]:
     """The items of ``case``: (as the signed records and events say, as table item_cases says)."""
+    # Records and payloads are stored as the canonical text that was signed and hashed (RFC 8785),
+    # so any that puts an item into the case holds the case's JCS string: the database finds those
+    # few, and only they are parsed and checked, not every record and event of the archive.
+    needle = canonical_text(case)
+    records = [
+        (str(i), str(r))
+        for i, r in session.execute(
+            select(Item.item_id, Item.record).where(Item.record.contains(needle, autoescape=True))
+        )
+    ]
+    acquires = [
+        LogEvent.from_row(row)
+        for row in session.scalars(
+            select(Event)
+            .where(Event.action.in_(("acquire", "case.add")), Event.payload.contains(needle, autoescape=True))
+            .order_by(Event.seq)
+        )
+    ]
     ingest_hashes: dict[str, str] = {}
-    acquires: list[LogEvent] = []
-    rows = session.execute(
-        select(Event).where(Event.action.in_(("ingest", "acquire", "case.add"))).order_by(Event.seq)
-    ).scalars()
-    for row in rows:
-        event = LogEvent.from_row(row)
-        if event.action == "ingest" and event.item is not None:
-            ingest_hashes.setdefault(event.item, str(event.payload.get("record_sha256")))
-        elif event.action in ("acquire", "case.add"):
-            acquires.append(event)
-    records = ((str(i), str(r)) for i, r in session.execute(select(Item.item_id, Item.record)))
+    wanted = sorted({item for item, _ in records})
+    for start in range(0, len(wanted), _BATCH):
+        rows = session.scalars(
+            select(Event)
+            .where(Event.action == "ingest", Event.item_id.in_(wanted[start : start + _BATCH]))
+            .order_by(Event.seq)
+        )
+        for row in rows:
+            event = LogEvent.from_row(row)
+            if event.item is not None:
+                ingest_hashes.setdefault(event.item, str(event.payload.get("record_sha256")))
     signed = {item for item, c in signed_cases(records, ingest_hashes, acquires) if c == case}
     table = set(session.scalars(select(ItemCase.item_id).where(ItemCase.case_id == case)))
     return signed, table
+
+
+_BATCH = 500  # item ids per IN (...) query: well under every database's limit on bound parameters
 
 
 # --- actors --------------------------------------------------------------------------------------

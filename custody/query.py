@@ -115,15 +115,31 @@ class _Facts:
     texts: list[str] = field(default_factory=list)
 
 
-def _annotations(session: Session, items: Iterable[str]) -> dict[str, list[LogEvent]]:
-    """The ``annotate`` and ``acquire`` events (tags given at a later ingest of the same bytes) of the items."""
-    wanted = set(items)
-    found: dict[str, list[LogEvent]] = {}
+def annotations_of(session: Session, items: Iterable[str], by_item: int = 20_000) -> dict[str, list[LogEvent]]:
+    """The ``annotate`` and ``acquire`` events (tags given at a later ingest of the same bytes) of the items.
+
+    Up to ``by_item`` items, each item's own events are read; above it, every such event once.
+    """
+    wanted = sorted(set(items))
     actions = ("annotate", "acquire")
-    for row in session.scalars(select(Event).where(Event.action.in_(actions)).order_by(Event.seq)):
-        if row.item_id in wanted:
-            found.setdefault(str(row.item_id), []).append(LogEvent.from_row(row))
+    if len(wanted) > by_item:
+        # Most of the catalog: one pass over these actions (index ix_events_action_seq).
+        chunks = [select(Event).where(Event.action.in_(actions)).order_by(Event.seq)]
+    else:
+        # A case or a few items: their own events only (index ix_events_item_id), not every annotation.
+        chunks = [
+            select(Event).where(Event.item_id.in_(wanted[start : start + _BATCH]), Event.action.in_(actions))
+            for start in range(0, len(wanted), _BATCH)
+        ]
+    held = set(wanted)
+    rows = [row for stmt in chunks for row in session.scalars(stmt) if row.item_id in held]
+    found: dict[str, list[LogEvent]] = {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        found.setdefault(str(row.item_id), []).append(LogEvent.from_row(row))
     return found
+
+
+_BATCH = 500  # item ids per IN (...) query: well under every database's limit on bound parameters
 
 
 def _stated(store: BlobStore, session: Session, item_id: str, record: Mapping[str, object]) -> dict[str, object]:
@@ -169,7 +185,7 @@ def select_items(acting: Acting, query: Query, permission: Permission = Permissi
                 raise InputError(f"no item {', '.join(missing)} in this archive; 'custody list' shows the ids")
         facts = {r.item_id: _Facts(parse(r.record)) for r in rows if r.item_id not in excluded}
         if query.tags or query.text:
-            for item_id, events in _annotations(session, facts).items():
+            for item_id, events in annotations_of(session, facts).items():
                 superseded = {e.payload.get("supersedes") for e in events}
                 for e in events:
                     if e.action == "acquire":
