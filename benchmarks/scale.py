@@ -145,13 +145,13 @@ def _size(acting: Acting) -> int:
         return tree.tree_size(session)
 
 
-def _median(fn: Callable[[int], object], rounds: int = 20) -> float:
-    times = []
-    for n in range(rounds):
-        start = time.perf_counter()
-        fn(n)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _items(acting: Acting) -> int:
+    from sqlalchemy import func, select
+
+    from custody.db.models import Item
+
+    with acting.archive.db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(Item)) or 0)
 
 
 def _timed(fn: Callable[[int], object], rounds: int) -> tuple[float, object]:
@@ -271,14 +271,22 @@ def catalog(args: argparse.Namespace) -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = args.pg.rsplit("/", 1)[0] + "/" + name
     try:
-        acting = _archive(work / "catalog", url)
+        if url is None and (work / "catalog" / "custody.toml").exists():
+            # Resumed: a SQLite catalog an earlier run built in this --work folder.
+            acting = Archive.open(work / "catalog").act("bench", lambda _n: PASSPHRASE)
+            acting.unlock()
+        else:
+            acting = _archive(work / "catalog", url)
         where = f"PostgreSQL database {name}" if url else f"SQLite {work / 'catalog'}"
         print(f"{where}; items built in bulk (benchmarks/catalog_build.py: signed records, signed ingest events")
         print(f"with stored Merkle nodes, a signed checkpoint per 5000); medians of {args.rounds} (3 of the membership")
         print("check; one whole-catalog search and one export), key unlock excluded:", flush=True)
         rng = random.Random(7)
-        have, size = 0, 10_000
+        have, size = _items(acting), 10_000
         while size <= args.max:
+            if size <= have:
+                size *= 10
+                continue
             start = time.perf_counter()
             add_items(acting, size - have)
             built = time.perf_counter() - start
@@ -376,7 +384,7 @@ def main() -> None:
     c.add_argument("--until", help="stop adding events at this UTC time (HH:MM today)")
     c.add_argument("--rounds", type=int, default=20)
     c.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
-    c.add_argument("--work")
+    c.add_argument("--work", help="folder (a SQLite catalog already built there is resumed)")
     i = sub.add_parser("ingest")
     i.add_argument("--files", type=int, default=100_000)
     i.add_argument("--size", type=int, default=1024)

@@ -216,12 +216,13 @@ def case_members(session: Session, case: str) -> tuple[set[str], set[str]]:
     ingest_hashes: dict[str, str] = {}
     wanted = sorted({item for item, _ in records})
     for start in range(0, len(wanted), _BATCH):
+        # The action is checked here, not in SQL: given both, SQLite walks every ingest event's index entry.
         rows = session.scalars(
-            select(Event)
-            .where(Event.action == "ingest", Event.item_id.in_(wanted[start : start + _BATCH]))
-            .order_by(Event.seq)
+            select(Event).where(Event.item_id.in_(wanted[start : start + _BATCH])).order_by(Event.seq)
         )
         for row in rows:
+            if row.action != "ingest":
+                continue
             event = LogEvent.from_row(row)
             if event.item is not None:
                 ingest_hashes.setdefault(event.item, str(event.payload.get("record_sha256")))

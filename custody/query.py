@@ -127,12 +127,13 @@ def annotations_of(session: Session, items: Iterable[str], by_item: int = 20_000
         chunks = [select(Event).where(Event.action.in_(actions)).order_by(Event.seq)]
     else:
         # A case or a few items: their own events only (index ix_events_item_id), not every annotation.
+        # The action is checked here, not in SQL: given both, SQLite walks the action's index instead.
         chunks = [
-            select(Event).where(Event.item_id.in_(wanted[start : start + _BATCH]), Event.action.in_(actions))
+            select(Event).where(Event.item_id.in_(wanted[start : start + _BATCH]))
             for start in range(0, len(wanted), _BATCH)
         ]
     held = set(wanted)
-    rows = [row for stmt in chunks for row in session.scalars(stmt) if row.item_id in held]
+    rows = [row for stmt in chunks for row in session.scalars(stmt) if row.item_id in held and row.action in actions]
     found: dict[str, list[LogEvent]] = {}
     for row in sorted(rows, key=lambda r: r.seq):
         found.setdefault(str(row.item_id), []).append(LogEvent.from_row(row))
