@@ -321,9 +321,8 @@ def catalog(args: argparse.Namespace) -> None:
                 ),
                 ("show", "SELECT * FROM items WHERE item_id = 'EV-000001'"),
                 (
-                    "search: annotations of a case's items",
-                    "SELECT * FROM events WHERE item_id IN ('EV-000001', 'EV-000002') "
-                    "AND action IN ('annotate', 'acquire')",
+                    "search: a case's items' events (annotations kept in Python)",
+                    "SELECT * FROM events WHERE item_id IN ('EV-000001', 'EV-000002')",
                 ),
             ):
                 plan = [" ".join(str(c) for c in r) for r in session.execute(text(explain + sql))]
