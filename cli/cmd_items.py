@@ -175,7 +175,7 @@ def _render_view(data: dict[str, Any], names: dict[str, str], tz: Any) -> None:
     from rich.markup import escape
 
     from custody import humanize as h
-    from custody.report.model import metadata_rows, provenance_rows
+    from custody.report.rows import metadata_rows, provenance_rows
 
     rec = data["record"]
     first = data["acquisitions"][0]
