@@ -10,11 +10,12 @@ import typer
 from custody.errors import InputError
 
 from . import cmd_find as find
-from .cmd_log import TsaCa, read_note, render_report
 from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
+from .cmd_verify import TsaCa, read_note
 from .progress import bars
 from .render import done, out, print_json
 from .state import STATE
+from .verdict import render_report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 VkeyOpt = Annotated[
