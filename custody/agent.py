@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .agent_paths import folder_is_private, listen_private, same_user, start_detached
+from .agent_paths import accept_same_user, folder_is_private, listen_private, start_detached
 from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
 
@@ -174,55 +174,50 @@ def lock(archive_root: Path, actor: str) -> bool:
 # --- the agent process ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Held:
+    """What every client session of one agent shares: the keys, when they expire, and the stop signal."""
+
+    keys: dict[str, Ed25519PrivateKey]
+    until: float  # epoch seconds, as told to clients
+    deadline: float  # time.monotonic() seconds, as the agent keeps time
+    stopped: threading.Event
+
+
 def _serve(path: Path, seconds: int, signing: Ed25519PrivateKey, archive: Ed25519PrivateKey) -> None:
-    held = {"signing": signing, "archive": archive}
-    deadline = time.monotonic() + seconds
-    until = time.time() + seconds
+    held = _Held(
+        keys={"signing": signing, "archive": archive},
+        until=time.time() + seconds,
+        deadline=time.monotonic() + seconds,
+        stopped=threading.Event(),
+    )
     server = listen_private(path, 8)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    stopped = threading.Event()
     try:
-        while not stopped.is_set() and (left := deadline - time.monotonic()) > 0:
-            server.settimeout(min(left, 1.0))
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            if not same_user(conn):
-                conn.close()
+        while not held.stopped.is_set() and (left := held.deadline - time.monotonic()) > 0:
+            conn = accept_same_user(server, left)
+            if conn is None:
                 continue
             # One thread per client: a command keeps one connection per key open while it runs.
-            threading.Thread(target=_session, args=(conn, held, until, deadline, stopped), daemon=True).start()
+            threading.Thread(target=_session, args=(conn, held), daemon=True).start()
     finally:
         path.unlink(missing_ok=True)
 
 
-def _session(
-    conn: socket.socket,
-    held: dict[str, Ed25519PrivateKey],
-    until: float,
-    deadline: float,
-    stopped: threading.Event,
-) -> None:
+def _session(conn: socket.socket, held: _Held) -> None:
     """Answer one client until it hangs up, the deadline passes or a client asks the agent to stop."""
     with conn:
-        _answer(conn, held, until, deadline, stopped)
+        _answer(conn, held)
 
 
-def _answer(
-    conn: socket.socket,
-    held: dict[str, Ed25519PrivateKey],
-    until: float,
-    deadline: float,
-    stopped: threading.Event,
-) -> None:
-    conn.settimeout(max(1.0, deadline - time.monotonic()))
+def _answer(conn: socket.socket, held: _Held) -> None:
+    conn.settimeout(max(1.0, held.deadline - time.monotonic()))
     publics = {
         k: v.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-        for k, v in held.items()
+        for k, v in held.keys.items()
     }
-    while time.monotonic() < deadline and not stopped.is_set():
+    while time.monotonic() < held.deadline and not held.stopped.is_set():
         try:
             line = _read_line(conn)
             request = json.loads(line)
@@ -230,15 +225,15 @@ def _answer(
             return
         op = request.get("op") if isinstance(request, dict) else None
         if op == "stop":
-            stopped.set()
+            held.stopped.set()
             conn.sendall(b'{"ok": true}\n')
             return
         if op == "keys":
-            reply: dict[str, object] = {**publics, "until": until}
-        elif op == "sign" and request.get("key") in held:
+            reply: dict[str, object] = {**publics, "until": held.until}
+        elif op == "sign" and request.get("key") in held.keys:
             try:
                 data = base64.b64decode(str(request.get("data")), validate=True)
-                reply = {"sig": base64.b64encode(held[request["key"]].sign(data)).decode()}
+                reply = {"sig": base64.b64encode(held.keys[request["key"]].sign(data)).decode()}
             except ValueError:
                 reply = {"error": "data is not base64"}
         else:
