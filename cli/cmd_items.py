@@ -10,7 +10,7 @@ import typer
 from custody.errors import InputError
 from custody.similarity import DEFAULT_THRESHOLD
 
-from . import cmd_find as find
+from . import selection
 from .cmd_ingest import derive, ingest
 from .item_view import render_item
 from .progress import bars
@@ -40,25 +40,16 @@ def show(
     render_item(view.to_json(), names, tz)
 
 
+@selection.with_filters
 def get(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids (or select with the filters).")] = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="File to write; for several items, an existing folder.")
     ] = None,
     purpose: Annotated[str, typer.Option(help="Why the bytes are taken out (logged).")] = "",
-    case: find.CaseOpt = None,
-    tag: find.TagOpt = None,
-    media_type: find.TypeOpt = None,
-    flag: find.FlagOpt = None,
-    collected_by: find.CollectorOpt = None,
-    platform: find.PlatformOpt = None,
-    text: find.TextOpt = None,
-    captured_from: find.CapFromOpt = None,
-    captured_to: find.CapToOpt = None,
-    ingested_from: find.IngFromOpt = None,
-    ingested_to: find.IngToOpt = None,
-    exclude: find.ExcludeOpt = None,
-    yes: find.YesOpt = False,
+    case: selection.CaseOpt = None,
+    filters: selection.Filters = selection.NO_FILTERS,
+    yes: selection.YesOpt = False,
 ) -> None:
     """Copy items' bytes out, re-checking both digests; each copy is logged with the purpose.
 
@@ -70,13 +61,10 @@ def get(
 
     if out_path is None:
         raise InputError("get: --out FILE (or FOLDER, for several items) is required")
-    query = find.make_query(
-        items, case, tag, media_type, flag, collected_by, platform, text,
-        captured_from, captured_to, ingested_from, ingested_to, exclude,
-    )  # fmt: skip
+    query = filters.query(items, case)
     acting = STATE.acting()
-    chosen = find.select_for(acting, "get", query, yes, Permission.ACCESS)
-    if len(chosen) == 1 and not find.uses_filters(query):
+    chosen = selection.select_for(acting, "get", query, yes, Permission.ACCESS)
+    if len(chosen) == 1 and not selection.uses_filters(query):
         with bars():
             target = get_content(acting, chosen[0], out_path, purpose)
         out.print(f"Wrote {target} (digests re-checked)")
