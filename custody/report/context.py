@@ -128,7 +128,7 @@ def _exhibit(
             row("Ingested by", h.actor_with_key(record.ingested_by, names)),
             row("Record signed by", h.actor_with_key(entry.get("signer"), names)),
             *([row("Tags at ingest", h.text(", ".join(map(str, tags))))] if isinstance(tags, list) and tags else []),
-            *derivation_rows(record, data.events),
+            *derivation_rows(record, mine),
         ],
         "metadata_rows": metadata_rows(metadata),
         "provenance_rows": provenance_rows(record.provenance)
