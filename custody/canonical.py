@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import rfc8785
@@ -46,12 +47,12 @@ def canonical(obj: Any) -> bytes:
 def _plain(obj: object) -> bool:
     """True if ``obj`` holds only text-keyed dicts, lists, tuples, strings, booleans, None and integers in
     JCS's exact range, of exactly those types (a subclass, say an enum, goes the general way)."""
-    kind = type(obj)
-    if kind is dict:
-        values: Any = obj.values()  # type: ignore[attr-defined]
-        if not all(type(key) is str for key in obj):  # type: ignore[attr-defined]
+    values: Iterable[object]
+    if type(obj) is dict:
+        if not all(type(key) is str for key in obj):
             return False
-    elif kind is list or kind is tuple:
+        values = obj.values()
+    elif type(obj) is list or type(obj) is tuple:
         values = obj
     else:
         return _plain_scalar(obj)
@@ -69,10 +70,9 @@ def _plain(obj: object) -> bool:
 
 
 def _plain_scalar(obj: object) -> bool:
-    kind = type(obj)
-    if kind is int:
-        return -_SAFE <= obj <= _SAFE  # type: ignore[operator]
-    return kind is str or obj is None or kind is bool
+    if type(obj) is int:
+        return -_SAFE <= obj <= _SAFE
+    return type(obj) is str or obj is None or type(obj) is bool
 
 
 def canonical_text(obj: object) -> str:
