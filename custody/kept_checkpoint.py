@@ -19,7 +19,6 @@ from .db.models import Event
 from .errors import CustodyError, InputError, ProofError
 from .log import merkle, note
 from .log.authority import LIFECYCLE_ACTIONS
-from .log.sigcheck import bad_signatures
 from .since_run import CHECK, EVENT_COLUMNS, SinceRun, Trusted, raw_sig, row_event
 
 # Actions before the kept checkpoint that shape how later events are judged (custody.log.authority).
@@ -89,10 +88,8 @@ def check_kept(run: SinceRun, size: int) -> Trusted | None:
         authority.admit(event.seq, event.time, event.actor, event.action, event.item, event.payload)
         if event.seq == 0:
             genesis = (raw_sig(event.sig), unsigned)
-    init_key = authority.bootstrap_key()
-    authority.confirm_genesis(
-        genesis is not None and init_key is not None and not bad_signatures([(0, init_key, *genesis)])
-    )
+    if genesis is not None:
+        authority.check_genesis(*genesis)
     if authority.identity is None:
         run.fail(run.label, "the archive's identity (events 0 and 1) does not verify; run 'custody verify --all'")
         return None
