@@ -1,4 +1,10 @@
-"""Verification: re-hash stored bytes, check every signature, walk the chain, check the tree."""
+"""Verification (``verify --all``, ``verify ITEM``): re-hash stored bytes, check every signature, walk the chain,
+check the tree.
+
+The log walk is custody.logwalk; each item's stored bytes custody.blob_check; its signed record
+custody.record_checks; the ``verify`` event that records the run custody.verify_event. ``verify --since``
+(custody.incremental) shares the last three.
+"""
 
 from __future__ import annotations
 
