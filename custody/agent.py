@@ -15,6 +15,7 @@ hex public, "until": epoch seconds}; {"op": "sign", "key": "signing"|"archive", 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -23,10 +24,10 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -34,8 +35,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .agent_paths import folder_is_private, listen_private, same_user, start_detached
 from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
+from .log.logevent import Draft, Linked, link_and_sign
 
 _LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
+T = TypeVar("T")
 
 
 def _private_folder(folder: Path) -> None:
@@ -121,16 +124,70 @@ class AgentKey:
         return self.public
 
     def sign(self, data: bytes) -> bytes:
+        # An agent answering for other keys signs nothing of ours: every signature is checked.
+        return self.sign_many([data])[0]
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
+        """Signatures over each of ``messages``, a request per ~512 KiB (each signature checked here)."""
+        signatures: list[bytes] = []
+        for part in _parts(messages, len):
+            encoded = [base64.b64encode(data).decode() for data in part]
+            answer = self._ask({"op": "sign_many", "key": self.which, "data": encoded}, len(part))
+            for data, text in zip(part, answer, strict=True):
+                signature = base64.b64decode(text)
+                self.public.verify(signature, data)
+                signatures.append(signature)
+        return signatures
+
+    def sign_chain(self, drafts: Sequence[Draft], prev: str) -> list[Linked]:
+        """Chain and sign ``drafts`` after ``prev`` (custody.log.logevent.link_and_sign), a request per ~512 KiB.
+
+        The agent runs the chain rule; this side runs it again over the signatures it returns and checks
+        each against the bytes it stands for, so a wrong or foreign signature is never stored.
+        """
+        linked: list[Linked] = []
+        for part in _parts(drafts, lambda draft: len(draft.payload_jcs) + 200):
+            rows = [[d.seq, d.time, d.actor, d.action, d.item, d.payload_jcs] for d in part]
+            answer = self._ask({"op": "sign_chain", "key": self.which, "prev": prev, "drafts": rows}, len(part))
+            linked.extend(link_and_sign(part, prev, self._checking(iter(answer))))
+            prev = hashlib.sha256(linked[-1].leaf).hexdigest()
+        return linked
+
+    def _checking(self, answer: Iterator[str]) -> Callable[[bytes], bytes]:
+        """A ``sign`` that hands out the agent's signatures in order, each checked against its message."""
+
+        def checked(data: bytes) -> bytes:
+            signature = base64.b64decode(next(answer))
+            self.public.verify(signature, data)
+            return signature
+
+        return checked
+
+    def _ask(self, message: Mapping[str, object], count: int) -> list[str]:
         if self._conn is None:
             self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._conn.settimeout(30)
             self._conn.connect(str(self.path))
-        answer = _request(
-            self.path, {"op": "sign", "key": self.which, "data": base64.b64encode(data).decode()}, self._conn
-        )
-        signature = base64.b64decode(answer["sig"])
-        self.public.verify(signature, data)  # an agent answering for other keys signs nothing of ours
-        return signature
+        sigs = _request(self.path, message, self._conn).get("sigs")
+        if not isinstance(sigs, list) or len(sigs) != count or not all(isinstance(s, str) for s in sigs):
+            raise OSError("the agent's answer does not hold one signature per message")
+        return sigs
+
+
+_PART_BYTES = 512 * 1024  # base64 and JSON make a request about 4/3 as large; the agent takes up to 1 MiB
+
+
+def _parts(items: Sequence[T], size: Callable[[T], int]) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive runs of about ``_PART_BYTES`` (a larger single item is a run of its own)."""
+    start, total = 0, 0
+    for n, item in enumerate(items):
+        grows = size(item)
+        if n > start and total + grows > _PART_BYTES:
+            yield items[start:n]
+            start, total = n, 0
+        total += grows
+    if start < len(items):
+        yield items[start:]
 
 
 def connect(path: Path) -> tuple[AgentKey, AgentKey] | None:
@@ -235,15 +292,27 @@ def _answer(
             return
         if op == "keys":
             reply: dict[str, object] = {**publics, "until": until}
-        elif op == "sign" and request.get("key") in held:
-            try:
-                data = base64.b64decode(str(request.get("data")), validate=True)
-                reply = {"sig": base64.b64encode(held[request["key"]].sign(data)).decode()}
-            except ValueError:
-                reply = {"error": "data is not base64"}
+        elif op in ("sign_many", "sign_chain") and request.get("key") in held:
+            reply = _sign(held[request["key"]], request)
         else:
             reply = {"error": "unknown request"}
         conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def _sign(key: Ed25519PrivateKey, request: dict[str, Any]) -> dict[str, object]:
+    """Answer ``sign_many`` (``data``: base64 messages) or ``sign_chain`` (``prev``, ``drafts``: event columns)."""
+    try:
+        if request["op"] == "sign_many":
+            messages = [base64.b64decode(text, validate=True) for text in request["data"]]
+            return {"sigs": [base64.b64encode(key.sign(data)).decode() for data in messages]}
+        drafts = [
+            Draft(int(seq), str(time_), str(actor), str(action), None if item is None else str(item), str(payload))
+            for seq, time_, actor, action, item, payload in request["drafts"]
+        ]
+        linked = link_and_sign(drafts, str(request["prev"]), key.sign)
+        return {"sigs": [one.sig for one in linked]}
+    except (TypeError, ValueError, KeyError):
+        return {"error": "a malformed signing request"}
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,6 +254,14 @@ class Acting:
         event = events.append(session, self.signer, action, payload, item=item)
         self.appended = True
         return event
+
+    def append_many(
+        self, session: Session, entries: Sequence[tuple[str, dict[str, Any], str | None]]
+    ) -> list[LogEvent]:
+        """Sign and append events ``(action, payload, item)`` in order in the current write transaction."""
+        appended = events.append_many(session, self.signer, entries)
+        self.appended = self.appended or bool(appended)
+        return appended
 
 
 @dataclass(frozen=True)

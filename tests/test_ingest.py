@@ -261,7 +261,7 @@ def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_comple
         raise KeyboardInterrupt  # on the main thread, while the next batch is being stored
 
     with monkeypatch.context() as patch:
-        patch.setattr(custody.ingest.catalog, "record_one", interrupted)
+        patch.setattr(custody.ingest.catalog, "record_many", interrupted)
         with pytest.raises(KeyboardInterrupt):
             options = replace(store_kind, batch_files=2)
             custody.ingest.ingest(acting, [folder], Provenance(), recursive=True, options=options)
