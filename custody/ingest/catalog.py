@@ -154,7 +154,7 @@ def _plan_new(
             "blake3": digests.blake3,
             "size": digests.size,
             "media_type": media_type,
-            "ingested_at": iso(utc_now()),
+            "ingested_at": iso(utc_now()),  # replaced by the moment it is signed (_sign_and_log)
             "ingested_by": acting.key_id,
         }
     )
@@ -181,7 +181,11 @@ def _sign_and_log(acting: Acting, session: Session, entries: list[_Entry]) -> li
     for a whole batch instead of two per file.
     """
     new = [entry for entry in entries if entry.record is not None and entry.row is not None]
-    signed_records = records.sign_many([entry.record for entry in new if entry.record is not None], acting.signer)
+    # Records and events are dated with the one moment they are signed: a batch planned over a slow store
+    # must not date its first records minutes before their ingest events (the record rules compare them).
+    now = utc_now()
+    stamped = [replace(entry.record, ingested_at=iso(now)) for entry in new if entry.record is not None]
+    signed_records = records.sign_many(stamped, acting.signer)
     for entry, signed in zip(new, signed_records, strict=True):
         assert entry.row is not None
         entry.row.record = signed.text
@@ -189,7 +193,7 @@ def _sign_and_log(acting: Acting, session: Session, entries: list[_Entry]) -> li
         entry.row.signature = signed.signature
         session.add(entry.row)
         entry.payload["record_sha256"] = sha256_hex(signed.text.encode("utf-8"))
-    events = acting.append_many(session, [(entry.action, entry.payload, entry.item_id) for entry in entries])
+    events = acting.append_many(session, [(entry.action, entry.payload, entry.item_id) for entry in entries], now)
     for entry in entries:
         add_case(session, entry.item_id, entry.case)
     return [event.seq for event in events]
