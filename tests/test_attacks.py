@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -257,13 +258,13 @@ def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
     """bob's doctored ingest signs a record with a false SHA-256 (BLAKE3 true); custody checked only the BLAKE3."""
     from custody import records
 
-    genuine_sign = records.sign
+    genuine_sign = records.sign_many  # what ingest calls (a doctored records.sign would never run)
 
-    def false_sha256(record: records.ItemRecord, signer: Any) -> Any:
-        return genuine_sign(replace(record, sha256="ab" * 32), signer)
+    def false_sha256(items: Sequence[records.ItemRecord], signer: Any) -> Any:
+        return genuine_sign([replace(record, sha256="ab" * 32) for record in items], signer)
 
     with monkeypatch.context() as doctored:
-        doctored.setattr(records, "sign", false_sha256)
+        doctored.setattr(records, "sign_many", false_sha256)
         cli.ok("ingest", evidence / "transcript.txt", actor="bob")
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
@@ -398,13 +399,13 @@ def _doctored_record_bundle(
     """bob's doctored ingest signs a record with ``change`` applied, then bob exports it as usual."""
     from custody import records
 
-    genuine_sign = records.sign
+    genuine_sign = records.sign_many  # what ingest calls (a doctored records.sign would never run)
 
-    def doctored_sign(record: records.ItemRecord, signer: Any) -> Any:
-        return genuine_sign(records.ItemRecord.from_json({**record.to_json(), **change}), signer)
+    def doctored_sign(items: Sequence[records.ItemRecord], signer: Any) -> Any:
+        return genuine_sign([records.ItemRecord.from_json({**r.to_json(), **change}) for r in items], signer)
 
     with monkeypatch.context() as doctored:
-        doctored.setattr(records, "sign", doctored_sign)
+        doctored.setattr(records, "sign_many", doctored_sign)
         cli.ok("ingest", evidence / "transcript.txt", actor="bob")
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
