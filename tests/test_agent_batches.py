@@ -8,6 +8,8 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +149,117 @@ def test_an_ingest_through_the_agent_asks_it_a_few_times_per_batch_not_twice_per
     # One request for the records, one for the chain of events, one for the checkpoint (and a key lookup).
     assert sum(op.startswith("sign") for op in asked) <= 4, asked
     assert cli("verify", "--all", "--json").json()["ok"]
+
+
+def test_a_chain_of_payloads_beyond_ascii_is_split_by_its_size_in_the_request(
+    running: Path, keys: tuple[Ed25519PrivateKey, Ed25519PrivateKey]
+) -> None:
+    """A request carries each payload JSON-escaped: counting its characters let 100 events of 3,000 emoji
+    (330 K characters, 3.6 MB as sent) go as one request, over the agent's 1 MiB limit."""
+    from custody.canonical import canonical_text
+
+    connected = agent.connect(running)
+    assert connected is not None
+    drafts = [
+        Draft(
+            n,
+            "2026-11-30T12:00:00.000000Z",
+            "k" * 64,
+            "annotate",
+            "EV-000001",
+            canonical_text({"text": "\U0001f600" * 3000}),
+        )
+        for n in range(100)
+    ]
+    assert connected[0].sign_chain(drafts, GENESIS_PREV) == link_and_sign(drafts, GENESIS_PREV, keys[0].sign)
+
+
+def test_one_long_annotation_in_a_script_beyond_ascii_is_signed_through_the_agent(
+    running: Path, keys: tuple[Ed25519PrivateKey, Ed25519PrivateKey]
+) -> None:
+    """200,000 CJK characters (600 KB of UTF-8) fit the 1 MiB request as UTF-8, not as 1.2 MB of \\uXXXX escapes."""
+    from custody.canonical import canonical_text
+
+    connected = agent.connect(running)
+    assert connected is not None
+    drafts = [
+        Draft(
+            7,
+            "2026-11-30T12:00:00.000000Z",
+            "k" * 64,
+            "annotate",
+            "EV-000001",
+            canonical_text({"text": "証" * 200_000}),
+        )
+    ]
+    assert connected[0].sign_chain(drafts, GENESIS_PREV) == link_and_sign(drafts, GENESIS_PREV, keys[0].sign)
+
+
+def _answer_one(line: bytes) -> bytes:
+    """What the agent's connection handler answers to ``line`` (run here, so an exception in it shows)."""
+    ours, theirs = socket.socketpair()
+    key = Ed25519PrivateKey.generate()
+    failures: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            with theirs:
+                agent._answer(theirs, {"signing": key, "archive": key}, 0.0, time.monotonic() + 30, threading.Event())
+        except BaseException as exc:  # the point: nothing may escape the handler
+            failures.append(exc)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    with ours:
+        ours.sendall(line + b"\n")
+        ours.shutdown(socket.SHUT_WR)
+        reply = ours.makefile("rb").read()
+    server.join(30)
+    assert not failures, failures
+    return reply
+
+
+_ROW: list[object] = [3, "2026-11-30T12:00:00.000000Z", "k" * 64, "annotate", "EV-000001", '{"text":"x"}']
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        (0, float("inf")),  # int(inf) raised OverflowError, which the handler did not catch
+        (0, True),  # was signed as seq 1
+        (0, 7.9),  # was signed as seq 7
+        (0, "7"),  # was signed as seq 7
+        (4, 5),  # was signed as item "5"
+        (5, {"text": "x"}),  # was signed as the payload {'text': 'x'}, a Python repr that is not JSON
+        (1, None),  # was signed as the time "None"
+    ],
+)
+def test_a_chain_request_is_signed_as_sent_or_refused_never_coerced(column: int, value: object) -> None:
+    row = list(_ROW)
+    row[column] = value
+    request = {"op": "sign_chain", "key": "signing", "prev": GENESIS_PREV, "drafts": [row]}
+    assert "error" in json.loads(_answer_one(json.dumps(request).encode()))
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"op": "sign_chain", "key": ["signing"], "prev": GENESIS_PREV, "drafts": []},  # an unhashable key name
+        {"op": "sign_chain", "key": "signing", "prev": 0, "drafts": [_ROW]},
+        {"op": "sign_chain", "key": "signing", "prev": GENESIS_PREV, "drafts": {"abcdef": 1}},
+        {"op": "sign_many", "key": "signing", "data": {"QUFB": 1}},  # an object's keys are not messages
+        {"op": "sign_many", "key": "signing", "data": "QUFB"},
+    ],
+)
+def test_a_request_of_the_wrong_shape_gets_an_error_not_a_dead_handler(request_: dict[str, object]) -> None:
+    assert "error" in json.loads(_answer_one(json.dumps(request_).encode()))
+
+
+def test_a_request_nested_past_the_recursion_limit_ends_the_connection_quietly() -> None:
+    assert _answer_one(b"[" * 200_000 + b"]" * 200_000) == b""
+
+
+def test_a_well_formed_chain_request_is_answered_in_process_as_by_the_agent() -> None:
+    request = {"op": "sign_chain", "key": "signing", "prev": GENESIS_PREV, "drafts": [_ROW, [4, *_ROW[1:]]]}
+    reply = json.loads(_answer_one(json.dumps(request).encode()))
+    assert len(reply["sigs"]) == 2
