@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -256,10 +257,13 @@ class Acting:
         return event
 
     def append_many(
-        self, session: Session, entries: Sequence[tuple[str, dict[str, Any], str | None]]
+        self,
+        session: Session,
+        entries: Sequence[tuple[str, dict[str, Any], str | None]],
+        now: datetime | None = None,
     ) -> list[LogEvent]:
         """Sign and append events ``(action, payload, item)`` in order in the current write transaction."""
-        appended = events.append_many(session, self.signer, entries)
+        appended = events.append_many(session, self.signer, entries, now)
         self.appended = self.appended or bool(appended)
         return appended
 

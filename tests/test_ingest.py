@@ -459,3 +459,43 @@ def test_one_gib_file_ingests_in_bounded_memory(archive: Path, tmp_path: Path) -
     code, peak_mb, err = run_cli_measured("--as", "alice", "ingest", big, "--json", env=env)
     assert code == 0, err
     assert 0 < peak_mb < 150, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_a_batch_whose_store_is_slow_still_logs_each_record_within_the_tolerance_of_its_ingest_event(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's events share one time; each record's ``ingested_at`` must be within 5 minutes of it.
+
+    A store that takes 30 s a write (S3 far away: one disclosure PUT per file) makes planning 12 files take
+    6 minutes. Records dated as each file was planned, events dated once all were, put the first records
+    5.5 minutes before their ingest events: verify then reported them as misdated.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    import custody.disclosure
+    import custody.ingest.catalog
+    import custody.log.events
+    from custody.archive import Archive
+    from custody.ingest import ingest
+    from custody.records import Provenance
+
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for n in range(12):
+        (folder / f"photo-{n:02d}.bin").write_bytes(os.urandom(500))
+    clock = [datetime.now(UTC)]
+    real_store_texts = custody.disclosure.store_texts
+
+    def slow_store_texts(*args: object, **kwargs: object) -> str:
+        clock[0] += timedelta(seconds=30)
+        return real_store_texts(*args, **kwargs)  # type: ignore[arg-type]
+
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    with monkeypatch.context() as patch:
+        patch.setattr(custody.disclosure, "store_texts", slow_store_texts)
+        patch.setattr(custody.ingest.catalog, "utc_now", lambda: clock[0])
+        patch.setattr(custody.log.events, "utc_now", lambda: clock[0])
+        results = ingest(acting, [folder], Provenance(), recursive=True)  # one batch (64 files)
+    assert len(results) == 12 and len({r.event_seq for r in results}) == 12
+    report = cli("verify", "--all", "--json").json()
+    assert report["ok"], [c for c in report.get("checks", []) if not c.get("ok", True)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -138,6 +139,7 @@ def _plan_new(
     media_type: str,
     acquisition: dict[str, Any],
     extra: Mapping[str, object] | None,
+    now: datetime,
 ) -> _Entry:
     num = _next_num(session)
     item_id = f"EV-{num:06d}"
@@ -154,7 +156,7 @@ def _plan_new(
             "blake3": digests.blake3,
             "size": digests.size,
             "media_type": media_type,
-            "ingested_at": iso(utc_now()),
+            "ingested_at": iso(now),
             "ingested_by": acting.key_id,
         }
     )
@@ -174,11 +176,13 @@ def _plan_acquisition(acting: Acting, existing: Item, acquisition: dict[str, Any
     return _Entry(existing.item_id, "acquire", payload, acquisition["provenance"].get("case"))
 
 
-def _sign_and_log(acting: Acting, session: Session, entries: list[_Entry]) -> list[int]:
-    """Sign the new records, then log every entry's event, in order; returns the event seqs.
+def _sign_and_log(acting: Acting, session: Session, entries: list[_Entry], now: datetime) -> list[int]:
+    """Sign the new records, then log every entry's event, in order, dated ``now``; returns the event seqs.
 
     Records are signed together and the events as one chain: with the unlock agent, two requests
-    for a whole batch instead of two per file.
+    for a whole batch instead of two per file. ``now`` is also the records' ``ingested_at``: a record
+    and its ingest event must agree within authority.TOLERANCE, however long the batch took to plan
+    (a slow store writes one disclosure per file).
     """
     new = [entry for entry in entries if entry.record is not None and entry.row is not None]
     signed_records = records.sign_many([entry.record for entry in new if entry.record is not None], acting.signer)
@@ -189,7 +193,7 @@ def _sign_and_log(acting: Acting, session: Session, entries: list[_Entry]) -> li
         entry.row.signature = signed.signature
         session.add(entry.row)
         entry.payload["record_sha256"] = sha256_hex(signed.text.encode("utf-8"))
-    events = acting.append_many(session, [(entry.action, entry.payload, entry.item_id) for entry in entries])
+    events = acting.append_many(session, [(entry.action, entry.payload, entry.item_id) for entry in entries], now)
     for entry in entries:
         add_case(session, entry.item_id, entry.case)
     return [event.seq for event in events]
@@ -204,14 +208,15 @@ def new_item(
     extra: Mapping[str, object] | None = None,
 ) -> tuple[str, int]:
     """Create, sign and log a new item inside a write transaction; returns (item id, event seq)."""
-    entry = _plan_new(acting, session, digests, media_type, acquisition, extra)
-    (seq,) = _sign_and_log(acting, session, [entry])
+    now = utc_now()
+    entry = _plan_new(acting, session, digests, media_type, acquisition, extra, now)
+    (seq,) = _sign_and_log(acting, session, [entry], now)
     return entry.item_id, seq
 
 
 def add_acquisition(acting: Acting, session: Session, existing: Item, acquisition: dict[str, Any]) -> int:
     """Log another acquisition of bytes the archive already holds; returns the event seq."""
-    (seq,) = _sign_and_log(acting, session, [_plan_acquisition(acting, existing, acquisition)])
+    (seq,) = _sign_and_log(acting, session, [_plan_acquisition(acting, existing, acquisition)], utc_now())
     return seq
 
 
@@ -222,6 +227,7 @@ def _plan_file(
     stored: Stored,
     provenance: records.Provenance,
     derived_from: Mapping[str, object] | None,
+    now: datetime,
 ) -> tuple[_Entry, IngestResult]:
     """Decide what one stored file becomes (a new item or an acquisition) and build it, unsigned.
 
@@ -239,7 +245,7 @@ def _plan_file(
         flags = compute_flags(
             extraction.metadata,
             extraction.warnings,
-            ingested_at=utc_now(),
+            ingested_at=now,
             collected_at=collected,
             fs_mtime=stored.fs_mtime,
             name=source.path.name,
@@ -250,7 +256,7 @@ def _plan_file(
         extra = {"metadata": extraction.metadata, "flags": flags, "warnings": extraction.warnings}
         if derived_from is not None:
             extra["derived_from"] = derived_from
-        entry = _plan_new(acting, session, stored.digests, stored.media_type, acquisition, extra)
+        entry = _plan_new(acting, session, stored.digests, stored.media_type, acquisition, extra, now)
         duplicate_of = None
         media_type = stored.media_type
     else:
@@ -277,8 +283,9 @@ def record_many(
     files: Sequence[tuple[Source, Stored, records.Provenance, Mapping[str, object] | None]],
 ) -> list[IngestResult]:
     """Sign and log stored files (source, stored, provenance, derived_from) in the caller's write transaction."""
-    planned = [_plan_file(acting, session, *file) for file in files]
-    seqs = _sign_and_log(acting, session, [entry for entry, _result in planned])
+    now = utc_now()  # one time for the whole batch: its records' ingested_at and its events' time
+    planned = [_plan_file(acting, session, *file, now) for file in files]
+    seqs = _sign_and_log(acting, session, [entry for entry, _result in planned], now)
     return [replace(result, event_seq=seq) for (_entry, result), seq in zip(planned, seqs, strict=True)]
 
 
