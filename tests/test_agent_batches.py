@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 import threading
 import time
@@ -263,3 +264,63 @@ def test_a_well_formed_chain_request_is_answered_in_process_as_by_the_agent() ->
     request = {"op": "sign_chain", "key": "signing", "prev": GENESIS_PREV, "drafts": [_ROW, [4, *_ROW[1:]]]}
     reply = json.loads(_answer_one(json.dumps(request).encode()))
     assert len(reply["sigs"]) == 2
+
+
+def test_copies_within_one_agent_signed_batch_become_acquisitions_in_order_and_a_failed_chain_records_nothing(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    from custody.archive import Archive
+    from custody.ingest import ingest
+    from custody.records import Provenance
+
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    first, second = os.urandom(3000), os.urandom(3000)
+    for name, data in (("a.bin", first), ("b.bin", first), ("c.bin", second), ("d.bin", first), ("e.bin", second)):
+        (folder / name).write_bytes(data)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "f.bin").write_bytes(os.urandom(3000))
+    (later / "g.bin").write_bytes(first)
+    cli.ok("unlock", "--for", "5m")
+    try:
+        acting = Archive.open(archive).act("alice", lambda _n: "wrong passphrase: only the agent can sign")
+        results = ingest(acting, [folder], Provenance(), recursive=True)
+        counts = _counts(archive)
+        real = agent._request
+
+        def chain_refused(path: Path, message: dict[str, object], conn: socket.socket | None = None) -> object:
+            if message.get("op") == "sign_chain":
+                raise OSError("the agent closed the connection")  # after the records were signed
+            return real(path, message, conn)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(agent, "_request", chain_refused)
+            acting = Archive.open(archive).act("alice", lambda _n: "wrong passphrase: only the agent can sign")
+            with pytest.raises(OSError):
+                ingest(acting, [later], Provenance(), recursive=True)
+        assert _counts(archive) == counts
+    finally:
+        cli.ok("lock")
+        shutil.rmtree(runtime, ignore_errors=True)
+    assert [(r.original_name, r.item_id, r.duplicate_of) for r in results] == [
+        ("a.bin", "EV-000001", None),
+        ("b.bin", "EV-000001", "EV-000001"),
+        ("c.bin", "EV-000002", None),
+        ("d.bin", "EV-000001", "EV-000001"),
+        ("e.bin", "EV-000002", "EV-000002"),
+    ]
+    seqs = [r.event_seq for r in results]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    log = {e["seq"]: e["action"] for e in cli.ok("log", "--json").json()}
+    assert [log[s] for s in seqs] == ["ingest", "acquire", "ingest", "acquire", "acquire"]
+    assert cli("verify", "--all", "--json").json()["ok"]
+
+
+def _counts(archive: Path) -> tuple[int, int]:
+    with sqlite3.connect(archive / "custody.db") as conn:
+        return conn.execute("select count(*) from items").fetchone()[0], conn.execute(
+            "select count(*) from events"
+        ).fetchone()[0]
