@@ -324,3 +324,14 @@ def _counts(archive: Path) -> tuple[int, int]:
         return conn.execute("select count(*) from items").fetchone()[0], conn.execute(
             "select count(*) from events"
         ).fetchone()[0]
+
+
+def test_many_small_messages_are_split_so_that_the_answer_fits_too(
+    running: Path, keys: tuple[Ed25519PrivateKey, Ed25519PrivateKey]
+) -> None:
+    """20,000 one-byte messages make a 200 KB request but a 1.9 MB answer, over the client's 1 MiB limit."""
+    connected = agent.connect(running)
+    assert connected is not None
+    messages = [bytes([n % 256]) for n in range(20_000)]
+    signatures = connected[0].sign_many(messages)
+    assert signatures[:3] == [keys[0].sign(m) for m in messages[:3]] and len(signatures) == 20_000
