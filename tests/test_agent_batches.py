@@ -335,3 +335,35 @@ def test_many_small_messages_are_split_so_that_the_answer_fits_too(
     messages = [bytes([n % 256]) for n in range(20_000)]
     signatures = connected[0].sign_many(messages)
     assert signatures[:3] == [keys[0].sign(m) for m in messages[:3]] and len(signatures) == 20_000
+
+
+def test_hostile_file_names_and_tags_in_an_agent_signed_batch_verify(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names that are not UTF-8, beyond U+FFFF, private-use, decomposed; copies (acquire events carry the
+    name and tags in the clear) with a tag of 40,000 emoji: 160 KB of UTF-8, 480 KB as \\uXXXX escapes, so
+    three such events made one 1.4 MB request before requests were measured as sent."""
+    runtime = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    from custody.archive import Archive
+    from custody.ingest import ingest
+    from custody.records import Provenance
+
+    folder = tmp_path / "names"
+    folder.mkdir()
+    data = os.urandom(1000)
+    names = [b"\xff\xfe-not-utf8.bin", ("\U0001f600" * 60 + ".bin").encode(), "\ue000\uffff.bin".encode()]
+    names += ["e\u0301.bin".encode(), "\u00e9.bin".encode(), b"\x01\x1f control.bin"]
+    for n, name in enumerate(names):
+        with open(os.path.join(os.fsencode(folder), name), "wb") as fh:
+            fh.write(data if n in (1, 2, 3, 5) else os.urandom(1000))
+    cli.ok("unlock", "--for", "5m")
+    try:
+        acting = Archive.open(archive).act("alice", lambda _n: "wrong passphrase: only the agent can sign")
+        tags = ("\U0001f600" * 40_000, "\ue000" * 10, "plain")
+        results = ingest(acting, [folder], Provenance(tags=tags), recursive=True)
+    finally:
+        cli.ok("lock")
+        shutil.rmtree(runtime, ignore_errors=True)
+    assert len(results) == len(names) and sum(r.duplicate_of is not None for r in results) == 3
+    assert cli("verify", "--all", "--json").json()["ok"]
