@@ -22,7 +22,6 @@ from custody import records
 from custody.archive import Acting
 from custody.canonical import canonical_text
 from custody.db.models import Event, EventItem, Item, ItemCase, TreeNode
-from custody.incremental import frontier_keys
 from custody.keys import b64
 from custody.log import checkpoints, merkle, tree
 from custody.log.events import last_event
@@ -69,7 +68,7 @@ def _chunk(session: Session, acting: Acting, n: int) -> None:
     last = last_event(session)
     assert last is not None
     size = tree.tree_size(session)
-    keys = frontier_keys(size)
+    keys = merkle.frontier_keys(size)
     stored = tree.DbNodes(session).get_nodes(keys)
     frontier = _Frontier(size, [(level, stored[(level, idx)]) for level, idx in keys])
     seq, prev = last.seq + 1, last.chain_hash()

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import warnings
 import zipfile
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -258,14 +257,17 @@ def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
     """bob's doctored ingest signs a record with a false SHA-256 (BLAKE3 true); custody checked only the BLAKE3."""
     from custody import records
 
-    genuine_sign = records.sign_many  # what ingest calls (a doctored records.sign would never run)
+    genuine_sign = records.sign_many
+    doctored_records: list[records.ItemRecord] = []
 
-    def false_sha256(items: Sequence[records.ItemRecord], signer: Any) -> Any:
-        return genuine_sign([replace(record, sha256="ab" * 32) for record in items], signer)
+    def false_sha256(items: list[records.ItemRecord], signer: Any) -> Any:
+        doctored_records.extend(replace(record, sha256="ab" * 32) for record in items)
+        return genuine_sign(doctored_records, signer)
 
     with monkeypatch.context() as doctored:
         doctored.setattr(records, "sign_many", false_sha256)
         cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    assert len(doctored_records) == 1  # the doctored signing really made the record
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
@@ -399,14 +401,17 @@ def _doctored_record_bundle(
     """bob's doctored ingest signs a record with ``change`` applied, then bob exports it as usual."""
     from custody import records
 
-    genuine_sign = records.sign_many  # what ingest calls (a doctored records.sign would never run)
+    genuine_sign = records.sign_many
+    doctored_records: list[records.ItemRecord] = []
 
-    def doctored_sign(items: Sequence[records.ItemRecord], signer: Any) -> Any:
-        return genuine_sign([records.ItemRecord.from_json({**r.to_json(), **change}) for r in items], signer)
+    def doctored_sign(items: list[records.ItemRecord], signer: Any) -> Any:
+        doctored_records.extend(records.ItemRecord.from_json({**r.to_json(), **change}) for r in items)
+        return genuine_sign(doctored_records, signer)
 
     with monkeypatch.context() as doctored:
         doctored.setattr(records, "sign_many", doctored_sign)
         cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    assert len(doctored_records) == 1  # the doctored signing really made the record
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
