@@ -8,8 +8,10 @@ folder owned by the user, the socket itself 0600, and answers only peers of the 
 until it exits, as in any agent.
 
 Protocol: one JSON object per line each way. {"op": "keys"} -> {"signing": hex public, "archive":
-hex public, "until": epoch seconds}; {"op": "sign", "key": "signing"|"archive", "data": base64} ->
-{"sig": base64}; {"op": "stop"} -> {"ok": true}. Errors: {"error": text}.
+hex public, "until": epoch seconds}; {"op": "sign_many", "key": "signing"|"archive", "data": [base64]} ->
+{"sigs": [base64]}; {"op": "sign_chain", "key": ..., "prev": hex, "drafts": [[seq, time, actor, action,
+item, payload JCS]]} -> {"sigs": [base64]} (custody.log.logevent.link_and_sign); {"op": "stop"} ->
+{"ok": true}. Errors: {"error": text}. Lines are UTF-8 JSON of at most 1 MiB.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _request(path: Path, message: Mapping[str, object], conn: socket.socket | No
         if own:
             sock.settimeout(5)
             sock.connect(str(path))
-        sock.sendall(json.dumps(message).encode() + b"\n")
+        sock.sendall(_encoded(message))
         reply = _read_line(sock)
     finally:
         if own:
@@ -94,6 +96,12 @@ def _request(path: Path, message: Mapping[str, object], conn: socket.socket | No
     if "error" in answer:
         raise OSError(str(answer["error"]))
     return answer
+
+
+def _encoded(message: object) -> bytes:
+    """One line of the protocol. UTF-8, not \\uXXXX escapes: a payload beyond ASCII would grow up to
+    12 bytes a character (6 in most scripts) and outgrow the agent's 1 MiB limit sooner."""
+    return json.dumps(message, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -130,7 +138,7 @@ class AgentKey:
     def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
         """Signatures over each of ``messages``, a request per ~512 KiB (each signature checked here)."""
         signatures: list[bytes] = []
-        for part in _parts(messages, len):
+        for part in _parts(messages, lambda data: 4 * ((len(data) + 2) // 3) + 4):
             encoded = [base64.b64encode(data).decode() for data in part]
             answer = self._ask({"op": "sign_many", "key": self.which, "data": encoded}, len(part))
             for data, text in zip(part, answer, strict=True):
@@ -146,8 +154,9 @@ class AgentKey:
         each against the bytes it stands for, so a wrong or foreign signature is never stored.
         """
         linked: list[Linked] = []
-        for part in _parts(drafts, lambda draft: len(draft.payload_jcs) + 200):
-            rows = [[d.seq, d.time, d.actor, d.action, d.item, d.payload_jcs] for d in part]
+        # Measured as sent: a payload's characters say little about its bytes once JSON-escaped.
+        for part in _parts(drafts, lambda draft: len(_encoded(_row(draft)))):
+            rows = [_row(d) for d in part]
             answer = self._ask({"op": "sign_chain", "key": self.which, "prev": prev, "drafts": rows}, len(part))
             linked.extend(link_and_sign(part, prev, self._checking(iter(answer))))
             prev = hashlib.sha256(linked[-1].leaf).hexdigest()
@@ -174,14 +183,20 @@ class AgentKey:
         return sigs
 
 
-_PART_BYTES = 512 * 1024  # base64 and JSON make a request about 4/3 as large; the agent takes up to 1 MiB
+def _row(draft: Draft) -> list[object]:
+    """A draft's columns as a ``sign_chain`` request carries them."""
+    return [draft.seq, draft.time, draft.actor, draft.action, draft.item, draft.payload_jcs]
+
+
+_PART_BYTES = 512 * 1024  # of request (as sent); the agent takes up to 1 MiB each way
+_SIG_BYTES = 96  # a signature's share of the answer ('"' + 88 base64 characters + '", '): many small items add up
 
 
 def _parts(items: Sequence[T], size: Callable[[T], int]) -> Iterator[Sequence[T]]:
     """``items`` in consecutive runs of about ``_PART_BYTES`` (a larger single item is a run of its own)."""
     start, total = 0, 0
     for n, item in enumerate(items):
-        grows = size(item)
+        grows = size(item) + _SIG_BYTES
         if n > start and total + grows > _PART_BYTES:
             yield items[start:n]
             start, total = n, 0
@@ -278,7 +293,7 @@ def _answer(conn: socket.socket, held: _Held) -> None:
         try:
             line = _read_line(conn)
             request = json.loads(line)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: a line of 1 MiB of "[" is one
             return
         op = request.get("op") if isinstance(request, dict) else None
         if op == "stop":
@@ -287,7 +302,7 @@ def _answer(conn: socket.socket, held: _Held) -> None:
             return
         if op == "keys":
             reply: dict[str, object] = {**publics, "until": held.until}
-        elif op in ("sign_many", "sign_chain") and request.get("key") in held.keys:
+        elif op in ("sign_many", "sign_chain") and isinstance(request.get("key"), str) and request["key"] in held.keys:
             reply = _sign(held.keys[request["key"]], request)
         else:
             reply = {"error": "unknown request"}
@@ -298,16 +313,33 @@ def _sign(key: Ed25519PrivateKey, request: dict[str, Any]) -> dict[str, object]:
     """Answer ``sign_many`` (``data``: base64 messages) or ``sign_chain`` (``prev``, ``drafts``: event columns)."""
     try:
         if request["op"] == "sign_many":
-            messages = [base64.b64decode(text, validate=True) for text in request["data"]]
+            messages = [base64.b64decode(text, validate=True) for text in _list(request["data"])]
             return {"sigs": [base64.b64encode(key.sign(data)).decode() for data in messages]}
-        drafts = [
-            Draft(int(seq), str(time_), str(actor), str(action), None if item is None else str(item), str(payload))
-            for seq, time_, actor, action, item, payload in request["drafts"]
-        ]
-        linked = link_and_sign(drafts, str(request["prev"]), key.sign)
+        drafts = [_draft(row) for row in _list(request["drafts"])]
+        prev = request["prev"]
+        if type(prev) is not str:
+            raise TypeError("prev is not text")
+        linked = link_and_sign(drafts, prev, key.sign)
         return {"sigs": [one.sig for one in linked]}
     except (TypeError, ValueError, KeyError):
         return {"error": "a malformed signing request"}
+
+
+def _list(value: object) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError("not a list")
+    return value
+
+
+def _draft(row: object) -> Draft:
+    """A ``sign_chain`` row as a Draft, each column of exactly its type: nothing is coerced into a signature
+    (an int(), str() or float seq would sign another chain than the one sent, a payload object its repr)."""
+    seq, time_, actor, action, item, payload = _list(row)
+    if type(seq) is not int or not (item is None or type(item) is str):
+        raise TypeError("seq is not an integer or item is neither text nor null")
+    if not all(type(text) is str for text in (time_, actor, action, payload)):
+        raise TypeError("time, actor, action and payload must be text")
+    return Draft(seq, time_, actor, action, item, payload)
 
 
 def main(argv: list[str]) -> int:

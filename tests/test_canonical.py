@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import enum
+import sys
+import types
+from typing import Any
 
 import pytest
 import rfc8785
@@ -101,3 +105,88 @@ def test_a_value_that_contains_itself_is_refused() -> None:
     looped.append(looped)
     with pytest.raises(RecursionError):
         canonical(looped)
+
+
+_BMP = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_every_character_of_the_basic_plane_is_escaped_or_not_as_rfc8785_does() -> None:
+    assert canonical({"all": _BMP}) == rfc8785.dumps({"all": _BMP})
+
+
+def test_keys_of_every_basic_plane_character_sort_as_rfc8785_sorts_them() -> None:
+    value = {ch: n for n, ch in enumerate(reversed(_BMP))}
+    assert canonical(value) == rfc8785.dumps(value)
+
+
+class _LyingDict(dict[str, object]):
+    """A dict that tells its members differently to whoever asks (items, keys, iteration)."""
+
+    def items(self) -> Any:
+        return [("a", "forged")]
+
+    def keys(self) -> Any:
+        return ["a"]
+
+    def __iter__(self) -> Any:
+        return iter(["a"])
+
+
+class _ShoutingText(str):
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self.upper()
+
+    def encode(self, *_args: Any, **_kwargs: Any) -> bytes:  # rfc8785 sorts keys by key.encode("utf-16be")
+        return b""
+
+
+class _Hex(int):
+    def __repr__(self) -> str:
+        return hex(self)
+
+    __str__ = __repr__
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # Private-use and specials (U+E000..U+FFFF) sort after a character beyond U+FFFF in UTF-16.
+        {"\ue000": 1, "\U00010000": 2, "\uffff": 3, "\U0010ffff": 4, "\ud7ff": 5, "z": 6},
+        {"\uffff": {"\U0001f600": 1, "\ufffd": 2}},
+        {"k": ["\U0001f600"], "\ue000": 0},  # beyond U+FFFF in a value only
+        {"e\u0301": 1, "\u00e9": 2},  # the same text to a reader, two keys
+        {"\x00": 1, "\x7f": 2, "\x1f": 3, "\u2028": 4},
+        {"\ud83d\ude00": 1},  # a surrogate pair as two code points: not text
+        {"\udfff": 1, "a": 2},
+        [-0.0, 0.0, 5e-324, 1e21, 1e-7, 2.0**53, -(2.0**53)],
+        [float("inf")],
+        [float("-inf")],
+        {"n": -(2**53) + 1, "m": 2**53 - 1, "o": 0, "b": True, "f": False},
+        {"n": -(2**53)},
+        {True: 1},
+        {None: 1},
+        {(1, 2): 1},
+        {"t": (1, [2, (3,)]), "e": (), "l": [], "d": {}},
+        collections.OrderedDict([("b", 1), ("a", 2)]),
+        {"inner": collections.OrderedDict([("b", 1), ("a", 2)])},
+        _LyingDict(b=1, a=2),
+        {"inner": _LyingDict(b=1, a=2)},
+        {_ShoutingText("b"): 1, "a": _ShoutingText("x")},
+        {"n": _Hex(255), "l": [_Hex(16)]},
+        {"b": b"bytes"},
+        {"m": types.MappingProxyType({"a": 1})},
+        {"s": {1, 2}},
+    ],
+)
+def test_hostile_types_and_characters_get_rfc8785s_bytes_or_its_refusal(value: object) -> None:
+    assert _ours(value) == _reference(value)
+
+
+def test_a_value_nested_deeper_than_anything_custody_signs_is_refused_not_encoded_partly() -> None:
+    deep: object = 1
+    for _ in range(sys.getrecursionlimit() + 10):
+        deep = {"a": [deep]}
+    with pytest.raises(RecursionError):
+        canonical(deep)
