@@ -33,7 +33,6 @@ from custody import records
 from custody.archive import Acting
 from custody.canonical import canonical_text
 from custody.db.models import Item
-from custody.incremental import frontier_keys
 from custody.keys import Signer, b64
 from custody.log import checkpoints, merkle, tree
 from custody.log.events import last_event
@@ -146,7 +145,7 @@ class _Log:
         last = last_event(session)
         assert last is not None
         size = tree.tree_size(session)
-        keys = frontier_keys(size)
+        keys = merkle.frontier_keys(size)
         stored = tree.DbNodes(session).get_nodes(keys)
         return cls(last.seq + 1, last.chain_hash(), size, [(lv, stored[(lv, ix)]) for lv, ix in keys], signer)
 

@@ -18,7 +18,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from custody.report.model import Cover, ReportData, context
+from custody.report.context import context
+from custody.report.model import Cover, ReportData
 from custody.report.render import html, pdf
 
 ACTORS = {f"{i:064x}": name for i, name in enumerate(("amina", "bohdan", "chloe", "david"), 1)}
@@ -43,6 +44,8 @@ def _records_and_events(n: int) -> tuple[list[dict[str, Any]], list[dict[str, An
         records.append(
             {
                 "record": {
+                    "type": "custody.item/v1",
+                    "archive": "custody.archive/x",
                     "item_id": item,
                     "original_name": f"IMG_{i:06d}.jpg",
                     "size": 2_500_000 + i,
@@ -52,6 +55,7 @@ def _records_and_events(n: int) -> tuple[list[dict[str, Any]], list[dict[str, An
                     "source_path": f"/evidence/IMG_{i:06d}.jpg",
                     "ingested_at": "2026-03-01T09:00:00.000000Z",
                     "ingested_by": keys[1],
+                    "fs_times": {"mtime": "2026-02-28T12:03:11Z"},
                     "provenance": {"case": "UA-2026-0228", "collected_by": "Field team 3"},
                     "metadata": {
                         "kind": "image",

@@ -9,12 +9,13 @@ import typer
 
 from custody.errors import InputError
 
-from . import cmd_find as find
-from .cmd_log import TsaCa, read_note, render_report
+from . import selection
 from .cmd_report import ExhibitPrefixOpt, ExhibitsOpt, PaperOpt
+from .cmd_verify import TsaCa, read_note
 from .progress import bars
 from .render import done, out, print_json
 from .state import STATE
+from .verdict import render_report
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 VkeyOpt = Annotated[
@@ -26,6 +27,7 @@ VkeyOpt = Annotated[
 ]
 
 
+@selection.with_filters
 def export(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
     case: Annotated[list[str] | None, typer.Option(help="Export every item of this case (repeatable).")] = None,
@@ -50,18 +52,8 @@ def export(
     case_uco: Annotated[
         bool, typer.Option("--case-uco", help="Also seal a CASE/UCO JSON-LD description into the bundle.")
     ] = False,
-    tag: find.TagOpt = None,
-    media_type: find.TypeOpt = None,
-    flag: find.FlagOpt = None,
-    collected_by: find.CollectorOpt = None,
-    platform: find.PlatformOpt = None,
-    text: find.TextOpt = None,
-    captured_from: find.CapFromOpt = None,
-    captured_to: find.CapToOpt = None,
-    ingested_from: find.IngFromOpt = None,
-    ingested_to: find.IngToOpt = None,
-    exclude: find.ExcludeOpt = None,
-    yes: find.YesOpt = False,
+    filters: selection.Filters = selection.NO_FILTERS,
+    yes: selection.YesOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Export items as a sealed BagIt bundle (zip) with its PDF/HTML report, optionally encrypted with age; logged.
@@ -76,20 +68,17 @@ def export(
     from custody.roles import Permission
 
     report = ReportOptions(paper, exhibit_prefix, exhibits, case_uco)
-    query = find.make_query(
-        items, case, tag, media_type, flag, collected_by, platform, text,
-        captured_from, captured_to, ingested_from, ingested_to, exclude,
-    )  # fmt: skip
+    query = filters.query(items, case)
     acting = STATE.acting()
     whole_case: str | None = None
-    if request is not None or not find.uses_filters(query):
+    if request is not None or not selection.uses_filters(query):
         # The plain forms: --request, named items, or one --case (its signed membership is checked by the export).
         from custody.query import normalise_id
 
         whole_case = query.cases[0] if query.cases else None
         chosen = [normalise_id(i) for i in query.items]
     else:
-        chosen = find.select_for(acting, "export", query, yes, Permission.EXPORT)
+        chosen = selection.select_for(acting, "export", query, yes, Permission.EXPORT)
         if query.cases:
             from custody.query import check_signed_cases
 

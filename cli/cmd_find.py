@@ -1,135 +1,32 @@
-"""Finding and selecting items: list/search with filters, cases, case add, correct, and bulk selection."""
+"""Finding items: list/search with the filters of cli.selection, cases, case add, correct."""
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from custody.errors import InputError
 from custody.humanize import short_size
 
 from .render import out, print_json, short, table
+from .selection import NO_FILTERS, CaseOpt, Filters, with_filters
 from .state import STATE
-
-if TYPE_CHECKING:
-    from custody.archive import Acting
-    from custody.query import Query
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Opt = typer.Option
 
-# The filters shared by list, search, get and export (custody.query).
-CaseOpt = Annotated[list[str] | None, Opt("--case", help="Items of this case (repeatable: any of them).")]
-TagOpt = Annotated[list[str] | None, Opt("--tag", help="Items tagged so, at ingest or by an annotation (repeatable).")]
-TypeOpt = Annotated[
-    list[str] | None, Opt("--type", help="Media type, or its major part: image, video/mp4 (repeatable).")
-]
-FlagOpt = Annotated[list[str] | None, Opt("--flag", help="Items carrying this flag code, e.g. metadata_absent.")]
-CollectorOpt = Annotated[str | None, Opt("--collected-by", help="Collector's name contains this text.")]
-PlatformOpt = Annotated[str | None, Opt("--platform", help="Platform contains this text (e.g. Telegram).")]
-TextOpt = Annotated[str | None, Opt("--text", help="A current annotation contains this text.")]
-CapFromOpt = Annotated[str | None, Opt("--captured-from", help="Captured at or after (date or ISO time).")]
-CapToOpt = Annotated[str | None, Opt("--captured-to", help="Captured at or before (date: the whole day).")]
-IngFromOpt = Annotated[str | None, Opt("--ingested-from", help="Ingested at or after (date or ISO time).")]
-IngToOpt = Annotated[str | None, Opt("--ingested-to", help="Ingested at or before (date: the whole day).")]
-ExcludeOpt = Annotated[list[str] | None, Opt("--exclude", help="Leave this item out (repeatable).")]
-YesOpt = Annotated[bool, Opt("--yes", "-y", help="Do not ask for confirmation of a bulk action.")]
 
-
-def make_query(
-    items: list[str] | None = None,
-    case: list[str] | None = None,
-    tag: list[str] | None = None,
-    media_type: list[str] | None = None,
-    flag: list[str] | None = None,
-    collected_by: str | None = None,
-    platform: str | None = None,
-    text: str | None = None,
-    captured_from: str | None = None,
-    captured_to: str | None = None,
-    ingested_from: str | None = None,
-    ingested_to: str | None = None,
-    exclude: list[str] | None = None,
-) -> Query:
-    from custody.query import Query
-
-    return Query(
-        cases=tuple(case or ()),
-        tags=tuple(tag or ()),
-        media_types=tuple(media_type or ()),
-        flags=tuple(flag or ()),
-        collected_by=collected_by,
-        platform=platform,
-        text=text,
-        captured_from=captured_from,
-        captured_to=captured_to,
-        ingested_from=ingested_from,
-        ingested_to=ingested_to,
-        items=tuple(items or ()),
-        exclude=tuple(exclude or ()),
-    )
-
-
-def uses_filters(query: Query) -> bool:
-    """True when more than named items (and one --case, the form scripts have always used) select."""
-    from dataclasses import replace
-
-    plain = replace(query, items=(), cases=() if len(query.cases) <= 1 else query.cases)
-    return not plain.is_empty() or bool(query.exclude)
-
-
-def confirm_bulk(what: str, count: int, query: Query, yes: bool) -> None:
-    """Show the count and ask before a bulk action selected by filters; refuse without a terminal unless --yes."""
-    if yes:
-        return
-    if not uses_filters(query):
-        return
-    if not sys.stdin.isatty():
-        raise InputError(
-            f"{what}: the filters select {count} item(s); there is no terminal to confirm on, pass --yes to proceed"
-        )
-    if not typer.confirm(f"{what}: {count} item(s) selected by {query.describe()}. Proceed?", default=False):
-        raise typer.Exit(1)
-
-
-def select_for(acting: Acting, what: str, query: Query, yes: bool, permission: Any) -> list[str]:
-    """The items a bulk action takes: selected, counted, confirmed."""
-    from custody.query import select_items
-
-    if query.is_empty():
-        raise InputError(f"{what}: name item ids or give filters (--case, --tag, --type, ...); see --help")
-    chosen = select_items(acting, query, permission)
-    if not chosen:
-        raise InputError(f"{what}: the filters select no items ({query.describe()}); nothing was done")
-    confirm_bulk(what, len(chosen), query, yes)
-    return chosen
-
-
+@with_filters
 def list_(
     items: Annotated[list[str] | None, typer.Argument(help="Only these item ids.")] = None,
     case: CaseOpt = None,
-    tag: TagOpt = None,
-    media_type: TypeOpt = None,
-    flag: FlagOpt = None,
-    collected_by: CollectorOpt = None,
-    platform: PlatformOpt = None,
-    text: TextOpt = None,
-    captured_from: CapFromOpt = None,
-    captured_to: CapToOpt = None,
-    ingested_from: IngFromOpt = None,
-    ingested_to: IngToOpt = None,
-    exclude: ExcludeOpt = None,
+    filters: Filters = NO_FILTERS,
     json_: JsonOpt = False,
 ) -> None:
     """List items, filtered (every filter given must hold; a repeated one holds for any of its values)."""
     from custody.query import records_of, search
 
-    query = make_query(
-        items, case, tag, media_type, flag, collected_by, platform, text,
-        captured_from, captured_to, ingested_from, ingested_to, exclude,
-    )  # fmt: skip
+    query = filters.query(items, case)
     acting = STATE.acting()
     entries = records_of(acting, search(acting, query))
     if json_:

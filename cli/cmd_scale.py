@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .render import out, print_json, warn
+from .render import finish, out, print_json
 from .state import STATE
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -34,19 +34,12 @@ def replicate(
 
     target = parse_target(to, s3_endpoint, retention_days, allow_unlocked)
     result = run(STATE.acting(), target, allow_unlocked)
-    if json_:
-        print_json(result.to_json())
-    else:
-        events = f" (events {result.events[0]}..{result.events[-1]})" if result.events else ""
-        out.print(
-            f"Replicated {result.copied} blob(s), {result.bytes} bytes, to {result.target}{events}; "
-            f"{result.already} were already there",
-            markup=False,
-            highlight=False,
-        )
-        for failure in result.failures:
-            warn(failure)
-    raise typer.Exit(1 if result.failures else 0)
+    events = f" (events {result.events[0]}..{result.events[-1]})" if result.events else ""
+    said = (
+        f"Replicated {result.copied} blob(s), {result.bytes} bytes, to {result.target}{events}; "
+        f"{result.already} were already there"
+    )
+    finish(result, json_, said, list(result.failures))
 
 
 def backup(
@@ -87,18 +80,12 @@ def restore(
     from custody.replicas import parse_target
 
     result = restore_archive(backup_dir, to, parse_target(blobs_from, s3_endpoint))
-    if json_:
-        print_json(result.to_json())
-    else:
-        out.print(
-            f"Restored {to}: catalog up to checkpoint size {result.checkpoint_size}, {result.blobs} blob(s) "
-            f"from {blobs_from}",
-            markup=False,
-            highlight=False,
-        )
-        for sha in result.missing:
-            warn(f"blob {sha} is missing or altered in the replica: not restored")
-    raise typer.Exit(1 if result.missing else 0)
+    said = (
+        f"Restored {to}: catalog up to checkpoint size {result.checkpoint_size}, {result.blobs} blob(s) "
+        f"from {blobs_from}"
+    )
+    problems = [f"blob {sha} is missing or altered in the replica: not restored" for sha in result.missing]
+    finish(result, json_, said, problems)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,6 +48,19 @@ def done(result: _Result, json_: bool, message: str) -> None:
         print_json(result.to_json())
     else:
         out.print(message)
+
+
+def finish(result: _Result, json_: bool, said: str, problems: list[str]) -> NoReturn:
+    """End a command that may partly fail: its JSON, or ``said`` and a warning per problem; exit 1 on any problem."""
+    import typer
+
+    if json_:
+        print_json(result.to_json())
+    else:
+        out.print(said, markup=False, highlight=False)
+        for problem in problems:
+            warn(problem)
+    raise typer.Exit(1 if problems else 0)
 
 
 def styled(markup: str) -> Any:

@@ -33,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any, TextIO
 
-from custody.agent_paths import listen_private, same_user, start_detached
+from custody.agent_paths import accept_same_user, listen_private, start_detached
 from custody.errors import KeyFileError
 
 _LIMIT = 1 << 20  # a request beyond 1 MiB (argv + environment) is not one custody sends
@@ -118,13 +118,8 @@ def serve(path: Path, agent_path: Path, seconds: int) -> int:
     sys.stdout.flush()
     try:
         while agent_path.exists() and path.exists() and (left := deadline - time.monotonic()) > 0:
-            server.settimeout(min(left, 1.0))
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            if not same_user(conn):
-                conn.close()
+            conn = accept_same_user(server, left)
+            if conn is None:
                 continue
             if not _agent_answers(agent_path) or _changed(loaded):
                 # The client runs the command itself: with the passphrase, or with custody's new code.

@@ -8,13 +8,16 @@ folder owned by the user, the socket itself 0600, and answers only peers of the 
 until it exits, as in any agent.
 
 Protocol: one JSON object per line each way. {"op": "keys"} -> {"signing": hex public, "archive":
-hex public, "until": epoch seconds}; {"op": "sign", "key": "signing"|"archive", "data": base64} ->
-{"sig": base64}; {"op": "stop"} -> {"ok": true}. Errors: {"error": text}.
+hex public, "until": epoch seconds}; {"op": "sign_many", "key": "signing"|"archive", "data": [base64]} ->
+{"sigs": [base64]}; {"op": "sign_chain", "key": ..., "prev": hex, "drafts": [[seq, time, actor, action,
+item, payload JCS]]} -> {"sigs": [base64]} (custody.log.logevent.link_and_sign); {"op": "stop"} ->
+{"ok": true}. Errors: {"error": text}. Lines are UTF-8 JSON of at most 1 MiB.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -23,19 +26,21 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .agent_paths import folder_is_private, listen_private, same_user, start_detached
+from .agent_paths import accept_same_user, folder_is_private, listen_private, start_detached
 from .agent_paths import socket_path as socket_path
 from .errors import InputError, KeyFileError
+from .log.logevent import Draft, Linked, link_and_sign
 
 _LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
+T = TypeVar("T")
 
 
 def _private_folder(folder: Path) -> None:
@@ -82,7 +87,7 @@ def _request(path: Path, message: Mapping[str, object], conn: socket.socket | No
         if own:
             sock.settimeout(5)
             sock.connect(str(path))
-        sock.sendall(json.dumps(message).encode() + b"\n")
+        sock.sendall(_encoded(message))
         reply = _read_line(sock)
     finally:
         if own:
@@ -91,6 +96,12 @@ def _request(path: Path, message: Mapping[str, object], conn: socket.socket | No
     if "error" in answer:
         raise OSError(str(answer["error"]))
     return answer
+
+
+def _encoded(message: object) -> bytes:
+    """One line of the protocol. UTF-8, not \\uXXXX escapes: a payload beyond ASCII would grow up to
+    12 bytes a character (6 in most scripts) and outgrow the agent's 1 MiB limit sooner."""
+    return json.dumps(message, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 def _read_line(sock: socket.socket) -> bytes:
@@ -121,16 +132,77 @@ class AgentKey:
         return self.public
 
     def sign(self, data: bytes) -> bytes:
+        # An agent answering for other keys signs nothing of ours: every signature is checked.
+        return self.sign_many([data])[0]
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
+        """Signatures over each of ``messages``, a request per ~512 KiB (each signature checked here)."""
+        signatures: list[bytes] = []
+        for part in _parts(messages, lambda data: 4 * ((len(data) + 2) // 3) + 4):
+            encoded = [base64.b64encode(data).decode() for data in part]
+            answer = self._ask({"op": "sign_many", "key": self.which, "data": encoded}, len(part))
+            for data, text in zip(part, answer, strict=True):
+                signature = base64.b64decode(text)
+                self.public.verify(signature, data)
+                signatures.append(signature)
+        return signatures
+
+    def sign_chain(self, drafts: Sequence[Draft], prev: str) -> list[Linked]:
+        """Chain and sign ``drafts`` after ``prev`` (custody.log.logevent.link_and_sign), a request per ~512 KiB.
+
+        The agent runs the chain rule; this side runs it again over the signatures it returns and checks
+        each against the bytes it stands for, so a wrong or foreign signature is never stored.
+        """
+        linked: list[Linked] = []
+        # Measured as sent: a payload's characters say little about its bytes once JSON-escaped.
+        for part in _parts(drafts, lambda draft: len(_encoded(_row(draft)))):
+            rows = [_row(d) for d in part]
+            answer = self._ask({"op": "sign_chain", "key": self.which, "prev": prev, "drafts": rows}, len(part))
+            linked.extend(link_and_sign(part, prev, self._checking(iter(answer))))
+            prev = hashlib.sha256(linked[-1].leaf).hexdigest()
+        return linked
+
+    def _checking(self, answer: Iterator[str]) -> Callable[[bytes], bytes]:
+        """A ``sign`` that hands out the agent's signatures in order, each checked against its message."""
+
+        def checked(data: bytes) -> bytes:
+            signature = base64.b64decode(next(answer))
+            self.public.verify(signature, data)
+            return signature
+
+        return checked
+
+    def _ask(self, message: Mapping[str, object], count: int) -> list[str]:
         if self._conn is None:
             self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._conn.settimeout(30)
             self._conn.connect(str(self.path))
-        answer = _request(
-            self.path, {"op": "sign", "key": self.which, "data": base64.b64encode(data).decode()}, self._conn
-        )
-        signature = base64.b64decode(answer["sig"])
-        self.public.verify(signature, data)  # an agent answering for other keys signs nothing of ours
-        return signature
+        sigs = _request(self.path, message, self._conn).get("sigs")
+        if not isinstance(sigs, list) or len(sigs) != count or not all(isinstance(s, str) for s in sigs):
+            raise OSError("the agent's answer does not hold one signature per message")
+        return sigs
+
+
+def _row(draft: Draft) -> list[object]:
+    """A draft's columns as a ``sign_chain`` request carries them."""
+    return [draft.seq, draft.time, draft.actor, draft.action, draft.item, draft.payload_jcs]
+
+
+_PART_BYTES = 512 * 1024  # of request (as sent); the agent takes up to 1 MiB each way
+_SIG_BYTES = 96  # a signature's share of the answer ('"' + 88 base64 characters + '", '): many small items add up
+
+
+def _parts(items: Sequence[T], size: Callable[[T], int]) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive runs of about ``_PART_BYTES`` (a larger single item is a run of its own)."""
+    start, total = 0, 0
+    for n, item in enumerate(items):
+        grows = size(item) + _SIG_BYTES
+        if n > start and total + grows > _PART_BYTES:
+            yield items[start:n]
+            start, total = n, 0
+        total += grows
+    if start < len(items):
+        yield items[start:]
 
 
 def connect(path: Path) -> tuple[AgentKey, AgentKey] | None:
@@ -174,76 +246,100 @@ def lock(archive_root: Path, actor: str) -> bool:
 # --- the agent process ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Held:
+    """What every client session of one agent shares: the keys, when they expire, and the stop signal."""
+
+    keys: dict[str, Ed25519PrivateKey]
+    until: float  # epoch seconds, as told to clients
+    deadline: float  # time.monotonic() seconds, as the agent keeps time
+    stopped: threading.Event
+
+
 def _serve(path: Path, seconds: int, signing: Ed25519PrivateKey, archive: Ed25519PrivateKey) -> None:
-    held = {"signing": signing, "archive": archive}
-    deadline = time.monotonic() + seconds
-    until = time.time() + seconds
+    held = _Held(
+        keys={"signing": signing, "archive": archive},
+        until=time.time() + seconds,
+        deadline=time.monotonic() + seconds,
+        stopped=threading.Event(),
+    )
     server = listen_private(path, 8)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    stopped = threading.Event()
     try:
-        while not stopped.is_set() and (left := deadline - time.monotonic()) > 0:
-            server.settimeout(min(left, 1.0))
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            if not same_user(conn):
-                conn.close()
+        while not held.stopped.is_set() and (left := held.deadline - time.monotonic()) > 0:
+            conn = accept_same_user(server, left)
+            if conn is None:
                 continue
             # One thread per client: a command keeps one connection per key open while it runs.
-            threading.Thread(target=_session, args=(conn, held, until, deadline, stopped), daemon=True).start()
+            threading.Thread(target=_session, args=(conn, held), daemon=True).start()
     finally:
         path.unlink(missing_ok=True)
 
 
-def _session(
-    conn: socket.socket,
-    held: dict[str, Ed25519PrivateKey],
-    until: float,
-    deadline: float,
-    stopped: threading.Event,
-) -> None:
+def _session(conn: socket.socket, held: _Held) -> None:
     """Answer one client until it hangs up, the deadline passes or a client asks the agent to stop."""
     with conn:
-        _answer(conn, held, until, deadline, stopped)
+        _answer(conn, held)
 
 
-def _answer(
-    conn: socket.socket,
-    held: dict[str, Ed25519PrivateKey],
-    until: float,
-    deadline: float,
-    stopped: threading.Event,
-) -> None:
-    conn.settimeout(max(1.0, deadline - time.monotonic()))
+def _answer(conn: socket.socket, held: _Held) -> None:
+    conn.settimeout(max(1.0, held.deadline - time.monotonic()))
     publics = {
         k: v.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-        for k, v in held.items()
+        for k, v in held.keys.items()
     }
-    while time.monotonic() < deadline and not stopped.is_set():
+    while time.monotonic() < held.deadline and not held.stopped.is_set():
         try:
             line = _read_line(conn)
             request = json.loads(line)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: a line of 1 MiB of "[" is one
             return
         op = request.get("op") if isinstance(request, dict) else None
         if op == "stop":
-            stopped.set()
+            held.stopped.set()
             conn.sendall(b'{"ok": true}\n')
             return
         if op == "keys":
-            reply: dict[str, object] = {**publics, "until": until}
-        elif op == "sign" and request.get("key") in held:
-            try:
-                data = base64.b64decode(str(request.get("data")), validate=True)
-                reply = {"sig": base64.b64encode(held[request["key"]].sign(data)).decode()}
-            except ValueError:
-                reply = {"error": "data is not base64"}
+            reply: dict[str, object] = {**publics, "until": held.until}
+        elif op in ("sign_many", "sign_chain") and isinstance(request.get("key"), str) and request["key"] in held.keys:
+            reply = _sign(held.keys[request["key"]], request)
         else:
             reply = {"error": "unknown request"}
         conn.sendall(json.dumps(reply).encode() + b"\n")
+
+
+def _sign(key: Ed25519PrivateKey, request: dict[str, Any]) -> dict[str, object]:
+    """Answer ``sign_many`` (``data``: base64 messages) or ``sign_chain`` (``prev``, ``drafts``: event columns)."""
+    try:
+        if request["op"] == "sign_many":
+            messages = [base64.b64decode(text, validate=True) for text in _list(request["data"])]
+            return {"sigs": [base64.b64encode(key.sign(data)).decode() for data in messages]}
+        drafts = [_draft(row) for row in _list(request["drafts"])]
+        prev = request["prev"]
+        if type(prev) is not str:
+            raise TypeError("prev is not text")
+        linked = link_and_sign(drafts, prev, key.sign)
+        return {"sigs": [one.sig for one in linked]}
+    except (TypeError, ValueError, KeyError):
+        return {"error": "a malformed signing request"}
+
+
+def _list(value: object) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError("not a list")
+    return value
+
+
+def _draft(row: object) -> Draft:
+    """A ``sign_chain`` row as a Draft, each column of exactly its type: nothing is coerced into a signature
+    (an int(), str() or float seq would sign another chain than the one sent, a payload object its repr)."""
+    seq, time_, actor, action, item, payload = _list(row)
+    if type(seq) is not int or not (item is None or type(item) is str):
+        raise TypeError("seq is not an integer or item is neither text nor null")
+    if not all(type(text) is str for text in (time_, actor, action, payload)):
+        raise TypeError("time, actor, action and payload must be text")
+    return Draft(seq, time_, actor, action, item, payload)
 
 
 def main(argv: list[str]) -> int:

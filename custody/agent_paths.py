@@ -66,6 +66,23 @@ def same_user(conn: socket.socket) -> bool:
     return bool(struct.unpack("3i", creds)[1] == os.getuid())
 
 
+def accept_same_user(server: socket.socket, left: float) -> socket.socket | None:
+    """The next connection to ``server`` within ``left`` seconds (one at most), if its peer is this user.
+
+    None when nobody connected in time, or when another user did (that connection is closed at once), so a
+    server's loop re-checks its own end conditions at least once a second.
+    """
+    server.settimeout(min(left, 1.0))
+    try:
+        conn, _ = server.accept()
+    except TimeoutError:
+        return None
+    if not same_user(conn):
+        conn.close()
+        return None
+    return conn
+
+
 def start_detached(argv: list[str], secret: bytes = b"") -> bool:
     """Start ``argv`` in a session of its own, hand it ``secret`` on stdin, wait for its "ready" line.
 

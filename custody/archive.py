@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,20 @@ class Acting:
         event = events.append(session, self.signer, action, payload, item=item)
         self.appended = True
         return event
+
+    def append_many(
+        self,
+        session: Session,
+        entries: Sequence[tuple[str, dict[str, Any], str | None]],
+        now: datetime | None = None,
+    ) -> list[LogEvent]:
+        """Sign and append events ``(action, payload, item)`` in order in the current write transaction.
+
+        ``now``: their time (default: the current time).
+        """
+        appended = events.append_many(session, self.signer, entries, now)
+        self.appended = self.appended or bool(appended)
+        return appended
 
 
 @dataclass(frozen=True)

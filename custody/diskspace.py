@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from .checks import CheckKind, Report
 from .db.models import Event, Item
+from .store import layout
 from .store.base import BlobStore
 from .store.local import LocalBlobStore
 
@@ -95,18 +96,7 @@ def outcome(
 
 
 def _store_digests(store: LocalBlobStore) -> Iterable[str]:
-    top = store.root / "sha256"
-    if not top.is_dir():
-        return
-    for first in os.scandir(top):
-        if not first.is_dir(follow_symlinks=False):
-            continue
-        for second in os.scandir(first.path):
-            if not second.is_dir(follow_symlinks=False):
-                continue
-            for entry in os.scandir(second.path):
-                if _HEX.match(entry.name):
-                    yield entry.name
+    return (entry.name for _key, entry in layout.scan(store.root) if _HEX.match(entry.name))
 
 
 def referenced(session: Session) -> set[str]:

@@ -8,10 +8,11 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -271,6 +272,13 @@ class SigningKey(Protocol):
     def public_key(self) -> Ed25519PublicKey: ...
 
 
+@runtime_checkable
+class BatchSigningKey(Protocol):
+    """A key that signs many messages in one step (the unlock agent's: one round trip, not one each)."""
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]: ...
+
+
 @dataclass(frozen=True)
 class Signer:
     """An unlocked private key (in this process or in the unlock agent) and the name of whoever holds it."""
@@ -290,3 +298,9 @@ class Signer:
     def sign(self, data: bytes) -> bytes:
         """Ed25519 signature over ``data``."""
         return self.private_key.sign(data)
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
+        """Ed25519 signatures over each of ``messages``: one request where the unlock agent holds the key."""
+        if isinstance(self.private_key, BatchSigningKey):
+            return self.private_key.sign_many(messages)
+        return [self.private_key.sign(data) for data in messages]

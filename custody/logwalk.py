@@ -158,12 +158,8 @@ def walk_log(session: Session, report: Report, root_sizes: Iterable[int] = ()) -
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    if genesis is not None:
-        init_key = authority.bootstrap_key()
-        genesis_ok = init_key is not None and not bad_signatures([(0, init_key, *genesis)])
-        authority.confirm_genesis(genesis_ok)
-        if not genesis_ok:
-            bad_sigs.append(0)
+    if genesis is not None and not authority.check_genesis(*genesis):
+        bad_sigs.append(0)
     for seq in sorted(bad_sigs):
         report.add(
             CheckKind.EVENT_SIGNATURE,

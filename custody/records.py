@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -171,8 +171,14 @@ class ItemRecord:
 
 def sign(record: ItemRecord, signer: Signer) -> SignedRecord:
     """Canonicalise and sign an item record."""
-    data = record.canonical()
-    return SignedRecord(data.decode("utf-8"), b64(signer.sign(data)), signer.key_id)
+    return sign_many([record], signer)[0]
+
+
+def sign_many(items: Sequence[ItemRecord], signer: Signer) -> list[SignedRecord]:
+    """Canonicalise and sign item records together (one request where the unlock agent holds the key)."""
+    data = [record.canonical() for record in items]
+    signatures = signer.sign_many(data)
+    return [SignedRecord(d.decode("utf-8"), b64(sig), signer.key_id) for d, sig in zip(data, signatures, strict=True)]
 
 
 def signature_valid(text: str, signature: str, public_key: Ed25519PublicKey) -> bool:

@@ -122,23 +122,12 @@ def _largest_first(blobs: list[tuple[str, Path, int]]) -> list[tuple[str, Path]]
 
 def _blobs(store_root: Path) -> Iterator[tuple[str, Path, int]]:
     # Only the store's own layout (custody.store.layout): sha256/ab/cd/<64 hex digits>.
-    base = store_root / layout.FOLDER
-    for first in os.scandir(base):
-        if not first.is_dir(follow_symlinks=False):
-            continue
-        for second in os.scandir(first.path):
-            if not second.is_dir(follow_symlinks=False):
-                continue
-            for entry in os.scandir(second.path):
-                name = entry.name
-                # Only a file where the store itself would read it stands for that digest: a copy
-                # elsewhere must never vouch for the blob verification is asked about.
-                if (
-                    layout.is_digest(name)
-                    and f"{layout.FOLDER}/{first.name}/{second.name}/{name}" == layout.blob_key(name)
-                    and entry.is_file(follow_symlinks=False)
-                ):
-                    yield name, Path(entry.path), entry.stat(follow_symlinks=False).st_size
+    for key, entry in layout.scan(store_root):
+        name = entry.name
+        # Only a file where the store itself would read it stands for that digest: a copy
+        # elsewhere must never vouch for the blob verification is asked about.
+        if layout.is_digest(name) and key == layout.blob_key(name) and entry.is_file(follow_symlinks=False):
+            yield name, Path(entry.path), entry.stat(follow_symlinks=False).st_size
 
 
 def start_rehash(archive_path: str | None, in_child: bool | None = None) -> EarlyRehash | None:

@@ -58,37 +58,22 @@ def write_jpeg(
     return path
 
 
+# The demo's photos: file name, EXIF capture time (at UTC+02:00), latitude, longitude, altitude (m), picture seed.
+_PHOTOS: tuple[tuple[str, str, float, float, float, int], ...] = (
+    ("IMG_20260228_140311.jpg", "2026:02:28 14:03:11", 47.8388, 35.1396, 98.0, 1),
+    ("IMG_20260228_140502.jpg", "2026:02:28 14:05:02", 47.8391, 35.1401, 97.5, 2),
+    ("submunition_close.jpg", "2026:02:28 15:20:45", 47.8379, 35.1388, 99.0, 3),
+)
+
+
 def write_samples(folder: Path) -> list[Path]:
     """The demo's evidence: three geotagged photos of a strike site and a witness transcript."""
     folder.mkdir(parents=True, exist_ok=True)
     photos = [
         write_jpeg(
-            folder / "IMG_20260228_140311.jpg",
-            captured="2026:02:28 14:03:11",
-            offset="+02:00",
-            latitude=47.8388,
-            longitude=35.1396,
-            altitude=98.0,
-            seed=1,
-        ),
-        write_jpeg(
-            folder / "IMG_20260228_140502.jpg",
-            captured="2026:02:28 14:05:02",
-            offset="+02:00",
-            latitude=47.8391,
-            longitude=35.1401,
-            altitude=97.5,
-            seed=2,
-        ),
-        write_jpeg(
-            folder / "submunition_close.jpg",
-            captured="2026:02:28 15:20:45",
-            offset="+02:00",
-            latitude=47.8379,
-            longitude=35.1388,
-            altitude=99.0,
-            seed=3,
-        ),
+            folder / name, captured=when, offset="+02:00", latitude=lat, longitude=lon, altitude=alt, seed=seed
+        )
+        for name, when, lat, lon, alt, seed in _PHOTOS
     ]
     transcript = folder / "witness_transcript.txt"
     transcript.write_text(

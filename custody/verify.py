@@ -1,147 +1,48 @@
-"""Verification: re-hash stored bytes, check every signature, walk the chain, check the tree."""
+"""Verification (``verify --all``, ``verify ITEM``): re-hash stored bytes, check every signature, walk the chain,
+check the tree.
+
+The log walk is custody.logwalk; each item's stored bytes custody.blob_check; its signed record
+custody.record_checks; the ``verify`` event that records the run custody.verify_event. ``verify --since``
+(custody.incremental) shares the last three.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import keys, progress
+from . import progress
 from .archive import Acting, Archive
+from .blob_check import check_blob
 from .canonical import parse
 from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
 from .checks import CheckKind
 from .checks import Report as Report
 from .db.models import CheckpointTimestamp, Item
 from .errors import CustodyError, ProofError
-from .hashing import digest_stream, sha256_hex
 from .items import get_item
 from .log import checkpoints, note
 from .log.event_items import check_event_items
-from .log.sigcheck import Job, bad_signatures
 from .log.state import LogState
 from .logwalk import check_actors, check_against, check_checkpoints, check_tree, walk_log
+from .record_checks import bad_record_signatures, check_correction_values, check_derivations, check_record
 from .rehash import EarlyRehash
 from .roles import Permission
-from .timeutil import parse_utc, utc_now
-
-if TYPE_CHECKING:
-    pass
-
-
-RETENTION_WARNING_DAYS = 30
-
-
-def _withheld_values(archive: Archive, item: Item) -> list[Check]:
-    """The stored salted values of a record's withholdable fields still open its signed digests (custody.disclosure)."""
-    from . import disclosure
-
-    try:
-        record = parse(item.record)
-    except ValueError:
-        return []  # reported by the record checks
-    if disclosure.committed_digests(record) is None:
-        return []
-    try:
-        disclosure.load(archive.store, record, item.item_id)
-    except CustodyError as exc:
-        return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))]
-    return [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
+from .verify_event import LOG_CHECKS, log_verification
 
 
 def _rehash_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
-    """``_rehash``, then the item's bytes reported as checked (custody.progress)."""
-    checks = _rehash(archive, item, early)
+    """``check_blob``, then the item's bytes reported as checked (custody.progress)."""
+    checks = check_blob(archive, item, early)
     progress.advance(item.size)
     return checks
-
-
-def _rehash(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
-    """Stream the stored bytes through both digests, and check the blob is still locked."""
-    try:
-        got = early.result(item.sha256) if early is not None else None
-        if got is None:
-            with archive.store.open_read(item.sha256) as stream:
-                got = digest_stream(stream)
-    except CustodyError as exc:
-        return [Check(CheckKind.BLOB, item.item_id, False, str(exc))]
-    problems = [
-        f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
-        for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
-        if got_v != want
-    ]
-    if got.size != item.size:
-        problems.append(f"size {got.size} ≠ recorded {item.size}")
-    checks = [Check(CheckKind.BLOB, item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
-    checks.extend(_withheld_values(archive, item))
-    try:
-        lock = archive.store.lock_info(item.sha256)
-    except (CustodyError, OSError) as exc:
-        return [*checks, Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state: {exc}")]
-    if not lock.locked:
-        checks.append(Check(CheckKind.LOCK, item.item_id, False, f"blob is no longer protected ({lock.mode})"))
-    elif lock.retain_until is not None:
-        until = parse_utc(lock.retain_until)
-        days = (until - utc_now()).days
-        soon = days < RETENTION_WARNING_DAYS
-        detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
-        checks.append(Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon))
-    return checks
-
-
-def _bad_record_signatures(items: Sequence[Item], state: LogState) -> set[int]:
-    """Indexes (into ``items``) of records whose signature does not verify, checked in bulk."""
-    jobs: list[Job] = []
-    bad: set[int] = set()
-    for index, item in enumerate(items):
-        signer = state.keys.get(item.signer_key_id)
-        try:
-            raw_sig = keys.unb64(item.signature)
-        except ValueError:
-            raw_sig = b""
-        if signer is None:
-            bad.add(index)
-        else:
-            jobs.append((index, signer.raw, raw_sig, item.record.encode("utf-8")))
-    return bad.union(bad_signatures(jobs))
-
-
-def _check_record(item: Item, signature_ok: bool, state: LogState, report: Report) -> None:
-    report.add(
-        CheckKind.RECORD_SIGNATURE,
-        item.item_id,
-        signature_ok,
-        "" if signature_ok else "record signature does not verify",
-    )
-    record: dict[str, object] | None = None
-    try:
-        record = parse(item.record)
-        fields_ok = (record["item_id"], record["sha256"], record["blake3"], record["size"], record["media_type"]) == (
-            item.item_id,
-            item.sha256,
-            item.blake3,
-            item.size,
-            item.media_type,
-        )
-    except (ValueError, KeyError, TypeError):
-        fields_ok = False
-    report.add(
-        CheckKind.RECORD_FIELDS,
-        item.item_id,
-        fields_ok,
-        "" if fields_ok else "catalog columns differ from the signed record",
-    )
-    problem = state.authority.record_problem(
-        item.item_id, sha256_hex(item.record.encode("utf-8")), item.signer_key_id, record if fields_ok else None
-    )
-    report.add(CheckKind.INGEST_EVENT, item.item_id, not problem, problem)
 
 
 def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
@@ -192,8 +93,6 @@ def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, r
         )
 
 
-# Failures of these checks mean the log itself (its events, tree or checkpoints) is damaged.
-_LOG_CHECKS = ("sequence", "chain", "event-signature", "tree", "checkpoint", "against-checkpoint", "log")
 # What a check that could not run at all raises (a malformed row, a database error); it becomes a failure.
 _UNCHECKABLE = (CustodyError, SQLAlchemyError, ValueError, KeyError, TypeError, AttributeError)
 
@@ -305,69 +204,17 @@ def _verify_against_log(
         _guarded(report, CheckKind.REPLICA, lambda: check_replicas(session, archive.config.root, report))
     for label, text in against:
         check_against(state, text, label, report)
-    bad_records = _bad_record_signatures(items, state)
+    bad_records = bad_record_signatures(items, state)
     for index, item in enumerate(items):
-        _check_record(item, index not in bad_records, state, report)
-    _guarded(report, CheckKind.DERIVATION, lambda: _check_derivations(session, items, state, report))
-    _guarded(report, CheckKind.WITHHELD_VALUES, lambda: _check_correction_values(archive, state, report))
-
-
-def _check_correction_values(archive: Archive, state: LogState, report: Report) -> None:
-    """Each ``correct`` event's stored value still opens the digest it signs (custody.corrections)."""
-    from . import disclosure
-
-    for event in state.events_by_action.get("correct", []):
-        where = f"{event.item} (correct event {event.seq})"
-        try:
-            disclosure.load(archive.store, event.payload, where)
-        except CustodyError as exc:
-            report.add(CheckKind.WITHHELD_VALUES, f"event {event.seq}", False, str(exc))
-        else:
-            report.add(
-                CheckKind.WITHHELD_VALUES, f"event {event.seq}", True, "the corrected value matches its signed digest"
-            )
-
-
-def _check_derivations(session: Session, items: Sequence[Item], state: LogState, report: Report) -> None:
-    """Each working copy's signed link to its source holds (custody.derivation)."""
-    from .derivation import DERIVE, DeriveEvent, link_problem, source_of
-
-    derives = [DeriveEvent(e.seq, e.item, e.payload) for e in state.events_by_action.get(DERIVE, [])]
-    for item in items:
-        try:
-            link = source_of(parse(item.record))
-        except ValueError:
-            continue  # an unparseable record is reported by the record checks
-        if link is None:
-            continue
-        source = session.get(Item, str(link.get("item_id")))
-        held = {} if source is None else {source.item_id: sha256_hex(source.record.encode("utf-8"))}
-        problem = link_problem(
-            item.item_id, sha256_hex(item.record.encode("utf-8")), link, state.ingest_records, held, derives
-        )
-        detail = problem or f"derived from {link.get('item_id')}: link signed"
-        report.add(CheckKind.DERIVATION, item.item_id, not problem, detail)
+        check_record(item, index not in bad_records, state, report)
+    _guarded(report, CheckKind.DERIVATION, lambda: check_derivations(session, items, state, report))
+    _guarded(report, CheckKind.WITHHELD_VALUES, lambda: check_correction_values(archive, state, report))
 
 
 def _log_verification(
     acting: Acting, item_ids: Sequence[str] | None, verified: int, count: int | None, report: Report
 ) -> None:
-    """Append the ``verify`` event, or say in the report why it was not appended.
-
-    A log whose chain, tree or checkpoints failed is not appended to: the new event's ``prev``
-    would vouch for a tail that may be forged, and its seq could collide with what was removed.
-    The report stands on its own; the failure to log is one more named check.
-    """
-    damaged = sorted({c.check for c in report.failures if c.check.startswith(_LOG_CHECKS)})
-    if damaged:
-        report.add(
-            CheckKind.VERIFY_LOGGED,
-            "log",
-            False,
-            "this verification was not logged: the log itself failed (" + ", ".join(damaged) + "), and an event "
-            "signed on top of it would vouch for its damaged tail",
-        )
-        return
+    """Append the ``verify`` event, or say in the report why it was not appended (custody.verify_event)."""
     payload = {
         "scope": "all" if item_ids is None else sorted(item_ids),
         "items": verified,
@@ -375,17 +222,6 @@ def _log_verification(
         "ok": report.ok,
         "failures": [f"{c.check}:{c.subject}" for c in report.failures][:100],
     }
-    append_verify_event(acting, payload, report)
-
-
-def append_verify_event(acting: Acting, payload: Mapping[str, object], report: Report) -> None:
-    """Append a ``verify`` event with ``payload``; the outcome is one more named check of ``report``."""
-    try:
-        with acting.writing() as session:
-            seq = acting.append(session, "verify", dict(payload)).seq
-    except (CustodyError, SQLAlchemyError, OSError) as exc:
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-        report.add(CheckKind.VERIFY_LOGGED, "log", False, f"this verification could not be logged: {reason}")
-        return
-    report.add(CheckKind.VERIFY_LOGGED, "log", True, f"this verification is event {seq} of the log")
+    log_verification(
+        acting, payload, report, LOG_CHECKS, ", and an event signed on top of it would vouch for its damaged tail"
+    )

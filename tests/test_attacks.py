@@ -15,7 +15,6 @@ import subprocess
 import sys
 import warnings
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -255,20 +254,7 @@ def test_a_signed_record_whose_sha256_is_not_its_files_fails_both_verifiers(
     cli: Cli, team: Path, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """bob's doctored ingest signs a record with a false SHA-256 (BLAKE3 true); custody checked only the BLAKE3."""
-    from custody import records
-
-    genuine_sign = records.sign
-
-    def false_sha256(record: records.ItemRecord, signer: Any) -> Any:
-        return genuine_sign(replace(record, sha256="ab" * 32), signer)
-
-    with monkeypatch.context() as doctored:
-        doctored.setattr(records, "sign", false_sha256)
-        cli.ok("ingest", evidence / "transcript.txt", actor="bob")
-    out = tmp_path / "bundle.zip"
-    cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
-    g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],
-                genuine_key())  # fmt: skip
+    out, g = _doctored_record_bundle(cli, evidence, tmp_path, monkeypatch, {"sha256": "ab" * 32})
     verdicts = three_verdicts(cli, out, g, tmp_path)
     assert verdicts == dict.fromkeys(verdicts, False)
 
@@ -398,14 +384,17 @@ def _doctored_record_bundle(
     """bob's doctored ingest signs a record with ``change`` applied, then bob exports it as usual."""
     from custody import records
 
-    genuine_sign = records.sign
+    genuine_sign = records.sign_many
+    doctored_records: list[records.ItemRecord] = []
 
-    def doctored_sign(record: records.ItemRecord, signer: Any) -> Any:
-        return genuine_sign(records.ItemRecord.from_json({**record.to_json(), **change}), signer)
+    def doctored_sign(items: list[records.ItemRecord], signer: Any) -> Any:
+        doctored_records.extend(records.ItemRecord.from_json({**r.to_json(), **change}) for r in items)
+        return genuine_sign(doctored_records, signer)
 
     with monkeypatch.context() as doctored:
-        doctored.setattr(records, "sign", doctored_sign)
+        doctored.setattr(records, "sign_many", doctored_sign)
         cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    assert len(doctored_records) == 1  # the doctored signing really made the record
     out = tmp_path / "bundle.zip"
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure", actor="bob")
     g = Genuine(out, cli.ok("checkpoint", "--vkey").out.strip(), cli.ok("checkpoint", "--json").json()["note"],

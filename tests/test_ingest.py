@@ -261,7 +261,7 @@ def test_ctrl_c_while_a_batch_is_recorded_records_nothing_and_leaves_only_comple
         raise KeyboardInterrupt  # on the main thread, while the next batch is being stored
 
     with monkeypatch.context() as patch:
-        patch.setattr(custody.ingest.catalog, "record_one", interrupted)
+        patch.setattr(custody.ingest.catalog, "record_many", interrupted)
         with pytest.raises(KeyboardInterrupt):
             options = replace(store_kind, batch_files=2)
             custody.ingest.ingest(acting, [folder], Provenance(), recursive=True, options=options)
@@ -459,3 +459,39 @@ def test_one_gib_file_ingests_in_bounded_memory(archive: Path, tmp_path: Path) -
     code, peak_mb, err = run_cli_measured("--as", "alice", "ingest", big, "--json", env=env)
     assert code == 0, err
     assert 0 < peak_mb < 150, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_records_of_a_slowly_recorded_batch_are_dated_with_their_ingest_events(
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning a batch can take minutes (a manifest of thousands of rows over S3): each record is dated with the
+    moment it is signed, which is its ingest event's time, never minutes before it (the record rules compare them)."""
+    from datetime import timedelta
+
+    import custody.ingest
+    import custody.ingest.catalog
+    from custody.archive import Archive
+    from custody.records import Provenance
+    from custody.timeutil import utc_now
+
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"photo-{n}.bin").write_bytes(os.urandom(1000 + n))
+    start, calls = utc_now() - timedelta(minutes=40), []
+
+    def slow_clock() -> object:
+        # Each look at the clock while the batch is planned is ten minutes later, up to the real time.
+        calls.append(1)
+        return min(start + timedelta(minutes=10 * len(calls)), utc_now())
+
+    acting = Archive.open(archive).act("alice", lambda _n: "alice-secret")
+    with monkeypatch.context() as slow:
+        slow.setattr(custody.ingest.catalog, "utc_now", slow_clock)
+        results = custody.ingest.ingest(acting, [folder], Provenance(), recursive=True)
+    assert len(calls) > 3  # the planning did look at the clock several times
+    logged = {e["item"]: e["time"] for e in cli.ok("log", "--json").json() if e["action"] == "ingest"}
+    for result in results:
+        record = cli.ok("show", result.item_id, "--json").json()["record"]
+        assert record["ingested_at"] == logged[result.item_id]
+    assert cli.ok("verify", "--all", "--json").json()["ok"]

@@ -39,14 +39,8 @@ def check_events(events: list[LogEvent], report: Report) -> Authority:
         by_seq.setdefault(event.seq, event)
     bad = set(bad_signatures(jobs))
     genesis = by_seq.get(0)
-    if genesis is not None:
-        init_key = authority.bootstrap_key()
-        ok = init_key is not None and not bad_signatures(
-            [(0, init_key, _raw_sig(genesis), canonical(genesis.unsigned()))]
-        )
-        authority.confirm_genesis(ok)
-        if not ok:
-            bad.add(0)
+    if genesis is not None and not authority.check_genesis(_raw_sig(genesis), canonical(genesis.unsigned())):
+        bad.add(0)
     for seq in sorted(bad):
         report.add(
             CheckKind.EVENT_SIGNATURE,

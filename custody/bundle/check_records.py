@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import disclosure, records
@@ -14,20 +15,62 @@ from ..errors import BundleError
 from ..hashing import sha256_hex
 from ..log.authority import Authority
 from ..log.logevent import LogEvent
+from ..records import ItemRecord
 from . import layout
 from .safezip import SafeBundle
+
+
+@dataclass(frozen=True)
+class _Carried:
+    """One record items.json carries: exactly as carried (its canonical bytes are what was signed), and typed.
+
+    ``typed`` is None for a record that is no well-formed item record (a hostile bundle's): its checks then use
+    what it states, as the standalone verifier does, so both report the same outcomes.
+    """
+
+    record: Mapping[str, object]
+    typed: ItemRecord | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, object]) -> _Carried:
+        try:
+            return cls(record, ItemRecord.from_json(record))
+        except ValueError:
+            return cls(record, None)
+
+    @property
+    def item_id(self) -> str:
+        return self.typed.item_id if self.typed is not None else str(self.record.get("item_id"))
+
+    @property
+    def digests(self) -> tuple[object, object]:
+        """The (SHA-256, BLAKE3) the record signs for its payload."""
+        if self.typed is not None:
+            return self.typed.sha256, self.typed.blake3
+        return self.record.get("sha256"), self.record.get("blake3")
+
+
+def _carried(signed_records: Sequence[object]) -> list[_Carried]:
+    """The records of the items.json entries that hold a record object, in order."""
+    return [
+        _Carried.of(e["record"]) for e in signed_records if isinstance(e, dict) and isinstance(e.get("record"), dict)
+    ]
 
 
 def check_records(
     signed: list[dict[str, Any]], authority: Authority, blake3_of: dict[str, tuple[str, str]], report: Report
 ) -> None:
+    """Each carried record's signature and ingest binding, its payload path, and its payload's two digests.
+
+    A payload file no signed record vouches for is a failure too.
+    """
     claimed: set[str] = set()
     for entry in signed:
-        record = entry.get("record", {})
-        item = str(record.get("item_id"))
+        carried = _Carried.of(entry.get("record", {}))
+        item = carried.item_id
         signer = str(entry.get("signer"))
         info = authority.keys.get(signer)
-        text = canonical(record).decode()
+        text = canonical(carried.record).decode()
         ok = info is not None and records.signature_valid(text, str(entry.get("signature")), info.public_key)
         report.add(
             CheckKind.RECORD_SIGNATURE,
@@ -39,7 +82,7 @@ def check_records(
             if info is not None
             else f"record signed by key {signer[:16]}…, which no carried actor.add registers",
         )
-        problem = authority.record_problem(item, sha256_hex(text.encode()), signer, record)
+        problem = authority.record_problem(item, sha256_hex(text.encode()), signer, carried.record)
         report.add(CheckKind.ITEM_CHAIN, item, not problem, problem or "ingest event binds the signed record")
         path_problem = layout.path_problem(entry)
         if path_problem is not None:
@@ -49,7 +92,7 @@ def check_records(
             report.add(CheckKind.PAYLOAD_PATH, item, False, f"items.json: {name} is the payload of another entry too")
         claimed.add(name)
         # Both digests the record signs: the standalone verifier (stdlib: no BLAKE3) checks the SHA-256.
-        ok = blake3_of.get(name) == (record.get("sha256"), record.get("blake3"))
+        ok = blake3_of.get(name) == carried.digests
         report.add(
             CheckKind.PAYLOAD_BLAKE3,
             item,
@@ -67,19 +110,15 @@ def check_derivations(
     signed_records: Sequence[object], events: list[LogEvent], authority: Authority, report: Report
 ) -> None:
     """Each carried working copy's link to its source holds: the source's ingest and the derive event are carried."""
-    held = {
-        str(e["record"].get("item_id")): sha256_hex(canonical(e["record"]))
-        for e in signed_records
-        if isinstance(e, dict) and isinstance(e.get("record"), dict)
-    }
+    carried = _carried(signed_records)
+    held = {c.item_id: sha256_hex(canonical(c.record)) for c in carried}
     ingests = {item: sha for item, (_signer, sha) in authority.ingests.items()}
     derives = [DeriveEvent(e.seq, e.item, e.payload) for e in events if e.action == DERIVE]
-    for entry in signed_records:
-        record = entry.get("record") if isinstance(entry, dict) else None
-        link = source_of(record) if isinstance(record, dict) else None
-        if link is None or not isinstance(record, dict):
+    for record in carried:
+        link = source_of(record.record)
+        if link is None:
             continue
-        item = str(record.get("item_id"))
+        item = record.item_id
         problem = link_problem(item, held[item], link, ingests, held, derives)
         report.add(
             CheckKind.DERIVATION, item, not problem, problem or f"derived from {link.get('item_id')}: link signed"
@@ -89,11 +128,7 @@ def check_derivations(
 def commitments(signed_records: Sequence[object], events: list[LogEvent]) -> dict[str, tuple[str, str]]:
     """digest -> (field, where) of every withholdable field committed by a carried record, acquire or correct event."""
     found: dict[str, tuple[str, str]] = {}
-    holders: list[tuple[str, object]] = [
-        (str(e["record"].get("item_id")), e["record"])
-        for e in signed_records
-        if isinstance(e, dict) and isinstance(e.get("record"), dict)
-    ]
+    holders: list[tuple[str, object]] = [(c.item_id, c.record) for c in _carried(signed_records)]
     holders += [(f"acquire event {e.seq}", e.payload.get("acquisition")) for e in events if e.action == "acquire"]
     holders += [(f"correct event {e.seq}", e.payload) for e in events if e.action == "correct"]
     for where, holder in holders:

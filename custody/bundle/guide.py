@@ -2,6 +2,10 @@
 
 The ```sh blocks are run, exactly as printed, by tests/test_court.py (C locale, no custody on
 PATH, the zip renamed); keep every check a command that exits non-zero and prints FAILED.
+
+Over ~350 lines by design: nearly all of it is the text of that one document (the Markdown template
+and the short stock-Python helper its steps paste), kept whole so it reads in the order a stranger
+follows it and each block stays exactly what the tests run; the code is one function.
 """
 
 from __future__ import annotations

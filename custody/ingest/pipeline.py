@@ -75,17 +75,9 @@ def store_file(
     try:
         with os.fdopen(fd, "rb", buffering=0) as fh:
             st = os.fstat(fh.fileno())
-            head = bytearray()
-
-            def keep_head(chunk: bytes) -> None:
-                if len(head) < _SNIFF_BYTES:
-                    head.extend(chunk[: _SNIFF_BYTES - len(head)])
-
-            def count(chunk: bytes) -> None:
-                on_bytes(len(chunk))
-
-            digests = copy_and_hash(fh, keep_head, writer.write, count, chunk_size=chunk_size)
-        media_type = sniff_media_type(bytes(head), source.path.name)
+            reading = _Reading(on_bytes)
+            digests = copy_and_hash(fh, reading.keep_head, writer.write, reading.count, chunk_size=chunk_size)
+        media_type = sniff_media_type(bytes(reading.head), source.path.name)
         # Metadata is read from our own copy of the bytes, never from the source a second time;
         # messages name the evidence file, never the copy.
         extraction = extract(writer.pending_path, media_type, display_name(source.path.name)[0])
@@ -105,14 +97,7 @@ def store_file(
     except BaseException:
         writer.abort()
         raise
-    fs_times = {
-        "modified": from_timestamp(st.st_mtime),
-        "accessed": from_timestamp(st.st_atime),
-        "changed": from_timestamp(st.st_ctime),
-    }
-    # The raw dump is kept in its own blob (above); the record needs only the summary.
-    extraction = replace(extraction, raw={})
-    return Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
+    return _stored(digests, media_type, st, extraction)
 
 
 def _already_stored(
@@ -124,38 +109,49 @@ def _already_stored(
 ) -> Stored | None:
     """Hash the file without copying it; if the store holds those bytes, the stored blob (None otherwise)."""
     store = acting.archive.store
-    head = bytearray()
-
-    def keep_head(chunk: bytes) -> None:
-        if len(head) < _SNIFF_BYTES:
-            head.extend(chunk[: _SNIFF_BYTES - len(head)])
-
-    def count(chunk: bytes) -> None:
-        on_bytes(len(chunk))
-
+    reading = _Reading(on_bytes)
     try:
         with os.fdopen(open_checked(source), "rb", buffering=0) as fh:
             st = os.fstat(fh.fileno())
-            digests = copy_and_hash(fh, keep_head, lambda _chunk: None, count, chunk_size=chunk_size)
+            digests = copy_and_hash(fh, reading.keep_head, reading.count, chunk_size=chunk_size)
     except OSError as exc:
         raise InputError(f"{source.path}: read failed ({exc.strerror}); this file was not stored") from None
     path = diskspace.local_blob_path(store, digests.sha256)
     if path is None:
         return None
-    media_type = sniff_media_type(bytes(head), source.path.name)
+    media_type = sniff_media_type(bytes(reading.head), source.path.name)
     extraction = extract(path, media_type, display_name(source.path.name)[0])
     before_commit()
     if extraction.raw:
         raw_sha = hashlib.sha256(canonical(extraction.raw)).hexdigest()
         stored_raw = diskspace.local_blob_path(store, raw_sha) is not None
         extraction.metadata["raw_sha256"] = raw_sha if stored_raw else _store_raw_metadata(acting, extraction.raw)
+    return _stored(digests, media_type, st, extraction)
+
+
+class _Reading:
+    """What one pass over a source keeps besides its digests: its first bytes (the media type) and progress."""
+
+    def __init__(self, on_bytes: Callable[[int], None]) -> None:
+        self.head = bytearray()
+        self._on_bytes = on_bytes
+
+    def keep_head(self, chunk: bytes) -> None:
+        if len(self.head) < _SNIFF_BYTES:
+            self.head.extend(chunk[: _SNIFF_BYTES - len(self.head)])
+
+    def count(self, chunk: bytes) -> None:
+        self._on_bytes(len(chunk))
+
+
+def _stored(digests: Digests, media_type: str, st: os.stat_result, extraction: Extraction) -> Stored:
     fs_times = {
         "modified": from_timestamp(st.st_mtime),
         "accessed": from_timestamp(st.st_atime),
         "changed": from_timestamp(st.st_ctime),
     }
-    extraction = replace(extraction, raw={})
-    return Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), extraction)
+    # The raw dump is kept in its own blob; the record needs only the summary.
+    return Stored(digests, media_type, fs_times, datetime.fromtimestamp(st.st_mtime, UTC), replace(extraction, raw={}))
 
 
 class _Storer:

@@ -441,10 +441,16 @@ class Authority:
         info = self.keys.get(self._init_actor or "")
         return info.raw if info is not None and info.seq == 1 else None
 
-    def confirm_genesis(self, signature_ok: bool) -> None:
-        """Trust event 0's identity once its signature was checked with ``bootstrap_key``."""
-        if signature_ok and self.candidate is not None:
+    def check_genesis(self, raw_sig: bytes, unsigned: bytes) -> bool:
+        """Check event 0's signature over ``unsigned`` (its canonical bytes) with ``bootstrap_key``.
+
+        Event 0's identity is trusted once it verifies; returns whether it did.
+        """
+        init_key = self.bootstrap_key()
+        ok = init_key is not None and not bad_signatures([(0, init_key, raw_sig, unsigned)])
+        if ok and self.candidate is not None:
             self.identity = self.candidate
+        return ok
 
     def cosigner_problem(self, note_text: str, size: int) -> str:
         """Why a checkpoint note of tree ``size`` lacks a valid actor cosignature ("" if it has one).

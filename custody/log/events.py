@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,17 +11,18 @@ from sqlalchemy.orm import Session
 
 from ..canonical import canonical_text
 from ..db.models import Event, EventItem
-from ..keys import Signer, b64
+from ..keys import Signer
 from ..timeutil import iso, utc_now
 from . import event_items, tree
 from .authority import Identity, genesis
 from .item_names import named_items
-from .logevent import GENESIS_PREV, LogEvent, canonical_pair
+from .logevent import GENESIS_PREV, ChainSigningKey, Draft, LogEvent, canonical_pair, link_and_sign
 
 __all__ = [
     "GENESIS_PREV",
     "LogEvent",
     "append",
+    "append_many",
     "archive_identity",
     "canonical_pair",
     "events_for",
@@ -49,35 +51,59 @@ def append(
     now: datetime | None = None,
 ) -> LogEvent:
     """Sign and append one event inside the caller's write transaction."""
+    return append_many(session, signer, [(action, payload, item)], now)[0]
+
+
+def append_many(
+    session: Session,
+    signer: Signer,
+    entries: Sequence[tuple[str, dict[str, object], str | None]],
+    now: datetime | None = None,
+) -> list[LogEvent]:
+    """Sign and append events ``(action, payload, item)`` in order, inside the caller's write transaction.
+
+    A key held by the unlock agent signs the whole chain in one request (custody.agent.AgentKey.sign_chain,
+    which checks every signature it is given).
+    """
+    if not entries:
+        return []
     previous = last_event(session)
     # The hash of the event this transaction appended last is remembered, not re-encoded.
     prev = GENESIS_PREV if previous is None else session.info.get(_LAST_HASH) or previous.chain_hash()
-    seq = previous.seq + 1 if previous else 0
+    first = previous.seq + 1 if previous else 0
     time = iso(now or utc_now())
     # Only the payload goes through the general encoder; the event around it is assembled.
-    payload_jcs = canonical_text(payload)
-    signed_part = canonical_pair(seq, time, signer.key_id, action, item, payload_jcs, prev, "")[0]
-    sig = b64(signer.sign(signed_part))
-    event = LogEvent(seq, time, signer.key_id, action, item, payload, prev, sig)
-    session.add(
-        Event(
-            seq=seq,
-            time=time,
-            actor=event.actor,
-            action=action,
-            item_id=item,
-            payload=payload_jcs,
-            prev=prev,
-            sig=sig,
+    drafts = [
+        Draft(first + n, time, signer.key_id, action, item, canonical_text(payload))
+        for n, (action, payload, item) in enumerate(entries)
+    ]
+    appended = []
+    key = signer.private_key
+    if isinstance(key, ChainSigningKey):
+        chain = key.sign_chain(drafts, prev)
+    else:
+        chain = link_and_sign(drafts, prev, signer.sign)
+    for draft, (_, payload, _), linked in zip(drafts, entries, chain, strict=True):
+        event = LogEvent(draft.seq, time, draft.actor, draft.action, draft.item, payload, linked.prev, linked.sig)
+        session.add(
+            Event(
+                seq=draft.seq,
+                time=time,
+                actor=draft.actor,
+                action=draft.action,
+                item_id=draft.item,
+                payload=draft.payload_jcs,
+                prev=linked.prev,
+                sig=linked.sig,
+            )
         )
-    )
-    event_items.link(session, seq, named_items(action, item, payload))
-    leaf_data = canonical_pair(seq, time, signer.key_id, action, item, payload_jcs, prev, sig)[1]
-    tree.append_leaf(session, event.seq, leaf_data)
-    # Appends hold the archive-wide write lock, so nobody else can add an event before commit.
-    session.info[_LAST] = event
-    session.info[_LAST_HASH] = hashlib.sha256(leaf_data).hexdigest()
-    return event
+        event_items.link(session, draft.seq, named_items(draft.action, draft.item, payload))
+        tree.append_leaf(session, draft.seq, linked.leaf)
+        # Appends hold the archive-wide write lock, so nobody else can add an event before commit.
+        session.info[_LAST] = event
+        session.info[_LAST_HASH] = hashlib.sha256(linked.leaf).hexdigest()
+        appended.append(event)
+    return appended
 
 
 def events_for(session: Session, item: str | None = None) -> list[LogEvent]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from ..canonical import canonical, parse
 
@@ -73,6 +74,52 @@ def canonical_pair(
     )
     tail = f'"time":{_jcs_str(time)}}}'
     return (head + tail).encode("utf-8"), (head + f'"sig":{_jcs_str(sig)},' + tail).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event before its chain link and signature: the columns its actor chose (``payload_jcs`` canonical)."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    item: str | None
+    payload_jcs: str
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """A drafted event chained and signed: its ``prev``, its ``sig`` (base64) and its leaf (canonical bytes)."""
+
+    prev: str
+    sig: str
+    leaf: bytes
+
+
+@runtime_checkable
+class ChainSigningKey(Protocol):
+    """A key that signs a whole chain of drafts in one step (the unlock agent's, custody.agent.AgentKey)."""
+
+    def sign_chain(self, drafts: Sequence[Draft], prev: str) -> list[Linked]: ...
+
+
+def link_and_sign(drafts: Sequence[Draft], prev: str, sign: Callable[[bytes], bytes]) -> list[Linked]:
+    """Chain ``drafts`` after the event whose hash is ``prev`` and sign each with ``sign``, in order.
+
+    The one implementation of the chain rule (FORMATS.md, "Events"): an event's ``prev`` is the
+    SHA-256 of the canonical bytes of the complete event before it, so each signature must exist
+    before the next event can be signed. The unlock agent runs this same function to sign a whole
+    batch in one request (custody.agent). Seqs must follow each other.
+    """
+    linked = []
+    for draft in drafts:
+        columns = (draft.seq, draft.time, draft.actor, draft.action, draft.item, draft.payload_jcs, prev)
+        sig = base64.b64encode(sign(canonical_pair(*columns, "")[0])).decode("ascii")
+        leaf = canonical_pair(*columns, sig)[1]
+        linked.append(Linked(prev, sig, leaf))
+        prev = hashlib.sha256(leaf).hexdigest()
+    return linked
 
 
 _MEMBERS = frozenset({"seq", "time", "actor", "action", "item", "payload", "prev", "sig"})

@@ -210,12 +210,32 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     return sn == 0 and fr == old_root and sr == new_root
 
 
+def frontier_keys(size: int) -> list[tuple[int, int]]:
+    """The stored perfect subtrees covering leaves [0, size), largest first (RFC 9162 decomposition)."""
+    found: list[tuple[int, int]] = []
+    pos = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            found.append((level, pos >> level))
+            pos += 1 << level
+    return found
+
+
 class RootBuilder:
     """Streaming RFC 9162 root over appended leaf hashes in O(log n) memory."""
 
     def __init__(self) -> None:
         self._stack: list[tuple[int, bytes]] = []  # (level, hash) of completed perfect subtrees
         self.size = 0
+
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[tuple[int, bytes]]) -> RootBuilder:
+        """A builder over ``size`` leaves already summed by ``frontier``, the (level, hash) of each subtree
+        :func:`frontier_keys` names (an RFC 9162 root resumed from a trusted tree)."""
+        builder = cls()
+        builder._stack = list(frontier)
+        builder.size = size
+        return builder
 
     def add(self, leaf: bytes) -> None:
         """Append the next leaf hash."""

@@ -10,7 +10,8 @@ from typing import Any
 
 import jinja2
 
-from .model import ReportData, context
+from .context import context
+from .model import ReportData
 
 # WeasyPrint lays out about one exhibit page in a quarter of a second; past this many exhibits the PDF keeps
 # the cover, the index and the roster, and the per-exhibit sections are read in the HTML sealed beside it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import StoreError
@@ -33,6 +34,28 @@ def blob_key(sha256_hex: str) -> str:
     if not is_digest(sha256_hex):
         raise StoreError(f"'{sha256_hex}' is not a SHA-256 digest")
     return f"{FOLDER}/{sha256_hex[:2]}/{sha256_hex[2:4]}/{sha256_hex}"
+
+
+def scan(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Each entry of the digest folders (``sha256/ab/cd/``) below a local store's ``root``, with the key it stands at.
+
+    Folders are not entered through links; nothing is yielded when ``root`` has no ``sha256`` folder. The
+    caller decides which entries are blobs (a name that is a digest, at the key :func:`blob_key` gives it).
+
+    Raises:
+        OSError: a folder cannot be read.
+    """
+    top = root / FOLDER
+    if not top.is_dir():
+        return
+    for first in os.scandir(top):
+        if not first.is_dir(follow_symlinks=False):
+            continue
+        for second in os.scandir(first.path):
+            if not second.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(second.path):
+                yield f"{FOLDER}/{first.name}/{second.name}/{entry.name}", entry
 
 
 def temp_name(prefix: str = "") -> str:

@@ -7,7 +7,13 @@
 BUNDLE is the bundle zip (any file name), an age-encrypted bundle (then --identity and the ``age``
 command are needed), or the unpacked bag folder; Python 3.9 or later. Exit 0: every check passed;
 1: a check failed; 2: the input could not be read. This program is independent of custody: it was written from the
-format description in custody/FORMATS.md, which states every byte hashed or signed. In short:
+format description in custody/FORMATS.md, which states every byte hashed or signed.
+
+Why one file of over a thousand lines: it is shipped verbatim in every bundle so that a court, an
+opposing expert or anyone else can run it alone, with stock Python and no custody installed, and
+read all of what it checks in one place. Modules would need a package, an import path and an
+installer; its "# ---" sections (canonical JSON, openssl, Merkle proofs, BLAKE3, signed notes,
+reading the bag, the checks) stand in for them. In short, what it checks:
 
 - Key id: lowercase hex SHA-256 of the raw 32-byte Ed25519 public key. Public keys in PEM are
   SubjectPublicKeyInfo (12 fixed DER bytes 302a300506032b6570032100, then the raw key).

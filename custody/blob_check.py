@@ -1,0 +1,67 @@
+"""One item's stored bytes as ``verify`` checks them: fixity (both digests, the size), lock state, withheld values."""
+
+from __future__ import annotations
+
+from .archive import Archive
+from .canonical import parse
+from .checks import Check, CheckKind
+from .db.models import Item
+from .errors import CustodyError
+from .hashing import digest_stream
+from .rehash import EarlyRehash
+from .timeutil import parse_utc, utc_now
+
+RETENTION_WARNING_DAYS = 30
+
+
+def check_blob(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
+    """Stream the stored bytes through both digests (or take ``early``'s result), and check the blob is still locked.
+
+    Damage never raises: it is a failed check.
+    """
+    try:
+        got = early.result(item.sha256) if early is not None else None
+        if got is None:
+            with archive.store.open_read(item.sha256) as stream:
+                got = digest_stream(stream)
+    except CustodyError as exc:
+        return [Check(CheckKind.BLOB, item.item_id, False, str(exc))]
+    problems = [
+        f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
+        for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
+        if got_v != want
+    ]
+    if got.size != item.size:
+        problems.append(f"size {got.size} ≠ recorded {item.size}")
+    checks = [Check(CheckKind.BLOB, item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
+    checks.extend(_withheld_values(archive, item))
+    try:
+        lock = archive.store.lock_info(item.sha256)
+    except (CustodyError, OSError) as exc:
+        return [*checks, Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state: {exc}")]
+    if not lock.locked:
+        checks.append(Check(CheckKind.LOCK, item.item_id, False, f"blob is no longer protected ({lock.mode})"))
+    elif lock.retain_until is not None:
+        until = parse_utc(lock.retain_until)
+        days = (until - utc_now()).days
+        soon = days < RETENTION_WARNING_DAYS
+        detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
+        checks.append(Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon))
+    return checks
+
+
+def _withheld_values(archive: Archive, item: Item) -> list[Check]:
+    """The stored salted values of a record's withholdable fields still open its signed digests (custody.disclosure)."""
+    from . import disclosure
+
+    try:
+        record = parse(item.record)
+    except ValueError:
+        return []  # reported by the record checks
+    if disclosure.committed_digests(record) is None:
+        return []
+    try:
+        disclosure.load(archive.store, record, item.item_id)
+    except CustodyError as exc:
+        return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))]
+    return [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
