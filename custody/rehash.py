@@ -42,7 +42,8 @@ class EarlyRehash(ABC):
     pid: int | None = None  # of the child process, while one runs
 
     def __init__(self) -> None:
-        self._futures: dict[str, Future[Digests]] = {}
+        # Each blob's digests arrive with its group's (see _groups): the group's future and the blob's place in it.
+        self._futures: dict[str, tuple[Future[list[Digests | str]], int]] = {}
 
     def result(self, sha256_hex: str) -> Digests | None:
         """The blob's digests (waiting for them), or None if the verifier must read it itself.
@@ -50,13 +51,24 @@ class EarlyRehash(ABC):
         None means the blob was not in the store at the start, or its digests cannot arrive.
         Raises StoreError if the blob could not be read.
         """
-        future = self._futures.get(sha256_hex)
-        if future is None:
+        found = self._futures.get(sha256_hex)
+        if found is None:
             return None
+        future, index = found
         try:
-            return future.result()
+            got = future.result()[index]
         except WorkerLostError:
             return None
+        if isinstance(got, str):
+            raise StoreError(got)
+        return got
+
+    def _expect(self, groups: list[list[tuple[str, Path]]], futures: list[Future[list[Digests | str]]]) -> None:
+        self._futures = {
+            digest: (future, index)
+            for group, future in zip(groups, futures, strict=True)
+            for index, (digest, _path) in enumerate(group)
+        }
 
     @abstractmethod
     def close(self) -> None:
@@ -74,15 +86,29 @@ def _hash_blob(
         raise StoreError(f"cannot read blob {digest}: {exc.strerror}") from None
 
 
+def _hash_group(
+    group: list[tuple[str, Path]],
+    progress: Callable[[int], None],
+    check: Callable[[], None],
+    chunk_size: int = CHUNK_SIZE,
+) -> list[Digests | str]:
+    """Each blob's digests, or why it could not be read (the StoreError's message): one blob's failure is its own."""
+    hashed: list[Digests | str] = []
+    for blob in group:
+        try:
+            hashed.append(_hash_blob(blob, progress, check, chunk_size))
+        except StoreError as exc:
+            hashed.append(str(exc))
+    return hashed
+
+
 class _InThreads(EarlyRehash):
-    def __init__(self, blobs: list[tuple[str, Path]], workers: int) -> None:
+    def __init__(self, groups: list[list[tuple[str, Path]]], workers: int) -> None:
         super().__init__()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="custody-rehash")
-        self._futures = {
-            digest: self._pool.submit(_hash_blob, (digest, path), _no_progress, self._check, _THREAD_CHUNK)
-            for digest, path in blobs
-        }
+        futures = [self._pool.submit(_hash_group, group, _no_progress, self._check, _THREAD_CHUNK) for group in groups]
+        self._expect(groups, futures)
 
     def _check(self) -> None:
         if self._stop.is_set():
@@ -100,24 +126,39 @@ def _no_progress(_n: int) -> None:
 class _InChild(EarlyRehash):
     in_child = True
 
-    def __init__(self, blobs: list[tuple[str, Path]], workers: int) -> None:
+    def __init__(self, groups: list[list[tuple[str, Path]]], workers: int) -> None:
         super().__init__()
         # The parent's own work (imports, the log walk) is what a verification waits for: the
         # hashing yields to it and takes the rest of the CPU.
-        self._workers: ForkedWorkers[tuple[str, Path], Digests] = ForkedWorkers(_hash_blob, workers, nice=10)
+        self._workers: ForkedWorkers[list[tuple[str, Path]], list[Digests | str]] = ForkedWorkers(
+            _hash_group, workers, nice=10
+        )
         self.pid = self._workers.pid
-        futures = self._workers.submit(blobs)
         # A lost child fails its futures with WorkerLostError: the verifier reads those blobs itself.
-        self._futures = {digest: future for (digest, _path), future in zip(blobs, futures, strict=True)}
+        self._expect(groups, self._workers.submit(groups))
 
     def close(self) -> None:
         self._workers.close(stop=True)
         self.pid = None
 
 
-def _largest_first(blobs: list[tuple[str, Path, int]]) -> list[tuple[str, Path]]:
-    # The last blobs to finish are then small ones, so the workers end together.
-    return [(digest, path) for digest, path, _size in sorted(blobs, key=lambda b: b[2], reverse=True)]
+_GROUP_BYTES = 4 * 1024 * 1024
+"""Blobs smaller than this are hashed several to a task: a task (and, from a child, a message) per small blob
+cost more than hashing it (a store holds a small withheld-values blob beside each item)."""
+
+
+def _groups(blobs: list[tuple[str, Path, int]]) -> list[list[tuple[str, Path]]]:
+    """The blobs largest first (the last to finish are then small ones, so the workers end together), consecutive
+    ones packed into groups of up to ``_GROUP_BYTES`` (a larger blob is a group of its own)."""
+    groups: list[list[tuple[str, Path]]] = []
+    size = 0
+    for digest, path, length in sorted(blobs, key=lambda b: b[2], reverse=True):
+        if not groups or size + length > _GROUP_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append((digest, path))
+        size += length
+    return groups
 
 
 def _blobs(store_root: Path) -> Iterator[tuple[str, Path, int]]:
@@ -145,18 +186,18 @@ def start_rehash(archive_path: str | None, in_child: bool | None = None) -> Earl
     path = Path(cfg.store_url[len("file:") :])
     root = path if path.is_absolute() else cfg.root / path
     try:
-        blobs = _largest_first(list(_blobs(root)))
+        groups = _groups(list(_blobs(root)))
     except OSError:
         return None
-    if not blobs:
+    if not groups:
         return None
     workers = max(1, min(4, os.cpu_count() or 1))
     if in_child if in_child is not None else can_fork():
         try:
-            return _InChild(blobs, workers)
+            return _InChild(groups, workers)
         except OSError:
             pass  # no process or pipe to spare: threads do the same work
-    return _InThreads(blobs, workers)
+    return _InThreads(groups, workers)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import blake3
 import pytest
 
 import custody.forked
@@ -232,3 +233,45 @@ def test_a_refused_verification_stops_the_rehash(cli: Cli, filled: Path) -> None
     assert _rehash_threads() == []
     assert children() == children_before
 
+
+
+@pytest.mark.parametrize("in_child", KINDS)
+def test_blobs_of_every_size_get_their_own_digests_though_small_ones_are_hashed_together(
+    filled: Path, in_child: bool
+) -> None:
+    from custody.rehash import _GROUP_BYTES
+
+    contents = [b"", b"x", os.urandom(1000), os.urandom(_GROUP_BYTES // 2), os.urandom(_GROUP_BYTES + 1)]
+    for data in contents:
+        sha = hashlib.sha256(data).hexdigest()
+        blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+    with started(filled, in_child) as early:
+        for data in contents:
+            got = early.result(hashlib.sha256(data).hexdigest())
+            assert got is not None and (got.sha256, got.size) == (hashlib.sha256(data).hexdigest(), len(data))
+            assert got.blake3 == blake3.blake3(data).hexdigest()
+
+
+@pytest.mark.parametrize("in_child", KINDS)
+def test_a_blob_of_a_group_that_cannot_be_read_fails_alone(tmp_path: Path, in_child: bool) -> None:
+    """Small blobs go several to a task: one that cannot be read is its own StoreError, its neighbours are given."""
+    from custody.errors import StoreError
+    from custody.rehash import _InChild, _InThreads
+
+    good = [(hashlib.sha256(d).hexdigest(), d) for d in (b"first", b"third")]
+    paths = []
+    for sha, data in good:
+        (tmp_path / sha).write_bytes(data)
+        paths.append((sha, tmp_path / sha))
+    gone = ("ab" * 32, tmp_path / ("ab" * 32))
+    early = (_InChild if in_child else _InThreads)([[paths[0], gone, paths[1]]], 1)
+    try:
+        with pytest.raises(StoreError, match=f"cannot read blob {gone[0]}: No such file or directory"):
+            early.result(gone[0])
+        for sha, _data in good:
+            got = early.result(sha)
+            assert got is not None and got.sha256 == sha
+    finally:
+        early.close()
