@@ -157,42 +157,28 @@ def test_a_chain_of_payloads_beyond_ascii_is_split_by_its_size_in_the_request(
 ) -> None:
     """A request carries each payload JSON-escaped: counting its characters let 100 events of 3,000 emoji
     (330 K characters, 3.6 MB as sent) go as one request, over the agent's 1 MiB limit."""
-    from custody.canonical import canonical_text
-
-    connected = agent.connect(running)
-    assert connected is not None
-    drafts = [
-        Draft(
-            n,
-            "2026-11-30T12:00:00.000000Z",
-            "k" * 64,
-            "annotate",
-            "EV-000001",
-            canonical_text({"text": "\U0001f600" * 3000}),
-        )
-        for n in range(100)
-    ]
-    assert connected[0].sign_chain(drafts, GENESIS_PREV) == link_and_sign(drafts, GENESIS_PREV, keys[0].sign)
+    _signs_as_in_process(running, keys, _notes(["\U0001f600" * 3000] * 100, first=0))
 
 
 def test_one_long_annotation_in_a_script_beyond_ascii_is_signed_through_the_agent(
     running: Path, keys: tuple[Ed25519PrivateKey, Ed25519PrivateKey]
 ) -> None:
     """200,000 CJK characters (600 KB of UTF-8) fit the 1 MiB request as UTF-8, not as 1.2 MB of \\uXXXX escapes."""
+    _signs_as_in_process(running, keys, _notes(["証" * 200_000], first=7))
+
+
+def _notes(texts: list[str], first: int) -> list[Draft]:
     from custody.canonical import canonical_text
 
+    return [
+        Draft(first + n, "2026-11-30T12:00:00.000000Z", "k" * 64, "annotate", "EV-000001", canonical_text({"text": t}))
+        for n, t in enumerate(texts)
+    ]
+
+
+def _signs_as_in_process(running: Path, keys: tuple[Ed25519PrivateKey, Ed25519PrivateKey], drafts: list[Draft]) -> None:
     connected = agent.connect(running)
     assert connected is not None
-    drafts = [
-        Draft(
-            7,
-            "2026-11-30T12:00:00.000000Z",
-            "k" * 64,
-            "annotate",
-            "EV-000001",
-            canonical_text({"text": "証" * 200_000}),
-        )
-    ]
     assert connected[0].sign_chain(drafts, GENESIS_PREV) == link_and_sign(drafts, GENESIS_PREV, keys[0].sign)
 
 
