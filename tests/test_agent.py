@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from custody import agent
 from tests.support.archives import Cli
-
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A short private XDG_RUNTIME_DIR (Unix socket paths are limited to ~100 bytes)."""
-    folder = Path(tempfile.mkdtemp(prefix="ca-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_commands_sign_through_the_agent_and_verify(cli: Cli, archive: Path, evidence: Path, runtime: Path) -> None:

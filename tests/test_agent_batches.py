@@ -118,10 +118,8 @@ def test_a_malformed_signing_request_gets_an_error_and_the_agent_keeps_serving(
 
 
 def test_an_ingest_through_the_agent_asks_it_a_few_times_per_batch_not_twice_per_file(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Path
 ) -> None:
-    runtime = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     folder = tmp_path / "batch"
     folder.mkdir()
     for n in range(40):
@@ -145,7 +143,6 @@ def test_an_ingest_through_the_agent_asks_it_a_few_times_per_batch_not_twice_per
             results = ingest(acting, [folder], Provenance(), recursive=True)
     finally:
         cli.ok("lock")
-        shutil.rmtree(runtime, ignore_errors=True)
     assert len(results) == 40
     # One request for the records, one for the chain of events, one for the checkpoint (and a key lookup).
     assert sum(op.startswith("sign") for op in asked) <= 4, asked
@@ -254,10 +251,8 @@ def test_a_well_formed_chain_request_is_answered_in_process_as_by_the_agent() ->
 
 
 def test_copies_within_one_agent_signed_batch_become_acquisitions_in_order_and_a_failed_chain_records_nothing(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Path
 ) -> None:
-    runtime = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     from custody.archive import Archive
     from custody.ingest import ingest
     from custody.records import Provenance
@@ -291,7 +286,6 @@ def test_copies_within_one_agent_signed_batch_become_acquisitions_in_order_and_a
         assert _counts(archive) == counts
     finally:
         cli.ok("lock")
-        shutil.rmtree(runtime, ignore_errors=True)
     assert [(r.original_name, r.item_id, r.duplicate_of) for r in results] == [
         ("a.bin", "EV-000001", None),
         ("b.bin", "EV-000001", "EV-000001"),
@@ -325,13 +319,11 @@ def test_many_small_messages_are_split_so_that_the_answer_fits_too(
 
 
 def test_hostile_file_names_and_tags_in_an_agent_signed_batch_verify(
-    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Path
 ) -> None:
     """Names that are not UTF-8, beyond U+FFFF, private-use, decomposed; copies (acquire events carry the
     name and tags in the clear) with a tag of 40,000 emoji: 160 KB of UTF-8, 480 KB as \\uXXXX escapes, so
     three such events made one 1.4 MB request before requests were measured as sent."""
-    runtime = Path(tempfile.mkdtemp(prefix="cb-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     from custody.archive import Archive
     from custody.ingest import ingest
     from custody.records import Provenance
@@ -351,6 +343,5 @@ def test_hostile_file_names_and_tags_in_an_agent_signed_batch_verify(
         results = ingest(acting, [folder], Provenance(tags=tags), recursive=True)
     finally:
         cli.ok("lock")
-        shutil.rmtree(runtime, ignore_errors=True)
     assert len(results) == len(names) and sum(r.duplicate_of is not None for r in results) == 3
     assert cli("verify", "--all", "--json").json()["ok"]

@@ -10,11 +10,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,15 +24,6 @@ from custody.agent_paths import command_socket_path
 from tests.support.archives import PASSPHRASES, Cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A short private XDG_RUNTIME_DIR (Unix socket paths are limited to ~100 bytes)."""
-    folder = Path(tempfile.mkdtemp(prefix="cs-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
