@@ -35,7 +35,11 @@ def _tree(pid: int) -> list[int]:
     pids = [pid]
     for parent in pids:
         # Any thread may have started a process (a store worker running ffprobe, say).
-        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        try:
+            listed = list(Path(f"/proc/{parent}/task").glob("*/children"))
+        except OSError:
+            continue  # the process ended while it was being listed
+        for children in listed:
             try:
                 pids.extend(int(p) for p in children.read_text().split())
             except OSError:
