@@ -141,10 +141,8 @@ class AgentKey:
         for part in _parts(messages, lambda data: 4 * ((len(data) + 2) // 3) + 4):
             encoded = [base64.b64encode(data).decode() for data in part]
             answer = self._ask({"op": "sign_many", "key": self.which, "data": encoded}, len(part))
-            for data, text in zip(part, answer, strict=True):
-                signature = base64.b64decode(text)
-                self.public.verify(signature, data)
-                signatures.append(signature)
+            checked = self._checking(iter(answer))
+            signatures.extend(checked(data) for data in part)
         return signatures
 
     def sign_chain(self, drafts: Sequence[Draft], prev: str) -> list[Linked]:

@@ -180,18 +180,16 @@ def _sign_and_log(acting: Acting, session: Session, entries: list[_Entry]) -> li
     Records are signed together and the events as one chain: with the unlock agent, two requests
     for a whole batch instead of two per file.
     """
-    new = [entry for entry in entries if entry.record is not None and entry.row is not None]
+    new = [(entry, entry.row, entry.record) for entry in entries if entry.row is not None and entry.record is not None]
     # Records and events are dated with the one moment they are signed: a batch planned over a slow store
     # must not date its first records minutes before their ingest events (the record rules compare them).
     now = utc_now()
-    stamped = [replace(entry.record, ingested_at=iso(now)) for entry in new if entry.record is not None]
-    signed_records = records.sign_many(stamped, acting.signer)
-    for entry, signed in zip(new, signed_records, strict=True):
-        assert entry.row is not None
-        entry.row.record = signed.text
-        entry.row.signer_key_id = signed.signer_key_id
-        entry.row.signature = signed.signature
-        session.add(entry.row)
+    signed_records = records.sign_many([replace(record, ingested_at=iso(now)) for _, _, record in new], acting.signer)
+    for (entry, row, _record), signed in zip(new, signed_records, strict=True):
+        row.record = signed.text
+        row.signer_key_id = signed.signer_key_id
+        row.signature = signed.signature
+        session.add(row)
         entry.payload["record_sha256"] = sha256_hex(signed.text.encode("utf-8"))
     events = acting.append_many(session, [(entry.action, entry.payload, entry.item_id) for entry in entries], now)
     for entry in entries:
