@@ -17,15 +17,22 @@ RETENTION_WARNING_DAYS = 30
 def check_blob(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
     """Stream the stored bytes through both digests (or take ``early``'s result), and check the blob is still locked.
 
-    Damage never raises: it is a failed check.
+    ``check_fixity``, then ``check_stored`` if the bytes could be read. Damage never raises: it is a failed check.
     """
+    fixity, readable = check_fixity(archive, item, early)
+    return [fixity, *check_stored(archive, item)] if readable else [fixity]
+
+
+def check_fixity(archive: Archive, item: Item, early: EarlyRehash | None) -> tuple[Check, bool]:
+    """The blob check of the item's bytes (both digests and the size, or ``early``'s result for them), and whether
+    the bytes could be read at all (if not, the item's other stored checks are moot). Never raises."""
     try:
         got = early.result(item.sha256) if early is not None else None
         if got is None:
             with archive.store.open_read(item.sha256) as stream:
                 got = digest_stream(stream)
     except CustodyError as exc:
-        return [Check(CheckKind.BLOB, item.item_id, False, str(exc))]
+        return Check(CheckKind.BLOB, item.item_id, False, str(exc)), False
     problems = [
         f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
         for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
@@ -33,8 +40,16 @@ def check_blob(archive: Archive, item: Item, early: EarlyRehash | None) -> list[
     ]
     if got.size != item.size:
         problems.append(f"size {got.size} ≠ recorded {item.size}")
-    checks = [Check(CheckKind.BLOB, item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match")]
-    checks.extend(_withheld_values(archive, item))
+    return Check(CheckKind.BLOB, item.item_id, not problems, "; ".join(problems) or "SHA-256 and BLAKE3 match"), True
+
+
+def check_stored(archive: Archive, item: Item) -> list[Check]:
+    """What ``check_blob`` checks besides the bytes' digests: the withheld values, then the lock state.
+
+    Python work that needs no digest, so a caller can run it while the bytes are hashed elsewhere.
+    Damage never raises: it is a failed check.
+    """
+    checks = _withheld_values(archive, item)
     try:
         lock = archive.store.lock_info(item.sha256)
     except (CustodyError, OSError) as exc:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import progress
 from .archive import Acting, Archive
-from .blob_check import check_blob
+from .blob_check import check_fixity, check_stored
 from .canonical import parse
 from .checks import Check as Check  # re-exported: custody.verify.Check/Report predate custody.checks
 from .checks import CheckKind
@@ -38,11 +38,11 @@ from .roles import Permission
 from .verify_event import LOG_CHECKS, log_verification
 
 
-def _rehash_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> list[Check]:
-    """``check_blob``, then the item's bytes reported as checked (custody.progress)."""
-    checks = check_blob(archive, item, early)
+def _fixity_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> tuple[Check, bool]:
+    """``check_fixity``, then the item's bytes reported as checked (custody.progress)."""
+    checked = check_fixity(archive, item, early)
     progress.advance(item.size)
-    return checks
+    return checked
 
 
 def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
@@ -137,9 +137,11 @@ def verify_archive(
     try:
         with archive.db.snapshot() as session:
             items = _items(session, item_ids)
-            # Hashing releases the GIL: re-hash the blobs while this thread walks the log.
+            # Hashing releases the GIL: re-hash the blobs while this thread walks the log. The pool's threads
+            # only hash or wait for the early re-hash; the Python work of each item's other stored checks is done
+            # by this thread meanwhile (below), not by threads that would wait on each other for the GIL.
             progress.begin("verify", sum(it.size for it in items))
-            rehashed = pool.map(lambda it: _rehash_reported(archive, it, early), items)
+            fixities = pool.map(lambda it: _fixity_reported(archive, it, early), items)
             wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
             for _label, text in against:
                 with contextlib.suppress(ProofError):
@@ -154,8 +156,11 @@ def verify_archive(
                 latest = checkpoints.latest(session)
                 if verified_notes is not None and latest is not None and latest.size == state.size:
                     verified_notes.append(latest.note)
-            for checks in rehashed:
-                report.checks.extend(checks)
+            stored = [check_stored(archive, item) for item in items]
+            for (fixity, readable), more in zip(fixities, stored, strict=True):
+                report.checks.append(fixity)
+                if readable:
+                    report.checks.extend(more)
             if rederive:
                 report.checks.extend(_rederive(session, archive, items))
             count = session.scalar(select(func.count()).select_from(Item))

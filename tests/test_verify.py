@@ -178,6 +178,29 @@ def test_missing_blob_is_detected(cli: Cli, filled: Path) -> None:
     assert ("blob", "EV-000001") in failures
 
 
+_STORED = ("blob", "withheld-values", "lock")
+
+
+@pytest.mark.parametrize("scope", ["--all", "EV-000001"])
+def test_each_item_is_reported_fixity_then_withheld_values(cli: Cli, filled: Path, scope: str) -> None:
+    # --all re-hashes in a child process and checks the rest meanwhile; one item's checks still come in this order
+    # (a local store's lock is reported only when it fails).
+    checks = cli.ok("verify", scope, "--json", actor="dave").json()["checks"]
+    mine = [(c["check"], c["ok"]) for c in checks if c["subject"] == "EV-000001" and c["check"] in _STORED]
+    assert mine == [("blob", True), ("withheld-values", True)]
+
+
+@pytest.mark.parametrize("scope", ["--all", "EV-000001"])
+def test_a_missing_blob_is_one_failed_blob_check_not_also_a_values_or_lock_check(
+    cli: Cli, filled: Path, scope: str
+) -> None:
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    os.remove(filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha)
+    report = cli("verify", scope, "--json", actor="dave").json()
+    mine = [(c["check"], c["ok"]) for c in report["checks"] if c["subject"] == "EV-000001" and c["check"] in _STORED]
+    assert mine == [("blob", False)]
+
+
 def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
