@@ -31,8 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.exceptions import BadSignatureError
+from nacl.exceptions import ValueError as NaclValueError
+from nacl.signing import VerifyKey
 
 from .agent_paths import accept_same_user, folder_is_private, listen_private, start_detached
 from .agent_paths import socket_path as socket_path
@@ -161,11 +165,20 @@ class AgentKey:
         return linked
 
     def _checking(self, answer: Iterator[str]) -> Callable[[bytes], bytes]:
-        """A ``sign`` that hands out the agent's signatures in order, each checked against its message."""
+        """A ``sign`` that hands out the agent's signatures in order, each checked against its message.
+
+        Raises cryptography's InvalidSignature for a signature that is not this key's over that message.
+        """
+        # libsodium, as the log's own checks (custody.log.sigcheck): twice as fast as OpenSSL's Ed25519 here, and
+        # an ingest checks two signatures per file.
+        verifier = VerifyKey(self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
         def checked(data: bytes) -> bytes:
             signature = base64.b64decode(next(answer))
-            self.public.verify(signature, data)
+            try:
+                verifier.verify(data, signature)
+            except (BadSignatureError, NaclValueError):
+                raise InvalidSignature from None
             return signature
 
         return checked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -94,6 +95,26 @@ def test_signatures_from_an_agent_holding_other_keys_are_refused(running: Path) 
         impostor.sign_chain(_drafts(2), GENESIS_PREV)
     with pytest.raises(InvalidSignature):
         impostor.sign_many([b"record"])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"\x00" * 64,  # a signature of the right length that is not one
+        b"\x01" * 10,  # a truncated signature
+        b"",
+    ],
+)
+def test_an_agent_answer_that_is_not_this_keys_signature_is_refused(answer: bytes) -> None:
+    key = Ed25519PrivateKey.generate()
+    client = agent.AgentKey(Path("/nonexistent"), "signing", key.public_key())
+    checked = client._checking(iter([base64.b64encode(answer).decode()]))
+    with pytest.raises(InvalidSignature):
+        checked(b"record")
+    genuine = key.sign(b"record")
+    assert client._checking(iter([base64.b64encode(genuine).decode()]))(b"record") == genuine
+    with pytest.raises(InvalidSignature):  # the right key's signature over other bytes
+        client._checking(iter([base64.b64encode(genuine).decode()]))(b"recorD")
 
 
 @pytest.mark.parametrize(
