@@ -47,6 +47,20 @@ _LIMIT = 1 << 20  # a request larger than 1 MiB is not one custody sends
 T = TypeVar("T")
 
 
+class AgentSignatureError(KeyFileError, InvalidSignature):
+    """The unlock agent answered with something that is not this key's signature over the message sent.
+
+    A KeyFileError, so a command reports it in one line and records nothing signed with it; also cryptography's
+    InvalidSignature, what a wrong signature raises elsewhere.
+    """
+
+
+def _refused(what: str) -> AgentSignatureError:
+    return AgentSignatureError(
+        f"the unlock agent answered with {what}, which was not used. Run 'custody lock', then 'custody unlock' again"
+    )
+
+
 def _private_folder(folder: Path) -> None:
     """Create the socket folder 0700, and refuse one that is a symlink or not ours."""
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -167,30 +181,47 @@ class AgentKey:
     def _checking(self, answer: Iterator[str]) -> Callable[[bytes], bytes]:
         """A ``sign`` that hands out the agent's signatures in order, each checked against its message.
 
-        Raises cryptography's InvalidSignature for a signature that is not this key's over that message.
+        Raises AgentSignatureError (a KeyFileError and cryptography's InvalidSignature) for an answer that is not
+        this key's signature over that message.
         """
         # libsodium, as the log's own checks (custody.log.sigcheck): twice as fast as OpenSSL's Ed25519 here, and
         # an ingest checks two signatures per file.
         verifier = VerifyKey(self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
         def checked(data: bytes) -> bytes:
-            signature = base64.b64decode(next(answer))
+            try:
+                # validate: a lenient decode would drop stray characters and call what is left a signature.
+                signature = base64.b64decode(next(answer), validate=True)
+            except ValueError:  # binascii.Error
+                raise _refused("text that is not base64") from None
             try:
                 verifier.verify(data, signature)
             except (BadSignatureError, NaclValueError):
-                raise InvalidSignature from None
+                raise _refused("a signature that is not this key's over the bytes sent") from None
             return signature
 
         return checked
 
     def _ask(self, message: Mapping[str, object], count: int) -> list[str]:
-        if self._conn is None:
-            self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._conn.settimeout(30)
-            self._conn.connect(str(self.path))
-        sigs = _request(self.path, message, self._conn).get("sigs")
+        """The agent's ``count`` signatures (base64, unchecked) for a request.
+
+        Raises KeyFileError when the agent cannot be reached, ends mid-answer (killed, expired) or answers with
+        anything but one text per message: an error of the command (one line), not a crash.
+        """
+        try:
+            if self._conn is None:
+                self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._conn.settimeout(30)
+                self._conn.connect(str(self.path))
+            sigs = _request(self.path, message, self._conn).get("sigs")
+        # ValueError, RecursionError: not JSON, or nested too deep; TypeError, AttributeError: not a JSON object.
+        except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+            raise KeyFileError(
+                f"the unlock agent did not sign ({exc}). Run 'custody lock', "
+                "then 'custody unlock' again (or 'custody lock' alone to use the key file)"
+            ) from None
         if not isinstance(sigs, list) or len(sigs) != count or not all(isinstance(s, str) for s in sigs):
-            raise OSError("the agent's answer does not hold one signature per message")
+            raise _refused("something other than one signature per message")
         return sigs
 
 

@@ -12,7 +12,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody import agent
+from custody.agent_paths import listen_private
+from custody.errors import KeyFileError
 from custody.log.logevent import GENESIS_PREV, Draft, link_and_sign
 from tests.support.archives import Cli
 
@@ -302,7 +304,7 @@ def test_copies_within_one_agent_signed_batch_become_acquisitions_in_order_and_a
         with monkeypatch.context() as patch:
             patch.setattr(agent, "_request", chain_refused)
             acting = Archive.open(archive).act("alice", lambda _n: "wrong passphrase: only the agent can sign")
-            with pytest.raises(OSError):
+            with pytest.raises(KeyFileError, match="unlock agent did not sign"):  # one line for the user, no crash
                 ingest(acting, [later], Provenance(), recursive=True)
         assert _counts(archive) == counts
     finally:
@@ -366,3 +368,102 @@ def test_hostile_file_names_and_tags_in_an_agent_signed_batch_verify(
         cli.ok("lock")
     assert len(results) == len(names) and sum(r.duplicate_of is not None for r in results) == 3
     assert cli("verify", "--all", "--json").json()["ok"]
+
+
+def _tampering_agent(path: Path, tamper: Callable[[list[str]], object]) -> Callable[[], None]:
+    """Put a go-between at the agent's socket: it forwards every request to the real agent (moved aside) and
+    passes its answers on, with each ``sigs`` list replaced by ``tamper(sigs)``; returns what puts the agent back.
+    As an agent swapped for a hostile program of the same user, or one that misbehaves, would answer."""
+    real = path.with_name("real.sock")
+    os.rename(path, real)
+    server = listen_private(path, 8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def relay(conn: socket.socket) -> None:
+        with conn, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
+            upstream.connect(str(real))
+            requests, answers = conn.makefile("rb"), upstream.makefile("rb")
+            while line := requests.readline():
+                upstream.sendall(line)
+                answer = json.loads(answers.readline())
+                if "sigs" in answer:
+                    try:
+                        answer["sigs"] = tamper(answer["sigs"])
+                    except ConnectionResetError:
+                        return  # hang up unanswered
+                conn.sendall(json.dumps(answer).encode() + b"\n")
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=relay, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        stop.set()
+        thread.join()
+        server.close()
+        os.rename(real, path)
+
+    return restore
+
+
+_FOREIGN = base64.b64encode(Ed25519PrivateKey.generate().sign(b"record")).decode()
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda sigs: ["%%% not base64"] * len(sigs),
+        lambda sigs: ["abc"] * len(sigs),  # base64 a lenient decoder pads or trims into something
+        lambda sigs: [s + "!" for s in sigs],  # a genuine signature with a stray character
+        lambda sigs: [base64.b64encode(b"\x01" * 10).decode()] * len(sigs),  # the wrong length
+        lambda sigs: [_FOREIGN] * len(sigs),  # another key's signature
+        lambda sigs: sigs[:-1],  # one short
+        lambda sigs: {"not": "a list"},
+    ],
+    ids=["not-base64", "bad-padding", "stray-character", "wrong-length", "another-key", "one-short", "not-a-list"],
+)
+def test_a_command_refuses_a_bad_agent_answer_in_one_line_and_records_nothing(
+    cli: Cli, archive: Path, evidence: Path, runtime: Path, tamper: Callable[[list[str]], object]
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt")
+    cli.ok("unlock", "--for", "5m")
+    restore = _tampering_agent(agent.socket_path(archive, "alice"), tamper)
+    try:
+        log = cli.ok("log", "--json").out
+        for command in (("ingest", evidence / "strike.bin"), ("annotate", "EV-000001", "a note")):
+            result = cli(*command, passphrase="wrong: only the agent can sign")
+            assert result.code == 2 and "unlock agent" in result.err, result
+            assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1, result.err
+        assert cli.ok("log", "--json").out == log
+    finally:
+        restore()
+        cli.ok("lock")
+    assert cli.ok("list", "--json").json()[0]["item_id"] == "EV-000001" and len(cli.ok("list", "--json").json()) == 1
+    assert cli("verify", "--all", "--json").code == 0
+
+
+def test_an_agent_killed_mid_command_is_one_line_not_a_crash(
+    cli: Cli, archive: Path, evidence: Path, runtime: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt")
+    cli.ok("unlock", "--for", "5m")
+
+    def killed(_sigs: list[str]) -> object:
+        raise ConnectionResetError("the agent ended")  # the go-between drops the connection unanswered
+
+    restore = _tampering_agent(agent.socket_path(archive, "alice"), killed)
+    try:
+        result = cli("annotate", "EV-000001", "a note", passphrase="wrong: only the agent can sign")
+        assert result.code == 2 and "unlock agent did not sign" in result.err, result
+    finally:
+        restore()
+        cli.ok("lock")
+    assert cli("verify", "--all", "--json").code == 0
