@@ -19,6 +19,7 @@ from custody.hashing import digest_stream
 from custody.rehash import EarlyRehash, early_rehash, start_rehash
 from tests.support.archives import Cli
 from tests.support.processes import children, reaped
+from tests.support.tamper import FifoFeeder
 
 # Both ways the re-hash runs: a forked child process (where the platform can fork) and threads.
 KINDS = [pytest.param(True, id="child-process"), pytest.param(False, id="threads")]
@@ -104,6 +105,24 @@ def test_a_blob_that_cannot_be_read_is_a_store_error_naming_it(tmp_path: Path, i
         exc = raised.value
     assert isinstance(exc, StoreError)
     assert str(exc) == f"cannot read blob {digest}: No such file or directory"
+
+
+def test_a_fifo_or_link_put_in_place_of_a_blob_after_the_listing_is_not_read_as_it(tmp_path: Path) -> None:
+    """The early re-hash lists the blobs first and reads them later: what was swapped in meanwhile is refused,
+    and a FIFO (fed the genuine bytes here; unfed, it would stall the read for ever) is not read at all."""
+    from custody.errors import StoreError
+    from custody.rehash import _hash_blob
+
+    genuine = b"the genuine bytes"
+    digest = hashlib.sha256(genuine).hexdigest()
+    good_copy = tmp_path / "copy"
+    good_copy.write_bytes(genuine)
+    linked = tmp_path / "linked"
+    linked.symlink_to(good_copy)
+    with pytest.raises(StoreError, match=f"cannot read blob {digest}"):
+        _hash_blob((digest, linked), lambda _n: None, lambda: None)
+    with FifoFeeder(tmp_path / "fifo", genuine), pytest.raises(StoreError, match="not a regular file"):
+        _hash_blob((digest, tmp_path / "fifo"), lambda _n: None, lambda: None)
 
 
 @pytest.mark.parametrize("in_child", KINDS)

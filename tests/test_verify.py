@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.archives import Cli
-from tests.support.tamper import sql
+from tests.support.tamper import FifoFeeder, sql
 
 
 @pytest.fixture
@@ -199,6 +199,38 @@ def test_a_missing_blob_is_one_failed_blob_check_not_also_a_values_or_lock_check
     report = cli("verify", scope, "--json", actor="dave").json()
     mine = [(c["check"], c["ok"]) for c in report["checks"] if c["subject"] == "EV-000001" and c["check"] in _STORED]
     assert mine == [("blob", False)]
+
+
+@pytest.mark.parametrize("scope", ["--all", "EV-000001"])
+@pytest.mark.parametrize("level", ["sha256", "ab", "cd"])
+def test_a_blob_reached_through_a_linked_store_folder_is_not_the_stored_blob(
+    cli: Cli, filled: Path, tmp_path: Path, scope: str, level: str
+) -> None:
+    """An insider moves a blob's folder out of the store (onto a disk they control, say) and links it back: the
+    bytes read through the link are still the right ones today, but they are not the store's."""
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    store = filled / "store"
+    folder = {"sha256": store / "sha256", "ab": store / "sha256" / sha[:2], "cd": store / "sha256" / sha[:2] / sha[2:4]}
+    moved = tmp_path / "elsewhere"
+    os.rename(folder[level], moved)
+    os.symlink(moved, folder[level])
+    failures = {(c["check"], c["subject"]): c["detail"] for c in _failing(cli, scope)}
+    assert "symbolic link" in failures[("blob", "EV-000001")]
+
+
+@pytest.mark.parametrize("scope", ["--all", "EV-000001"])
+def test_a_fifo_serving_the_genuine_bytes_in_place_of_a_blob_fails_and_does_not_stall(
+    cli: Cli, filled: Path, scope: str
+) -> None:
+    """The stored file is replaced by a FIFO that a process of the insider feeds the genuine bytes: the reader
+    must not take them for the blob (nor, with nobody feeding it, wait for a writer for ever)."""
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+    genuine = blob.read_bytes()
+    os.remove(blob)
+    with FifoFeeder(blob, genuine):
+        failures = {(c["check"], c["subject"]): c["detail"] for c in _failing(cli, scope)}
+    assert "not a regular file" in failures[("blob", "EV-000001")]
 
 
 def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_path: Path) -> None:

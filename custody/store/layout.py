@@ -8,9 +8,11 @@ opened on that folder removes (it never became a blob).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +38,49 @@ def blob_key(sha256_hex: str) -> str:
     return f"{FOLDER}/{sha256_hex[:2]}/{sha256_hex[2:4]}/{sha256_hex}"
 
 
+def open_blob(root: Path, sha256_hex: str) -> int:
+    """A read-only file descriptor of the blob ``sha256_hex`` below a local store's ``root``.
+
+    Never through a symbolic link, at the blob or at any folder of its key (a link there would let a good copy
+    elsewhere stand in for the blob), and only a regular file: a FIFO or device put in its place would make a
+    reader wait forever or read without end. ``root`` itself may be a link (where the configuration puts the
+    store). Each folder is opened relative to the one above, so a link swapped in meanwhile is refused too.
+
+    Raises:
+        StoreError: the blob is missing, is (or lies below) a symbolic link, is not a regular file, or cannot be read.
+    """
+    parts = blob_key(sha256_hex).split("/")
+    folder: int | None = None
+    try:
+        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        for name in parts[:-1]:
+            below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = below
+        # O_NONBLOCK: a FIFO opens at once (to be refused below) rather than waiting for a writer.
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except FileNotFoundError:
+        raise StoreError(f"blob {sha256_hex} is missing from the store at {root}") from None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise StoreError(
+                f"blob {sha256_hex} in the store at {root} is a symbolic link (or lies in a linked folder), "
+                "not the stored file"
+            ) from None
+        raise StoreError(f"cannot read blob {sha256_hex}: {exc.strerror}") from None
+    finally:
+        if folder is not None:
+            os.close(folder)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StoreError(f"blob {sha256_hex} in the store at {root} is not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def scan(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """Each entry of the digest folders (``sha256/ab/cd/``) below a local store's ``root``, with the key it stands at.
 
@@ -46,7 +91,8 @@ def scan(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
         OSError: a folder cannot be read.
     """
     top = root / FOLDER
-    if not top.is_dir():
+    # Not through a link either: the blobs below one are not the store's (custody.store.layout.open_blob).
+    if top.is_symlink() or not top.is_dir():
         return
     for first in os.scandir(top):
         if not first.is_dir(follow_symlinks=False):

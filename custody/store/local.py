@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -127,18 +126,9 @@ class LocalBlobStore:
         return self.path_for(sha256_hex).is_file()
 
     def open_read(self, sha256_hex: str) -> BinaryIO:
-        path = self.path_for(sha256_hex)
-        try:
-            # Never through a symbolic link: a good copy elsewhere must not stand in for the blob.
-            return os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
-        except FileNotFoundError:
-            raise StoreError(f"blob {sha256_hex} is missing from the store at {self.root}") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise StoreError(
-                    f"blob {sha256_hex} in the store at {self.root} is a symbolic link, not the stored file"
-                ) from None
-            raise StoreError(f"cannot read blob {sha256_hex}: {exc.strerror}") from None
+        # Never through a symbolic link (of the blob or of its folders), never anything but a regular file: a good
+        # copy elsewhere must not stand in for the blob, nor a FIFO stall the reader (custody.store.layout).
+        return os.fdopen(layout.open_blob(self.root, sha256_hex), "rb")
 
     def lock_info(self, sha256_hex: str) -> LockInfo:
         mode = self.path_for(sha256_hex).lstat().st_mode
