@@ -136,11 +136,16 @@ def load(store: BlobStore, holder: Mapping[str, Any], where: str) -> dict[str, D
         raise IntegrityError(f"{where}: the stored values of its withheld fields are not the ones signed")
     found: dict[str, Disclosure] = {}
     try:
-        for text in json.loads(blob):
-            disclosure = parse(str(text))
+        texts = json.loads(blob)
+        # The digest matches whatever the record names: a forged record may name any stored blob, whose JSON
+        # need not be the array of texts the archive writes (an insider can store one under its true digest).
+        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+            raise ValueError("not a JSON array of disclosure texts")
+        for text in texts:
+            disclosure = parse(text)
             if digests.get(disclosure.field) == disclosure.digest:
                 found[disclosure.field] = disclosure
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to parse
         raise IntegrityError(f"{where}: the stored values of its withheld fields are malformed ({exc})") from None
     missing = sorted(set(digests) - set(found))
     if missing:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -16,6 +18,7 @@ from tests.support.archives import PASSPHRASES, Cli
 from tests.support.bundles import members, rewrite, root
 from tests.support.court import reseal, run_guide
 from tests.support.schemas import validate
+from tests.support.tamper import sql
 
 WITNESS = "Олена Петренко"
 FOLDER = f"W-22 {WITNESS}"
@@ -241,6 +244,44 @@ def test_verify_fails_when_the_stored_values_no_longer_open_the_digests(cli: Cli
     assert result.code == 1
     failed = [c for c in result.json()["checks"] if c["check"] == "withheld-values" and not c["ok"]]
     assert [c["subject"] for c in failed] == ["EV-000001"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        b"5",
+        b"null",
+        b'{"source_path": "x"}',
+        b"[1, 2]",
+        b"[[[]]]",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'["' + b"[" * 100_000 + b"]" * 100_000 + b'"]',
+    ],
+    ids=["number", "null", "object", "numbers", "arrays", "nested-deep", "a-deeply-nested-disclosure"],
+)
+@pytest.mark.parametrize("scope", ["EV-000001", "--all"])
+def test_a_record_pointed_at_hostile_stored_values_is_a_failure_not_a_crash(
+    cli: Cli, ingested: Path, scope: str, values: bytes
+) -> None:
+    """An insider with database access points a record's values_sha256 at a blob of their own, stored under its
+    true digest (so its digest matches): the record's signature fails, and the values must be one more failure,
+    not a traceback that leaves no report at all."""
+    digest = hashlib.sha256(values).hexdigest()
+    blob = ingested / "store" / "sha256" / digest[:2] / digest[2:4] / digest
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(values)
+    blob.chmod(0o400)
+    with sqlite3.connect(ingested / "custody.db") as conn:
+        (text,) = conn.execute("select record from items where item_id = 'EV-000001'").fetchone()
+    record = json.loads(text)
+    record["withholdable"]["values_sha256"] = digest
+    forged = json.dumps(record, ensure_ascii=False).replace("'", "''")
+    sql(ingested, f"update items set record = '{forged}' where item_id = 'EV-000001'")
+    result = cli("verify", scope, "--json")
+    assert result.code == 1, result.err
+    failed = {(c["check"], c["subject"]): c["detail"] for c in result.json()["checks"] if not c["ok"]}
+    assert ("record-signature", "EV-000001") in failed
+    assert "malformed" in failed[("withheld-values", "EV-000001")]
 
 
 def test_a_partner_importing_a_withholding_bundle_learns_only_what_it_discloses(
