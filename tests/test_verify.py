@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -231,6 +232,43 @@ def test_a_fifo_serving_the_genuine_bytes_in_place_of_a_blob_fails_and_does_not_
     with FifoFeeder(blob, genuine):
         failures = {(c["check"], c["subject"]): c["detail"] for c in _failing(cli, scope)}
     assert "not a regular file" in failures[("blob", "EV-000001")]
+
+
+@pytest.mark.parametrize("scope", ["--all", "EV-000001"])
+def test_a_read_error_in_a_blob_is_a_failed_blob_check_not_a_crash(
+    cli: Cli, filled: Path, scope: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad sector (EIO) part-way through a blob is the damage verify exists to report. Simulated at the read: a
+    real disk error cannot be made on demand. With --all the early re-hash is stopped so the verifier reads."""
+    import errno
+    import io
+
+    import custody.rehash
+    from custody.store.local import LocalBlobStore
+
+    sha = cli.ok("list", "--json").json()[0]["sha256"]
+    real_open = LocalBlobStore.open_read
+
+    class FailingDisk(io.RawIOBase):
+        """The blob's file, whose every read fails as a bad sector does."""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, _buffer: object) -> int:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def open_read(store: LocalBlobStore, digest: str) -> BinaryIO:
+        stream = real_open(store, digest)
+        if digest != sha:
+            return stream
+        stream.close()
+        return io.BufferedReader(FailingDisk())
+
+    monkeypatch.setattr(LocalBlobStore, "open_read", open_read)
+    monkeypatch.setattr(custody.rehash, "start_rehash", lambda *_a, **_k: None)
+    failures = {(c["check"], c["subject"]): c["detail"] for c in _failing(cli, scope)}
+    assert "Input/output error" in failures[("blob", "EV-000001")]
 
 
 def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_path: Path) -> None:
