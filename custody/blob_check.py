@@ -46,39 +46,53 @@ def check_fixity(archive: Archive, item: Item, early: EarlyRehash | None) -> tup
 
 
 def check_stored(archive: Archive, item: Item) -> list[Check]:
-    """What ``check_blob`` checks besides the bytes' digests: the withheld values, then the lock state.
+    """What ``check_blob`` checks besides the bytes' digests: the withheld values, then the lock state (of the
+    item's blob, and of its withheld values' blob).
 
     Python work that needs no digest, so a caller can run it while the bytes are hashed elsewhere.
     Damage never raises: it is a failed check.
     """
-    checks = _withheld_values(archive, item)
-    try:
-        lock = archive.store.lock_info(item.sha256)
-    except (CustodyError, OSError) as exc:
-        return [*checks, Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state: {exc}")]
-    if not lock.locked:
-        checks.append(Check(CheckKind.LOCK, item.item_id, False, f"blob is no longer protected ({lock.mode})"))
-    elif lock.retain_until is not None:
-        until = parse_utc(lock.retain_until)
-        days = (until - utc_now()).days
-        soon = days < RETENTION_WARNING_DAYS
-        detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
-        checks.append(Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon))
+    checks, values_sha256 = _withheld_values(archive, item)
+    checks.extend(_lock(archive, item, item.sha256, "blob"))
+    if values_sha256 is not None:
+        # The salted values are the only copy of what a record withholds (a reveal needs them): unprotected,
+        # they could be deleted while every digest still matches. Reported only when it fails.
+        what = f"the blob of its withheld values ({values_sha256[:16]}…)"
+        checks.extend(c for c in _lock(archive, item, values_sha256, what) if not c.ok)
     return checks
 
 
-def _withheld_values(archive: Archive, item: Item) -> list[Check]:
-    """The stored salted values of a record's withholdable fields still open its signed digests (custody.disclosure)."""
+def _lock(archive: Archive, item: Item, sha256_hex: str, what: str) -> list[Check]:
+    """The lock check of one stored blob of ``item`` (nothing for a local blob that is still read-only)."""
+    try:
+        lock = archive.store.lock_info(sha256_hex)
+    except (CustodyError, OSError) as exc:
+        return [Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state of {what}: {exc}")]
+    if not lock.locked:
+        return [Check(CheckKind.LOCK, item.item_id, False, f"{what} is no longer protected ({lock.mode})")]
+    if lock.retain_until is None:
+        return []
+    until = parse_utc(lock.retain_until)
+    days = (until - utc_now()).days
+    soon = days < RETENTION_WARNING_DAYS
+    detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
+    return [Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon)]
+
+
+def _withheld_values(archive: Archive, item: Item) -> tuple[list[Check], str | None]:
+    """The stored salted values of a record's withholdable fields still open its signed digests (custody.disclosure);
+    and the digest of the blob holding them, when they do."""
     from . import disclosure
 
     try:
         record = parse(item.record)
     except ValueError:
-        return []  # reported by the record checks
+        return [], None  # reported by the record checks
     if disclosure.committed_digests(record) is None:
-        return []
+        return [], None
     try:
         disclosure.load(archive.store, record, item.item_id)
     except CustodyError as exc:
-        return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))]
-    return [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
+        return [Check(CheckKind.WITHHELD_VALUES, item.item_id, False, str(exc))], None
+    checks = [Check(CheckKind.WITHHELD_VALUES, item.item_id, True, "stored values match the signed digests")]
+    return checks, str(record[disclosure.KEY]["values_sha256"])

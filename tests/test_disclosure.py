@@ -246,6 +246,20 @@ def test_verify_fails_when_the_stored_values_no_longer_open_the_digests(cli: Cli
     assert [c["subject"] for c in failed] == ["EV-000001"]
 
 
+@pytest.mark.parametrize("scope", ["EV-000001", "--all"])
+def test_verify_fails_when_the_stored_values_are_no_longer_protected(cli: Cli, ingested: Path, scope: str) -> None:
+    """The salted values are the only copy of what was withheld (a reveal needs them): a values blob made
+    writable, though its bytes are still the signed ones, is reported as the item's own blob would be."""
+    record = cli.ok("show", "EV-000001", "--json").json()["record"]
+    (blob,) = [p for p in (ingested / "store").rglob(record["withholdable"]["values_sha256"] + "*") if p.is_file()]
+    blob.chmod(0o644)
+    result = cli("verify", scope, "--json")
+    assert result.code == 1, result.out
+    failed = {(c["check"], c["subject"]): c["detail"] for c in result.json()["checks"] if not c["ok"]}
+    assert list(failed) == [("lock", "EV-000001")]
+    assert "withheld values" in failed[("lock", "EV-000001")] and "writable" in failed[("lock", "EV-000001")]
+
+
 @pytest.mark.parametrize(
     "values",
     [
