@@ -53,30 +53,30 @@ def check_stored(archive: Archive, item: Item) -> list[Check]:
     Damage never raises: it is a failed check.
     """
     checks, values_sha256 = _withheld_values(archive, item)
-    checks.extend(_lock(archive, item, item.sha256, "blob"))
+    checks.extend(lock_check(archive, item.item_id, item.sha256, "blob"))
     if values_sha256 is not None:
         # The salted values are the only copy of what a record withholds (a reveal needs them): unprotected,
         # they could be deleted while every digest still matches. Reported only when it fails.
         what = f"the blob of its withheld values ({values_sha256[:16]}…)"
-        checks.extend(c for c in _lock(archive, item, values_sha256, what) if not c.ok)
+        checks.extend(c for c in lock_check(archive, item.item_id, values_sha256, what) if not c.ok)
     return checks
 
 
-def _lock(archive: Archive, item: Item, sha256_hex: str, what: str) -> list[Check]:
-    """The lock check of one stored blob of ``item`` (nothing for a local blob that is still read-only)."""
+def lock_check(archive: Archive, subject: str, sha256_hex: str, what: str) -> list[Check]:
+    """The lock check of one stored blob (``what``, of ``subject``): nothing for a local blob still read-only."""
     try:
         lock = archive.store.lock_info(sha256_hex)
     except (CustodyError, OSError) as exc:
-        return [Check(CheckKind.LOCK, item.item_id, False, f"cannot read the lock state of {what}: {exc}")]
+        return [Check(CheckKind.LOCK, subject, False, f"cannot read the lock state of {what}: {exc}")]
     if not lock.locked:
-        return [Check(CheckKind.LOCK, item.item_id, False, f"{what} is no longer protected ({lock.mode})")]
+        return [Check(CheckKind.LOCK, subject, False, f"{what} is no longer protected ({lock.mode})")]
     if lock.retain_until is None:
         return []
     until = parse_utc(lock.retain_until)
     days = (until - utc_now()).days
     soon = days < RETENTION_WARNING_DAYS
     detail = f"{lock.mode} until {lock.retain_until}" + (f" (retention ends in {days} days)" if soon else "")
-    return [Check(CheckKind.LOCK, item.item_id, True, detail, warning=soon)]
+    return [Check(CheckKind.LOCK, subject, True, detail, warning=soon)]
 
 
 def _withheld_values(archive: Archive, item: Item) -> tuple[list[Check], str | None]:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import keys
 from .archive import Archive
+from .blob_check import lock_check
 from .canonical import parse
 from .checks import CheckKind, Report
 from .db.models import Item
@@ -105,3 +106,30 @@ def check_correction_values(archive: Archive, state: LogState, report: Report) -
             report.add(
                 CheckKind.WITHHELD_VALUES, f"event {event.seq}", True, "the corrected value matches its signed digest"
             )
+
+
+def check_acquisition_values(archive: Archive, state: LogState, items: Sequence[Item], report: Report) -> None:
+    """Each ``acquire`` event of ``items``: the stored values of its withheld fields still open the digests it signs.
+
+    A later acquisition of the same bytes (another source, another witness) keeps its own salted values, as the
+    record does: they are the only copy of what it withholds, so their loss is a failure like the record's.
+    """
+    from . import disclosure
+
+    wanted = {item.item_id for item in items}
+    for event in state.events_by_action.get("acquire", []):
+        acquisition = event.payload.get("acquisition")
+        if event.item not in wanted or not isinstance(acquisition, dict):
+            continue
+        if disclosure.committed_digests(acquisition) is None:
+            continue  # made before withheld fields: its values are in the clear, in the signed event
+        subject = f"event {event.seq}"
+        try:
+            disclosure.load(archive.store, acquisition, f"{event.item} (acquire event {event.seq})")
+        except CustodyError as exc:
+            report.add(CheckKind.WITHHELD_VALUES, subject, False, str(exc))
+            continue
+        report.add(CheckKind.WITHHELD_VALUES, subject, True, "the acquisition's stored values match its signed digests")
+        values_sha256 = str(acquisition[disclosure.KEY]["values_sha256"])
+        what = f"the blob of its withheld values ({values_sha256[:16]}…)"
+        report.checks.extend(c for c in lock_check(archive, subject, values_sha256, what) if not c.ok)

@@ -32,7 +32,13 @@ from .log import checkpoints, note
 from .log.event_items import check_event_items
 from .log.state import LogState
 from .logwalk import check_actors, check_against, check_checkpoints, check_tree, walk_log
-from .record_checks import bad_record_signatures, check_correction_values, check_derivations, check_record
+from .record_checks import (
+    bad_record_signatures,
+    check_acquisition_values,
+    check_correction_values,
+    check_derivations,
+    check_record,
+)
 from .rehash import EarlyRehash
 from .roles import Permission
 from .verify_event import LOG_CHECKS, log_verification
@@ -214,6 +220,7 @@ def _verify_against_log(
         check_record(item, index not in bad_records, state, report)
     _guarded(report, CheckKind.DERIVATION, lambda: check_derivations(session, items, state, report))
     _guarded(report, CheckKind.WITHHELD_VALUES, lambda: check_correction_values(archive, state, report))
+    _guarded(report, CheckKind.WITHHELD_VALUES, lambda: check_acquisition_values(archive, state, items, report))
 
 
 def _log_verification(

@@ -246,6 +246,31 @@ def test_verify_fails_when_the_stored_values_no_longer_open_the_digests(cli: Cli
     assert [c["subject"] for c in failed] == ["EV-000001"]
 
 
+@pytest.mark.parametrize("damage", ["removed", "replaced", "writable"])
+@pytest.mark.parametrize("scope", ["EV-000001", "--all"])
+def test_verify_fails_when_a_later_acquisitions_stored_values_are_lost(
+    cli: Cli, ingested: Path, scope: str, damage: str
+) -> None:
+    """The second acquisition (the same bytes from another folder) withholds its own values in its own blob: an
+    insider who deletes or rewrites that blob destroys what it withholds, and verify must say so."""
+    (event,) = [e for e in cli.ok("log", "--json").json() if e["action"] == "acquire"]
+    sha = event["payload"]["acquisition"]["withholdable"]["values_sha256"]
+    (blob,) = [p for p in (ingested / "store").rglob(sha) if p.is_file()]
+    if damage == "removed":
+        blob.unlink()
+    elif damage == "writable":
+        blob.chmod(0o644)
+    else:
+        blob.chmod(0o644)
+        blob.write_bytes(blob.read_bytes().replace(HANDED_OVER_BY.encode(), b"Someone else"))
+        blob.chmod(0o400)
+    result = cli("verify", scope, "--json")
+    assert result.code == 1, result.out
+    failed = [c for c in result.json()["checks"] if not c["ok"]]
+    check = "lock" if damage == "writable" else "withheld-values"
+    assert [(c["check"], c["subject"]) for c in failed] == [(check, f"event {event['seq']}")]
+
+
 @pytest.mark.parametrize("scope", ["EV-000001", "--all"])
 def test_verify_fails_when_the_stored_values_are_no_longer_protected(cli: Cli, ingested: Path, scope: str) -> None:
     """The salted values are the only copy of what was withheld (a reveal needs them): a values blob made
