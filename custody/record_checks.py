@@ -7,6 +7,7 @@ event binds it, each working copy's derivation link, and each correction's store
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -106,6 +107,7 @@ def check_correction_values(archive: Archive, state: LogState, report: Report) -
             report.add(
                 CheckKind.WITHHELD_VALUES, f"event {event.seq}", True, "the corrected value matches its signed digest"
             )
+            _values_locked(archive, f"event {event.seq}", event.payload, report)
 
 
 def check_acquisition_values(archive: Archive, state: LogState, items: Sequence[Item], report: Report) -> None:
@@ -130,6 +132,13 @@ def check_acquisition_values(archive: Archive, state: LogState, items: Sequence[
             report.add(CheckKind.WITHHELD_VALUES, subject, False, str(exc))
             continue
         report.add(CheckKind.WITHHELD_VALUES, subject, True, "the acquisition's stored values match its signed digests")
-        values_sha256 = str(acquisition[disclosure.KEY]["values_sha256"])
-        what = f"the blob of its withheld values ({values_sha256[:16]}…)"
-        report.checks.extend(c for c in lock_check(archive, subject, values_sha256, what) if not c.ok)
+        _values_locked(archive, subject, acquisition, report)
+
+
+def _values_locked(archive: Archive, subject: str, holder: dict[str, Any], report: Report) -> None:
+    """A failed lock check if the blob of ``holder``'s withheld values (already opened) is no longer protected."""
+    from . import disclosure
+
+    values_sha256 = str(holder[disclosure.KEY]["values_sha256"])
+    what = f"the blob of its withheld values ({values_sha256[:16]}…)"
+    report.checks.extend(c for c in lock_check(archive, subject, values_sha256, what) if not c.ok)

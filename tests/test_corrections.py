@@ -137,3 +137,18 @@ def test_the_report_made_in_the_archive_shows_the_current_value_and_the_correcti
     cli.ok("report", "EV-000001", "--out", tmp_path / "r.html", "--purpose", "counsel", actor="dave")
     html = (tmp_path / "r.html").read_text()
     assert "SD card" in html and "USB stick" in html and "sheet says SD" in html and "corrected (event" in html
+
+
+def test_verify_fails_a_correction_whose_stored_value_is_no_longer_protected(
+    cli: Cli, team: Path, evidence: Path
+) -> None:
+    """As for a record's and an acquisition's withheld values: the bytes still match, but nothing keeps them."""
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("correct", "EV-000001", "--field", "method", "--value", "USB", "--reason", "typo", actor="bob")
+    event = next(e for e in cli.ok("log", "--json").json() if e["action"] == "correct")
+    sha = event["payload"]["withholdable"]["values_sha256"]
+    (team / "store" / "sha256" / sha[:2] / sha[2:4] / sha).chmod(0o644)
+    result = cli("verify", "--all", "--json", actor="dave")
+    assert result.code == 1, result.out
+    failed = [(c["check"], c["subject"]) for c in result.json()["checks"] if not c["ok"]]
+    assert failed == [("lock", f"event {event['seq']}")]
