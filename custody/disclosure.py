@@ -31,6 +31,9 @@ SALT_BYTES = 16
 FIELDS: tuple[str, ...] = (
     "source_path", *(f for f in Provenance.__dataclass_fields__ if f not in ("case", "tags"))
 )  # fmt: skip
+# The most a values blob is read to: each value comes from a command-line argument or a manifest field (at most
+# 128 KiB each, some 14 fields, JSON-escaped twice), so a genuine one stays far below this.
+MAX_VALUES_BYTES = 64 * 1024 * 1024
 # Committed beside source_path only when present (a path whose bytes are not UTF-8), withheld with it.
 PATH_BYTES = "source_path_bytes_b64"
 
@@ -129,9 +132,15 @@ def load(store: BlobStore, holder: Mapping[str, Any], where: str) -> dict[str, D
     values_sha256 = str(holder[KEY].get("values_sha256"))
     try:
         with store.open_read(values_sha256) as fh:
-            blob = fh.read()
+            blob = fh.read(MAX_VALUES_BYTES + 1)
     except (StoreError, OSError) as exc:
         raise IntegrityError(f"{where}: the stored values of its withheld fields cannot be read ({exc})") from None
+    if len(blob) > MAX_VALUES_BYTES:
+        # A forged record can name any stored blob, a video of many gigabytes: never read one whole into memory.
+        raise IntegrityError(
+            f"{where}: the stored values of its withheld fields are over {MAX_VALUES_BYTES >> 20} MiB, "
+            "larger than any the archive writes; not read"
+        )
     if hashlib.sha256(blob).hexdigest() != values_sha256:
         raise IntegrityError(f"{where}: the stored values of its withheld fields are not the ones signed")
     found: dict[str, Disclosure] = {}

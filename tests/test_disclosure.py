@@ -246,6 +246,31 @@ def test_verify_fails_when_the_stored_values_no_longer_open_the_digests(cli: Cli
     assert [c["subject"] for c in failed] == ["EV-000001"]
 
 
+@pytest.mark.parametrize("scope", ["EV-000001", "--all"])
+def test_a_record_pointed_at_a_huge_blob_is_not_read_whole_as_its_values(
+    cli: Cli, ingested: Path, scope: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forged record whose values_sha256 names a stored video of many gigabytes must not have verify read it all
+    into memory (and be killed for it, leaving no report). The limit is lowered here to keep the test small."""
+    monkeypatch.setattr(disclosure, "MAX_VALUES_BYTES", 1000)
+    values = b"[" + b" " * 2000 + b"]"
+    digest = hashlib.sha256(values).hexdigest()
+    blob = ingested / "store" / "sha256" / digest[:2] / digest[2:4] / digest
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(values)
+    blob.chmod(0o400)
+    with sqlite3.connect(ingested / "custody.db") as conn:
+        (text,) = conn.execute("select record from items where item_id = 'EV-000001'").fetchone()
+    record = json.loads(text)
+    record["withholdable"]["values_sha256"] = digest
+    forged = json.dumps(record, ensure_ascii=False).replace("'", "''")
+    sql(ingested, f"update items set record = '{forged}' where item_id = 'EV-000001'")
+    result = cli("verify", scope, "--json")
+    assert result.code == 1, result.err
+    failed = {(c["check"], c["subject"]): c["detail"] for c in result.json()["checks"] if not c["ok"]}
+    assert "not read" in failed[("withheld-values", "EV-000001")]
+
+
 @pytest.mark.parametrize("damage", ["removed", "replaced", "writable"])
 @pytest.mark.parametrize("scope", ["EV-000001", "--all"])
 def test_verify_fails_when_a_later_acquisitions_stored_values_are_lost(
