@@ -294,3 +294,18 @@ def test_a_blob_of_a_group_that_cannot_be_read_fails_alone(tmp_path: Path, in_ch
             assert got is not None and got.sha256 == sha
     finally:
         early.close()
+
+
+@pytest.mark.parametrize("in_child", KINDS)
+def test_a_fault_of_the_rehash_itself_leaves_the_blob_to_the_verifier(tmp_path: Path, in_child: bool) -> None:
+    """Only a blob that cannot be read is a StoreError; any other failure of a re-hash task (here a path the
+    system refuses outright; a bug, or memory running out, would do the same) means the verifier must read the
+    blob itself, never a traceback out of verify."""
+    from custody.rehash import _InChild, _InThreads
+
+    digest = "ab" * 32
+    early = (_InChild if in_child else _InThreads)([[(digest, tmp_path / "a\0b")]], 1)
+    try:
+        assert early.result(digest) is None
+    finally:
+        early.close()
