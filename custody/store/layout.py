@@ -50,11 +50,13 @@ def open_blob(root: Path, sha256_hex: str) -> int:
         StoreError: the blob is missing, is (or lies below) a symbolic link, is not a regular file, or cannot be read.
     """
     parts = blob_key(sha256_hex).split("/")
+    # O_PATH: passing through a folder needs only its search permission, as a path lookup does.
+    as_folder = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY
     folder: int | None = None
     try:
-        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        folder = os.open(root, as_folder)
         for name in parts[:-1]:
-            below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            below = os.open(name, as_folder | os.O_NOFOLLOW, dir_fd=folder)
             os.close(folder)
             folder = below
         # O_NONBLOCK: a FIFO opens at once (to be refused below) rather than waiting for a writer.
