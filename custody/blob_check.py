@@ -34,7 +34,8 @@ def check_fixity(archive: Archive, item: Item, early: EarlyRehash | None) -> tup
     except CustodyError as exc:
         return Check(CheckKind.BLOB, item.item_id, False, str(exc)), False
     except OSError as exc:  # a read error part-way (a bad sector): damage to report, as the early re-hash does
-        return Check(CheckKind.BLOB, item.item_id, False, f"cannot read blob {item.sha256}: {exc.strerror}"), False
+        detail = f"cannot read blob {item.sha256}: {exc.strerror or exc}"
+        return Check(CheckKind.BLOB, item.item_id, False, detail), False
     problems = [
         f"{name} {got_v[:16]}… ≠ recorded {want[:16]}…"
         for name, got_v, want in (("sha256", got.sha256, item.sha256), ("blake3", got.blake3, item.blake3))
