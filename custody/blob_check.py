@@ -89,7 +89,7 @@ def _withheld_values(archive: Archive, item: Item) -> tuple[list[Check], str | N
         record = parse(item.record)
     except ValueError:
         return [], None  # reported by the record checks
-    if disclosure.committed_digests(record) is None:
+    if not isinstance(record, dict) or disclosure.committed_digests(record) is None:  # not an object: as above
         return [], None
     try:
         disclosure.load(archive.store, record, item.item_id)

@@ -81,5 +81,9 @@ def canonical_text(obj: object) -> str:
 
 
 def parse(text: str | bytes) -> Any:
-    """Parse JSON text stored or received by custody."""
-    return json.loads(text)
+    """Parse JSON text stored or received by custody; ValueError if it is not JSON (or nested too deep to parse)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # A forged row or a hostile file of 100,000 nested brackets: malformed input, as its callers handle it.
+        raise ValueError("JSON nested too deeply") from None

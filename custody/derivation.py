@@ -25,8 +25,11 @@ class DeriveEvent:
     payload: Mapping[str, object]
 
 
-def source_of(record: Mapping[str, object]) -> Mapping[str, object] | None:
-    """A record's ``derived_from`` section, or None for an item that is not a working copy."""
+def source_of(record: object) -> Mapping[str, object] | None:
+    """A record's ``derived_from`` section, or None for an item that is not a working copy (or a row that is not a
+    record at all, which the record checks report)."""
+    if not isinstance(record, Mapping):
+        return None
     section = record.get("derived_from")
     return section if isinstance(section, Mapping) else None
 

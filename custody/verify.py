@@ -183,7 +183,8 @@ def _rederive(session: Session, archive: Archive, items: Sequence[Item]) -> list
     sources: dict[str, Item] = {}
     for item in items:
         with contextlib.suppress(ValueError):
-            link = parse(item.record).get("derived_from")
+            record = parse(item.record)
+            link = record.get("derived_from") if isinstance(record, dict) else None  # a forged row: the record checks
             if isinstance(link, dict) and (row := session.get(Item, str(link.get("item_id")))) is not None:
                 sources[row.item_id] = row
     return rederive(archive.store, items, sources)

@@ -271,6 +271,22 @@ def test_a_read_error_in_a_blob_is_a_failed_blob_check_not_a_crash(
     assert "Input/output error" in failures[("blob", "EV-000001")]
 
 
+@pytest.mark.parametrize(
+    "record",
+    ["[]", "5", "null", '"text"', "[" * 100_000 + "]" * 100_000, '{"withholdable": {"digests": []}}', "not JSON"],
+    ids=["array", "number", "null", "string", "nested-deep", "odd-withholdable", "not-json"],
+)
+@pytest.mark.parametrize("scope", [("--all",), ("EV-000001",), ("--all", "--rederive")])
+def test_a_record_row_that_is_not_a_json_object_is_a_failure_not_a_crash(
+    cli: Cli, filled: Path, scope: tuple[str, ...], record: str
+) -> None:
+    """An insider rewrites a record row with something that is not a record at all: every check that reads it
+    (the withheld values on the main thread, the record's fields, --rederive's links) fails it, none crashes."""
+    sql(filled, f"update items set record = '{record}' where item_id = 'EV-000001'")
+    failures = {(c["check"], c["subject"]) for c in _failing(cli, *scope)}
+    assert {("record-signature", "EV-000001"), ("record-fields", "EV-000001")} <= failures
+
+
 def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
