@@ -57,6 +57,39 @@ def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
     return [get_item(session, item_id) for item_id in item_ids]
 
 
+_COLUMN_TYPES = {
+    "item_id": str,
+    "sha256": str,
+    "blake3": str,
+    "size": int,
+    "media_type": str,
+    "record": str,
+    "signer_key_id": str,
+    "signature": str,
+}
+
+
+def _well_typed(items: list[Item], report: Report) -> list[Item]:
+    """The rows whose columns hold values of their types; each other row is a failed check, not checked further.
+
+    SQLite keeps whatever a row is given (text in ``size``, bytes in ``record``): a row written outside custody
+    must be reported, not crash the checks that read it.
+    """
+    good = []
+    for item in items:
+        wrong = [
+            name
+            for name, kind in _COLUMN_TYPES.items()
+            if not isinstance(getattr(item, name), kind) or isinstance(getattr(item, name), bool)
+        ]
+        if wrong:
+            detail = f"catalog row has a value of the wrong type in {', '.join(wrong)} (written outside custody)"
+            report.add(CheckKind.RECORD_FIELDS, str(item.item_id), False, detail)
+        else:
+            good.append(item)
+    return good
+
+
 def _check_timestamps(session: Session, archive: Archive, tsa_ca: Path | None, report: Report) -> None:
     """Every checkpoint's RFC 3161 token, against ``tsa_ca`` or the configured TSA root."""
     no_tokens = not session.scalar(select(func.count()).select_from(CheckpointTimestamp))
@@ -142,7 +175,7 @@ def verify_archive(
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     try:
         with archive.db.snapshot() as session:
-            items = _items(session, item_ids)
+            items = _well_typed(_items(session, item_ids), report)
             # Hashing releases the GIL: re-hash the blobs while this thread walks the log. The pool's threads
             # only hash or wait for the early re-hash; the Python work of each item's other stored checks is done
             # by this thread meanwhile (below), not by threads that would wait on each other for the GIL.

@@ -287,6 +287,21 @@ def test_a_record_row_that_is_not_a_json_object_is_a_failure_not_a_crash(
     assert {("record-signature", "EV-000001"), ("record-fields", "EV-000001")} <= failures
 
 
+@pytest.mark.parametrize(
+    "assign",
+    ["size = 'abc'", "size = 2.5", "record = x'00ff'", "signature = x'00'", "blake3 = x'00'"],
+)
+@pytest.mark.parametrize("scope", ["--all", "EV-000001"])
+def test_a_catalog_row_with_a_value_of_the_wrong_type_is_a_failure_not_a_crash(
+    cli: Cli, filled: Path, scope: str, assign: str
+) -> None:
+    """SQLite stores whatever an insider writes into a column: text in size, bytes in record. Such a row fails
+    verification by name; it must not crash the verifier (the progress total, the bulk signature check)."""
+    sql(filled, f"update items set {assign} where item_id = 'EV-000001'")
+    failures = {(c["check"], c["subject"]): c["detail"] for c in _failing(cli, scope)}
+    assert "wrong type" in failures[("record-fields", "EV-000001")]
+
+
 def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
