@@ -64,10 +64,12 @@ def open_blob(root: Path, sha256_hex: str) -> int:
     except FileNotFoundError:
         raise StoreError(f"blob {sha256_hex} is missing from the store at {root}") from None
     except OSError as exc:
+        # ELOOP: the blob is a link; ENOTDIR: a folder of its key is a link (opened as itself, not followed) or
+        # not a folder at all.
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise StoreError(
-                f"blob {sha256_hex} in the store at {root} is a symbolic link (or lies in a linked folder), "
-                "not the stored file"
+                f"blob {sha256_hex} in the store at {root} is not the stored file: it, or a folder of its path, "
+                "is a symbolic link (or not a folder)"
             ) from None
         raise StoreError(f"cannot read blob {sha256_hex}: {exc.strerror}") from None
     finally:
