@@ -308,6 +308,25 @@ def test_the_standalone_verifier_runs_isolated_from_the_bundle_alone(genuine: Ge
     assert "ALL CHECKS PASSED" in proc.stdout
 
 
+def test_following_verify_md_leaves_the_bag_as_unpacked_so_step_10_then_passes(
+    genuine: Genuine, tmp_path: Path
+) -> None:
+    """A court runs every block, then step 10 in the same folder, on a machine that writes Python bytecode.
+
+    clean_env sets no PYTHONDONTWRITEBYTECODE: loading verify_bundle.py for the BLAKE3 step must not leave a
+    custody/__pycache__ in the bag, which the one-program check would then rightly find in no manifest.
+    """
+    proc = run_guide(genuine.bundle, genuine.vkey, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    top = root(members(genuine.bundle))
+    bag = tmp_path / "court" / top
+    unpacked = {f"{top}/{p.relative_to(bag).as_posix()}" for p in bag.rglob("*") if p.is_file()}
+    assert unpacked == set(members(genuine.bundle))
+    step10 = subprocess.run([SYSTEM_PYTHON, "-I", "custody/verify_bundle.py", ".", "--vkey", "../archive.vkey"],
+                            cwd=bag, env=clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert step10.returncode == 0 and "ALL CHECKS PASSED" in step10.stdout, step10.stdout + step10.stderr
+
+
 def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
     genuine: Genuine, tmp_path: Path
 ) -> None:
