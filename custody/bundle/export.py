@@ -189,7 +189,7 @@ def export_bundle(
                             "bundle_id": bundle_id,
                             "export_seq": logged,
                             "items": item_list,
-                            "reason": str(exc)[:500],
+                            "reason": _failure_reason(exc),
                         },
                     )
             if isinstance(exc, OSError):
@@ -207,6 +207,13 @@ def export_bundle(
         state["checkpoint_size"],
         iso(stamped) if stamped is not None else None,
     )
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """The reason export.failed signs: Ctrl-C and some other exceptions carry no message of their own."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C) before the bundle was complete; its partial file was removed"
+    return (str(exc) or type(exc).__name__)[:500]
 
 
 def _note_path(out: Path) -> Path:
