@@ -66,6 +66,16 @@ def test_an_unknown_case_is_an_error_not_an_empty_table(cli: Cli, stocked: Path)
     assert result.code == 2 and "no case 'NOPE'" in result.err
 
 
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_exporting_or_reporting_an_unknown_case_points_to_the_command_that_lists_cases(
+    cli: Cli, stocked: Path, tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / ("b.zip" if command == "export" else "r.html")
+    result = cli(command, "--case", "NOPE", "--out", out, "--purpose", "court", actor="bob")
+    assert result.code == 2 and "no case 'NOPE'" in result.err and "'custody cases' lists them" in result.err
+    assert not out.exists()
+
+
 def test_cases_lists_every_case_with_counts(cli: Cli, stocked: Path) -> None:
     cases = cli.ok("cases", "--json", actor="carol").json()
     assert [(c["case"], c["items"]) for c in cases] == [("A", 1), ("B", 2)]

@@ -31,7 +31,7 @@ def select_items(acting: Acting, item_ids: Sequence[str], case: str | None) -> l
             )
             check_case_is_signed(session, case, {row.item_id for row in rows})
             if not rows:
-                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
+                raise InputError(f"no case '{case}' in this archive; 'custody cases' lists them")
             return rows
         return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
 

@@ -67,7 +67,7 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
                 )
             )
             if not rows:
-                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
+                raise InputError(f"no case '{case}' in this archive; 'custody cases' lists them")
         else:
             rows = [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
         entries = [{"record": parse(r.record), "signature": r.signature, "signer": r.signer_key_id} for r in rows]
