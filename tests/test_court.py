@@ -340,6 +340,35 @@ def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
     assert "NOT checked" in warning["detail"]
 
 
+@pytest.mark.parametrize("option", ["--vkey", "--against-checkpoint", "--tsa-ca"])
+def test_the_standalone_verifier_names_a_missing_trust_anchor_file_not_the_bundle(
+    genuine: Genuine, tmp_path: Path, option: str
+) -> None:
+    """The court mistyped its own file's name: asking the sender for the bundle again would not help."""
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(genuine.bundle), option, "missing.txt"],
+                          cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: missing.txt: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "check the path" in proc.stderr and "sender" not in proc.stderr
+
+
+def test_the_standalone_verifiers_help_describes_every_argument(tmp_path: Path) -> None:
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), "--help"], env={**clean_env(tmp_path), "COLUMNS": "300"},
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0
+    lines = [*proc.stdout.split("\n"), ""]
+    for arg in ("bundle", "--vkey", "--against-checkpoint", "--tsa-ca", "--identity", "--json"):
+        (at,) = [n for n, line in enumerate(lines) if line.split()[:1] == [arg]]
+        words = lines[at].split()[1:]
+        if lines[at + 1].startswith(" " * 10):  # argparse puts the help of a long option on the next line
+            words += lines[at + 1].split()
+        assert [w for w in words if not w.isupper()], f"{arg} has no help text: {lines[at]!r}"  # beyond METAVAR
+
+
 def test_the_standalone_verifier_refuses_a_key_pinned_from_another_archive(
     cli: Cli, genuine: Genuine, tmp_path: Path
 ) -> None:
