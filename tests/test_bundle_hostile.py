@@ -122,8 +122,29 @@ def test_import_refuses_and_writes_nothing(cli: Cli, good: Path, receiver: Path,
     before = cli.ok("--archive", receiver, "log", "--json", actor="carol").json()
     result = cli("--archive", receiver, "import", bad, actor="carol")
     assert result.code != 0 and message in result.err
+    # Named as the user gave it, never as the private copy import reads (tmp/custody-import-.../bundle.zip).
+    assert str(bad) in result.err and "custody-import-" not in result.err, result.err
     assert cli.ok("--archive", receiver, "log", "--json", actor="carol").json() == before
     assert [p for p in (receiver / "store" / "sha256").rglob("*") if p.is_file()] == []
+
+
+def test_an_altered_copy_of_an_imported_bundle_is_refused_not_taken_for_the_same_bundle(
+    cli: Cli, good: Path, receiver: Path, tmp_path: Path
+) -> None:
+    """Same bundle id, one payload byte changed: a second import verifies before it says 'already imported'."""
+    cli.ok("--archive", receiver, "import", good, actor="carol")
+    entries = members(good)
+    name = next(n for n in entries if "/data/" in n)
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(altered, "w") as zf:
+        for entry, content in entries.items():
+            zf.writestr(entry, content[:-1] + bytes([content[-1] ^ 1]) if entry == name else content)
+    before = cli.ok("--archive", receiver, "log", "--json", actor="carol").json()
+    result = cli("--archive", receiver, "import", altered, actor="carol")
+    assert result.code == 1 and "fails verification" in result.err and "already imported" not in result.out
+    assert cli.ok("--archive", receiver, "log", "--json", actor="carol").json() == before
+    again = cli.ok("--archive", receiver, "import", good, actor="carol")  # the genuine one: still a no-op
+    assert "already imported" in again.out
 
 
 def test_entry_in_no_manifest_fails_verification_by_name(cli: Cli, good: Path, tmp_path: Path) -> None:

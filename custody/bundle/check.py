@@ -64,7 +64,7 @@ def _opened(source: Path | SafeBundle, identity: Path | None) -> Iterator[SafeBu
     if isinstance(source, SafeBundle):
         yield source
         return
-    with plain_zip(source, identity) as zip_path, open_bundle(zip_path) as bundle:
+    with plain_zip(source, identity) as zip_path, open_bundle(zip_path, shown=source) as bundle:
         yield bundle
 
 
