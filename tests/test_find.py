@@ -126,6 +126,22 @@ def test_bulk_export_by_filters_needs_yes_without_a_terminal_and_exports_the_cou
     assert done["items"] == ["EV-000002"]
 
 
+def test_named_items_with_a_case_export_and_report_those_items_not_the_whole_case(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    """As list and get select them: every filter given holds. A disclosure never widens to the rest of the case."""
+    assert _ids(cli, "EV-000002", "--case", "B") == ["EV-000002"]
+    done = cli.ok("export", "EV-000002", "--case", "B", "--out", tmp_path / "b.zip", "--purpose", "p", "--json",
+                  actor="bob").json()  # fmt: skip
+    assert done["items"] == ["EV-000002"]
+    report = cli.ok("report", "EV-000002", "--case", "B", "--out", tmp_path / "r.html", "--purpose", "p", "--json",
+                    actor="bob").json()  # fmt: skip
+    assert report["items"] == ["EV-000002"]
+    outside = cli("export", "EV-000001", "--case", "B", "--out", tmp_path / "c.zip", "--purpose", "p", actor="bob")
+    assert outside.code == 2 and "EV-000001" in outside.err and "not in case 'B'" in outside.err
+    assert not (tmp_path / "c.zip").exists()
+
+
 def test_bulk_get_writes_each_selected_item_and_logs_each(cli: Cli, stocked: Path, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
