@@ -138,6 +138,11 @@ def export_bundle(
         list(acting.archive.config.disclosure.withhold) if withhold is None else withhold
     )
     encrypt_to = age_recipients(recipients)
+    if not encrypt_to and out.suffix.lower() == ".age":
+        # A plain zip under a name that promises encryption could be sent on as if it were encrypted.
+        raise InputError(
+            f"{out}: a .age name promises an encrypted bundle; pass --recipient AGE_PUBLIC_KEY, or name it .zip"
+        )
     note_path = _note_path(out)
     if encrypt_to and (note_path.exists() or note_path.is_symlink()):
         raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
