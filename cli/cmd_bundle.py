@@ -31,7 +31,9 @@ VkeyOpt = Annotated[
 def export(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
     case: Annotated[list[str] | None, typer.Option(help="Export every item of this case (repeatable).")] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", help="Bundle file to write (.zip, or .zip.age).")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Bundle file to write: .zip, or .zip.age with --recipient.")
+    ] = None,
     purpose: Annotated[str, typer.Option(help="Why the evidence leaves the archive (logged).")] = "",
     recipient: Annotated[
         list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
