@@ -172,3 +172,24 @@ def test_wrong_age_identity_is_not_imported(
     result = cli("--archive", receiver, "import", out, "--identity", tmp_path / "wrong.txt", actor="carol")
     assert result.code != 0 and "cannot decrypt" in result.err
     assert cli.ok("--archive", receiver, "list", "--json", actor="carol").json() == []
+
+
+def test_a_truncated_encrypted_bundle_is_a_one_line_error_and_is_not_imported(
+    cli: Cli, archive: Path, evidence: Path, receiver: Path, tmp_path: Path
+) -> None:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    (tmp_path / "key.txt").write_text(str(identity))
+    cli.ok("ingest", evidence / "strike.bin")
+    whole = tmp_path / "b.zip.age"
+    cli.ok("export", "EV-000001", "--out", whole, "--purpose", "p", "--recipient", str(identity.to_public()))
+    cut = tmp_path / "cut.zip.age"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    checked = cli("verify-bundle", cut, "--identity", tmp_path / "key.txt")
+    assert checked.code == 1 and checked.err.startswith(f"error: {cut}: ") and checked.err.count("\n") == 1
+    assert "truncated" in checked.err
+    result = cli("--archive", receiver, "import", cut, "--identity", tmp_path / "key.txt", actor="carol")
+    assert result.code == 1 and f"{cut}: " in result.err and "truncated" in result.err
+    assert cli.ok("--archive", receiver, "list", "--json", actor="carol").json() == []
+
