@@ -121,7 +121,8 @@ def verify_bundle(
 ) -> None:
     """Verify a bundle completely, with no archive: bag, seal, signatures, authority, chain, proofs, timestamps.
 
-    Exit 0 all checks passed (warnings are printed), 1 a check failed, 2 bad input (e.g. unreadable file).
+    Exit 0 all checks passed (warnings are printed), 1 a check failed or the bundle file is not a whole, safe zip
+    (truncated, damaged, hostile entries), 2 bad input (a missing file, a wrong identity, an unreadable key file).
     """
     from custody.bundle.check import check_bundle
     from custody.log.note import read_vkey_file

@@ -110,7 +110,7 @@ def test_verify_bundle_refuses(cli: Cli, good: Path, tmp_path: Path, case: str) 
     build, message = CASES[case]
     bad = build(good, tmp_path / "bad.zip")
     result = cli("verify-bundle", bad)
-    assert result.code != 0
+    assert result.code == 1  # as the README's exit-code table and verify-bundle --help say
     assert message in result.err and "bad.zip" in result.err
     assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
 
