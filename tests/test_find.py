@@ -142,6 +142,17 @@ def test_named_items_with_a_case_export_and_report_those_items_not_the_whole_cas
     assert not (tmp_path / "c.zip").exists()
 
 
+def test_a_mistyped_exclude_is_an_error_not_a_disclosure_of_the_item_meant(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    """--exclude EV-00003 (a digit short) must not quietly export EV-000003, the item it meant to hold back."""
+    out = tmp_path / "b.zip"
+    result = cli("export", "--case", "B", "--exclude", "EV-00003", "--out", out, "--purpose", "p", "--yes", actor="bob")
+    assert result.code == 2 and "EV-00003" in result.err and "--exclude" in result.err and not out.exists()
+    assert cli("list", "--case", "B", "--exclude", "EV-000099", actor="carol").code == 2
+    assert _ids(cli, "--case", "B", "--exclude", "ev-000003") == ["EV-000002"]
+
+
 def test_bulk_get_writes_each_selected_item_and_logs_each(cli: Cli, stocked: Path, tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
