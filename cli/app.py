@@ -53,7 +53,11 @@ def _show_version(value: bool) -> None:
 def _global(
     archive: Annotated[
         str | None,
-        typer.Option("--archive", envvar="CUSTODY_ARCHIVE", help="Archive folder (default: the current folder)."),
+        typer.Option(
+            "--archive",
+            envvar="CUSTODY_ARCHIVE",
+            help="Archive folder (default: the current folder, if it holds custody.toml).",
+        ),
     ] = None,
     actor: Annotated[
         str | None,

@@ -11,7 +11,7 @@ from .state import STATE
 
 
 def unlock(
-    for_: Annotated[str, typer.Option("--for", help="How long: 90s, 30m, 8h, 1d (default 30m).")] = "30m",
+    for_: Annotated[str, typer.Option("--for", help="How long: 90s, 30m, 8h, 1d; at most 7 days.")] = "30m",
 ) -> None:
     """Keep your unlocked keys in a background agent so commands need no passphrase (like ssh-agent).
 

@@ -140,11 +140,16 @@ def status(json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
             if data["tsa"]["url"] is None
             else f"{data['tsa']['url']} ({data['tsa']['untimestamped']} checkpoints untimestamped)",
         ],
-        ["actors", ", ".join(f"{a['name']} ({a['role']})" for a in data["actors"])],
+        ["actors", ", ".join(_roster_entry(a) for a in data["actors"])],
         ["fixity", data["fixity"]["summary"]],
         ["unrecorded blobs", data["unrecorded_blobs"]["summary"]],
     ]
     table("Archive status", ["", ""], rows)
+
+
+def _roster_entry(actor: dict[str, str]) -> str:
+    revoked = ", revoked" if actor["status"] == "revoked" else ""
+    return f"{actor['name']} ({actor['role']}{revoked})"
 
 
 def samples(folder: Annotated[Path, typer.Argument(help="Folder to write the sample files into.")]) -> None:

@@ -31,7 +31,9 @@ VkeyOpt = Annotated[
 def export(
     items: Annotated[list[str] | None, typer.Argument(help="Item ids to export.")] = None,
     case: Annotated[list[str] | None, typer.Option(help="Export every item of this case (repeatable).")] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", help="Bundle file to write (.zip, or .zip.age).")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Bundle file to write: .zip, or .zip.age with --recipient.")
+    ] = None,
     purpose: Annotated[str, typer.Option(help="Why the evidence leaves the archive (logged).")] = "",
     recipient: Annotated[
         list[str] | None, typer.Option("--recipient", help="age X25519 public key to encrypt to (repeatable).")
@@ -119,7 +121,8 @@ def verify_bundle(
 ) -> None:
     """Verify a bundle completely, with no archive: bag, seal, signatures, authority, chain, proofs, timestamps.
 
-    Exit 0 all checks passed (warnings are printed), 1 a check failed, 2 bad input (e.g. unreadable file).
+    Exit 0 all checks passed (warnings are printed), 1 a check failed or the bundle file is not a whole, safe zip
+    (truncated, damaged, hostile entries), 2 bad input (a missing file, a wrong identity, an unreadable key file).
     """
     from custody.bundle.check import check_bundle
     from custody.log.note import read_vkey_file

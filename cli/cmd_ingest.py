@@ -94,12 +94,14 @@ def ingest(
         disable=json_,
     )
     task = progress.add_task("ingest", total=None)
+    started: list[bool] = []
 
     def on_start(sources: list[Source]) -> None:
         # Started here, not before: the library may fork its store workers first, while no
         # thread (such as the bar's refresh thread) runs.
         progress.update(task, total=sum(s.path.stat().st_size for s in sources))
         progress.start()
+        started.append(True)
 
     try:
         if manifest is not None:
@@ -122,7 +124,8 @@ def ingest(
                 on_start=on_start,
             )
     finally:
-        progress.stop()
+        if started:  # stopping a bar never started prints a stray blank line before a one-line error
+            progress.stop()
     if json_:
         print_json([r.to_json() for r in results])
         return

@@ -59,14 +59,15 @@ def checkpoint(
     json_: JsonOpt = False,
 ) -> None:
     """Sign the current tree head (if needed) and print, export or describe checkpoints."""
+    from custody.kept_checkpoint import save_checkpoint
     from custody.proofs import archive_vkey, checkpoint_json, latest_note, sign_checkpoint
 
     if vkey:
         typer.echo(archive_vkey(STATE.archive()))
         return
     if export is not None:
-        note_text = latest_note(STATE.archive())
-        export.write_text(note_text, encoding="utf-8")
+        # Written whole (temp file, then rename), with a one-line error naming the file when it cannot be.
+        save_checkpoint(export, latest_note(STATE.archive()))
         out.print(f"Wrote the latest checkpoint to {export}")
         return
     acting = STATE.acting()

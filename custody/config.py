@@ -211,6 +211,8 @@ def read_config(root: Path) -> ArchiveConfig:
         raise NoArchiveError(
             f"no archive at {root} (no {CONFIG_NAME}); run 'custody init {root}' or pass --archive"
         ) from None
+    except NotADirectoryError:  # --archive given a file (a bundle, say) rather than the archive's folder
+        raise NoArchiveError(f"no archive at {root}: it is a file, not a folder; pass --archive FOLDER") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); restore it from a backup") from None
     archive = _Table(path, "archive", doc, required=True)

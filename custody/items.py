@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,20 @@ def get_item(session: Session, item_id: str) -> Item:
     if row is None:
         raise ItemNotFoundError(f"no item '{item_id}' in this archive; 'custody list' shows the ids")
     return row
+
+
+def named_of_case(session: Session, case_rows: Sequence[Item], item_ids: Sequence[str], case: str) -> list[Item]:
+    """The named items among a case's rows, in the case's order: an export, export request or report given both
+    item ids and ``--case`` takes those items, as 'custody list' selects them, never the rest of the case.
+
+    Raises:
+        ItemNotFoundError: a named item does not exist; InputError: a named item is not in the case.
+    """
+    wanted = {get_item(session, item_id).item_id for item_id in item_ids}
+    outside = sorted(wanted - {row.item_id for row in case_rows})
+    if outside:
+        raise InputError(f"{', '.join(outside)}: not in case '{case}'; name items of the case, or leave out --case")
+    return [row for row in case_rows if row.item_id in wanted]
 
 
 def stored_record(row: Item) -> ItemRecord:

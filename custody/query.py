@@ -184,6 +184,10 @@ def select_items(acting: Acting, query: Query, permission: Permission = Permissi
             missing = [i for i in named if i not in held and session.get(Item, i) is None]
             if missing:
                 raise InputError(f"no item {', '.join(missing)} in this archive; 'custody list' shows the ids")
+        # A mistyped --exclude would otherwise leave in (and disclose) the very item it was meant to hold back.
+        unknown = sorted(i for i in excluded if session.get(Item, i) is None)
+        if unknown:
+            raise InputError(f"--exclude {', '.join(unknown)}: no such item in this archive; nothing was done")
         facts = {r.item_id: _Facts(parse(r.record)) for r in rows if r.item_id not in excluded}
         if query.tags or query.text:
             for item_id, events in annotations_of(session, facts).items():

@@ -102,7 +102,7 @@ def check_reveal(
     item, field, text = str(data.get("item_id")), str(data.get("field")), str(data["disclosure"])
     from .bundle.check import plain_zip
 
-    with plain_zip(bundle, identity) as zip_path, open_bundle(zip_path) as opened:
+    with plain_zip(bundle, identity) as zip_path, open_bundle(zip_path, shown=bundle) as opened:
         try:
             signed = json.loads(opened.read_text(layout.ITEMS))
             events = [LogEvent.from_json(json.loads(ln)) for ln in opened.read_text(layout.EVENTS).splitlines()]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from .errors import InputError
+
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 
@@ -67,7 +69,18 @@ _PHOTOS: tuple[tuple[str, str, float, float, float, int], ...] = (
 
 
 def write_samples(folder: Path) -> list[Path]:
-    """The demo's evidence: three geotagged photos of a strike site and a witness transcript."""
+    """The demo's evidence: three geotagged photos of a strike site and a witness transcript.
+
+    Raises:
+        InputError: the folder cannot be made or written to.
+    """
+    try:
+        return _write_samples(folder)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write the samples ({exc.strerror or exc}); choose a folder") from None
+
+
+def _write_samples(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     photos = [
         write_jpeg(

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from . import diskspace, fixity_records
-from .archive import Acting
+from .archive import Acting, actor_state, registered_actors
 from .db import migrate
-from .db.models import Actor, Event, Item
+from .db.models import Event, Item
 from .log import checkpoints
 from .roles import Permission
 from .timestamp import stamps
@@ -52,7 +52,12 @@ def archive_status(acting: Acting) -> dict[str, Any]:
                 "ca": archive.config.tsa.ca,
                 "untimestamped": len(stamps.untimestamped(session)),
             },
-            "actors": [{"name": a.name, "role": a.role} for a in session.scalars(select(Actor).order_by(Actor.name))],
+            # The role and status the log gives each actor now (actor.role, actor.revoke), as 'actor list' shows them:
+            # the actors row keeps only the registration.
+            "actors": [
+                {"name": a.name, "role": a.role, "status": "revoked" if a.revoked_seq is not None else "active"}
+                for a in (actor_state(session, row) for row in registered_actors(session))
+            ],
             "fixity": cov.to_json() | {"summary": cov.describe()},
             "unrecorded_blobs": {
                 "checked": unrecorded.checked,

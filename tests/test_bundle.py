@@ -186,6 +186,16 @@ def test_bad_recipient_is_refused_before_anything_is_logged(cli: Cli, source: Pa
     assert len(cli.ok("log", "--json").json()) == before and not (tmp_path / "x.zip").exists()
 
 
+def test_an_age_name_without_a_recipient_is_refused_not_written_in_the_clear(
+    cli: Cli, source: Path, tmp_path: Path
+) -> None:
+    """A .age name promises encryption: a plain zip under it could be sent on as if it were encrypted."""
+    before = len(cli.ok("log", "--json").json())
+    result = cli("export", "EV-000001", "--out", tmp_path / "x.zip.age", "--purpose", "p", actor="bob")
+    assert result.code == 2 and "x.zip.age" in result.err and "--recipient" in result.err
+    assert len(cli.ok("log", "--json").json()) == before and list(tmp_path.glob("x.zip.age*")) == []
+
+
 def test_export_refuses_to_overwrite(cli: Cli, bundle: Path) -> None:
     result = cli("export", "EV-000001", "--out", bundle, "--purpose", "again", actor="bob")
     assert result.code != 0 and "already exists" in result.err

@@ -110,7 +110,7 @@ def test_verify_bundle_refuses(cli: Cli, good: Path, tmp_path: Path, case: str) 
     build, message = CASES[case]
     bad = build(good, tmp_path / "bad.zip")
     result = cli("verify-bundle", bad)
-    assert result.code != 0
+    assert result.code == 1  # as the README's exit-code table and verify-bundle --help say
     assert message in result.err and "bad.zip" in result.err
     assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
 
@@ -122,8 +122,29 @@ def test_import_refuses_and_writes_nothing(cli: Cli, good: Path, receiver: Path,
     before = cli.ok("--archive", receiver, "log", "--json", actor="carol").json()
     result = cli("--archive", receiver, "import", bad, actor="carol")
     assert result.code != 0 and message in result.err
+    # Named as the user gave it, never as the private copy import reads (tmp/custody-import-.../bundle.zip).
+    assert str(bad) in result.err and "custody-import-" not in result.err, result.err
     assert cli.ok("--archive", receiver, "log", "--json", actor="carol").json() == before
     assert [p for p in (receiver / "store" / "sha256").rglob("*") if p.is_file()] == []
+
+
+def test_an_altered_copy_of_an_imported_bundle_is_refused_not_taken_for_the_same_bundle(
+    cli: Cli, good: Path, receiver: Path, tmp_path: Path
+) -> None:
+    """Same bundle id, one payload byte changed: a second import verifies before it says 'already imported'."""
+    cli.ok("--archive", receiver, "import", good, actor="carol")
+    entries = members(good)
+    name = next(n for n in entries if "/data/" in n)
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(altered, "w") as zf:
+        for entry, content in entries.items():
+            zf.writestr(entry, content[:-1] + bytes([content[-1] ^ 1]) if entry == name else content)
+    before = cli.ok("--archive", receiver, "log", "--json", actor="carol").json()
+    result = cli("--archive", receiver, "import", altered, actor="carol")
+    assert result.code == 1 and "fails verification" in result.err and "already imported" not in result.out
+    assert cli.ok("--archive", receiver, "log", "--json", actor="carol").json() == before
+    again = cli.ok("--archive", receiver, "import", good, actor="carol")  # the genuine one: still a no-op
+    assert "already imported" in again.out
 
 
 def test_entry_in_no_manifest_fails_verification_by_name(cli: Cli, good: Path, tmp_path: Path) -> None:
@@ -151,3 +172,24 @@ def test_wrong_age_identity_is_not_imported(
     result = cli("--archive", receiver, "import", out, "--identity", tmp_path / "wrong.txt", actor="carol")
     assert result.code != 0 and "cannot decrypt" in result.err
     assert cli.ok("--archive", receiver, "list", "--json", actor="carol").json() == []
+
+
+def test_a_truncated_encrypted_bundle_is_a_one_line_error_and_is_not_imported(
+    cli: Cli, archive: Path, evidence: Path, receiver: Path, tmp_path: Path
+) -> None:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    (tmp_path / "key.txt").write_text(str(identity))
+    cli.ok("ingest", evidence / "strike.bin")
+    whole = tmp_path / "b.zip.age"
+    cli.ok("export", "EV-000001", "--out", whole, "--purpose", "p", "--recipient", str(identity.to_public()))
+    cut = tmp_path / "cut.zip.age"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    checked = cli("verify-bundle", cut, "--identity", tmp_path / "key.txt")
+    assert checked.code == 1 and checked.err.startswith(f"error: {cut}: ") and checked.err.count("\n") == 1
+    assert "truncated" in checked.err
+    result = cli("--archive", receiver, "import", cut, "--identity", tmp_path / "key.txt", actor="carol")
+    assert result.code == 1 and f"{cut}: " in result.err and "truncated" in result.err
+    assert cli.ok("--archive", receiver, "list", "--json", actor="carol").json() == []
+

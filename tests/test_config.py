@@ -38,3 +38,12 @@ def test_settings_written_by_config_set_read_back_as_typed_sections(cli: Cli, ar
     assert cfg.export.approvals == 1
     assert set(cfg.disclosure.withhold) == {"source_path", "source_path_bytes_b64", "note"}
     assert cfg.tsa.url is None
+
+
+def test_an_archive_path_that_is_a_file_is_a_one_line_error(cli: Cli, archive: Path, tmp_path: Path) -> None:
+    """--archive given a bundle or any other file, as a newcomer might: named, not a traceback."""
+    not_a_folder = tmp_path / "bundle.zip"
+    not_a_folder.write_bytes(b"PK\x05\x06" + bytes(18))
+    result = cli("--archive", not_a_folder, "list")
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert result.err.startswith(f"error: no archive at {not_a_folder}") and "not a folder" in result.err

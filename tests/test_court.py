@@ -308,6 +308,25 @@ def test_the_standalone_verifier_runs_isolated_from_the_bundle_alone(genuine: Ge
     assert "ALL CHECKS PASSED" in proc.stdout
 
 
+def test_following_verify_md_leaves_the_bag_as_unpacked_so_step_10_then_passes(
+    genuine: Genuine, tmp_path: Path
+) -> None:
+    """A court runs every block, then step 10 in the same folder, on a machine that writes Python bytecode.
+
+    clean_env sets no PYTHONDONTWRITEBYTECODE: loading verify_bundle.py for the BLAKE3 step must not leave a
+    custody/__pycache__ in the bag, which the one-program check would then rightly find in no manifest.
+    """
+    proc = run_guide(genuine.bundle, genuine.vkey, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    top = root(members(genuine.bundle))
+    bag = tmp_path / "court" / top
+    unpacked = {f"{top}/{p.relative_to(bag).as_posix()}" for p in bag.rglob("*") if p.is_file()}
+    assert unpacked == set(members(genuine.bundle))
+    step10 = subprocess.run([SYSTEM_PYTHON, "-I", "custody/verify_bundle.py", ".", "--vkey", "../archive.vkey"],
+                            cwd=bag, env=clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert step10.returncode == 0 and "ALL CHECKS PASSED" in step10.stdout, step10.stdout + step10.stderr
+
+
 def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
     genuine: Genuine, tmp_path: Path
 ) -> None:
@@ -319,6 +338,35 @@ def test_the_standalone_verifier_says_when_the_archive_identity_was_not_checked(
     assert proc.returncode == 0 and report["ok"]
     (warning,) = [c for c in report["checks"] if c["check"] == "archive-identity" and c["warning"]]
     assert "NOT checked" in warning["detail"]
+
+
+@pytest.mark.parametrize("option", ["--vkey", "--against-checkpoint", "--tsa-ca"])
+def test_the_standalone_verifier_names_a_missing_trust_anchor_file_not_the_bundle(
+    genuine: Genuine, tmp_path: Path, option: str
+) -> None:
+    """The court mistyped its own file's name: asking the sender for the bundle again would not help."""
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), str(genuine.bundle), option, "missing.txt"],
+                          cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: missing.txt: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "check the path" in proc.stderr and "sender" not in proc.stderr
+
+
+def test_the_standalone_verifiers_help_describes_every_argument(tmp_path: Path) -> None:
+    script = tmp_path / "verify_bundle.py"
+    script.write_bytes(standalone.read(standalone.VERIFIER))
+    proc = subprocess.run([SYSTEM_PYTHON, "-I", str(script), "--help"], env={**clean_env(tmp_path), "COLUMNS": "300"},
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0
+    lines = [*proc.stdout.split("\n"), ""]
+    for arg in ("bundle", "--vkey", "--against-checkpoint", "--tsa-ca", "--identity", "--json"):
+        (at,) = [n for n, line in enumerate(lines) if line.split()[:1] == [arg]]
+        words = lines[at].split()[1:]
+        if lines[at + 1].startswith(" " * 10):  # argparse puts the help of a long option on the next line
+            words += lines[at + 1].split()
+        assert [w for w in words if not w.isupper()], f"{arg} has no help text: {lines[at]!r}"  # beyond METAVAR
 
 
 def test_the_standalone_verifier_refuses_a_key_pinned_from_another_archive(

@@ -208,6 +208,23 @@ def test_an_export_that_fails_after_its_event_logs_export_failed_at_once(
     assert len(_events(stocked, "export.failed")) == 1 and list((stocked / JOURNAL_DIR).iterdir()) == []
 
 
+def test_an_export_interrupted_after_its_event_logs_why_it_failed(
+    cli: Cli, stocked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C carries no message: the signed export.failed must still say what happened, not an empty reason."""
+    from custody.bundle import writer
+
+    def interrupted(*_args: object, **_kw: object) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C would, after the export event was logged
+
+    with monkeypatch.context() as patched:
+        patched.setattr(writer, "_timestamp_seal", interrupted)
+        result = cli("export", "EV-000001", "--out", tmp_path / "b.zip", "--purpose", "court", actor="bob")
+    assert result.code == 130 and _parts(tmp_path) == [] and not (tmp_path / "b.zip").exists()
+    ((_seq, payload),) = _events(stocked, "export.failed")
+    assert "interrupted" in json.loads(payload)["reason"]
+
+
 def test_get_on_postgresql_delivers_nothing_while_the_append_lock_is_held(
     cli: Cli, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evidence: Path
 ) -> None:

@@ -66,6 +66,16 @@ def test_an_unknown_case_is_an_error_not_an_empty_table(cli: Cli, stocked: Path)
     assert result.code == 2 and "no case 'NOPE'" in result.err
 
 
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_exporting_or_reporting_an_unknown_case_points_to_the_command_that_lists_cases(
+    cli: Cli, stocked: Path, tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / ("b.zip" if command == "export" else "r.html")
+    result = cli(command, "--case", "NOPE", "--out", out, "--purpose", "court", actor="bob")
+    assert result.code == 2 and "no case 'NOPE'" in result.err and "'custody cases' lists them" in result.err
+    assert not out.exists()
+
+
 def test_cases_lists_every_case_with_counts(cli: Cli, stocked: Path) -> None:
     cases = cli.ok("cases", "--json", actor="carol").json()
     assert [(c["case"], c["items"]) for c in cases] == [("A", 1), ("B", 2)]
@@ -114,6 +124,33 @@ def test_bulk_export_by_filters_needs_yes_without_a_terminal_and_exports_the_cou
     done = cli.ok("export", "--case", "B", "--exclude", "EV-000003", "--out", out, "--purpose", "p", "--yes",
                   "--json", actor="bob").json()  # fmt: skip
     assert done["items"] == ["EV-000002"]
+
+
+def test_named_items_with_a_case_export_and_report_those_items_not_the_whole_case(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    """As list and get select them: every filter given holds. A disclosure never widens to the rest of the case."""
+    assert _ids(cli, "EV-000002", "--case", "B") == ["EV-000002"]
+    done = cli.ok("export", "EV-000002", "--case", "B", "--out", tmp_path / "b.zip", "--purpose", "p", "--json",
+                  actor="bob").json()  # fmt: skip
+    assert done["items"] == ["EV-000002"]
+    report = cli.ok("report", "EV-000002", "--case", "B", "--out", tmp_path / "r.html", "--purpose", "p", "--json",
+                    actor="bob").json()  # fmt: skip
+    assert report["items"] == ["EV-000002"]
+    outside = cli("export", "EV-000001", "--case", "B", "--out", tmp_path / "c.zip", "--purpose", "p", actor="bob")
+    assert outside.code == 2 and "EV-000001" in outside.err and "not in case 'B'" in outside.err
+    assert not (tmp_path / "c.zip").exists()
+
+
+def test_a_mistyped_exclude_is_an_error_not_a_disclosure_of_the_item_meant(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    """--exclude EV-00003 (a digit short) must not quietly export EV-000003, the item it meant to hold back."""
+    out = tmp_path / "b.zip"
+    result = cli("export", "--case", "B", "--exclude", "EV-00003", "--out", out, "--purpose", "p", "--yes", actor="bob")
+    assert result.code == 2 and "EV-00003" in result.err and "--exclude" in result.err and not out.exists()
+    assert cli("list", "--case", "B", "--exclude", "EV-000099", actor="carol").code == 2
+    assert _ids(cli, "--case", "B", "--exclude", "ev-000003") == ["EV-000002"]
 
 
 def test_bulk_get_writes_each_selected_item_and_logs_each(cli: Cli, stocked: Path, tmp_path: Path) -> None:

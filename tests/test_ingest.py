@@ -495,3 +495,20 @@ def test_records_of_a_slowly_recorded_batch_are_dated_with_their_ingest_events(
         record = cli.ok("show", result.item_id, "--json").json()["record"]
         assert record["ingested_at"] == logged[result.item_id]
     assert cli.ok("verify", "--all", "--json").json()["ok"]
+
+
+def test_the_archives_own_files_are_refused_before_anything_is_stored(
+    cli: Cli, archive: Path, evidence: Path, tmp_path: Path
+) -> None:
+    """'ingest -r .' in the folder holding both the evidence and the archive (the README walkthrough's layout)
+    would take the catalog and the actors' key files in as evidence, and into the next export."""
+    before = cli.ok("log", "--json").json()
+    whole = cli("ingest", "-r", tmp_path)
+    assert whole.code == 2 and f"inside the archive folder {archive}" in whole.err and whole.err.count("\n") == 1
+    key = cli("ingest", archive / "keys" / "alice.signing.pem")
+    assert key.code == 2 and "alice.signing.pem" in key.err and "inside the archive folder" in key.err
+    manifest = tmp_path / "batch.csv"
+    manifest.write_text(f"path\n{evidence / 'transcript.txt'}\n{archive / 'custody.toml'}\n")
+    listed = cli("ingest", "--manifest", manifest)
+    assert listed.code == 2 and "custody.toml" in listed.err and "inside the archive folder" in listed.err
+    assert cli.ok("log", "--json").json() == before and cli.ok("list", "--json").json() == []

@@ -81,3 +81,11 @@ def test_a_catalog_file_that_is_not_a_database_is_a_one_line_error_naming_it(cli
     assert result.code != 0
     assert "cannot open the database" in result.err and "custody.db" in result.err
     assert "Traceback" not in result.err
+
+
+def test_samples_into_a_path_that_is_a_file_is_a_one_line_error(cli: Cli, tmp_path: Path) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("not a folder\n")
+    result = cli("samples", taken)
+    assert result.code == 2 and result.err.startswith(f"error: {taken}: ") and result.err.count("\n") == 1
+    assert taken.read_text() == "not a folder\n"

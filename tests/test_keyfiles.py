@@ -124,6 +124,7 @@ def test_file_modes_keys_catalog_and_blobs_are_nobody_elses(cli: Cli, archive: P
     blob = archive / "store" / "sha256" / row["sha256"][:2] / row["sha256"][2:4] / row["sha256"]
     assert _mode(blob) == 0o400
     assert _mode(archive / "store") == 0o700
+    assert cli.ok("status", "--json").json()["store"]["lock"] == "files read-only (mode 0400)"  # what status says
 
 
 def test_a_team_group_may_read_blobs_when_configured(cli: Cli, archive: Path, evidence: Path) -> None:
@@ -132,6 +133,7 @@ def test_a_team_group_may_read_blobs_when_configured(cli: Cli, archive: Path, ev
     row = cli.ok("ingest", evidence / "strike.bin", "--json").json()[0]
     blob = archive / "store" / "sha256" / row["sha256"][:2] / row["sha256"][2:4] / row["sha256"]
     assert _mode(blob) == 0o440 and _mode(archive / "store") == 0o750
+    assert cli.ok("status", "--json").json()["store"]["lock"] == "files read-only (mode 0440)"
 
 
 def test_no_terminal_means_a_plain_error_not_a_python_warning(archive: Path, evidence: Path) -> None:

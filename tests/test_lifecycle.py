@@ -112,6 +112,17 @@ def test_a_revoked_actor_can_run_no_command_and_earlier_signatures_stay_valid(
     assert cli("verify", "--all", "--json").code == 0
 
 
+def test_status_lists_each_actor_with_the_role_and_status_the_log_gives_it_now(cli: Cli, team: Path) -> None:
+    """The roster in status, like actor list, replays actor.role and actor.revoke, not the registration alone."""
+    cli.ok("actor", "role", "carol", "archivist")
+    cli.ok("actor", "revoke", "bob", "--reason", "left the organisation")
+    actors = {a["name"]: a for a in cli.ok("status", "--json").json()["actors"]}
+    assert (actors["carol"]["role"], actors["carol"]["status"]) == ("archivist", "active")
+    assert (actors["bob"]["role"], actors["bob"]["status"]) == ("archivist", "revoked")
+    text = "".join(cli.ok("status").out.replace("│", "").split())  # the table's cell, however it wraps
+    assert "carol(archivist)" in text and "bob(archivist,revoked)" in text
+
+
 def test_the_last_admin_cannot_be_revoked_or_demoted(cli: Cli, team: Path) -> None:
     for args in (["revoke", "alice", "--reason", "oops"], ["role", "alice", "analyst"]):
         result = cli("actor", *args)

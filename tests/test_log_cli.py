@@ -79,6 +79,14 @@ def test_proof_for_unknown_event_is_an_error(cli: Cli, logged: Path) -> None:
     assert result.code != 0 and "no event 999" in result.err
 
 
+def test_checkpoint_export_to_an_unwritable_path_is_a_one_line_error(cli: Cli, logged: Path, tmp_path: Path) -> None:
+    for target in (tmp_path / "no-such-folder" / "cp.txt", tmp_path):
+        result = cli("checkpoint", "--export", target)
+        assert result.code == 2 and result.out == "", result.out
+        assert result.err.startswith(f"error: {target}: cannot write the checkpoint") and result.err.count("\n") == 1
+    assert not (tmp_path / "no-such-folder").exists()
+
+
 def test_verify_event_against_exported_checkpoint(cli: Cli, logged: Path, tmp_path: Path) -> None:
     cli.ok("checkpoint", "--export", tmp_path / "cp.txt")
     report = cli.ok("verify", "--event", "4", "--checkpoint", tmp_path / "cp.txt", "--json").json()

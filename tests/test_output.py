@@ -84,3 +84,11 @@ def test_key_ids_are_shown_beside_names_on_request(cli: Cli, team: Path, evidenc
     assert bob[:12] not in cli.ok("log", "ev-000001", actor="dave").out
     for args in (["log", "EV-000001"], ["show", "EV-000001"]):
         assert bob[:12] in cli.ok(*args, "--key-ids", actor="dave").out, args
+
+
+def test_help_says_where_the_archive_is_looked_for_and_how_long_unlock_may_last(cli: Cli) -> None:
+    """As the README's global options and unlock agent sections say."""
+    text = " ".join(cli.ok("--help").out.replace("│", " ").split())
+    assert "Archive folder (default: the current folder, if it holds custody.toml)" in text
+    unlock = " ".join(cli.ok("unlock", "--help").out.replace("│", " ").split())
+    assert "at most 7 days" in unlock

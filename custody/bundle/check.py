@@ -56,6 +56,13 @@ def plain_zip(path: Path, identity: Path | None, folder: Path | None = None) -> 
                 pyrage.decrypt_io(src, dst, identities)
         except pyrage.DecryptError:
             raise InputError(f"{path}: the identity in {identity} cannot decrypt this bundle") from None
+        except OSError as exc:
+            if exc.errno is not None:  # writing the decrypted copy failed (a full disk): not the bundle's fault
+                raise InputError(f"{path}: cannot decrypt it into a temp folder ({exc.strerror})") from None
+            # age's stream ends early or a chunk fails its tag: the file is cut short or damaged.
+            raise BundleError(
+                f"{path}: cannot be decrypted to the end ({exc}): truncated or damaged; ask the sender for it again"
+            ) from None
         yield clear
 
 
@@ -64,7 +71,7 @@ def _opened(source: Path | SafeBundle, identity: Path | None) -> Iterator[SafeBu
     if isinstance(source, SafeBundle):
         yield source
         return
-    with plain_zip(source, identity) as zip_path, open_bundle(zip_path) as bundle:
+    with plain_zip(source, identity) as zip_path, open_bundle(zip_path, shown=source) as bundle:
         yield bundle
 
 

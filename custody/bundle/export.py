@@ -138,6 +138,11 @@ def export_bundle(
         list(acting.archive.config.disclosure.withhold) if withhold is None else withhold
     )
     encrypt_to = age_recipients(recipients)
+    if not encrypt_to and out.suffix.lower() == ".age":
+        # A plain zip under a name that promises encryption could be sent on as if it were encrypted.
+        raise InputError(
+            f"{out}: a .age name promises an encrypted bundle; pass --recipient AGE_PUBLIC_KEY, or name it .zip"
+        )
     note_path = _note_path(out)
     if encrypt_to and (note_path.exists() or note_path.is_symlink()):
         raise InputError(f"{note_path}: already exists; choose another --out path (nothing is overwritten)")
@@ -189,7 +194,7 @@ def export_bundle(
                             "bundle_id": bundle_id,
                             "export_seq": logged,
                             "items": item_list,
-                            "reason": str(exc)[:500],
+                            "reason": _failure_reason(exc),
                         },
                     )
             if isinstance(exc, OSError):
@@ -207,6 +212,13 @@ def export_bundle(
         state["checkpoint_size"],
         iso(stamped) if stamped is not None else None,
     )
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """The reason export.failed signs: Ctrl-C and some other exceptions carry no message of their own."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C) before the bundle was complete; its partial file was removed"
+    return (str(exc) or type(exc).__name__)[:500]
 
 
 def _note_path(out: Path) -> Path:

@@ -363,10 +363,11 @@ coreutils, not `openssl`, not Python's `hashlib`), so this step needs a program:
 `blake3_file` of `custody/verify_bundle.py` (its section "BLAKE3", about 200 lines of standard-library
 Python written from the BLAKE3 specification). Read that section, or compare its output with `b3sum FILE`
 if you have the BLAKE3 authors' `b3sum`. Pure Python hashes about 5-10 MB per second: a large file takes
-minutes, and its progress is shown.
+minutes, and its progress is shown. (`-B` keeps Python from caching the loaded file as bytecode in
+`custody/__pycache__`: the bag must stay exactly as sealed for step 10.)
 
 ```sh
-python3 -I - <<'EOF'
+python3 -I -B - <<'EOF'
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("verify_bundle", "custody/verify_bundle.py")
 b3 = importlib.util.module_from_spec(spec)

@@ -57,7 +57,7 @@ def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[
     folder.mkdir(mode=0o700, exist_ok=True)
     with plain_zip(path, identity, folder) as zip_path:
         if zip_path != path:
-            with open_bundle(zip_path) as bundle:
+            with open_bundle(zip_path, shown=path) as bundle:
                 yield bundle
             return
         with tempfile.TemporaryDirectory(prefix="custody-import-", dir=folder) as tmp:
@@ -66,7 +66,7 @@ def private_bundle(path: Path, identity: Path | None, folder: Path) -> Iterator[
                 shutil.copyfile(path, copy)
             except OSError as exc:
                 raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
-            with open_bundle(copy) as bundle:
+            with open_bundle(copy, shown=path) as bundle:
                 yield bundle
 
 
@@ -110,14 +110,8 @@ def import_bundle(acting: Acting, path: Path, identity: Path | None = None, vkey
 
 def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str | None) -> ImportResult:
     bundle_id = bundle.root
-    with acting.archive.db.read() as session:
-        previous = session.get(ImportRow, bundle_id)
-        if previous is not None:
-            mapped = {
-                r.original_item_id: r.local_item_id
-                for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
-            }
-            return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
+    # Verified before anything else, also when this bundle id was imported already: the id is only the zip's
+    # folder name, so an altered copy under it must fail, not pass as "already imported".
     report = check_bundle(bundle, vkey=vkey_pin)
     if not report.ok:
         first = report.failures[0]
@@ -125,6 +119,20 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
             f"{path}: bundle {bundle_id} fails verification ({len(report.failures)} failed checks, first: "
             f"{first.check} {first.subject}: {first.detail}); nothing was imported. Run 'custody verify-bundle'"
         )
+    seal = bundle.read(layout.SEAL_SIG)
+    with acting.archive.db.read() as session:
+        previous = session.get(ImportRow, bundle_id)
+        if previous is not None:
+            if previous.seal != b64(seal):
+                raise BundleError(
+                    f"{path}: bundle {bundle_id} was imported before (receipt event {previous.receipt_seq}) with "
+                    "another seal; this is not that bundle; nothing was imported"
+                )
+            mapped = {
+                r.original_item_id: r.local_item_id
+                for r in session.scalars(select(ImportedRecord).where(ImportedRecord.bundle_id == bundle_id))
+            }
+            return ImportResult(bundle_id, True, mapped, previous.receipt_seq)
     signed = json.loads(bundle.read_text(layout.ITEMS))
     events = layout.parse_jsonl(bundle.read_text(layout.EVENTS), layout.EVENTS)
     # Verified above: each disclosure matches the digest a carried record commits to.
@@ -132,7 +140,6 @@ def _import_opened(acting: Acting, path: Path, bundle: SafeBundle, vkey_pin: str
     vkey = bundle.read_text(layout.VKEY).strip()
     checkpoint_text = bundle.read_text(layout.CHECKPOINT)
     checkpoint = note.open_checkpoint(checkpoint_text, vkey)
-    seal = bundle.read(layout.SEAL_SIG)
     key_files = {
         n[len(layout.KEYS_DIR) :].removesuffix(".pem"): bundle.read_text(n)
         for n in bundle.files

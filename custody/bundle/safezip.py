@@ -32,7 +32,7 @@ class SafeBundle:
     """A zip whose entries are all regular files under one top-level folder, checked up front."""
 
     def __init__(self, path: Path, zf: zipfile.ZipFile, root: str, files: dict[str, zipfile.ZipInfo]) -> None:
-        self.path = path
+        self.path = path  # the file as the user named it, for messages (not necessarily the zip read)
         self._zf = zf
         self.root = root
         self.files = files  # path relative to the bag folder -> entry
@@ -88,48 +88,53 @@ def _check_type(bundle: Path, info: zipfile.ZipInfo) -> bool:
 
 
 @contextmanager
-def open_bundle(path: Path, limits: Limits = Limits()) -> Iterator[SafeBundle]:
-    """Open and vet a bundle zip; BundleError naming the file and the entry on anything hostile."""
+def open_bundle(path: Path, limits: Limits = Limits(), *, shown: Path | None = None) -> Iterator[SafeBundle]:
+    """Open and vet a bundle zip; BundleError naming the file and the entry on anything hostile.
+
+    ``shown`` is the file the user named when ``path`` is custody's private copy of it (decrypted, or copied
+    for import): messages name the user's file, never a temp path they have never seen.
+    """
+    name = shown if shown is not None else path
     try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file; check the path") from None
+        raise InputError(f"{name}: no such file; check the path") from None
     except zipfile.BadZipFile:
-        raise BundleError(f"{path}: not a zip file, or truncated; ask the sender for the file again") from None
+        raise BundleError(f"{name}: not a zip file, or truncated; ask the sender for the file again") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
     try:
         infos = zf.infolist()
         if len(infos) > limits.entries:
-            raise BundleError(f"{path}: {len(infos)} entries is more than a bundle may hold; refused")
+            raise BundleError(f"{name}: {len(infos)} entries is more than a bundle may hold; refused")
         seen: set[str] = set()
         files: dict[str, zipfile.ZipInfo] = {}
         roots: set[str] = set()
         total = 0
         for info in infos:
-            pure = _check_name(path, info.filename)
+            pure = _check_name(name, info.filename)
             key = str(pure)
             if key in seen:
-                raise BundleError(f"{path}: entry '{key}' appears twice; refused")
+                raise BundleError(f"{name}: entry '{key}' appears twice; refused")
             seen.add(key)
             roots.add(pure.parts[0])
-            if _check_type(path, info):
+            if _check_type(name, info):
                 continue
             if len(pure.parts) < 2:
-                raise BundleError(f"{path}: entry '{key}' lies outside the bundle folder; refused")
+                raise BundleError(f"{name}: entry '{key}' lies outside the bundle folder; refused")
             if info.file_size > limits.file_bytes:
-                raise BundleError(f"{path}: entry '{key}' expands to {info.file_size} bytes; refused")
+                raise BundleError(f"{name}: entry '{key}' expands to {info.file_size} bytes; refused")
             compressed = max(info.compress_size, 1)
             if info.file_size > 1024**2 and info.file_size / compressed > limits.ratio:
                 raise BundleError(
-                    f"{path}: entry '{key}' expands {info.file_size // compressed}x (decompression bomb); refused"
+                    f"{name}: entry '{key}' expands {info.file_size // compressed}x (decompression bomb); refused"
                 )
             total += info.file_size
             if total > limits.total_bytes:
-                raise BundleError(f"{path}: entries expand to more than {limits.total_bytes} bytes; refused")
+                raise BundleError(f"{name}: entries expand to more than {limits.total_bytes} bytes; refused")
             files[str(PurePosixPath(*pure.parts[1:]))] = info
         if len(roots) != 1:
-            raise BundleError(f"{path}: a bundle unpacks to exactly one folder, this one to {len(roots)}; refused")
-        yield SafeBundle(path, zf, roots.pop(), files)
+            raise BundleError(f"{name}: a bundle unpacks to exactly one folder, this one to {len(roots)}; refused")
+        yield SafeBundle(name, zf, roots.pop(), files)
     finally:
         zf.close()

@@ -16,7 +16,7 @@ from ..archive import Acting
 from ..canonical import parse
 from ..db.models import Event, Item, ItemCase
 from ..errors import InputError, IntegrityError
-from ..items import get_item
+from ..items import get_item, named_of_case
 from ..log.events import LogEvent
 
 
@@ -31,8 +31,8 @@ def select_items(acting: Acting, item_ids: Sequence[str], case: str | None) -> l
             )
             check_case_is_signed(session, case, {row.item_id for row in rows})
             if not rows:
-                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
-            return rows
+                raise InputError(f"no case '{case}' in this archive; 'custody cases' lists them")
+            return named_of_case(session, rows, item_ids, case) if item_ids else rows
         return [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
 
 

@@ -22,7 +22,7 @@ from ..roles import Permission
 from .catalog import NEW_ITEMS, IngestResult, add_acquisition, find_item, new_item, record_batch, record_one
 from .options import DEFAULT_OPTIONS, IngestOptions
 from .pipeline import Stored, batches, open_storer
-from .sources import Source, collect
+from .sources import Source, collect, refuse_archive_files
 
 __all__ = [
     "IngestOptions",
@@ -91,6 +91,7 @@ def ingest(
     acting.unlock()
     acting.require(Permission.INGEST)
     sources = collect(paths, recursive, follow_symlinks)
+    refuse_archive_files(sources, acting.archive.config.root)
     results: list[IngestResult] = []
     in_batches = list(batches(sources, options))
     # Files handed to the storer and not yet recorded, to say what a failure left stored (custody.diskspace).
@@ -150,6 +151,7 @@ def ingest_derived(
         # A working copy belongs to its source's case unless told otherwise.
         provenance = replace(provenance, case=(source_record.get("provenance") or {}).get("case"))
     (checked,) = collect([path], False, False)
+    refuse_archive_files([checked], acting.archive.config.root)
     with open_storer(acting, lambda _n: None, 1, options) as storer:
         (stored,) = storer.finish(storer.start([checked]))
     acting.archive.store.sync()
@@ -204,4 +206,5 @@ def ingest_manifest(
     acting.unlock()
     acting.require(Permission.INGEST)
     rows = read_manifest(manifest, defaults, follow_symlinks)
+    refuse_archive_files([source for source, _provenance in rows], acting.archive.config.root)
     return ingest_batch(acting, rows, on_bytes, on_start, options)

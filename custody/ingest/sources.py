@@ -70,6 +70,22 @@ def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> li
     return sources
 
 
+def refuse_archive_files(sources: Iterable[Source], archive_root: Path) -> None:
+    """Refuse the archive's own files (catalog, keys, store, configuration) before anything is stored.
+
+    'ingest -r .' in a folder holding the archive would otherwise take the catalog and the actors' key files in
+    as evidence, and out again with the next export. Symbolic links are followed to what they name.
+    """
+    root = archive_root.resolve()
+    inside = [s.path for s in sources if _inside(Path(os.path.realpath(s.path)), root)]
+    if inside:
+        more = f" (and {len(inside) - 1} more of its files)" if len(inside) > 1 else ""
+        raise InputError(
+            f"{inside[0]}: is inside the archive folder {root}{more}; custody never ingests its own catalog, keys or "
+            "store: name the evidence files or folder instead"
+        )
+
+
 def open_checked(source: Source) -> int:
     """Open a checked file for reading; refuses one that stopped being a regular file since.
 

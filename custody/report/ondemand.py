@@ -21,7 +21,7 @@ from ..canonical import parse
 from ..db.models import Event, Item, ItemCase
 from ..errors import InputError
 from ..humanize import items_named
-from ..items import get_item
+from ..items import get_item, named_of_case
 from ..log import checkpoints
 from ..log.events import LogEvent
 from ..log.logevent import EventJSON
@@ -67,7 +67,9 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
                 )
             )
             if not rows:
-                raise InputError(f"case '{case}' has no items; 'custody list' shows the cases")
+                raise InputError(f"no case '{case}' in this archive; 'custody cases' lists them")
+            if item_ids:
+                rows = named_of_case(session, rows, item_ids, case)
         else:
             rows = [get_item(session, item_id) for item_id in dict.fromkeys(item_ids)]
         entries = [{"record": parse(r.record), "signature": r.signature, "signer": r.signer_key_id} for r in rows]

@@ -143,4 +143,4 @@ class LocalBlobStore:
                 yield path.name
 
     def describe(self) -> dict[str, object]:
-        return {"kind": self.kind, "path": str(self.root), "lock": "files read-only (mode 0444)"}
+        return {"kind": self.kind, "path": str(self.root), "lock": f"files read-only (mode {self.blob_mode:04o})"}

@@ -105,6 +105,18 @@ class BadInput(Exception):
     """The bundle cannot be read at all (exit 2)."""
 
 
+class BadOwnFile(BadInput):
+    """A file the court gave besides the bundle (a key, a checkpoint, a TSA root) cannot be read (exit 2)."""
+
+
+def _read_own(path: Path, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise BadOwnFile(f"{path}: cannot read {what} ({why}); check the path") from None
+
+
 # --- canonical JSON (RFC 8785) ------------------------------------------------------------------------
 
 
@@ -1249,12 +1261,13 @@ def _head(path: Path) -> bytes:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Check a custody bundle with the standard library and openssl.")
-    parser.add_argument("bundle", type=Path)
+    parser.add_argument("bundle", type=Path, help="the bundle: a .zip, a .zip.age, or the folder it unpacks to")
     parser.add_argument("--vkey", type=Path, help="the archive's verifier key, obtained independently")
-    parser.add_argument("--against-checkpoint", type=Path, action="append", default=[])
+    parser.add_argument("--against-checkpoint", type=Path, action="append", default=[],
+                        help="a checkpoint the archive published, obtained independently (repeatable)")  # fmt: skip
     parser.add_argument("--tsa-ca", type=Path, help="the TSA's root certificate, obtained from the TSA")
     parser.add_argument("--identity", type=Path, help="age identity file, for an encrypted bundle")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory(prefix="verify-bundle-") as tmp:
@@ -1269,11 +1282,14 @@ def main(argv: list[str]) -> int:
                     raise BadInput(f"{args.bundle}: age could not decrypt it ({proc.stderr.strip()})")
             if not path.exists():
                 raise BadInput(f"{path}: no such file or folder")
-            pin = args.vkey.read_text("utf-8") if args.vkey else None
-            against = [(str(p), p.read_text("utf-8")) for p in args.against_checkpoint]
+            pin = _read_own(args.vkey, "the verifier key") if args.vkey else None
+            against = [(str(p), _read_own(p, "the checkpoint note")) for p in args.against_checkpoint]
             if args.tsa_ca is not None and not args.tsa_ca.is_file():
-                raise BadInput(f"{args.tsa_ca}: no such TSA CA file")
+                raise BadOwnFile(f"{args.tsa_ca}: no such TSA root certificate file; check the path")
             v = verify(path, work, pin, against, str(args.tsa_ca.resolve()) if args.tsa_ca else None)
+    except BadOwnFile as exc:
+        print(f"error: {exc}", file=sys.stderr)  # the court's own file: the sender cannot help
+        return 2
     except (BadInput, OSError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         print(f"error: {exc} (the bundle cannot be read; ask the sender for it again)", file=sys.stderr)
         return 2
