@@ -41,6 +41,7 @@ class EarlyRehash(ABC):
 
     in_child: bool = False
     pid: int | None = None  # of the child process, while one runs
+    root: Path | None = None  # the store folder whose blobs it hashes (set by start_rehash)
 
     def __init__(self) -> None:
         # Each blob's digests arrive with its group's (see _groups): the group's future and the blob's place in it.
@@ -203,7 +204,13 @@ def start_rehash(archive_path: str | None, in_child: bool | None = None) -> Earl
     if not groups:
         return None
     workers = max(1, min(4, os.cpu_count() or 1))
-    if in_child if in_child is not None else can_fork():
+    rehash = _start(groups, workers, in_child if in_child is not None else can_fork())
+    rehash.root = root
+    return rehash
+
+
+def _start(groups: list[list[tuple[str, Path]]], workers: int, in_child: bool) -> EarlyRehash:
+    if in_child:
         try:
             return _InChild(groups, workers)
         except OSError:

@@ -171,6 +171,10 @@ def verify_archive(
     acting.unlock_for_reading()
     acting.require(Permission.VERIFY, item_ids[0] if item_ids and len(item_ids) == 1 else None)
     archive = acting.archive
+    if early is not None and early.root != getattr(archive.store, "root", None):
+        # The re-hash read custody.toml before the archive was opened: if the two name different stores (the
+        # file was changed in between), its digests are of another store's blobs and vouch for nothing here.
+        early = None
     report = Report()
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
     try:

@@ -309,3 +309,38 @@ def test_a_fault_of_the_rehash_itself_leaves_the_blob_to_the_verifier(tmp_path: 
         assert early.result(digest) is None
     finally:
         early.close()
+
+
+def test_digests_of_another_store_than_the_one_opened_are_not_used(cli: Cli, filled: Path, tmp_path: Path) -> None:
+    """custody.toml is read twice: by the early re-hash, then by the archive. An insider who points it at a good copy
+    of the store for the first read only must not have that copy's digests vouch for the tampered store."""
+    import shutil
+
+    from custody.archive import Archive
+    from custody.verify import verify_archive
+    from tests.support.archives import PASSPHRASES
+
+    sha = cli.ok("list", "--json").json()[1]["sha256"]
+    good_copy = tmp_path / "good-copy"
+    shutil.copytree(filled / "store", good_copy)
+    blob = filled / "store" / "sha256" / sha[:2] / sha[2:4] / sha
+    blob.chmod(0o600)
+    blob.write_bytes(b"tampered")
+    blob.chmod(0o400)
+    config = filled / "custody.toml"
+    genuine = config.read_text()
+    assert 'url = "file:store"' in genuine
+    config.write_text(genuine.replace('url = "file:store"', f'url = "file:{good_copy}"'))
+    early = start_rehash(str(filled))
+    config.write_text(genuine)
+    assert early is not None
+    try:
+        acting = Archive.open(filled).act("alice", lambda _name: PASSPHRASES["alice"])
+        report = verify_archive(acting, None, early=early)
+    finally:
+        early.close()
+    assert not report.ok
+    assert any(c.check == "blob" and not c.ok for c in report.checks)
+    # The same store, opened as configured: the early digests are taken (the two name the very same folder).
+    with started(filled, in_child=False) as same:
+        assert same.root == getattr(Archive.open(filled).store, "root", None)
