@@ -43,12 +43,21 @@ from .rehash import EarlyRehash
 from .roles import Permission
 from .verify_event import LOG_CHECKS, log_verification
 
+_Checked = tuple[Check, bool, list[Check] | None]
+"""An item's fixity check, whether its bytes could be read, and its other stored checks (None: not yet run)."""
 
-def _fixity_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> tuple[Check, bool]:
-    """``check_fixity``, then the item's bytes reported as checked (custody.progress)."""
-    checked = check_fixity(archive, item, early)
+
+def _blob_reported(archive: Archive, item: Item, early: EarlyRehash | None) -> _Checked:
+    """``check_fixity`` (and ``check_stored`` unless ``early`` is given), then the item's bytes reported as checked.
+
+    With ``early``, the digests come from a child process and the stored checks are Python work that ``verify_archive``
+    runs on its own thread meanwhile; without, each stored check waits on the store (an S3 lock lookup, a read) and
+    runs here, in parallel.
+    """
+    fixity, readable = check_fixity(archive, item, early)
+    stored = check_stored(archive, item) if early is None and readable else None
     progress.advance(item.size)
-    return checked
+    return fixity, readable, stored
 
 
 def _items(session: Session, item_ids: Sequence[str] | None) -> list[Item]:
@@ -180,11 +189,11 @@ def verify_archive(
     try:
         with archive.db.snapshot() as session:
             items = _well_typed(_items(session, item_ids), report)
-            # Hashing releases the GIL: re-hash the blobs while this thread walks the log. The pool's threads
-            # only hash or wait for the early re-hash; the Python work of each item's other stored checks is done
-            # by this thread meanwhile (below), not by threads that would wait on each other for the GIL.
+            # Hashing releases the GIL: re-hash the blobs while this thread walks the log. With the early re-hash,
+            # the pool's threads only wait for its digests, and the Python work of each item's other stored checks
+            # is done by this thread meanwhile (below), not by threads that would wait on each other for the GIL.
             progress.begin("verify", sum(it.size for it in items))
-            fixities = pool.map(lambda it: _fixity_reported(archive, it, early), items)
+            blobs = pool.map(lambda it: _blob_reported(archive, it, early), items)
             wanted_sizes = [row.size for row in checkpoints.all_checkpoints(session)]
             for _label, text in against:
                 with contextlib.suppress(ProofError):
@@ -199,11 +208,11 @@ def verify_archive(
                 latest = checkpoints.latest(session)
                 if verified_notes is not None and latest is not None and latest.size == state.size:
                     verified_notes.append(latest.note)
-            stored = [check_stored(archive, item) for item in items]
-            for (fixity, readable), more in zip(fixities, stored, strict=True):
+            stored_here = [check_stored(archive, item) for item in items] if early is not None else []
+            for index, (fixity, readable, stored) in enumerate(blobs):
                 report.checks.append(fixity)
                 if readable:
-                    report.checks.extend(more)
+                    report.checks.extend(stored if stored is not None else stored_here[index])
             if rederive:
                 report.checks.extend(_rederive(session, archive, items))
             count = session.scalar(select(func.count()).select_from(Item))
