@@ -16,7 +16,8 @@ and that everything appended since is sound:
 4. every event from N on: sequence, chain, authority, signature; every checkpoint written since:
    signature, cosigner, root, consistency; the ``event_items`` rows of those events;
 5. items ingested since: record signature, catalog columns, ingest binding, derivation link, and
-   a re-hash of their blobs (and lock state).
+   a re-hash of their blobs (and lock state); the withheld values of every acquisition and
+   correction logged since (of new or earlier items) still open their signed digests.
 
 The cost is proportional to what is new plus O(log N) per rebuilt state event. What this does not
 re-check (it was checked when the kept checkpoint was): earlier events' rows, signatures and
@@ -74,7 +75,13 @@ def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
     from .blob_check import check_blob
     from .log.state import LogState
     from .logwalk import check_actors
-    from .record_checks import bad_record_signatures, check_derivations, check_record
+    from .record_checks import (
+        bad_record_signatures,
+        check_acquisition_values,
+        check_correction_values,
+        check_derivations,
+        check_record,
+    )
 
     size = read_trusted(trusted_text, label)
     acting.unlock_for_reading()
@@ -120,6 +127,10 @@ def verify_since(acting: Acting, trusted_text: str, label: str) -> SinceResult:
                     check_record(item, index not in bad, state, report)
                 state.events_by_action["derive"] = run.derives
                 check_derivations(session, items, state, report)
+                # A new acquisition may be of an item verified before (the same bytes from another source): all count.
+                state.events_by_action.update(run.with_values)
+                check_acquisition_values(archive, state, None, report)
+                check_correction_values(archive, state, report)
                 with ThreadPoolExecutor() as pool:
                     for checks in pool.map(lambda it: check_blob(archive, it, None), items):
                         report.checks.extend(checks)

@@ -110,18 +110,21 @@ def check_correction_values(archive: Archive, state: LogState, report: Report) -
             _values_locked(archive, f"event {event.seq}", event.payload, report)
 
 
-def check_acquisition_values(archive: Archive, state: LogState, items: Sequence[Item], report: Report) -> None:
-    """Each ``acquire`` event of ``items``: the stored values of its withheld fields still open the digests it signs.
+def check_acquisition_values(
+    archive: Archive, state: LogState, items: Sequence[Item] | None, report: Report
+) -> None:
+    """Each ``acquire`` event of ``items`` (of any item if None): the stored values of its withheld fields still open
+    the digests it signs.
 
     A later acquisition of the same bytes (another source, another witness) keeps its own salted values, as the
     record does: they are the only copy of what it withholds, so their loss is a failure like the record's.
     """
     from . import disclosure
 
-    wanted = {item.item_id for item in items}
+    wanted = None if items is None else {item.item_id for item in items}
     for event in state.events_by_action.get("acquire", []):
         acquisition = event.payload.get("acquisition")
-        if event.item not in wanted or not isinstance(acquisition, dict):
+        if (wanted is not None and event.item not in wanted) or not isinstance(acquisition, dict):
             continue
         if disclosure.committed_digests(acquisition) is None:
             continue  # made before withheld fields: its values are in the clear, in the signed event

@@ -56,6 +56,8 @@ def walk_new_events(run: SinceRun, trusted: Trusted, builder: merkle.RootBuilder
             run.ingest_events.setdefault(event.item, event)
         elif event.action == "derive":
             run.derives.append(event)
+        elif event.action in run.with_values:
+            run.with_values[event.action].append(event)
         builder.add(merkle.leaf_hash(full))
         if builder.size in wanted:
             run.roots[builder.size] = builder.root()

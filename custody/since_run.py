@@ -95,6 +95,8 @@ class SinceRun:
         self.authority = Authority(self.prefix_report)
         self.ingest_events: dict[str, LogEvent] = {}
         self.derives: list[LogEvent] = []
+        # New events that keep withheld values in a blob of their own (their values are checked as verify --all does).
+        self.with_values: dict[str, list[LogEvent]] = {"acquire": [], "correct": []}
         self.roots: dict[int, bytes] = {}
         self.prev_hash = ""  # the chain hash of the last event of the kept checkpoint, once proven
 

@@ -165,3 +165,39 @@ def test_since_on_postgresql(cli: Cli, any_db_archive: Path, evidence: Path, tmp
     cli.ok("verify", "--fixity-budget", "1h")
     report = cli.ok("verify", "--since", cp, "--json").json()
     assert {c["subject"] for c in report["checks"] if c["check"] == "blob"} == {"EV-000002"}
+
+
+def _values_blob(archive: Path, holder: dict[str, Any]) -> Path:
+    return _blob(archive, str(holder["withholdable"]["values_sha256"]))
+
+
+@pytest.mark.parametrize("damage", ["removed", "writable"])
+def test_the_withheld_values_of_a_new_acquisition_of_an_earlier_item_are_checked(
+    cli: Cli, kept: Path, evidence: Path, tmp_path: Path, damage: str
+) -> None:
+    # The same bytes as an item verified before, from another source: a new acquire event of an old item, with
+    # its own values blob (the only copy of what it withholds).
+    again = tmp_path / "again"
+    again.mkdir()
+    original = next(p for p in sorted(evidence.iterdir()) if p.is_file())
+    (again / original.name).write_bytes(original.read_bytes())
+    cli.ok("ingest", again / original.name, "--collected-from", "a second witness", actor="bob")
+    (event,) = [e for e in cli.ok("log", "--json").json() if e["action"] == "acquire"]
+    assert _since(cli, kept)["ok"]
+    blob = _values_blob(Path(os.environ["CUSTODY_ARCHIVE"]), event["payload"]["acquisition"])
+    if damage == "removed":
+        blob.unlink()
+    else:
+        blob.chmod(0o644)
+    failures = [(c["check"], c["subject"]) for c in _since(cli, kept, code=1)["checks"] if not c["ok"]]
+    assert failures == [("withheld-values" if damage == "removed" else "lock", f"event {event['seq']}")]
+
+
+def test_the_withheld_value_of_a_new_correction_is_checked(cli: Cli, kept: Path) -> None:
+    cli.ok("correct", "EV-000001", "--field", "collected_from", "--value", "the witness's cousin", "--reason",
+           "misheard", actor="bob")  # fmt: skip
+    (event,) = [e for e in cli.ok("log", "--json").json() if e["action"] == "correct"]
+    assert _since(cli, kept)["ok"]
+    _values_blob(Path(os.environ["CUSTODY_ARCHIVE"]), event["payload"]).unlink()
+    failures = [(c["check"], c["subject"]) for c in _since(cli, kept, code=1)["checks"] if not c["ok"]]
+    assert failures == [("withheld-values", f"event {event['seq']}")]
