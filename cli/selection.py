@@ -29,7 +29,10 @@ _OPTIONS: dict[str, Any] = {
     "media_type": Annotated[
         list[str] | None, Opt("--type", help="Media type, or its major part: image, video/mp4 (repeatable).")
     ],
-    "flag": Annotated[list[str] | None, Opt("--flag", help="Items carrying this flag code, e.g. metadata_absent.")],
+    "flag": Annotated[
+        list[str] | None,
+        Opt("--flag", help="Items carrying this flag code, e.g. metadata_absent (an unknown code is an error)."),
+    ],
     "collected_by": Annotated[str | None, Opt("--collected-by", help="Collector's name contains this text.")],
     "platform": Annotated[str | None, Opt("--platform", help="Platform contains this text (e.g. Telegram).")],
     "text": Annotated[str | None, Opt("--text", help="A current annotation contains this text.")],

@@ -25,6 +25,7 @@ from .canonical import parse
 from .db.models import Event, Item, ItemCase
 from .errors import InputError
 from .log.events import LogEvent
+from .metadata.flags import FlagCode
 from .roles import Permission
 from .store.base import BlobStore
 
@@ -161,12 +162,17 @@ def _contains(value: object, needle: str) -> bool:
 
 
 def select_items(acting: Acting, query: Query, permission: Permission = Permission.VIEW) -> list[str]:
-    """The item ids ``query`` selects, in id order; InputError for an unknown case or item named."""
+    """The item ids ``query`` selects, in id order; InputError for an unknown case, flag or item named."""
     acting.require(permission)
     captured = (_bound(query.captured_from, "--captured-from", False), _bound(query.captured_to, "--captured-to", True))
     ingested = (_bound(query.ingested_from, "--ingested-from", False), _bound(query.ingested_to, "--ingested-to", True))
     named = [normalise_id(i) for i in query.items]
     excluded = {normalise_id(i) for i in query.exclude}
+    # A mistyped flag would select nothing, and read as "no item carries this warning".
+    unknown_flags = sorted(set(query.flags) - {code.value for code in FlagCode})
+    if unknown_flags:
+        known = ", ".join(code.value for code in FlagCode)
+        raise InputError(f"--flag {', '.join(unknown_flags)}: no such flag; the flags are {known}")
     with acting.archive.db.read() as session:
         unknown_cases = [c for c in query.cases if session.scalar(select(ItemCase.item_id).where(
             ItemCase.case_id == c).limit(1)) is None]  # fmt: skip

@@ -66,6 +66,22 @@ def test_an_unknown_case_is_an_error_not_an_empty_table(cli: Cli, stocked: Path)
     assert result.code == 2 and "no case 'NOPE'" in result.err
 
 
+@pytest.mark.parametrize("command", ["list", "get", "export"])
+def test_a_mistyped_flag_is_an_error_not_an_empty_selection(
+    cli: Cli, stocked: Path, command: str, tmp_path: Path
+) -> None:
+    # An empty table would read as "no item carries this warning"; nothing is written or logged.
+    out = tmp_path / "out"
+    out.mkdir()
+    extra = {"list": ["--json"], "get": ["--out", str(out / "x")],
+             "export": ["--out", str(out / "x.zip"), "--purpose", "p", "--yes"]}[command]  # fmt: skip
+    before = cli.ok("log", "--json").json()
+    result = cli(command, *extra, "--flag", "empty-file", actor="bob")
+    assert result.code == 2 and "--flag empty-file: no such flag" in result.err and "empty_file" in result.err
+    assert "Traceback" not in result.err and not list(out.iterdir())
+    assert cli.ok("log", "--json").json() == before
+
+
 @pytest.mark.parametrize("command", ["export", "report"])
 def test_exporting_or_reporting_an_unknown_case_points_to_the_command_that_lists_cases(
     cli: Cli, stocked: Path, tmp_path: Path, command: str
