@@ -87,6 +87,10 @@ def verify(
             )
         report = Report([verify_event_inclusion(STATE.acting(), event, read_note(checkpoint))])
         render_report(report, json_)
+    if save_checkpoint is not None:
+        from custody.kept_checkpoint import check_writable
+
+        check_writable(save_checkpoint)  # before the verification is run and logged
     if fixity_budget is not None or since is not None:
         if bool(items) or all_ or rederive or bool(against_checkpoint):
             raise InputError(

@@ -50,6 +50,21 @@ def read_trusted(text: str, label: str) -> int:
         ) from exc
 
 
+def check_writable(path: Path) -> None:
+    """Refuse, before anything is verified or logged, a ``--save-checkpoint`` file that could not be written.
+
+    Raises:
+        InputError: ``path`` is a folder, or its folder is missing or not writable.
+    """
+    folder = path.parent
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; name the file to keep the checkpoint in")
+    if not folder.is_dir():
+        raise InputError(f"{path}: the folder {folder} does not exist; create it or choose another file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: the folder {folder} is not writable; choose a writable file")
+
+
 def save_checkpoint(path: Path, note_text: str) -> int:
     """Write a verified checkpoint note to ``path`` whole (temp file, then rename); returns its tree size.
 

@@ -201,3 +201,16 @@ def test_the_withheld_value_of_a_new_correction_is_checked(cli: Cli, kept: Path)
     _values_blob(Path(os.environ["CUSTODY_ARCHIVE"]), event["payload"]).unlink()
     failures = [(c["check"], c["subject"]) for c in _since(cli, kept, code=1)["checks"] if not c["ok"]]
     assert failures == [("withheld-values", f"event {event['seq']}")]
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+@pytest.mark.parametrize("scope", ["--all", "--since"])
+def test_an_unwritable_save_checkpoint_file_is_refused_before_anything_is_verified_or_logged(
+    cli: Cli, kept: Path, tmp_path: Path, where: str, scope: str
+) -> None:
+    out = tmp_path / "no such folder" / "next.txt" if where == "missing folder" else tmp_path
+    before = [e["seq"] for e in cli.ok("log", "--json").json() if e["action"] == "verify"]
+    args = ["--all"] if scope == "--all" else ["--since", str(kept)]
+    result = cli("verify", *args, "--save-checkpoint", out, actor="dave")
+    assert result.code == 2 and str(out) in result.err and len(result.err.strip().splitlines()) == 1
+    assert [e["seq"] for e in cli.ok("log", "--json").json() if e["action"] == "verify"] == before
