@@ -112,10 +112,12 @@ def verify(
         from custody.verify import verify_archive
 
         acting = STATE.acting()
+        # The log as it is verified: read after the run, it would count the run's own event and checkpoint.
+        about = [] if json_ else _about_verification(acting, "the whole archive" if all_ else ", ".join(items or []))
         with bars(json_):
             report = verify_archive(acting, None if all_ else items, against, tsa_ca, early, rederive, verified)
-    if not json_:
-        _about_verification(acting, "the whole archive" if all_ else ", ".join(items or []))
+    for line in about:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     if save_checkpoint is not None:
         _keep(report.ok, verified[0] if verified else None, save_checkpoint, json_)
     render_report(report, json_, None if json_ else names_and_zone(STATE.archive())[0])
@@ -157,8 +159,8 @@ def _keep(ok: bool, note_text: str | None, path: Path, json_: bool) -> None:
         out.print(f"Kept the verified checkpoint of {size} events in {path} (next time: verify --since {path})")
 
 
-def _about_verification(acting: Acting, scope: str) -> None:
-    """Which archive, which log (tree size and root), who verified and when: said before the verdict."""
+def _about_verification(acting: Acting, scope: str) -> list[str]:
+    """Which archive, which log (tree size and root), who verified and when: the lines said before the verdict."""
     from custody import humanize as h
     from custody.status import log_head
     from custody.timeutil import iso, utc_now
@@ -173,5 +175,4 @@ def _about_verification(acting: Acting, scope: str) -> None:
            f"root {cp['root']}"),
         f"Verified by {h.actor_with_key(acting.key_id, names)} at {h.utc_and_local(iso(utc_now()), tz)}",
     ]  # fmt: skip
-    for line in lines:
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import BinaryIO
@@ -312,3 +313,12 @@ def test_checks_run_in_parallel_over_many_files(cli: Cli, archive: Path, tmp_pat
     assert sum(1 for c in report["checks"] if c["check"] == "blob" and c["ok"]) == 12
     with sqlite3.connect(archive / "custody.db") as conn:
         assert conn.execute("select count(*) from items").fetchone()[0] == 12
+
+
+def test_the_header_describes_the_log_as_verified_not_with_the_runs_own_event(cli: Cli, filled: Path) -> None:
+    out = cli.ok("verify", "--all", actor="dave").out
+    match = re.search(r"Log: (\d+) events; latest checkpoint #(\d+): tree size (\d+)", out)
+    assert match is not None, out
+    events, _number, size = (int(g) for g in match.groups())
+    verify_event = [e for e in cli.ok("log", "--json").json() if e["action"] == "verify"][-1]
+    assert verify_event["seq"] == events == size  # the run's own event comes after the log it verified
