@@ -183,7 +183,10 @@ def _seq_of(session: Session, since: str, before: int) -> int:
         first = session.scalar(
             select(Event.seq).where(Event.time >= when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")).order_by(Event.seq).limit(1)
         )
-        seq = before if first is None else int(first)
+        # A time before event 2 (the README's example on an archive begun later; a key stolen before the archive
+        # existed) puts every event the key could have signed after the compromise: from event 2, the first
+        # after the archive's genesis (its init and first admin).
+        seq = before if first is None else max(int(first), 2)
     if not 2 <= seq <= before:
         raise InputError(f"--compromised-since {since} must name event 2 to {before} (a point before the revocation)")
     return seq

@@ -194,6 +194,17 @@ def test_compromised_since_accepts_a_time_and_logs_the_event_number(cli: Cli, te
     assert bad.code == 2 and "neither an event number nor an ISO-8601" in bad.err
 
 
+def test_a_compromise_time_before_the_archive_began_marks_every_event_the_key_could_sign(
+    cli: Cli, team: Path, evidence: Path
+) -> None:
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    ingest = next(e for e in cli.ok("log", "--json").json() if e["action"] == "ingest")
+    cli.ok("actor", "revoke", "bob", "--reason", "stolen in 2019", "--compromised-since", "2019-01-01T00:00:00Z")
+    assert cli.ok("log", "--json").json()[-1]["payload"]["compromised_since"] == 2
+    result = cli("verify", "--all", "--json")
+    assert result.code == 1 and "signed by a compromised key" in _authority(result)[f"event {ingest['seq']}"]
+
+
 # --- rotate -----------------------------------------------------------------------------------------------
 
 
