@@ -20,7 +20,7 @@ import blake3
 import pytest
 
 from custody.ingest import IngestOptions
-from tests.support.archives import Cli
+from tests.support.archives import PASSPHRASES, Cli
 from tests.support.peak_memory import run_cli_measured
 
 JSON_FIELDS = {"item_id", "sha256", "blake3", "size", "media_type", "original_name", "duplicate_of"}
@@ -511,4 +511,37 @@ def test_the_archives_own_files_are_refused_before_anything_is_stored(
     manifest.write_text(f"path\n{evidence / 'transcript.txt'}\n{archive / 'custody.toml'}\n")
     listed = cli("ingest", "--manifest", manifest)
     assert listed.code == 2 and "custody.toml" in listed.err and "inside the archive folder" in listed.err
+    assert cli.ok("log", "--json").json() == before and cli.ok("list", "--json").json() == []
+
+
+def test_a_store_and_catalog_kept_outside_the_archive_folder_are_refused_too(
+    cli: Cli, evidence: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init --db and --store may put the catalog and the blobs (withheld witness values among them) elsewhere:
+    they are the archive's own files as much as those in its folder, and must never leave as evidence."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "archive"
+    cli.ok("init", root, "--admin", "alice", "--db", f"sqlite:///{elsewhere / 'catalog.db'}",
+           "--store", f"file:{elsewhere / 'store'}", new_passphrase=PASSPHRASES["alice"])  # fmt: skip
+    monkeypatch.setenv("CUSTODY_ARCHIVE", str(root))
+    cli.ok("ingest", evidence / "transcript.txt", "--collected-from", "a witness")
+    before = cli.ok("log", "--json").json()
+    whole = cli("ingest", "-r", elsewhere)
+    assert whole.code == 2 and "custody never ingests its own catalog" in whole.err, whole.err
+    catalog = cli("ingest", elsewhere / "catalog.db")
+    assert catalog.code == 2 and "catalog.db" in catalog.err and "the archive's own files" in catalog.err
+    blob = next(p for p in (elsewhere / "store").rglob("*") if p.is_file())
+    stored = cli("ingest", blob)
+    assert stored.code == 2 and f"inside the archive's store {elsewhere / 'store'}" in stored.err, stored.err
+    assert cli.ok("log", "--json").json() == before and len(cli.ok("list", "--json").json()) == 1
+
+
+def test_a_hard_link_to_a_key_file_is_refused_as_the_key_file(cli: Cli, archive: Path, evidence: Path) -> None:
+    """A second name for the same file (a hard link; a bind mount or another spelling of the archive folder alike)
+    is the archive's file: files are compared by identity, not by the name they were given under."""
+    os.link(archive / "keys" / "alice.signing.pem", evidence / "notes.txt")
+    before = cli.ok("log", "--json").json()
+    linked = cli("ingest", "-r", evidence)
+    assert linked.code == 2 and "notes.txt" in linked.err and "the archive's own files" in linked.err, linked.err
     assert cli.ok("log", "--json").json() == before and cli.ok("list", "--json").json() == []

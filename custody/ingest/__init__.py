@@ -91,7 +91,7 @@ def ingest(
     acting.unlock()
     acting.require(Permission.INGEST)
     sources = collect(paths, recursive, follow_symlinks)
-    refuse_archive_files(sources, acting.archive.config.root)
+    refuse_archive_files(sources, acting.archive.config)
     results: list[IngestResult] = []
     in_batches = list(batches(sources, options))
     # Files handed to the storer and not yet recorded, to say what a failure left stored (custody.diskspace).
@@ -151,7 +151,7 @@ def ingest_derived(
         # A working copy belongs to its source's case unless told otherwise.
         provenance = replace(provenance, case=(source_record.get("provenance") or {}).get("case"))
     (checked,) = collect([path], False, False)
-    refuse_archive_files([checked], acting.archive.config.root)
+    refuse_archive_files([checked], acting.archive.config)
     with open_storer(acting, lambda _n: None, 1, options) as storer:
         (stored,) = storer.finish(storer.start([checked]))
     acting.archive.store.sync()
@@ -206,5 +206,5 @@ def ingest_manifest(
     acting.unlock()
     acting.require(Permission.INGEST)
     rows = read_manifest(manifest, defaults, follow_symlinks)
-    refuse_archive_files([source for source, _provenance in rows], acting.archive.config.root)
+    refuse_archive_files([source for source, _provenance in rows], acting.archive.config)
     return ingest_batch(acting, rows, on_bytes, on_start, options)

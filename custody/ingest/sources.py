@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import ArchiveConfig
 from ..errors import InputError
 
 
@@ -70,19 +71,84 @@ def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> li
     return sources
 
 
-def refuse_archive_files(sources: Iterable[Source], archive_root: Path) -> None:
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _archive_places(cfg: ArchiveConfig) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]]]:
+    """By identity (device, inode): the archive's folders (its own; a local store, also one configured elsewhere),
+    each with how to name it, and its own files (the configuration, the key files, the SQLite catalog with its
+    journal, wherever the catalog lies)."""
+    folders: dict[tuple[int, int], str] = {}
+    files: set[tuple[int, int]] = set()
+    places = [(cfg.root, "the archive folder")]
+    if cfg.store_url.startswith("file:"):
+        store = Path(cfg.store_url[len("file:") :])
+        places.append((store if store.is_absolute() else cfg.root / store, "the archive's store"))
+    for place, name in places:
+        found = _identity(place)
+        if found is not None:
+            folders.setdefault(found, f"{name} {place.resolve()}")
+    candidates = [cfg.root / name for name in os.listdir(cfg.root)] if cfg.root.is_dir() else []
+    if cfg.keys_dir.is_dir():
+        candidates += [cfg.keys_dir / name for name in os.listdir(cfg.keys_dir)]
+    url = cfg.resolved_db_url()
+    if url.startswith("sqlite:///"):
+        catalog = Path(url[len("sqlite:///") :])
+        candidates += [catalog.with_name(catalog.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    for candidate in candidates:
+        found = _identity(candidate)
+        if found is not None:
+            files.add(found)
+    return folders, files
+
+
+def refuse_archive_files(sources: Iterable[Source], cfg: ArchiveConfig) -> None:
     """Refuse the archive's own files (catalog, keys, store, configuration) before anything is stored.
 
     'ingest -r .' in a folder holding the archive would otherwise take the catalog and the actors' key files in
-    as evidence, and out again with the next export. Symbolic links are followed to what they name.
+    as evidence, and out again with the next export. Files and folders are compared by identity (device and inode),
+    not by name: a symbolic link, a hard link to a key file, a bind mount or another spelling of the archive's
+    folder on a case-insensitive disk names the same file, and a store or SQLite catalog configured outside the
+    archive folder is the archive's as much as one inside it.
     """
-    root = archive_root.resolve()
-    inside = [s.path for s in sources if _inside(Path(os.path.realpath(s.path)), root)]
+    folders, files = _archive_places(cfg)
+    seen: dict[Path, str | None] = {}
+
+    def archive_folder_of(folder: Path) -> str | None:
+        # The archive folder that ``folder`` is, or lies in (None: neither), remembered per folder on the way up.
+        chain: list[Path] = []
+        found: str | None = None
+        for step in (folder, *folder.parents):
+            if step in seen:
+                found = seen[step]
+                break
+            chain.append(step)
+            identity = _identity(step)
+            if identity is not None and identity in folders:
+                found = folders[identity]
+                break
+        for step in chain:
+            seen[step] = found
+        return found
+
+    inside: list[tuple[Path, str | None]] = []
+    for source in sources:
+        real = Path(os.path.realpath(source.path))
+        place = archive_folder_of(real.parent)
+        if place is not None or _identity(real) in files:
+            inside.append((source.path, place))
     if inside:
+        path, place = inside[0]
         more = f" (and {len(inside) - 1} more of its files)" if len(inside) > 1 else ""
+        where = f"is inside {place}" if place is not None else "is one of the archive's own files"
         raise InputError(
-            f"{inside[0]}: is inside the archive folder {root}{more}; custody never ingests its own catalog, keys or "
-            "store: name the evidence files or folder instead"
+            f"{path}: {where}{more}; custody never ingests its own catalog, keys or store: name the evidence files "
+            "or folder instead"
         )
 
 
