@@ -132,5 +132,11 @@ def select_for(acting: Acting, what: str, query: Query, yes: bool, permission: A
     chosen = select_items(acting, query, permission)
     if not chosen:
         raise InputError(f"{what}: the filters select no items ({query.describe()}); nothing was done")
+    if query.cases:
+        # Membership read from table item_cases alone would let one row added to it carry an item out with the
+        # case (a bulk get writes the bytes out as an export does): it must be what the signed data says.
+        from custody.query import check_signed_cases
+
+        check_signed_cases(acting, query.cases)
     confirm_bulk(what, len(chosen), query, yes)
     return chosen

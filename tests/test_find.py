@@ -214,3 +214,26 @@ def test_a_case_add_or_correct_by_an_analyst_fails_all_three_verifiers(
     standalone = _standalone(bundle, tmp_path)
     assert standalone.returncode == 1 and f"event {seq}" in standalone.stdout
     assert _guide(cli, bundle, tmp_path).returncode != 0
+
+
+def test_a_case_row_the_signed_data_does_not_hold_stops_every_disclosure_of_the_case(
+    cli: Cli, stocked: Path, tmp_path: Path
+) -> None:
+    """One row added to table item_cases (database access, no key) puts EV-000001 'into' case B: export refused it,
+    but a report or CASE/UCO file 'of case B' and a get of the case carried it out under the case's name."""
+    import sqlite3
+
+    with sqlite3.connect(stocked / "custody.db") as conn:
+        conn.execute("insert into item_cases values ('EV-000001', 'B')")
+    before = cli.ok("log", "--json").json()
+    for args in (
+        ["report", "--case", "B", "--out", tmp_path / "r.html", "--purpose", "p"],
+        ["case-uco", "--case", "B", "--out", tmp_path / "c.jsonld", "--purpose", "p"],
+        ["report", "EV-000001", "--case", "B", "--out", tmp_path / "one.html", "--purpose", "p"],
+        ["get", "--case", "B", "--out", tmp_path, "--yes"],
+        ["export", "--case", "B", "--out", tmp_path / "b.zip", "--purpose", "p"],
+    ):
+        result = cli(*args, actor="bob")
+        assert result.code == 1 and "not signed into the case: EV-000001" in result.err, (args, result.out, result.err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["archive", "evidence"])
+    assert cli.ok("log", "--json").json() == before

@@ -66,6 +66,11 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
                     .order_by(Item.num)
                 )
             )
+            # A report 'of case X' is a disclosure under the case's name, as an export is: a catalog row the
+            # signed data does not hold must not carry an item out under it (custody.bundle.selection).
+            from ..bundle.selection import check_case_is_signed
+
+            check_case_is_signed(session, case, {row.item_id for row in rows})
             if not rows:
                 raise InputError(f"no case '{case}' in this archive; 'custody cases' lists them")
             if item_ids:
