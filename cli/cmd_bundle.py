@@ -71,6 +71,13 @@ def export(
 
     report = ReportOptions(paper, exhibit_prefix, exhibits, case_uco)
     query = filters.query(items, case)
+    if request is not None and (not query.is_empty() or query.exclude):
+        # The approved request fixes what leaves: a filter beside it (an --exclude above all) must not be dropped
+        # without a word while the items it was meant to hold back go out in the bundle.
+        raise InputError(
+            f"export --request {request}: the request names the items and purpose; give no item ids or filters "
+            "(--case, --exclude, --tag, ...): to export fewer items, make a new request"
+        )
     acting = STATE.acting()
     whole_case: str | None = None
     if request is not None or not selection.uses_filters(query):

@@ -129,3 +129,20 @@ def test_an_export_logged_around_the_policy_fails_verify(cli: Cli, policy: Path)
 def test_export_approvals_must_be_a_small_number(cli: Cli, policy: Path) -> None:
     assert cli("config", "set", "export.approvals", "two").code == 2
     assert cli("config", "set", "export.approvals", "1", actor="bob").code == 3
+
+
+def test_filters_given_with_request_are_refused_not_ignored(
+    cli: Cli, policy: Path, evidence: Path, tmp_path: Path
+) -> None:
+    """The request names the items: an --exclude (or any filter) beside --request was dropped without a word, and
+    the item it was meant to hold back left in the bundle."""
+    cli.ok("ingest", evidence / "strike.bin", "--case", "UA-7", actor="bob")
+    seq = cli.ok("export-request", "EV-000001", "EV-000002", "--purpose", "to the OTP", "--json", actor="bob").json()
+    cli.ok("approve", seq["seq"], actor="erin")
+    before = _log(cli)
+    out = tmp_path / "b.zip"
+    for extra in (["--exclude", "EV-000002"], ["--type", "text"], ["--case", "UA-7", "--case", "UA-7"]):
+        result = cli("export", "--request", seq["seq"], "--out", out, *extra, "--yes", actor="bob")
+        assert result.code == 2 and "the request names the items" in result.err, (extra, result.out, result.err)
+        assert not out.exists()
+    assert _log(cli) == before
