@@ -90,7 +90,7 @@ def verify(
     if save_checkpoint is not None:
         from custody.kept_checkpoint import check_writable
 
-        check_writable(save_checkpoint)  # before the verification is run and logged
+        check_writable(save_checkpoint, STATE.archive().config)  # before the verification is run and logged
     if fixity_budget is not None or since is not None:
         if bool(items) or all_ or rederive or bool(against_checkpoint):
             raise InputError(

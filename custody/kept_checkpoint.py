@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 from sqlalchemy import select
 
 from .checks import CheckKind
+from .config import CONFIG_NAME, ArchiveConfig
 from .db.models import Event
 from .errors import CustodyError, InputError, ProofError
 from .log import merkle, note
@@ -50,11 +52,41 @@ def read_trusted(text: str, label: str) -> int:
         ) from exc
 
 
-def check_writable(path: Path) -> None:
-    """Refuse, before anything is verified or logged, a ``--save-checkpoint`` file that could not be written.
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _archive_file(path: Path, cfg: ArchiveConfig) -> bool:
+    """True if ``path`` is, or would be written into, what the archive keeps: its configuration, its SQLite catalog
+    (with its journal), or a file in its keys, TSA, spool or local store folder. Compared by device and inode, so a
+    link or another spelling of the path is the same file."""
+    folders = [cfg.keys_dir, cfg.root / "tsa", cfg.root / "spool"]
+    if cfg.store_url.startswith("file:"):
+        store = Path(cfg.store_url[len("file:") :])
+        folders.append(store if store.is_absolute() else cfg.root / store)
+    kept = {found for folder in folders if (found := _identity(folder)) is not None}
+    files = [cfg.root / CONFIG_NAME]
+    url = cfg.resolved_db_url()
+    if url.startswith("sqlite:///"):
+        catalog = Path(url[len("sqlite:///") :])
+        files += [catalog.with_name(catalog.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    own = {found for file in files if (found := _identity(file)) is not None}
+    if _identity(path) in own:
+        return True
+    folder = Path(os.path.realpath(path.parent))
+    return any(_identity(step) in kept for step in (folder, *folder.parents))
+
+
+def check_writable(path: Path, cfg: ArchiveConfig | None = None) -> None:
+    """Refuse, before anything is verified or logged, a ``--save-checkpoint`` file that could not be written, or
+    (given the archive's configuration) one that would replace a file of the archive itself.
 
     Raises:
-        InputError: ``path`` is a folder, or its folder is missing or not writable.
+        InputError: ``path`` is a folder, or its folder is missing or not writable, or it is the archive's own.
     """
     folder = path.parent
     if path.is_dir():
@@ -63,6 +95,12 @@ def check_writable(path: Path) -> None:
         raise InputError(f"{path}: the folder {folder} does not exist; create it or choose another file")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{path}: the folder {folder} is not writable; choose a writable file")
+    if cfg is not None and _archive_file(path, cfg):
+        # The note would replace it whole: a typo (custody.db, keys/NAME.signing.pem) destroyed the catalog or a key.
+        raise InputError(
+            f"{path}: is one of the archive's own files (its configuration, catalog, keys or store); keep the "
+            "checkpoint in a file of its own"
+        )
 
 
 def save_checkpoint(path: Path, note_text: str) -> int:
@@ -72,9 +110,13 @@ def save_checkpoint(path: Path, note_text: str) -> int:
         InputError: the file cannot be written.
     """
     size = note.parse_checkpoint(note_text.split("\n\n", 1)[0] + "\n").size
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A fresh name, created here and never through a link: a file or symbolic link planted at a guessable temp name
+    # (the pid) would otherwise be written through, to whatever it names.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        tmp.write_text(note_text, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as sink:
+            sink.write(note_text)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -214,3 +214,31 @@ def test_an_unwritable_save_checkpoint_file_is_refused_before_anything_is_verifi
     result = cli("verify", *args, "--save-checkpoint", out, actor="dave")
     assert result.code == 2 and str(out) in result.err and len(result.err.strip().splitlines()) == 1
     assert [e["seq"] for e in cli.ok("log", "--json").json() if e["action"] == "verify"] == before
+
+
+@pytest.mark.parametrize("target", ["keys/alice.signing.pem", "custody.db", "custody.toml", "store/new.txt"])
+def test_a_save_checkpoint_file_of_the_archive_itself_is_refused_and_left_whole(
+    cli: Cli, kept: Path, target: str
+) -> None:
+    """The note replaces the file whole: 'verify --all --save-checkpoint keys/alice.signing.pem' (a typo, or a reviewer
+    with nothing but the verify permission) destroyed the admin's private key, custody.db the catalog."""
+    archive = Path(os.environ["CUSTODY_ARCHIVE"])
+    path = archive / target
+    was = path.read_bytes() if path.exists() else None
+    before = [e["seq"] for e in cli.ok("log", "--json").json() if e["action"] == "verify"]
+    result = cli("verify", "--all", "--save-checkpoint", path, actor="dave")
+    assert result.code == 2 and "the archive's own files" in result.err, (result.out, result.err)
+    assert (path.read_bytes() if path.exists() else None) == was
+    assert [e["seq"] for e in cli.ok("log", "--json").json() if e["action"] == "verify"] == before
+
+
+def test_a_link_planted_at_the_temp_name_is_not_written_through(cli: Cli, kept: Path, tmp_path: Path) -> None:
+    """The temp file's name was the pid: a symbolic link planted there (by anyone who may write the folder) had the
+    checkpoint written through it, over whatever it named."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not a checkpoint\n")
+    out = tmp_path / "kept-again.txt"
+    for pid in range(os.getpid() - 2, os.getpid() + 3):
+        (tmp_path / f".{out.name}.{pid}.tmp").symlink_to(victim)
+    cli.ok("verify", "--all", "--save-checkpoint", out, actor="dave")
+    assert victim.read_text() == "not a checkpoint\n" and out.read_text().startswith("custody.archive/")
