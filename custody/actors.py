@@ -164,8 +164,8 @@ def _admins_left(session: Session, without: str) -> int:
     )
 
 
-def _seq_of(session: Session, since: str, before: int) -> int:
-    """An event seq, or the first event at or after an ISO-8601 UTC time."""
+def _seq_of(session: Session, since: str, before: int, key_id: str) -> int:
+    """An event seq, or for an ISO-8601 UTC time the first event that may have been signed after it by ``key_id``."""
     if since.isdigit():
         seq = int(since)
     else:
@@ -180,13 +180,19 @@ def _seq_of(session: Session, since: str, before: int) -> int:
             )
         when = stated.astimezone(UTC)
         # Event times are fixed-width ISO text, so text order is time order.
-        first = session.scalar(
-            select(Event.seq).where(Event.time >= when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")).order_by(Event.seq).limit(1)
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        first = session.scalar(select(Event.seq).where(Event.time >= stamp).order_by(Event.seq).limit(1))
+        # The stolen key's own events are dated by its holder's clock: set back (the log accepts any time after its
+        # latest event), they would read as made before the compromise and escape it. Only another key's event
+        # dated before the time shows that the events up to it were logged before it.
+        vouched = session.scalar(
+            select(Event.seq).where(Event.time < stamp, Event.actor != key_id).order_by(Event.seq.desc()).limit(1)
         )
+        after_vouched = 2 if vouched is None else int(vouched) + 1
         # A time before event 2 (the README's example on an archive begun later; a key stolen before the archive
         # existed) puts every event the key could have signed after the compromise: from event 2, the first
         # after the archive's genesis (its init and first admin).
-        seq = before if first is None else max(int(first), 2)
+        seq = max(min(before if first is None else int(first), after_vouched), 2)
     if not 2 <= seq <= before:
         raise InputError(f"--compromised-since {since} must name event 2 to {before} (a point before the revocation)")
     return seq
@@ -218,7 +224,7 @@ def revoke_actor(acting: Acting, name: str, reason: str, compromised_since: str 
         payload: dict[str, object] = {"name": name, "key_id": state.key_id, "reason": reason}
         if compromised_since is not None:
             last = session.scalar(select(Event.seq).order_by(Event.seq.desc()).limit(1)) or 0
-            payload["compromised_since"] = _seq_of(session, compromised_since, last)
+            payload["compromised_since"] = _seq_of(session, compromised_since, last, state.key_id)
         event = acting.append(session, Action.ACTOR_REVOKE, payload)
     return event.seq
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,11 @@ def forge(
     item: str | None = None,
     key_file: Path | None = None,
     archive_file: Path | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Sign and append an event with ``name``'s retained key files, past every CLI check; returns its seq."""
+    """Sign and append an event with ``name``'s retained key files, past every CLI check; returns its seq.
+
+    ``now``: the time the event states (a thief's clock), by default the real one."""
     secret = PASSPHRASES[name]
     archive = Archive.open(root)
     try:
@@ -56,7 +60,7 @@ def forge(
         copy = keys.load_private(archive_file or root / "keys" / f"{name}.archive.pem", secret, name)
         with archive.db.write() as session:
             signer = keys.Signer(name, key)
-            event = events.append(session, signer, action, payload, item=item)
+            event = events.append(session, signer, action, payload, item=item, now=now)
             checkpoints.write(session, keys.Signer(archive.config.origin, copy), archive.config.origin, signer)
         return event.seq
     finally:
@@ -203,6 +207,29 @@ def test_a_compromise_time_before_the_archive_began_marks_every_event_the_key_co
     assert cli.ok("log", "--json").json()[-1]["payload"]["compromised_since"] == 2
     result = cli("verify", "--all", "--json")
     assert result.code == 1 and "signed by a compromised key" in _authority(result)[f"event {ingest['seq']}"]
+
+
+def test_a_thief_who_sets_the_clock_back_does_not_escape_a_compromise_time(
+    cli: Cli, team: Path, evidence: Path
+) -> None:
+    """The log accepts any time after its latest event: events signed with the stolen key and dated just after the last
+    honest one read as made before the compromise; only another key's event dated before it vouches for the past."""
+    from custody.timeutil import parse_utc
+
+    cli.ok("ingest", evidence / "transcript.txt", actor="bob")
+    cli.ok("annotate", "EV-000001", "honest note", actor="alice")
+    honest = cli.ok("log", "--json").json()[-1]
+    stolen_at = utc_now()  # the laptop is taken now
+    backdated = forge(team, "bob", "annotate", {"text": "written by the thief"}, item="EV-000001",
+                      now=parse_utc(honest["time"]))  # fmt: skip
+    cli.ok("annotate", "EV-000001", "a later honest note", actor="alice")
+    assert cli("verify", "--all", "--json").code == 0  # nobody knows yet; the backdated time is accepted
+    cli.ok("actor", "revoke", "bob", "--reason", "laptop stolen", "--compromised-since", iso(stolen_at))
+    assert cli.ok("log", "--json").json()[-1]["payload"]["compromised_since"] == backdated
+    result = cli("verify", "--all", "--json")
+    denied = _authority(result)
+    assert result.code == 1 and "signed by a compromised key" in denied[f"event {backdated}"]
+    assert f"event {honest['seq']}" not in denied
 
 
 # --- rotate -----------------------------------------------------------------------------------------------
