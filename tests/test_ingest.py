@@ -545,3 +545,31 @@ def test_a_hard_link_to_a_key_file_is_refused_as_the_key_file(cli: Cli, archive:
     linked = cli("ingest", "-r", evidence)
     assert linked.code == 2 and "notes.txt" in linked.err and "the archive's own files" in linked.err, linked.err
     assert cli.ok("log", "--json").json() == before and cli.ok("list", "--json").json() == []
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_file_swapped_after_it_was_checked_is_refused_not_read(
+    cli: Cli, archive: Path, evidence: Path, follow: bool
+) -> None:
+    """Every check (regular file, inside the tree, not the archive's own) ran on the file as it was when collected; a
+    large batch opens its last files minutes later. Replaced meanwhile (a hard link to a key file, or with
+    --follow-symlinks a symbolic link to it), the new file was read and stored as the evidence."""
+    from custody.archive import Archive
+    from custody.errors import InputError
+    from custody.ingest import ingest
+    from custody.records import Provenance
+
+    key = archive / "keys" / "alice.signing.pem"
+    target = evidence / "transcript.txt"
+
+    def swap(_sources: object) -> None:
+        target.unlink()
+        if follow:
+            target.symlink_to(key)
+        else:
+            os.link(key, target)
+
+    acting = Archive.open(archive).act("alice", lambda _n: PASSPHRASES["alice"])
+    with pytest.raises(InputError, match="changed after it was checked"):
+        ingest(acting, [target], Provenance(), follow_symlinks=follow, on_start=swap)
+    assert cli.ok("list", "--json").json() == []

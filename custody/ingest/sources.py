@@ -24,6 +24,8 @@ class Source:
 
     path: Path
     follow_symlinks: bool
+    # (device, inode) of the file every check ran on: the file opened later must be that file (None: not pinned).
+    identity: tuple[int, int] | None = None
 
 
 def _inside(path: Path, tree: Path) -> bool:
@@ -47,7 +49,7 @@ def _check_file(path: Path, tree: Path, follow: bool) -> Source:
         raise InputError(f"{path}: not a regular file (device, socket or pipe); refused")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied; make it readable for this user")
-    return Source(path, follow)
+    return Source(path, follow, (st.st_dev, st.st_ino))
 
 
 def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> list[Source]:
@@ -164,12 +166,18 @@ def open_checked(source: Source) -> int:
         if exc.errno == errno.ELOOP:
             raise InputError(f"{source.path}: is a symbolic link; pass --follow-symlinks") from None
         raise InputError(f"{source.path}: cannot read ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    opened = os.fstat(fd)
+    if not stat.S_ISREG(opened.st_mode):
         os.close(fd)
         raise InputError(
             f"{source.path}: is no longer a regular file (replaced by a pipe, device or socket after it was "
             "checked); refused"
         )
+    if source.identity is not None and (opened.st_dev, opened.st_ino) != source.identity:
+        # Replaced between the checks and this read (a large batch opens its last files minutes later): a link to a
+        # key file or to a file outside the tree put in its place must not be read as the evidence checked.
+        os.close(fd)
+        raise InputError(f"{source.path}: changed after it was checked (another file is in its place); refused")
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     return fd
 
