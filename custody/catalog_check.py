@@ -193,8 +193,12 @@ def _check_cases(session: Session, state: LogState, report: Report, items: Seque
             )
 
 
-def case_members(session: Session, case: str) -> tuple[set[str], set[str]]:
-    """The items of ``case``: (as the signed records and events say, as table item_cases says)."""
+def case_members(session: Session, case: str, vouched: bool = False) -> tuple[set[str], set[str]]:
+    """The items of ``case``: (as the signed records and events say, as table item_cases says).
+
+    ``vouched``: count only events the log's authority admits and whose signatures verify (custody.case_vouch), as
+    a disclosure of the case must; ``verify`` checks those separately, and reports each failure once.
+    """
     # Records and payloads are stored as the canonical text that was signed and hashed (RFC 8785),
     # so any that puts an item into the case holds the case's JCS string: the database finds those
     # few, and only they are parsed and checked, not every record and event of the archive.
@@ -214,6 +218,7 @@ def case_members(session: Session, case: str) -> tuple[set[str], set[str]]:
         )
     ]
     ingest_hashes: dict[str, str] = {}
+    ingest_seqs: dict[str, int] = {}
     wanted = sorted({item for item, _ in records})
     for start in range(0, len(wanted), _BATCH):
         # The action is checked here, not in SQL: given both, SQLite walks every ingest event's index entry.
@@ -224,8 +229,15 @@ def case_members(session: Session, case: str) -> tuple[set[str], set[str]]:
             if row.action != "ingest":
                 continue
             event = LogEvent.from_row(row)
-            if event.item is not None:
-                ingest_hashes.setdefault(event.item, str(event.payload.get("record_sha256")))
+            if event.item is not None and event.item not in ingest_hashes:
+                ingest_hashes[event.item] = str(event.payload.get("record_sha256"))
+                ingest_seqs[event.item] = event.seq
+    if vouched:
+        from .case_vouch import unvouched
+
+        bad = unvouched(session, [*ingest_seqs.values(), *(e.seq for e in acquires)])
+        ingest_hashes = {item: h for item, h in ingest_hashes.items() if ingest_seqs[item] not in bad}
+        acquires = [e for e in acquires if e.seq not in bad]
     signed = {item for item, c in signed_cases(records, ingest_hashes, acquires) if c == case}
     table = set(session.scalars(select(ItemCase.item_id).where(ItemCase.case_id == case)))
     return signed, table

@@ -281,7 +281,7 @@ def check_signed_cases(acting: Acting, cases: Sequence[str]) -> None:
 
     with acting.archive.db.read() as session:
         for case in cases:
-            signed, table = case_members(session, case)
+            signed, table = case_members(session, case, vouched=True)
             if signed != table:
                 raise IntegrityError(
                     f"case '{case}': table item_cases differs from the signed records and events (not signed into "

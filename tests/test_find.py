@@ -237,3 +237,30 @@ def test_a_case_row_the_signed_data_does_not_hold_stops_every_disclosure_of_the_
         assert result.code == 1 and "not signed into the case: EV-000001" in result.err, (args, result.out, result.err)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["archive", "evidence"])
     assert cli.ok("log", "--json").json() == before
+
+
+def test_a_case_add_by_a_role_that_may_not_log_it_does_not_carry_an_item_out_with_the_case(
+    cli: Cli, stocked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analyst's modified client logs 'case add EV-000001 --case B' (signed with her own key, table item_cases
+    updated): the membership check found the event and the row agreeing, and bob's export of case B disclosed
+    EV-000001. The events relied on must be admitted by the log's authority and verify, as verify judges them."""
+    from tests.test_authority import doctored
+
+    with doctored(monkeypatch):
+        cli.ok("case", "add", "EV-000001", "--case", "B", actor="carol")
+    before = cli.ok("log", "--json").json()
+    for args in (
+        ["export", "--case", "B", "--out", tmp_path / "b.zip", "--purpose", "p"],
+        ["export", "--case", "B", "--tag", "munition", "--out", tmp_path / "t.zip", "--purpose", "p", "--yes"],
+        ["report", "--case", "B", "--out", tmp_path / "r.html", "--purpose", "p"],
+        ["get", "--case", "B", "--out", tmp_path, "--yes"],
+    ):
+        result = cli(*args, actor="bob")
+        assert result.code == 1 and "not signed into the case: EV-000001" in result.err, (args, result.out, result.err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["archive", "evidence"])
+    assert cli.ok("log", "--json").json() == before
+    # A genuine case add (bob, an archivist) is relied on as before.
+    cli.ok("case", "add", "EV-000003", "--case", "A", actor="bob")
+    done = cli.ok("export", "--case", "A", "--out", tmp_path / "ok.zip", "--purpose", "p", "--json", actor="bob")
+    assert done.json()["items"] == ["EV-000001", "EV-000003"]
