@@ -55,7 +55,7 @@ from .db.models import (
     ItemCase,
     TreeNode,
 )
-from .errors import ProofError
+from .errors import IntegrityError, ProofError
 from .hashing import sha256_hex
 from .log import merkle, note
 from .log.events import LogEvent
@@ -557,3 +557,21 @@ def _tables(session: Session, missing: list[str]) -> list[str]:
     present = set(inspect(session.connection()).get_table_names())
     missing += [f"{t}: the table itself is missing" for t in APPEND_ONLY_TABLES if t not in present]
     return [t for t in APPEND_ONLY_TABLES if t in present]
+
+
+def check_case_is_signed(session: Session, case: str, listed: set[str]) -> None:
+    """Refuse to disclose a case (export, report, get) whose catalog membership ``listed`` differs from what the signed
+    data says (``case_members``, vouched).
+
+    Raises:
+        IntegrityError: naming the items listed but not signed into the case, and those signed but not listed.
+    """
+    signed, _table = case_members(session, case, vouched=True)
+    if signed != listed:
+        added = sorted(listed - signed)
+        dropped = sorted(signed - listed)
+        raise IntegrityError(
+            f"case '{case}': table item_cases differs from the signed records and acquire events "
+            f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
+            f"{', '.join(dropped) or 'none'}); nothing was exported or disclosed. Run 'custody verify --all'"
+        )

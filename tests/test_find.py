@@ -226,13 +226,14 @@ def test_a_case_row_the_signed_data_does_not_hold_stops_every_disclosure_of_the_
     with sqlite3.connect(stocked / "custody.db") as conn:
         conn.execute("insert into item_cases values ('EV-000001', 'B')")
     before = cli.ok("log", "--json").json()
-    for args in (
+    commands: list[list[str | Path]] = [
         ["report", "--case", "B", "--out", tmp_path / "r.html", "--purpose", "p"],
         ["case-uco", "--case", "B", "--out", tmp_path / "c.jsonld", "--purpose", "p"],
         ["report", "EV-000001", "--case", "B", "--out", tmp_path / "one.html", "--purpose", "p"],
         ["get", "--case", "B", "--out", tmp_path, "--yes"],
         ["export", "--case", "B", "--out", tmp_path / "b.zip", "--purpose", "p"],
-    ):
+    ]
+    for args in commands:
         result = cli(*args, actor="bob")
         assert result.code == 1 and "not signed into the case: EV-000001" in result.err, (args, result.out, result.err)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["archive", "evidence"])
@@ -250,12 +251,13 @@ def test_a_case_add_by_a_role_that_may_not_log_it_does_not_carry_an_item_out_wit
     with doctored(monkeypatch):
         cli.ok("case", "add", "EV-000001", "--case", "B", actor="carol")
     before = cli.ok("log", "--json").json()
-    for args in (
+    commands: list[list[str | Path]] = [
         ["export", "--case", "B", "--out", tmp_path / "b.zip", "--purpose", "p"],
         ["export", "--case", "B", "--tag", "munition", "--out", tmp_path / "t.zip", "--purpose", "p", "--yes"],
         ["report", "--case", "B", "--out", tmp_path / "r.html", "--purpose", "p"],
         ["get", "--case", "B", "--out", tmp_path, "--yes"],
-    ):
+    ]
+    for args in commands:
         result = cli(*args, actor="bob")
         assert result.code == 1 and "not signed into the case: EV-000001" in result.err, (args, result.out, result.err)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["archive", "evidence"])

@@ -14,8 +14,9 @@ from typing import Any
 from .. import disclosure
 from ..archive import Acting
 from ..canonical import parse
+from ..catalog_check import check_case_is_signed
 from ..db.models import Event, Item, ItemCase
-from ..errors import InputError, IntegrityError
+from ..errors import InputError
 from ..items import get_item, named_of_case
 from ..log.events import LogEvent
 
@@ -96,21 +97,6 @@ def disclosures(acting: Acting, items: list[Item], withheld: list[str]) -> Revea
         )
     _apply_corrections(acting, items, withheld, texts, clear)
     return Revealed(withheld, texts, clear)
-
-
-def check_case_is_signed(session: Any, case: str, listed: set[str]) -> None:
-    """Refuse to disclose a case whose catalog membership differs from what the signed data says."""
-    from ..catalog_check import case_members
-
-    signed, _table = case_members(session, case, vouched=True)
-    if signed != listed:
-        added = sorted(listed - signed)
-        dropped = sorted(signed - listed)
-        raise IntegrityError(
-            f"case '{case}': table item_cases differs from the signed records and acquire events "
-            f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
-            f"{', '.join(dropped) or 'none'}); nothing was exported. Run 'custody verify --all'"
-        )
 
 
 def _apply_corrections(

@@ -67,8 +67,8 @@ def _entries(acting: Acting, item_ids: Sequence[str], case: str | None) -> list[
                 )
             )
             # A report 'of case X' is a disclosure under the case's name, as an export is: a catalog row the
-            # signed data does not hold must not carry an item out under it (custody.bundle.selection).
-            from ..bundle.selection import check_case_is_signed
+            # signed data does not hold must not carry an item out under it (custody.catalog_check).
+            from ..catalog_check import check_case_is_signed
 
             check_case_is_signed(session, case, {row.item_id for row in rows})
             if not rows:
