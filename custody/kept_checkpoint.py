@@ -15,8 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from . import own_files
 from .checks import CheckKind
-from .config import CONFIG_NAME, ArchiveConfig
+from .config import ArchiveConfig
 from .db.models import Event
 from .errors import CustodyError, InputError, ProofError
 from .log import merkle, note
@@ -52,33 +53,15 @@ def read_trusted(text: str, label: str) -> int:
         ) from exc
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def _archive_file(path: Path, cfg: ArchiveConfig) -> bool:
     """True if ``path`` is, or would be written into, what the archive keeps: its configuration, its SQLite catalog
-    (with its journal), or a file in its keys, TSA, spool or local store folder. Compared by device and inode, so a
-    link or another spelling of the path is the same file."""
-    folders = [cfg.keys_dir, cfg.root / "tsa", cfg.root / "spool"]
-    if cfg.store_url.startswith("file:"):
-        store = Path(cfg.store_url[len("file:") :])
-        folders.append(store if store.is_absolute() else cfg.root / store)
-    kept = {found for folder in folders if (found := _identity(folder)) is not None}
-    files = [cfg.root / CONFIG_NAME]
-    url = cfg.resolved_db_url()
-    if url.startswith("sqlite:///"):
-        catalog = Path(url[len("sqlite:///") :])
-        files += [catalog.with_name(catalog.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    own = {found for file in files if (found := _identity(file)) is not None}
-    if _identity(path) in own:
+    (with its journal), or a file in its keys, TSA, spool or local store folder (custody.own_files)."""
+    store = own_files.local_store(cfg)
+    kept = own_files.identities([cfg.keys_dir, cfg.root / "tsa", cfg.root / "spool", *([store] if store else [])])
+    if own_files.identity(path) in own_files.identities(own_files.catalog_files(cfg)):
         return True
     folder = Path(os.path.realpath(path.parent))
-    return any(_identity(step) in kept for step in (folder, *folder.parents))
+    return any(own_files.identity(step) in kept for step in (folder, *folder.parents))
 
 
 def check_writable(path: Path, cfg: ArchiveConfig | None = None) -> None:

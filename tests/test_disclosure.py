@@ -45,6 +45,21 @@ def ingested(cli: Cli, team: Path, statement: Path, tmp_path: Path) -> Path:
     return team
 
 
+def _point_values_at(archive: Path, values: bytes) -> None:
+    """An insider's forgery: ``values`` stored under their true digest, and EV-000001's record row pointed at them."""
+    digest = hashlib.sha256(values).hexdigest()
+    blob = archive / "store" / "sha256" / digest[:2] / digest[2:4] / digest
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(values)
+    blob.chmod(0o400)
+    with sqlite3.connect(archive / "custody.db") as conn:
+        (text,) = conn.execute("select record from items where item_id = 'EV-000001'").fetchone()
+    record = json.loads(text)
+    record["withholdable"]["values_sha256"] = digest
+    forged = json.dumps(record, ensure_ascii=False).replace("'", "''")
+    sql(archive, f"update items set record = '{forged}' where item_id = 'EV-000001'")
+
+
 def _export(cli: Cli, out: Path, *extra: str) -> Path:
     cli.ok("export", "EV-000001", "--out", out, "--purpose", "disclosure to the defence", *extra, actor="bob")
     return out
@@ -254,17 +269,7 @@ def test_a_record_pointed_at_a_huge_blob_is_not_read_whole_as_its_values(
     into memory (and be killed for it, leaving no report). The limit is lowered here to keep the test small."""
     monkeypatch.setattr(disclosure, "MAX_VALUES_BYTES", 1000)
     values = b"[" + b" " * 2000 + b"]"
-    digest = hashlib.sha256(values).hexdigest()
-    blob = ingested / "store" / "sha256" / digest[:2] / digest[2:4] / digest
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    blob.write_bytes(values)
-    blob.chmod(0o400)
-    with sqlite3.connect(ingested / "custody.db") as conn:
-        (text,) = conn.execute("select record from items where item_id = 'EV-000001'").fetchone()
-    record = json.loads(text)
-    record["withholdable"]["values_sha256"] = digest
-    forged = json.dumps(record, ensure_ascii=False).replace("'", "''")
-    sql(ingested, f"update items set record = '{forged}' where item_id = 'EV-000001'")
+    _point_values_at(ingested, values)
     result = cli("verify", scope, "--json")
     assert result.code == 1, result.err
     failed = {(c["check"], c["subject"]): c["detail"] for c in result.json()["checks"] if not c["ok"]}
@@ -330,17 +335,7 @@ def test_a_record_pointed_at_hostile_stored_values_is_a_failure_not_a_crash(
     """An insider with database access points a record's values_sha256 at a blob of their own, stored under its
     true digest (so its digest matches): the record's signature fails, and the values must be one more failure,
     not a traceback that leaves no report at all."""
-    digest = hashlib.sha256(values).hexdigest()
-    blob = ingested / "store" / "sha256" / digest[:2] / digest[2:4] / digest
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    blob.write_bytes(values)
-    blob.chmod(0o400)
-    with sqlite3.connect(ingested / "custody.db") as conn:
-        (text,) = conn.execute("select record from items where item_id = 'EV-000001'").fetchone()
-    record = json.loads(text)
-    record["withholdable"]["values_sha256"] = digest
-    forged = json.dumps(record, ensure_ascii=False).replace("'", "''")
-    sql(ingested, f"update items set record = '{forged}' where item_id = 'EV-000001'")
+    _point_values_at(ingested, values)
     result = cli("verify", scope, "--json")
     assert result.code == 1, result.err
     failed = {(c["check"], c["subject"]): c["detail"] for c in result.json()["checks"] if not c["ok"]}

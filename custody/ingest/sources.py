@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import own_files
 from ..config import ArchiveConfig
 from ..errors import InputError
 
@@ -73,40 +74,22 @@ def collect(paths: Iterable[Path], recursive: bool, follow_symlinks: bool) -> li
     return sources
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _archive_places(cfg: ArchiveConfig) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]]]:
-    """By identity (device, inode): the archive's folders (its own; a local store, also one configured elsewhere),
-    each with how to name it, and its own files (the configuration, the key files, the SQLite catalog with its
-    journal, wherever the catalog lies)."""
-    folders: dict[tuple[int, int], str] = {}
-    files: set[tuple[int, int]] = set()
+def _archive_places(cfg: ArchiveConfig) -> tuple[dict[own_files.Identity, str], set[own_files.Identity]]:
+    """By identity (custody.own_files): the archive's folders (its own; a local store, also one configured
+    elsewhere), each with how to name it, and its own files (the configuration, the files in its folder and in its
+    keys folder, the SQLite catalog with its journal, wherever the catalog lies)."""
+    folders: dict[own_files.Identity, str] = {}
     places = [(cfg.root, "the archive folder")]
-    if cfg.store_url.startswith("file:"):
-        store = Path(cfg.store_url[len("file:") :])
-        places.append((store if store.is_absolute() else cfg.root / store, "the archive's store"))
+    if (store := own_files.local_store(cfg)) is not None:
+        places.append((store, "the archive's store"))
     for place, name in places:
-        found = _identity(place)
+        found = own_files.identity(place)
         if found is not None:
             folders.setdefault(found, f"{name} {place.resolve()}")
     candidates = [cfg.root / name for name in os.listdir(cfg.root)] if cfg.root.is_dir() else []
     if cfg.keys_dir.is_dir():
         candidates += [cfg.keys_dir / name for name in os.listdir(cfg.keys_dir)]
-    url = cfg.resolved_db_url()
-    if url.startswith("sqlite:///"):
-        catalog = Path(url[len("sqlite:///") :])
-        candidates += [catalog.with_name(catalog.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    for candidate in candidates:
-        found = _identity(candidate)
-        if found is not None:
-            files.add(found)
-    return folders, files
+    return folders, own_files.identities([*candidates, *own_files.catalog_files(cfg)])
 
 
 def refuse_archive_files(sources: Iterable[Source], cfg: ArchiveConfig) -> None:
@@ -130,7 +113,7 @@ def refuse_archive_files(sources: Iterable[Source], cfg: ArchiveConfig) -> None:
                 found = seen[step]
                 break
             chain.append(step)
-            identity = _identity(step)
+            identity = own_files.identity(step)
             if identity is not None and identity in folders:
                 found = folders[identity]
                 break
@@ -142,7 +125,7 @@ def refuse_archive_files(sources: Iterable[Source], cfg: ArchiveConfig) -> None:
     for source in sources:
         real = Path(os.path.realpath(source.path))
         place = archive_folder_of(real.parent)
-        if place is not None or _identity(real) in files:
+        if place is not None or own_files.identity(real) in files:
             inside.append((source.path, place))
     if inside:
         path, place = inside[0]
