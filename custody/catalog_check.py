@@ -560,8 +560,8 @@ def _tables(session: Session, missing: list[str]) -> list[str]:
 
 
 def check_case_is_signed(session: Session, case: str, listed: set[str]) -> None:
-    """Refuse to disclose a case (export, report, get) whose catalog membership ``listed`` differs from what the signed
-    data says (``case_members``, vouched).
+    """Refuse to disclose or act on a case (export, report, get, a bulk action) whose catalog membership ``listed``
+    differs from what the signed data says (``case_members``, vouched).
 
     Raises:
         IntegrityError: naming the items listed but not signed into the case, and those signed but not listed.
@@ -573,5 +573,5 @@ def check_case_is_signed(session: Session, case: str, listed: set[str]) -> None:
         raise IntegrityError(
             f"case '{case}': table item_cases differs from the signed records and acquire events "
             f"(not signed into the case: {', '.join(added) or 'none'}; signed but not listed: "
-            f"{', '.join(dropped) or 'none'}); nothing was exported or disclosed. Run 'custody verify --all'"
+            f"{', '.join(dropped) or 'none'}); nothing was exported, disclosed or changed. Run 'custody verify --all'"
         )
