@@ -56,11 +56,18 @@ def check_stored(archive: Archive, item: Item) -> list[Check]:
     checks, values_sha256 = _withheld_values(archive, item)
     checks.extend(lock_check(archive, item.item_id, item.sha256, "blob"))
     if values_sha256 is not None:
-        # The salted values are the only copy of what a record withholds (a reveal needs them): unprotected,
-        # they could be deleted while every digest still matches. Reported only when it fails.
-        what = f"the blob of its withheld values ({values_sha256[:16]}…)"
-        checks.extend(c for c in lock_check(archive, item.item_id, values_sha256, what) if not c.ok)
+        checks.extend(values_lock_failures(archive, item.item_id, values_sha256))
     return checks
+
+
+def values_lock_failures(archive: Archive, subject: str, values_sha256: str) -> list[Check]:
+    """The failed lock check, if any, of the blob holding ``subject``'s withheld values (a record's or an event's).
+
+    The salted values are the only copy of what a record or event withholds (a reveal needs them): unprotected, they
+    could be deleted while every digest still matches. Only a failure is reported: a passing lock says nothing new.
+    """
+    what = f"the blob of its withheld values ({values_sha256[:16]}…)"
+    return [check for check in lock_check(archive, subject, values_sha256, what) if not check.ok]
 
 
 def lock_check(archive: Archive, subject: str, sha256_hex: str, what: str) -> list[Check]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import keys
 from .archive import Archive
-from .blob_check import lock_check
+from .blob_check import values_lock_failures
 from .canonical import parse
 from .checks import CheckKind, Report
 from .db.models import Item
@@ -142,6 +142,4 @@ def _values_locked(archive: Archive, subject: str, holder: dict[str, Any], repor
     """A failed lock check if the blob of ``holder``'s withheld values (already opened) is no longer protected."""
     from . import disclosure
 
-    values_sha256 = str(holder[disclosure.KEY]["values_sha256"])
-    what = f"the blob of its withheld values ({values_sha256[:16]}…)"
-    report.checks.extend(c for c in lock_check(archive, subject, values_sha256, what) if not c.ok)
+    report.checks.extend(values_lock_failures(archive, subject, str(holder[disclosure.KEY]["values_sha256"])))
