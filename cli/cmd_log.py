@@ -67,7 +67,8 @@ def checkpoint(
         return
     if export is not None:
         # Written whole (temp file, then rename), with a one-line error naming the file when it cannot be.
-        save_checkpoint(export, latest_note(STATE.archive()))
+        archive = STATE.archive()
+        save_checkpoint(export, latest_note(archive), archive.config)
         out.print(f"Wrote the latest checkpoint to {export}")
         return
     acting = STATE.acting()

@@ -154,7 +154,7 @@ def _keep(ok: bool, note_text: str | None, path: Path, json_: bool) -> None:
     if not ok or note_text is None:
         warn(f"{path} not written: only a checkpoint whose verification passed is kept")
         return
-    size = save_checkpoint(path, note_text)
+    size = save_checkpoint(path, note_text, STATE.archive().config)
     if not json_:
         out.print(f"Kept the verified checkpoint of {size} events in {path} (next time: verify --since {path})")
 

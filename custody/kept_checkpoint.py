@@ -78,7 +78,12 @@ def check_writable(path: Path, cfg: ArchiveConfig | None = None) -> None:
         raise InputError(f"{path}: the folder {folder} does not exist; create it or choose another file")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{path}: the folder {folder} is not writable; choose a writable file")
-    if cfg is not None and _archive_file(path, cfg):
+    if cfg is not None:
+        _refuse_own(path, cfg)
+
+
+def _refuse_own(path: Path, cfg: ArchiveConfig) -> None:
+    if _archive_file(path, cfg):
         # The note would replace it whole: a typo (custody.db, keys/NAME.signing.pem) destroyed the catalog or a key.
         raise InputError(
             f"{path}: is one of the archive's own files (its configuration, catalog, keys or store); keep the "
@@ -86,12 +91,14 @@ def check_writable(path: Path, cfg: ArchiveConfig | None = None) -> None:
         )
 
 
-def save_checkpoint(path: Path, note_text: str) -> int:
-    """Write a verified checkpoint note to ``path`` whole (temp file, then rename); returns its tree size.
+def save_checkpoint(path: Path, note_text: str, cfg: ArchiveConfig) -> int:
+    """Write a checkpoint note to ``path`` whole (temp file, then rename), never over a file of the archive ``cfg``
+    (``verify --save-checkpoint``, ``checkpoint --export``); returns its tree size.
 
     Raises:
-        InputError: the file cannot be written.
+        InputError: the file is one of the archive's own, or cannot be written.
     """
+    _refuse_own(path, cfg)
     size = note.parse_checkpoint(note_text.split("\n\n", 1)[0] + "\n").size
     # A fresh name, created here and never through a link: a file or symbolic link planted at a guessable temp name
     # (the pid) would otherwise be written through, to whatever it names.

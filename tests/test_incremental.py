@@ -242,3 +242,16 @@ def test_a_link_planted_at_the_temp_name_is_not_written_through(cli: Cli, kept: 
         (tmp_path / f".{out.name}.{pid}.tmp").symlink_to(victim)
     cli.ok("verify", "--all", "--save-checkpoint", out, actor="dave")
     assert victim.read_text() == "not a checkpoint\n" and out.read_text().startswith("custody.archive/")
+
+
+@pytest.mark.parametrize("target", ["keys/alice.signing.pem", "custody.db", "custody.toml"])
+def test_checkpoint_export_to_a_file_of_the_archive_itself_is_refused_and_left_whole(
+    cli: Cli, kept: Path, target: str
+) -> None:
+    """'checkpoint --export' writes the same note the same way as --save-checkpoint, and needs no actor at all: it
+    must not replace the admin's private key, the catalog or the configuration either."""
+    path = Path(os.environ["CUSTODY_ARCHIVE"]) / target
+    was = path.read_bytes()
+    result = cli("checkpoint", "--export", path)
+    assert result.code == 2 and "the archive's own files" in result.err, (result.out, result.err)
+    assert path.read_bytes() == was
