@@ -17,7 +17,6 @@ also any blob whose digests never arrive (for instance because the child process
 from __future__ import annotations
 
 import os
-import stat
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -88,11 +87,10 @@ def _hash_blob(
     try:
         # As the store reads a blob (custody.store.layout.open_blob): not through a link put there since the
         # listing, and not a FIFO (which would stall this worker, and the verifier waiting for it, for good).
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = layout.open_regular(path)
+        if fd is None:
+            raise StoreError(f"cannot read blob {digest}: not a regular file")
         with open(fd, "rb", buffering=0) as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise StoreError(f"cannot read blob {digest}: not a regular file")
-            os.set_blocking(fd, True)
             return copy_and_hash(fh, lambda _chunk: check(), chunk_size=chunk_size)
     except OSError as exc:
         raise StoreError(f"cannot read blob {digest}: {exc.strerror}") from None

@@ -59,8 +59,7 @@ def open_blob(root: Path, sha256_hex: str) -> int:
             below = os.open(name, as_folder | os.O_NOFOLLOW, dir_fd=folder)
             os.close(folder)
             folder = below
-        # O_NONBLOCK: a FIFO opens at once (to be refused below) rather than waiting for a writer.
-        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        fd = open_regular(parts[-1], dir_fd=folder)
     except FileNotFoundError:
         raise StoreError(f"blob {sha256_hex} is missing from the store at {root}") from None
     except OSError as exc:
@@ -75,9 +74,22 @@ def open_blob(root: Path, sha256_hex: str) -> int:
     finally:
         if folder is not None:
             os.close(folder)
+    if fd is None:
+        raise StoreError(f"blob {sha256_hex} in the store at {root} is not a regular file")
+    return fd
+
+
+def open_regular(path: str | Path, dir_fd: int | None = None) -> int | None:
+    """A blocking read-only descriptor of the regular file at ``path`` (not followed if it is a symbolic link:
+    OSError ELOOP), or None, with nothing left open, if it is anything else (a FIFO, a device, a folder).
+
+    O_NONBLOCK while opening: a FIFO opens at once, to be refused, rather than waiting for a writer for ever.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise StoreError(f"blob {sha256_hex} in the store at {root} is not a regular file")
+            os.close(fd)
+            return None
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
